@@ -1,0 +1,188 @@
+// The one HTTP client every wire API client builds on: timeouts, retries with backoff on
+// 5xx and connection errors, and errors that say which request failed and what the server said.
+import { Agent, request as undiciRequest } from "undici";
+
+/** The server answered with a status the caller did not expect. */
+export class HttpError extends Error {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly serverMessage: string;
+  readonly body: unknown;
+  constructor(method: string, url: string, status: number, serverMessage: string, body: unknown) {
+    super(`${method} ${url} failed with ${status}: ${serverMessage}`);
+    this.name = "HttpError";
+    this.method = method;
+    this.url = url;
+    this.status = status;
+    this.serverMessage = serverMessage;
+    this.body = body;
+  }
+}
+
+/** The server could not be reached at all (refused, reset, timed out). */
+export class ConnectionError extends Error {
+  readonly method: string;
+  readonly url: string;
+  readonly code: string;
+  constructor(method: string, url: string, code: string, hint: string | undefined) {
+    super(`${method} ${url}: cannot reach the server (${code})${hint ? `. ${hint}` : ""}`);
+    this.name = "ConnectionError";
+    this.method = method;
+    this.url = url;
+    this.code = code;
+  }
+}
+
+export type HeaderSource = () => Record<string, string> | Promise<Record<string, string>>;
+
+export interface HttpClientOptions {
+  /** Base URL, e.g. "http://127.0.0.1:8082". Paths given to request() are appended. */
+  baseUrl: string;
+  /** Extra headers per request (e.g. an auth token that may need fetching first). */
+  headers?: HeaderSource;
+  /** Per-attempt timeout. */
+  timeoutMs?: number;
+  /** Attempts after the first for 5xx answers and connection errors. */
+  retries?: number;
+  /** First backoff delay; doubles per attempt. */
+  backoffMs?: number;
+  /** Appended to connection errors, e.g. how to start the lab. */
+  unreachableHint?: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
+  /** Statuses that count as success; default any 2xx. */
+  expect?: number[];
+  /** Retry even non-idempotent methods (POST) on connection errors. Default false. */
+  retryPost?: boolean;
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  headers: Record<string, string>;
+  body: T;
+}
+
+const sharedAgent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+function errorCode(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e?.code ?? e?.cause?.code ?? (err instanceof Error ? err.name : "unknown");
+}
+
+/** Pulls the human message out of the error shapes the wire APIs use. */
+export function serverMessageOf(body: unknown): string {
+  if (typeof body === "string") return body.trim().slice(0, 2000);
+  if (body && typeof body === "object") {
+    const o = body as Record<string, unknown>;
+    if (typeof o.error === "string") return o.error;
+    if (o.error && typeof o.error === "object" && typeof (o.error as { message?: unknown }).message === "string") {
+      return (o.error as { message: string }).message;
+    }
+    if (typeof o.message === "string") return o.message;
+    // OpenStack: {"itemNotFound": {"message": ...}} / {"NeutronError": {"message": ...}}
+    for (const v of Object.values(o)) {
+      if (v && typeof v === "object" && typeof (v as { message?: unknown }).message === "string") {
+        return (v as { message: string }).message;
+      }
+    }
+    return JSON.stringify(body).slice(0, 2000);
+  }
+  return "";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class HttpClient {
+  readonly baseUrl: string;
+  private readonly opts: Required<Omit<HttpClientOptions, "headers" | "unreachableHint">> & Pick<HttpClientOptions, "headers" | "unreachableHint">;
+
+  constructor(opts: HttpClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
+    this.opts = { timeoutMs: 30_000, retries: 3, backoffMs: 100, ...opts };
+  }
+
+  url(path: string, query?: RequestOptions["query"]): string {
+    const u = new URL(this.baseUrl + (path.startsWith("/") ? path : `/${path}`));
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  async request<T = unknown>(method: string, path: string, ro: RequestOptions = {}): Promise<HttpResponse<T>> {
+    const url = this.url(path, ro.query);
+    const idempotent = method !== "POST" || ro.retryPost === true;
+    let attempt = 0;
+    for (;;) {
+      const extra = this.opts.headers ? await this.opts.headers() : {};
+      const headers: Record<string, string> = { accept: "application/json", ...extra, ...ro.headers };
+      let payload: string | undefined;
+      if (ro.body !== undefined) {
+        payload = typeof ro.body === "string" ? ro.body : JSON.stringify(ro.body);
+        headers["content-type"] ??= "application/json";
+      }
+      let status: number;
+      let resHeaders: Record<string, string>;
+      let text: string;
+      try {
+        const res = await undiciRequest(url, {
+          method: method as "GET",
+          headers,
+          body: payload,
+          dispatcher: sharedAgent,
+          headersTimeout: this.opts.timeoutMs,
+          bodyTimeout: this.opts.timeoutMs,
+        });
+        status = res.statusCode;
+        resHeaders = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v ?? "")]));
+        text = await res.body.text();
+      } catch (err) {
+        const code = errorCode(err);
+        if (attempt < this.opts.retries && (idempotent || code === "ECONNREFUSED") && RETRYABLE_CODES.has(code)) {
+          await sleep(this.opts.backoffMs * 2 ** attempt++);
+          continue;
+        }
+        throw new ConnectionError(method, url, code, this.opts.unreachableHint);
+      }
+      let body: unknown = text;
+      if (text && (resHeaders["content-type"] ?? "").includes("json")) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+      } else if (!text) {
+        body = undefined;
+      }
+      const ok = ro.expect ? ro.expect.includes(status) : status >= 200 && status < 300;
+      if (ok) return { status, headers: resHeaders, body: body as T };
+      if (status >= 500 && attempt < this.opts.retries && idempotent) {
+        await sleep(this.opts.backoffMs * 2 ** attempt++);
+        continue;
+      }
+      throw new HttpError(method, url, status, serverMessageOf(body), body);
+    }
+  }
+
+  get<T = unknown>(path: string, ro?: RequestOptions) {
+    return this.request<T>("GET", path, ro);
+  }
+  post<T = unknown>(path: string, body?: unknown, ro?: RequestOptions) {
+    return this.request<T>("POST", path, { ...ro, body });
+  }
+  put<T = unknown>(path: string, body?: unknown, ro?: RequestOptions) {
+    return this.request<T>("PUT", path, { ...ro, body });
+  }
+  delete<T = unknown>(path: string, ro?: RequestOptions) {
+    return this.request<T>("DELETE", path, ro);
+  }
+}
+
+/** True when err is an HttpError with one of the given statuses (e.g. 404 on delete). */
+export function isStatus(err: unknown, ...statuses: number[]): err is HttpError {
+  return err instanceof HttpError && statuses.includes(err.status);
+}
