@@ -1,0 +1,10 @@
+// The kernel adapter: the only code that runs ip, bridge, sysctl and ping.
+export { run, KernelError, isExists, isMissing, PROGRAMS } from "./run.ts";
+export type { Program, RunOptions, RunResult } from "./run.ts";
+export * as ip from "./ip.ts";
+export * as bridge from "./bridge.ts";
+export * as netns from "./netns.ts";
+export * as sysctl from "./sysctl.ts";
+export * from "./link.ts";
+export { ping, parsePing } from "./ping.ts";
+export type { PingOptions, PingResult } from "./ping.ts";

@@ -1,0 +1,117 @@
+// The one way this project runs kernel tools: a fixed allow-list of programs, argument arrays
+// (execFile, never a shell), and errors that carry the command line and what the tool printed.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import { checkNetnsName } from "../validate/names.ts";
+
+export const PROGRAMS = ["ip", "bridge", "sysctl", "ping"] as const;
+export type Program = (typeof PROGRAMS)[number];
+
+const SEARCH_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+const PACKAGE_OF: Record<Program, string> = { ip: "iproute2", bridge: "iproute2", sysctl: "procps", ping: "iputils-ping" };
+
+export interface RunOptions {
+  /** Run inside this network namespace (ip/bridge via -n, others via `ip netns exec`). */
+  netns?: string;
+  /** Resolve with the result instead of throwing when the program exits non-zero. */
+  allowFail?: boolean;
+  /** Written to the program's standard input (batch mode). */
+  input?: string;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A kernel tool failed; `command` is the argv that ran, `stderr` what it said. */
+export class KernelError extends Error {
+  readonly command: string[];
+  readonly code: number;
+  readonly stderr: string;
+  constructor(command: string[], code: number, stderr: string, input?: string) {
+    const said = stderr.trim() || `exit code ${code}`;
+    super(`${command.join(" ")}${input !== undefined ? " (batch: " + summarizeBatch(input) + ")" : ""} failed: ${said}`);
+    this.name = "KernelError";
+    this.command = command;
+    this.code = code;
+    this.stderr = stderr;
+  }
+}
+
+function summarizeBatch(input: string): string {
+  const lines = input.split("\n").filter((l) => l !== "");
+  const shown = lines.slice(0, 8).join("; ");
+  return lines.length > 8 ? `${shown}; ... ${lines.length} lines` : shown;
+}
+
+const resolved = new Map<Program, string>();
+
+function programPath(cmd: Program): string {
+  const hit = resolved.get(cmd);
+  if (hit) return hit;
+  for (const dir of SEARCH_DIRS) {
+    const p = `${dir}/${cmd}`;
+    if (fs.existsSync(p)) {
+      resolved.set(cmd, p);
+      return p;
+    }
+  }
+  throw new KernelError([cmd], 127, `${cmd} is not installed (apt-get install ${PACKAGE_OF[cmd]})`);
+}
+
+export function isProgram(cmd: string): cmd is Program {
+  return (PROGRAMS as readonly string[]).includes(cmd);
+}
+
+/** The argv that runs `cmd args` in `netns`: ip and bridge take -n, the rest go through `ip netns exec`. */
+export function commandLine(cmd: Program, args: string[], netns?: string): string[] {
+  if (netns === undefined) return [cmd, ...args];
+  const problem = checkNetnsName(netns);
+  if (problem) throw new KernelError([cmd, ...args], 2, problem);
+  if (cmd === "ip" || cmd === "bridge") return [cmd, "-n", netns, ...args];
+  return ["ip", "netns", "exec", netns, cmd, ...args];
+}
+
+export function run(cmd: Program, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (!isProgram(cmd)) return Promise.reject(new KernelError([String(cmd)], 2, `program ${JSON.stringify(cmd)} is not on the kernel allow-list`));
+  let argv: string[];
+  let file: string;
+  try {
+    argv = commandLine(cmd, args, opts.netns);
+    file = programPath(argv[0] as Program);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      file,
+      argv.slice(1),
+      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, LC_ALL: "C" } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+        if (err && (err as { killed?: boolean }).killed) stderr = `${stderr}\n(killed after ${opts.timeoutMs ?? 60_000} ms)`;
+        const result = { code, stdout, stderr };
+        if (code !== 0 && !opts.allowFail) reject(new KernelError(argv, code, stderr, opts.input));
+        else resolve(result);
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    else child.stdin?.end();
+  });
+}
+
+/** True when a failure only says that the object is already there. */
+export function isExists(err: unknown): boolean {
+  return err instanceof KernelError && /File exists|already exists/i.test(err.stderr);
+}
+
+/** True when a failure only says that the object is not there. */
+export function isMissing(err: unknown): boolean {
+  return (
+    err instanceof KernelError &&
+    /Cannot find device|does not exist|No such device|No such file or directory|No such process|not found|Cannot assign requested address/i.test(err.stderr)
+  );
+}
