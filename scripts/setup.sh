@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Prepares this machine for tfmesh, idempotently, and quickly when nothing is missing:
+#   1. system packages the data plane runs (installed with apt-get only when a command is missing)
+#   2. node_modules (npm ci when missing or when package.json / package-lock.json changed)
+#   3. Node 24 from the `node` devDependency (node_modules/.bin/node)
+#   4. the Pulumi CLI, its Node.js language host and the dynamic-provider plugin (.tools/bin)
+# Usage: bash scripts/setup.sh   (also run by `npm test` and `npm run demo`)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+started=$SECONDS
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. system packages: command -> Debian package -------------------------------------------
+declare -A system_packages=(
+  [ip]=iproute2        # netns, veth, bridges, VXLAN, routes
+  [bridge]=iproute2    # fdb entries for VXLAN
+  [ping]=iputils-ping  # data plane checks
+  [sysctl]=procps      # per-namespace kernel settings
+)
+missing=()
+for cmd in "${!system_packages[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${system_packages[$cmd]}")
+done
+if ((${#missing[@]} > 0)); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  say "installing system packages: ${missing[*]}"
+  if [[ $(id -u) != 0 ]]; then
+    die "need root to install ${missing[*]} (run: sudo apt-get install -y ${missing[*]})"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "system packages present (iproute2, iputils-ping, procps)"
+fi
+
+# --- 2. node_modules ----------------------------------------------------------------------------
+command -v npm >/dev/null 2>&1 || die "npm is missing: install Node.js with npm (any version >= 18; Node 24 itself comes from npm)"
+lock_stamp=node_modules/.tfmesh-install.stamp
+lock_hash=$(sha256sum <package-lock.json | cut -c1-16)
+if [[ -d node_modules && -f $lock_stamp && $(cat "$lock_stamp") == "$lock_hash" ]]; then
+  say "node_modules up to date"
+else
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  printf '%s\n' "$lock_hash" >"$lock_stamp"
+fi
+
+# --- 3. Node 24 -----------------------------------------------------------------------------------
+node_bin=node_modules/.bin/node
+[[ -x $node_bin ]] || die "$node_bin is missing: the \`node\` devDependency did not install (try: rm -rf node_modules && npm ci)"
+node_version=$("$node_bin" --version)
+node_major=${node_version#v}
+node_major=${node_major%%.*}
+if ((node_major < 24)); then
+  die "$node_bin is $node_version, but tfmesh needs Node >= 24 (TypeScript type stripping). Check the \`node\` devDependency in package.json."
+fi
+say "Node $node_version ($node_bin)"
+
+# --- 4. Pulumi ------------------------------------------------------------------------------------
+pinned=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2 }' tools/pulumi/go.mod)
+# An installed CLI at the pinned version or newer is used as is (not the one we built earlier).
+ambient=""
+if path=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$root/.tools/bin" | paste -sd:) command -v pulumi 2>/dev/null); then
+  ambient_version=$("$path" version 2>/dev/null || true)
+  if [[ $ambient_version == v* && $(printf '%s\n%s\n' "$pinned" "$ambient_version" | sort -V | head -n1) == "$pinned" ]]; then
+    ambient=$path
+  fi
+fi
+if [[ -n $ambient ]]; then
+  say "using the installed Pulumi CLI $ambient_version ($ambient)"
+  if command -v go >/dev/null 2>&1; then
+    TFMESH_BUILD_CLI=0 bash tools/pulumi/build.sh || say "(could not build our language host; the CLI's own plugins are used)"
+  fi
+else
+  bash tools/pulumi/build.sh || {
+    status=$?
+    ((status == 2)) && die "no usable Pulumi CLI: see the message above"
+    die "building the Pulumi CLI failed (logs in .tools/)"
+  }
+  say "Pulumi $("$root/.tools/bin/pulumi" version) in .tools/bin"
+fi
+
+mkdir -p .state/pulumi
+say "ready in $((SECONDS - started))s. For a shell: source scripts/env.sh"
