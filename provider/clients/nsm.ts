@@ -1,0 +1,78 @@
+// NSM client: the registry (network services, endpoints) and the manager (Request / Close) over
+// the lab's NSM HTTP API (docs/architecture.md, "NSM HTTP API").
+import { HttpClient, isStatus } from "../../lib/http/client.ts";
+import type { ClientOptions } from "./openstack.ts";
+import type { Connection, NetworkService, NetworkServiceEndpoint, NetworkServiceRequest } from "../../nsm/api.ts";
+
+export type { Connection, NetworkService, NetworkServiceEndpoint, NetworkServiceRequest } from "../../nsm/api.ts";
+
+export class NsmClient {
+  readonly http: HttpClient;
+
+  constructor(baseUrl: string, opts: ClientOptions = {}) {
+    this.http = new HttpClient({ baseUrl, ...opts });
+  }
+
+  /** Creates or replaces the registry record (the API upserts). */
+  async upsertNetworkService(ns: NetworkService): Promise<NetworkService> {
+    return (await this.http.post<NetworkService>("/registry/network-services", ns, { retryPost: true })).body;
+  }
+
+  async getNetworkService(name: string): Promise<NetworkService | undefined> {
+    try {
+      return (await this.http.get<NetworkService>(`/registry/network-services/${encodeURIComponent(name)}`)).body;
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  async listNetworkServices(): Promise<NetworkService[]> {
+    return listBody<NetworkService>((await this.http.get("/registry/network-services")).body, "network_services");
+  }
+
+  /** Deletes the record; an absent record counts as deleted. 409 (connections still use it) is thrown. */
+  async deleteNetworkService(name: string): Promise<void> {
+    try {
+      await this.http.delete(`/registry/network-services/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (!isStatus(err, 404)) throw err;
+    }
+  }
+
+  async listEndpoints(networkService?: string): Promise<NetworkServiceEndpoint[]> {
+    const res = await this.http.get("/registry/network-service-endpoints", { query: { network_service: networkService } });
+    return listBody<NetworkServiceEndpoint>(res.body, "network_service_endpoints");
+  }
+
+  /** NSM Request: idempotent per connection id (a repeated request refreshes the connection). */
+  async request(req: NetworkServiceRequest): Promise<Connection> {
+    // Safe to resend on a dropped connection because the manager treats a known id as a refresh.
+    return (await this.http.post<Connection>("/nsmgr/request", req, { retryPost: true })).body;
+  }
+
+  /** NSM Close: idempotent; closing an unknown connection succeeds. */
+  async close(conn: Pick<Connection, "id"> & Partial<Connection>): Promise<void> {
+    await this.http.post("/nsmgr/close", conn, { retryPost: true });
+  }
+
+  async getConnection(id: string): Promise<Connection | undefined> {
+    try {
+      return (await this.http.get<Connection>(`/nsmgr/connections/${encodeURIComponent(id)}`)).body;
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  async listConnections(): Promise<Connection[]> {
+    return listBody<Connection>((await this.http.get("/nsmgr/connections")).body, "connections");
+  }
+}
+
+// Lists come back as a bare array; a wrapped {"<key>": [...]} is accepted too.
+function listBody<T>(body: unknown, key: string): T[] {
+  if (Array.isArray(body)) return body as T[];
+  const inner = body && typeof body === "object" ? (body as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(inner) ? (inner as T[]) : [];
+}

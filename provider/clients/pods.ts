@@ -1,0 +1,68 @@
+// Pod runtime client: the lab's stand-in for a kubelet (docs/architecture.md, "Pod runtime API").
+import { HttpClient, isStatus } from "../../lib/http/client.ts";
+import type { ClientOptions } from "./openstack.ts";
+
+export interface PodInfo {
+  name: string;
+  node: string;
+  netns: string;
+  uid: string;
+  eth0: { ip: string; prefixLength: number; mac: string };
+  status: string;
+}
+
+/** The part of the lab's `GET /lab/topology` (docs/architecture.md, DataplaneDescription) read here. */
+export interface LabTopology {
+  nodes: Array<{
+    name: string;
+    pods: Array<{ name: string; netns: string; interfaces: Array<{ name: string; mac: string; addresses: string[] }> }>;
+  }>;
+}
+
+export class PodsClient {
+  readonly http: HttpClient;
+
+  constructor(baseUrl: string, opts: ClientOptions = {}) {
+    this.http = new HttpClient({ baseUrl, ...opts });
+  }
+
+  /** Creates the pod; 409 (a pod of that name exists) is thrown as HttpError. */
+  async create(spec: { name: string; node?: string }): Promise<PodInfo> {
+    return (await this.http.post<PodInfo>("/pods", spec, { expect: [200, 201] })).body;
+  }
+
+  async get(name: string): Promise<PodInfo | undefined> {
+    try {
+      return (await this.http.get<PodInfo>(`/pods/${encodeURIComponent(name)}`)).body;
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  async list(): Promise<PodInfo[]> {
+    const body = (await this.http.get<unknown>("/pods")).body;
+    if (Array.isArray(body)) return body as PodInfo[];
+    const inner = body && typeof body === "object" ? (body as { pods?: unknown }).pods : undefined;
+    return Array.isArray(inner) ? (inner as PodInfo[]) : [];
+  }
+
+  /** Deletes the pod (its NSM connections are closed first by the runtime); absent = deleted. */
+  async delete(name: string): Promise<void> {
+    try {
+      await this.http.delete(`/pods/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (!isStatus(err, 404)) throw err;
+    }
+  }
+
+  /** The lab's kernel view (pods with their interfaces); undefined when the server is not the lab. */
+  async labTopology(): Promise<LabTopology | undefined> {
+    try {
+      return (await this.http.get<LabTopology>("/lab/topology")).body;
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+}

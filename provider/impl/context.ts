@@ -1,0 +1,97 @@
+// The provider process's view of the world: the stack config handed to `configure`, the settings
+// resolved from it, and one set of API clients shared by every resource in the process.
+import type * as pulumi from "@pulumi/pulumi";
+import { ConnectionError } from "../../lib/http/client.ts";
+import { LAB_START_HINT, resolveSettings } from "../config.ts";
+import type { ConfigGetter, Settings } from "../config.ts";
+import { NsmClient } from "../clients/nsm.ts";
+import { OpenStackClient } from "../clients/openstack.ts";
+import type { ClientOptions } from "../clients/openstack.ts";
+import { PodsClient } from "../clients/pods.ts";
+import { TfClient } from "../clients/tf.ts";
+
+export interface Clients {
+  tf: TfClient;
+  openstack: OpenStackClient;
+  nsm: NsmClient;
+  pods: PodsClient;
+}
+
+let configGetter: ConfigGetter | undefined;
+let settingsCache: Settings | undefined;
+const clientCache = new Map<string, Clients>();
+
+/** Called by every provider's `configure` with the stack config (once per process and provider text). */
+export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+  configGetter = (key) => req.config.get(key);
+  reset();
+}
+
+/** For tests: use this config (or none) and forget cached settings and clients. */
+export function useConfig(getter: ConfigGetter | undefined): void {
+  configGetter = getter;
+  reset();
+}
+
+function reset(): void {
+  settingsCache = undefined;
+  clientCache.clear();
+}
+
+export function settings(): Settings {
+  settingsCache ??= resolveSettings({ config: configGetter ?? (() => undefined), env: process.env });
+  return settingsCache;
+}
+
+function build(opts: ClientOptions): Clients {
+  const s = settings();
+  const openstack = new OpenStackClient(s.openstack, opts);
+  const tfAuth = configGetter?.("tfmesh:tfAuth") ?? process.env.TFMESH_TF_AUTH ?? (s.openstack.password ? "keystone" : "none");
+  return {
+    openstack,
+    tf: new TfClient({
+      baseUrl: s.tfApiUrl,
+      ...(tfAuth === "keystone" ? { token: () => openstack.keystone.token() } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+      unreachableHint: LAB_START_HINT,
+    }),
+    nsm: new NsmClient(s.nsmUrl, opts),
+    pods: new PodsClient(s.podsUrl, opts),
+  };
+}
+
+/** Clients for create/read/update/delete: patient (retries, long timeouts). */
+export function clients(): Clients {
+  let c = clientCache.get("full");
+  if (!c) clientCache.set("full", (c = build({ unreachableHint: LAB_START_HINT })));
+  return c;
+}
+
+/** Clients for lookups during check: one quick attempt, so a preview without the lab stays fast. */
+export function quickClients(): Clients {
+  let c = clientCache.get("quick");
+  if (!c) clientCache.set("quick", (c = build({ unreachableHint: LAB_START_HINT, retries: 0, timeoutMs: 5000 })));
+  return c;
+}
+
+export type Lookup<T> = { status: "ok"; value: T } | { status: "unreachable" } | { status: "failed"; message: string };
+
+/**
+ * Runs a lookup for check: "unreachable" when the API cannot be reached (a preview without the
+ * lab still validates syntax), "failed" with the error's message for any other error (so check
+ * reports it as a failure instead of a stack trace), else the value.
+ */
+export async function lookup<T>(fn: () => Promise<T>): Promise<Lookup<T>> {
+  try {
+    return { status: "ok", value: await fn() };
+  } catch (err) {
+    if (err instanceof ConnectionError) return { status: "unreachable" };
+    return { status: "failed", message: (err as Error).message ?? String(err) };
+  }
+}
+
+/** Progress lines for long operations (the engine shows provider stderr in its log). */
+export function progress(message: string): void {
+  process.stderr.write(`tfmesh: ${message}\n`);
+}

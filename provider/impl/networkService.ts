@@ -1,0 +1,142 @@
+// NetworkService: an NSM registry record naming what pods can ask for, bound to the forwarder
+// that realizes it (tungsten: a TF virtual network by fq_name; kernel: a plain CIDR).
+import type * as pulumi from "@pulumi/pulumi";
+import { checkCidr } from "../../lib/validate/cidr.ts";
+import { checkFqName } from "../../lib/validate/fqname.ts";
+import { checkK8sName, checkResourceName } from "../../lib/validate/names.ts";
+import { FORWARDER_SERVICE } from "../../nsm/api.ts";
+import type { NetworkService } from "../../nsm/api.ts";
+import { clients, configure, lookup, quickClients, settings } from "./context.ts";
+import { Failures, changedKeys, compact, isUnknown, optionalString } from "./inputs.ts";
+import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";
+
+/** Forwarders this project ships; others count as known once they register in the registry. */
+export const BUILTIN_FORWARDERS = ["tungsten", "kernel"] as const;
+export const PAYLOADS = ["ETHERNET", "IP"] as const;
+
+export interface NetworkServiceInputs {
+  [LOGICAL_NAME]?: string;
+  name: string;
+  forwarder: string;
+  payload: "ETHERNET" | "IP";
+  /** TF virtual network fq_name ("default-domain:admin:red"); tungsten forwarder. */
+  virtualNetwork?: string;
+  /** Address range handed out by the kernel forwarder. */
+  cidr?: string;
+}
+
+export type NetworkServiceOutputs = NetworkServiceInputs;
+
+async function registeredForwarders(): Promise<{ status: "ok"; types: string[] } | { status: "unreachable" } | { status: "failed"; message: string }> {
+  const r = await lookup(() => quickClients().nsm.listEndpoints(FORWARDER_SERVICE));
+  if (r.status !== "ok") return r;
+  const types = r.value.map((e) => e.network_service_labels?.[FORWARDER_SERVICE]?.labels?.type).filter((t): t is string => !!t);
+  return { status: "ok", types: [...new Set(types)] };
+}
+
+async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const f = new Failures();
+  const name = decideName(f, olds, news, { check: checkK8sName, sanitize: dnsLabel, maxLength: 63 });
+  const forwarder = optionalString(f, "forwarder", news.forwarder) ?? "tungsten";
+  const payload = optionalString(f, "payload", news.payload) ?? "ETHERNET";
+  if (!isUnknown(payload) && !(PAYLOADS as readonly string[]).includes(payload)) f.add("payload", `must be one of ${PAYLOADS.join(", ")}, got "${payload}"`);
+  const virtualNetwork = optionalString(f, "virtualNetwork", news.virtualNetwork);
+  const cidr = optionalString(f, "cidr", news.cidr);
+
+  if (forwarder === "tungsten" && virtualNetwork === undefined) {
+    f.add("virtualNetwork", 'the tungsten forwarder needs the TF virtual network fq_name, e.g. "default-domain:admin:red"');
+  }
+  if (virtualNetwork !== undefined && !isUnknown(virtualNetwork)) {
+    const problem = checkFqName(virtualNetwork, { length: 3 });
+    f.add("virtualNetwork", problem);
+    if (!problem) {
+      const bad = virtualNetwork.split(":").map(checkResourceName).find((r) => r !== undefined);
+      f.add("virtualNetwork", bad);
+    }
+  }
+  if (forwarder === "kernel" && cidr === undefined) f.add("cidr", 'the kernel forwarder needs the address range to hand out, e.g. "10.9.0.0/24"');
+  if (cidr !== undefined && !isUnknown(cidr)) f.add("cidr", checkCidr(cidr));
+
+  if (!isUnknown(forwarder)) {
+    const reg = await registeredForwarders();
+    const known = new Set<string>(BUILTIN_FORWARDERS);
+    if (reg.status === "ok") reg.types.forEach((t) => known.add(t));
+    if (!known.has(forwarder)) {
+      f.add("forwarder", `unknown forwarder "${forwarder}"; known: ${[...known].sort().join(", ")}`);
+    } else if (reg.status === "ok" && reg.types.length > 0 && !reg.types.includes(forwarder)) {
+      f.add("forwarder", `no "${forwarder}" forwarder is registered in NSM at ${settings().nsmUrl} (registered: ${reg.types.join(", ")})`);
+    }
+  }
+
+  // A new service must not silently take over a record someone else registered.
+  if (f.empty && olds.name === undefined && typeof name === "string" && !isUnknown(name)) {
+    const existing = await lookup(() => quickClients().nsm.getNetworkService(name));
+    if (existing.status === "ok" && existing.value) f.add("name", `network service "${name}" is already registered in NSM at ${settings().nsmUrl}; pick another name`);
+  }
+
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, forwarder, payload, virtualNetwork, cidr });
+  return { inputs, failures: f.list };
+}
+
+async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const replaces = changedKeys(olds, news, ["name"]);
+  const inPlace = changedKeys(olds, news, ["forwarder", "payload", "virtualNetwork", "cidr"]);
+  return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: false };
+}
+
+function record(inputs: NetworkServiceInputs): NetworkService {
+  return compact({
+    name: inputs.name,
+    payload: inputs.payload,
+    forwarder: inputs.forwarder,
+    tungsten: inputs.virtualNetwork ? { virtual_network: inputs.virtualNetwork } : undefined,
+    kernel: inputs.cidr ? { cidr: inputs.cidr } : undefined,
+  });
+}
+
+function outputsOf(ns: NetworkService, logical: unknown): NetworkServiceOutputs {
+  return compact({
+    [LOGICAL_NAME]: logical as string | undefined,
+    name: ns.name,
+    forwarder: ns.forwarder,
+    payload: ns.payload,
+    virtualNetwork: ns.tungsten?.virtual_network,
+    cidr: ns.kernel?.cidr,
+  });
+}
+
+// The forwarder would fail the first Request otherwise; failing here names the real problem.
+async function assertVirtualNetworkExists(inputs: NetworkServiceInputs): Promise<void> {
+  if (!inputs.virtualNetwork) return;
+  const uuid = await clients().tf.lookupId("virtual-network", inputs.virtualNetwork.split(":"));
+  if (!uuid) throw new Error(`virtualNetwork: ${inputs.virtualNetwork} does not exist in TF at ${settings().tfApiUrl}`);
+}
+
+async function create(inputs: NetworkServiceInputs): Promise<pulumi.dynamic.CreateResult> {
+  const { nsm } = clients();
+  await assertVirtualNetworkExists(inputs);
+  if (await nsm.getNetworkService(inputs.name)) {
+    throw new Error(`network service "${inputs.name}" is already registered in NSM at ${settings().nsmUrl}; pick another name`);
+  }
+  const ns = await nsm.upsertNetworkService(record(inputs));
+  return { id: inputs.name, outs: outputsOf(ns, inputs[LOGICAL_NAME]) };
+}
+
+async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
+  const ns = await clients().nsm.getNetworkService(id);
+  if (!ns) return { id: "" };
+  const outs = outputsOf(ns, props[LOGICAL_NAME]);
+  return { id, props: outs, inputs: outs };
+}
+
+async function update(_id: string, _olds: Record<string, unknown>, news: NetworkServiceInputs): Promise<pulumi.dynamic.UpdateResult> {
+  await assertVirtualNetworkExists(news);
+  const ns = await clients().nsm.upsertNetworkService(record(news));
+  return { outs: outputsOf(ns, news[LOGICAL_NAME]) };
+}
+
+async function remove(id: string): Promise<void> {
+  await clients().nsm.deleteNetworkService(id);
+}
+
+export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };

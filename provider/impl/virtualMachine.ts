@@ -1,0 +1,251 @@
+// VirtualMachine: a Nova server on one or more networks (shared/reference/openstack.md). With TF
+// as Neutron's backend a Neutron network is a TF virtual network, so VMs land on the VNs that
+// VirtualNetwork creates. Create waits for ACTIVE and deletes the server again if it never gets there.
+import type * as pulumi from "@pulumi/pulumi";
+import { isIpv4 } from "../../lib/ipv4.ts";
+import { checkResourceName } from "../../lib/validate/names.ts";
+import { looksLikeUuid } from "../clients/openstack.ts";
+import type { NovaServer, OpenStackClient } from "../clients/openstack.ts";
+import { clients, configure, lookup, progress, quickClients } from "./context.ts";
+import { Failures, changedKeys, compact, isUnknown, optionalString, requiredString } from "./inputs.ts";
+import { LOGICAL_NAME, decideName } from "./naming.ts";
+
+export interface VmNetworkInputs {
+  /** Network uuid or name. */
+  network: string;
+  fixedIp?: string;
+}
+
+export interface VirtualMachineInputs {
+  [LOGICAL_NAME]?: string;
+  name: string;
+  image: string;
+  flavor: string;
+  networks: VmNetworkInputs[];
+  host?: string;
+  /** How long create waits for ACTIVE. */
+  timeoutSeconds?: number;
+}
+
+export interface VmPortOutputs {
+  portId: string;
+  networkId: string;
+  networkName: string;
+  ip: string;
+  mac: string;
+}
+
+export interface VirtualMachineOutputs extends VirtualMachineInputs {
+  serverId: string;
+  status: string;
+  imageId: string;
+  flavorId: string;
+  /** Network name -> addresses, as Nova reports them. */
+  addresses: Record<string, string[]>;
+  ports: VmPortOutputs[];
+  /** The address on the first network. */
+  ip: string;
+  adminPass?: string;
+}
+
+const DEFAULT_TIMEOUT_SECONDS = 600;
+
+function checkNetworks(f: Failures, raw: unknown): VmNetworkInputs[] | unknown {
+  if (isUnknown(raw)) return raw;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    f.add("networks", 'needs at least one network, e.g. [{ network: "red" }] or [red.uuid]');
+    return raw;
+  }
+  return raw.map((n: unknown, i: number) => {
+    const base = `networks[${i}]`;
+    if (isUnknown(n)) return n;
+    const entry = typeof n === "string" ? { network: n } : n;
+    if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
+      f.add(base, 'must be a network uuid or name, or { network, fixedIp? }');
+      return n;
+    }
+    const e = entry as Record<string, unknown>;
+    const network = requiredString(f, `${base}.network`, e.network);
+    if (network !== undefined && !isUnknown(network)) f.add(`${base}.network`, checkResourceName(network));
+    const fixedIp = optionalString(f, `${base}.fixedIp`, e.fixedIp);
+    if (fixedIp !== undefined && !isUnknown(fixedIp) && !isIpv4(fixedIp)) f.add(`${base}.fixedIp`, `"${fixedIp}" is not an IPv4 address`);
+    return compact({ network: e.network, fixedIp: e.fixedIp });
+  });
+}
+
+// Look up what the VM refers to, so a typo fails at preview instead of after a boot attempt.
+// Networks given by name may be created by the same program, so only uuids are checked here.
+async function checkReferences(f: Failures, openstack: OpenStackClient, image: string, flavor: string, networks: unknown): Promise<void> {
+  const uuidNets = Array.isArray(networks)
+    ? networks.flatMap((n: unknown, i: number) => {
+        const net = (n as VmNetworkInputs | undefined)?.network;
+        return typeof net === "string" && !isUnknown(net) && looksLikeUuid(net) ? [{ i, net }] : [];
+      })
+    : [];
+  const checks: Array<Promise<void>> = [];
+  const report = async (property: string, what: string, fn: () => Promise<unknown>) => {
+    const r = await lookup(fn);
+    if (r.status === "failed") f.add(property, `cannot look up ${what}: ${r.message}`);
+    if (r.status === "ok" && !r.value) f.add(property, `${what} does not exist`);
+  };
+  if (!isUnknown(image)) checks.push(report("image", `image "${image}" in Glance`, () => openstack.glance.findImage(image)));
+  if (!isUnknown(flavor)) checks.push(report("flavor", `flavor "${flavor}" in Nova`, () => openstack.nova.findFlavor(flavor)));
+  for (const { i, net } of uuidNets) {
+    checks.push(report(`networks[${i}].network`, `network ${net} in Neutron`, () => openstack.neutron.getNetwork(net)));
+  }
+  await Promise.all(checks);
+}
+
+async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const f = new Failures();
+  const name = decideName(f, olds, news, { check: checkResourceName });
+  const image = requiredString(f, "image", news.image);
+  const flavor = requiredString(f, "flavor", news.flavor);
+  const networks = checkNetworks(f, news.networks);
+  const host = optionalString(f, "host", news.host);
+  if (host !== undefined && !isUnknown(host)) f.add("host", checkResourceName(host));
+  const timeout = news.timeoutSeconds;
+  if (timeout !== undefined && !isUnknown(timeout) && !(typeof timeout === "number" && timeout > 0)) {
+    f.add("timeoutSeconds", "must be a positive number of seconds");
+  }
+  if (f.empty && image !== undefined && flavor !== undefined) await checkReferences(f, quickClients().openstack, image, flavor, networks);
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, image, flavor, networks, host, timeoutSeconds: timeout });
+  return { inputs, failures: f.list };
+}
+
+async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const replaces = changedKeys(olds, news, ["image", "flavor", "networks"]);
+  // `host` is both a request and an output (where Nova placed it): only a requested host counts.
+  if (news.host !== undefined && (isUnknown(news.host) || news.host !== olds.host)) replaces.push("host");
+  const inPlace = changedKeys(olds, news, ["name", "timeoutSeconds"]);
+  // A fixed address cannot be held by the old and the new server at once.
+  const fixed = (v: unknown) => Array.isArray(v) && v.some((n) => (n as VmNetworkInputs)?.fixedIp !== undefined);
+  return {
+    changes: replaces.length + inPlace.length > 0,
+    replaces,
+    deleteBeforeReplace: replaces.length > 0 && (fixed(olds.networks) || fixed(news.networks)),
+  };
+}
+
+async function resolveRefs(openstack: OpenStackClient, inputs: VirtualMachineInputs) {
+  const [image, flavor, networks] = await Promise.all([
+    openstack.glance.findImage(inputs.image),
+    openstack.nova.findFlavor(inputs.flavor),
+    Promise.all(inputs.networks.map((n) => openstack.neutron.findNetwork(n.network))),
+  ]);
+  if (!image) throw new Error(`image: no image "${inputs.image}" in Glance`);
+  if (!flavor) throw new Error(`flavor: no flavor "${inputs.flavor}" in Nova`);
+  const nets = networks.map((net, i) => {
+    if (!net) throw new Error(`networks[${i}].network: no network "${inputs.networks[i]!.network}" in Neutron`);
+    return net;
+  });
+  return { image, flavor, nets };
+}
+
+async function outputsOf(openstack: OpenStackClient, server: NovaServer, base: Partial<VirtualMachineOutputs>): Promise<VirtualMachineOutputs> {
+  const [ports, nets] = await Promise.all([
+    openstack.neutron.listPorts({ device_id: server.id }),
+    openstack.neutron.listNetworks(),
+  ]);
+  const netName = new Map(nets.map((n) => [n.id, n.name]));
+  const portOuts: VmPortOutputs[] = ports.map((p) => ({
+    portId: p.id,
+    networkId: p.network_id,
+    networkName: netName.get(p.network_id) ?? "",
+    ip: p.fixed_ips[0]?.ip_address ?? "",
+    mac: p.mac_address,
+  }));
+  // Keep the order of the requested networks, so ports[0] is the first network.
+  const wanted = base.networks ?? [];
+  const rank = (p: VmPortOutputs) => {
+    const i = wanted.findIndex((w) => w.network === p.networkId || w.network === p.networkName);
+    return i < 0 ? wanted.length : i;
+  };
+  portOuts.sort((a, b) => rank(a) - rank(b));
+  const addresses = Object.fromEntries(Object.entries(server.addresses ?? {}).map(([net, addrs]) => [net, addrs.map((a) => a.addr)]));
+  return compact({
+    ...base,
+    name: server.name,
+    image: base.image ?? "",
+    flavor: base.flavor ?? "",
+    networks: wanted,
+    serverId: server.id,
+    status: server.status,
+    host: server["OS-EXT-SRV-ATTR:host"] ?? base.host,
+    imageId: (typeof server.image === "object" ? server.image?.id : undefined) ?? base.imageId ?? "",
+    flavorId: server.flavor?.id ?? base.flavorId ?? "",
+    addresses,
+    ports: portOuts,
+    ip: portOuts[0]?.ip ?? Object.values(addresses)[0]?.[0] ?? "",
+  }) as VirtualMachineOutputs;
+}
+
+async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.CreateResult> {
+  const { openstack } = clients();
+  const { image, flavor, nets } = await resolveRefs(openstack, inputs);
+  const created = await openstack.nova.createServer({
+    name: inputs.name,
+    imageRef: image.id,
+    flavorRef: flavor.id,
+    networks: nets.map((net, i) => compact({ uuid: net.id, fixed_ip: inputs.networks[i]!.fixedIp })),
+    ...(inputs.host ? { host: inputs.host } : {}),
+  });
+  let lastStatus = "";
+  let server: NovaServer;
+  try {
+    server = await openstack.nova.waitForStatus(created.id, "ACTIVE", {
+      timeoutMs: (inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+      onProgress: (s) => {
+        const line = `${s.status}${s.progress ? ` ${s.progress}%` : ""}`;
+        if (line !== lastStatus) progress(`server ${inputs.name} (${created.id}): ${line}`);
+        lastStatus = line;
+      },
+    });
+  } catch (err) {
+    // Roll back, so a failed create leaves no half-booted server behind.
+    try {
+      await openstack.nova.deleteServer(created.id);
+      await openstack.nova.waitForDeleted(created.id, { timeoutMs: 120_000 });
+    } catch (cleanupErr) {
+      throw new Error(`${(err as Error).message}; deleting the server ${created.id} also failed: ${(cleanupErr as Error).message}`);
+    }
+    throw new Error(`${(err as Error).message} (the server was deleted again)`);
+  }
+  const outs = await outputsOf(openstack, server, { ...inputs, imageId: image.id, flavorId: flavor.id, adminPass: created.adminPass });
+  return { id: created.id, outs };
+}
+
+const GONE = new Set(["DELETED", "SOFT_DELETED"]);
+
+async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
+  const { openstack } = clients();
+  const server = await openstack.nova.getServer(id);
+  if (!server || GONE.has(server.status)) return { id: "" };
+  const outs = await outputsOf(openstack, server, props as Partial<VirtualMachineOutputs>);
+  const inputs = compact({
+    [LOGICAL_NAME]: props[LOGICAL_NAME],
+    name: outs.name,
+    image: outs.image,
+    flavor: outs.flavor,
+    networks: outs.networks,
+    host: props.host === undefined ? undefined : outs.host,
+    timeoutSeconds: props.timeoutSeconds,
+  });
+  return { id, props: outs, inputs };
+}
+
+async function update(id: string, olds: Record<string, unknown>, news: VirtualMachineInputs): Promise<pulumi.dynamic.UpdateResult> {
+  const { openstack } = clients();
+  if (olds.name !== news.name) await openstack.nova.renameServer(id, news.name);
+  const server = await openstack.nova.getServer(id);
+  if (!server) throw new Error(`server ${id} disappeared during the update; run \`pulumi refresh\``);
+  return { outs: await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news }) };
+}
+
+async function remove(id: string): Promise<void> {
+  const { openstack } = clients();
+  await openstack.nova.deleteServer(id);
+  await openstack.nova.waitForDeleted(id);
+}
+
+export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };

@@ -1,0 +1,292 @@
+// VirtualNetwork: a TF virtual-network with its subnets on a network-ipam ref
+// (shared/reference/tungsten-fabric.md). The server computes gateway, DNS address and subnet
+// uuid; we read them back after every write.
+import type * as pulumi from "@pulumi/pulumi";
+import { isStatus } from "../../lib/http/client.ts";
+import { cidrAddress, checkCidr, checkOverlap, checkSubnet, parseCidr } from "../../lib/validate/cidr.ts";
+import { checkFqName } from "../../lib/validate/fqname.ts";
+import { checkResourceName } from "../../lib/validate/names.ts";
+import { isIpv4 } from "../../lib/ipv4.ts";
+import { fqNameString } from "../clients/tf.ts";
+import type { TfObject, TfRef } from "../clients/tf.ts";
+import { clients, configure, lookup, quickClients, settings } from "./context.ts";
+import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, sameJson } from "./inputs.ts";
+import { LOGICAL_NAME, decideName } from "./naming.ts";
+
+export const DEFAULT_PROJECT = "default-domain:admin";
+export const DEFAULT_IPAM = "default-domain:default-project:default-network-ipam";
+/** A /30 holds only the gateway and the DNS address; ports need at least a /29. */
+export const MAX_PREFIX_LENGTH = 29;
+
+export interface AllocationPool {
+  start: string;
+  end: string;
+}
+
+export interface SubnetInputs {
+  cidr: string;
+  gateway?: string;
+  dnsServer?: string;
+  allocationPools?: AllocationPool[];
+  addrFromStart?: boolean;
+}
+
+export interface VirtualNetworkInputs {
+  [LOGICAL_NAME]?: string;
+  name: string;
+  project: string;
+  ipam: string;
+  subnets: SubnetInputs[];
+}
+
+export interface SubnetOutputs {
+  cidr: string;
+  gateway: string;
+  dnsServer: string;
+  subnetUuid: string;
+  allocationPools: AllocationPool[];
+  addrFromStart: boolean;
+}
+
+export interface VirtualNetworkOutputs extends Omit<VirtualNetworkInputs, "subnets"> {
+  uuid: string;
+  fqName: string;
+  networkId: number;
+  subnets: SubnetOutputs[];
+}
+
+interface IpamSubnet {
+  subnet: { ip_prefix: string; ip_prefix_len: number };
+  default_gateway?: string;
+  dns_server_address?: string;
+  subnet_uuid?: string;
+  allocation_pools?: AllocationPool[];
+  addr_from_start?: boolean;
+  enable_dhcp?: boolean;
+}
+
+type IpamRef = TfRef<{ ipam_subnets?: IpamSubnet[] }>;
+
+// checkSubnet's reasons start with the part they are about; this maps them to the input property.
+function subnetProperty(base: string, reason: string): { property: string; reason: string } {
+  const m = /^(cidr|gateway|dns server|allocation pool (\d+)): (.*)$/s.exec(reason);
+  if (!m) return { property: base, reason };
+  const part = m[1]!;
+  const rest = m[3]!;
+  if (part === "cidr") return { property: `${base}.cidr`, reason: rest };
+  if (part === "gateway") return { property: `${base}.gateway`, reason: rest };
+  if (part === "dns server") return { property: `${base}.dnsServer`, reason: rest };
+  return { property: `${base}.allocationPools[${Number(m[2]) - 1}]`, reason: rest };
+}
+
+function checkSubnets(f: Failures, raw: unknown): SubnetInputs[] | unknown {
+  if (isUnknown(raw)) return raw;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    f.add("subnets", 'needs at least one subnet, e.g. [{ cidr: "10.1.1.0/24" }]');
+    return raw;
+  }
+  const known: string[] = [];
+  raw.forEach((s: unknown, i: number) => {
+    const base = `subnets[${i}]`;
+    if (isUnknown(s)) return;
+    if (!s || typeof s !== "object" || Array.isArray(s)) {
+      f.add(base, 'must be an object such as { cidr: "10.1.1.0/24" }');
+      return;
+    }
+    const sub = s as Record<string, unknown>;
+    if (sub.addrFromStart !== undefined && !isUnknown(sub.addrFromStart) && typeof sub.addrFromStart !== "boolean") {
+      f.add(`${base}.addrFromStart`, "must be true or false");
+    }
+    if (isUnknown(sub.cidr)) return;
+    const cidrProblem = checkCidr(sub.cidr);
+    if (cidrProblem) {
+      f.add(`${base}.cidr`, cidrProblem);
+      return;
+    }
+    const { prefixLen } = parseCidr(sub.cidr);
+    if (prefixLen > MAX_PREFIX_LENGTH) {
+      f.add(`${base}.cidr`, `prefix length /${prefixLen} of ${String(sub.cidr)} leaves no address for ports after the gateway and DNS server; use /${MAX_PREFIX_LENGTH} or shorter`);
+      return;
+    }
+    known.push(sub.cidr as string);
+    for (const key of ["gateway", "dnsServer"] as const) {
+      const v = sub[key];
+      if (v !== undefined && !isUnknown(v) && !isIpv4(v)) f.add(`${base}.${key}`, `"${String(v)}" is not an IPv4 address`);
+    }
+    if (hasUnknown(sub.gateway) || hasUnknown(sub.dnsServer) || hasUnknown(sub.allocationPools)) return;
+    if (sub.allocationPools !== undefined && !Array.isArray(sub.allocationPools)) {
+      f.add(`${base}.allocationPools`, "must be a list of { start, end }");
+      return;
+    }
+    const problem = checkSubnet({
+      cidr: sub.cidr as string,
+      gateway: (sub.gateway as string | undefined) ?? null,
+      dnsServer: (sub.dnsServer as string | undefined) ?? null,
+      allocationPools: (sub.allocationPools as AllocationPool[] | undefined) ?? null,
+    });
+    if (problem) {
+      const p = subnetProperty(base, problem);
+      f.add(p.property, p.reason);
+    }
+  });
+  const overlap = checkOverlap(known);
+  if (overlap) f.add("subnets", `subnets overlap: ${overlap}`);
+  return raw;
+}
+
+async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const f = new Failures();
+  const name = decideName(f, olds, news, { check: checkResourceName });
+  const project = optionalString(f, "project", news.project) ?? DEFAULT_PROJECT;
+  if (!isUnknown(project)) f.add("project", checkFqName(project, { length: 2 }));
+  const ipam = optionalString(f, "ipam", news.ipam) ?? DEFAULT_IPAM;
+  if (!isUnknown(ipam)) f.add("ipam", checkFqName(ipam, { length: 3 }));
+  const subnets = checkSubnets(f, news.subnets);
+
+  // With the lab (or TF) reachable, catch what would fail at create: a missing project, a name taken.
+  const isNew = olds.name === undefined;
+  if (f.empty && !isUnknown(project) && !isUnknown(name)) {
+    const tf = quickClients().tf;
+    const found = await lookup(async () => ({
+      project: await tf.lookupId("project", project.split(":")),
+      existing: isNew ? await tf.lookupId("virtual-network", [...project.split(":"), String(name)]) : undefined,
+    }));
+    if (found.status === "failed") f.add("project", `cannot check the project in TF at ${settings().tfApiUrl}: ${found.message}`);
+    if (found.status === "ok") {
+      if (!found.value.project) f.add("project", `project ${project} does not exist in TF at ${settings().tfApiUrl}`);
+      else if (found.value.existing) {
+        f.add("name", `virtual network ${project}:${String(name)} already exists (uuid ${found.value.existing}); pick another name`);
+      }
+    }
+  }
+
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, project, ipam, subnets });
+  return { inputs, failures: f.list };
+}
+
+/** The gateway TF picks when none is given: last host, or first host with addrFromStart. */
+export function defaultGateway(cidr: string, addrFromStart: boolean | undefined): string {
+  return addrFromStart ? cidrAddress(cidr, 1) : cidrAddress(cidr, -2);
+}
+
+function normalizeCidr(cidr: string): string {
+  return parseCidr(cidr, "cidr", { strict: false }).cidr;
+}
+
+/** Whether the wanted subnets (inputs) describe what olds (outputs) has; unset fields take TF's defaults. */
+export function sameSubnets(have: unknown, want: unknown): boolean {
+  if (hasUnknown(want)) return false;
+  if (!Array.isArray(have) || !Array.isArray(want) || have.length !== want.length) return false;
+  return want.every((w: SubnetInputs, i) => {
+    const h = have[i] as Partial<SubnetOutputs> | undefined;
+    if (!h || typeof w?.cidr !== "string" || normalizeCidr(w.cidr) !== h.cidr) return false;
+    if ((w.addrFromStart ?? false) !== (h.addrFromStart ?? false)) return false;
+    if ((w.gateway ?? defaultGateway(w.cidr, w.addrFromStart)) !== h.gateway) return false;
+    if (w.dnsServer !== undefined && w.dnsServer !== h.dnsServer) return false;
+    return sameJson(w.allocationPools ?? [], h.allocationPools ?? []);
+  });
+}
+
+async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const replaces = changedKeys(olds, news, ["name", "project"]);
+  const inPlace = changedKeys(olds, news, ["ipam"]);
+  if (!sameSubnets(olds.subnets, news.subnets)) inPlace.push("subnets");
+  return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: false };
+}
+
+function ipamRefs(ipam: string, subnets: SubnetInputs[], keepUuids: SubnetOutputs[] = []): IpamRef[] {
+  const ipamSubnets = subnets.map((s): IpamSubnet => {
+    const c = parseCidr(s.cidr, "cidr", { strict: false });
+    const kept = keepUuids.find((k) => k.cidr === c.cidr);
+    return compact({
+      subnet: { ip_prefix: c.prefix, ip_prefix_len: c.prefixLen },
+      default_gateway: s.gateway,
+      dns_server_address: s.dnsServer,
+      allocation_pools: s.allocationPools,
+      addr_from_start: s.addrFromStart,
+      enable_dhcp: true,
+      subnet_uuid: kept?.subnetUuid,
+    });
+  });
+  return [{ to: ipam.split(":"), attr: { ipam_subnets: ipamSubnets } }];
+}
+
+function subnetsOf(vn: TfObject): SubnetOutputs[] {
+  const refs = (vn.network_ipam_refs as IpamRef[] | undefined) ?? [];
+  return refs.flatMap((r) =>
+    (r.attr?.ipam_subnets ?? []).map((s) => ({
+      cidr: `${s.subnet.ip_prefix}/${s.subnet.ip_prefix_len}`,
+      gateway: s.default_gateway ?? "",
+      dnsServer: s.dns_server_address ?? "",
+      subnetUuid: s.subnet_uuid ?? "",
+      allocationPools: s.allocation_pools ?? [],
+      addrFromStart: s.addr_from_start ?? false,
+    })),
+  );
+}
+
+function outputsOf(vn: TfObject, inputs: Partial<VirtualNetworkInputs>): VirtualNetworkOutputs {
+  const fq = vn.fq_name;
+  const ipamRef = ((vn.network_ipam_refs as IpamRef[] | undefined) ?? [])[0];
+  return compact({
+    [LOGICAL_NAME]: inputs[LOGICAL_NAME],
+    name: fq[fq.length - 1]!,
+    project: fqNameString(fq.slice(0, -1)),
+    ipam: ipamRef ? fqNameString(ipamRef.to) : (inputs.ipam ?? DEFAULT_IPAM),
+    uuid: vn.uuid,
+    fqName: fqNameString(fq),
+    networkId: Number(vn.virtual_network_network_id ?? 0),
+    subnets: subnetsOf(vn),
+  });
+}
+
+async function readVn(uuid: string): Promise<TfObject | undefined> {
+  try {
+    return await clients().tf.read("virtual-network", uuid, { excludeBackRefs: true, excludeChildren: true });
+  } catch (err) {
+    if (isStatus(err, 404)) return undefined;
+    throw err;
+  }
+}
+
+async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.CreateResult> {
+  const tf = clients().tf;
+  const fq = [...inputs.project.split(":"), inputs.name];
+  const created = await tf.create("virtual-network", {
+    fq_name: fq,
+    parent_type: "project",
+    display_name: inputs.name,
+    network_ipam_refs: ipamRefs(inputs.ipam, inputs.subnets),
+  });
+  const vn = await readVn(created.uuid);
+  if (!vn) throw new Error(`virtual network ${fqNameString(fq)} (${created.uuid}) vanished right after it was created`);
+  return { id: created.uuid, outs: outputsOf(vn, inputs) };
+}
+
+async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
+  const vn = await readVn(id);
+  if (!vn) return { id: "" };
+  const outs = outputsOf(vn, props as Partial<VirtualNetworkInputs>);
+  const inputs = compact({
+    [LOGICAL_NAME]: outs[LOGICAL_NAME],
+    name: outs.name,
+    project: outs.project,
+    ipam: outs.ipam,
+    subnets: outs.subnets.map((s) => compact({ cidr: s.cidr, gateway: s.gateway, allocationPools: s.allocationPools.length ? s.allocationPools : undefined, addrFromStart: s.addrFromStart || undefined })),
+  });
+  return { id, props: outs, inputs };
+}
+
+async function update(id: string, olds: Record<string, unknown>, news: VirtualNetworkInputs): Promise<pulumi.dynamic.UpdateResult> {
+  const tf = clients().tf;
+  await tf.update("virtual-network", id, { network_ipam_refs: ipamRefs(news.ipam, news.subnets, (olds.subnets as SubnetOutputs[] | undefined) ?? []) });
+  const vn = await readVn(id);
+  if (!vn) throw new Error(`virtual network ${id} disappeared during the update; run \`pulumi refresh\``);
+  return { outs: outputsOf(vn, news) };
+}
+
+async function remove(id: string): Promise<void> {
+  await clients().tf.deleteIfExists("virtual-network", id);
+}
+
+export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };

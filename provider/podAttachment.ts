@@ -1,0 +1,70 @@
+// PodAttachment: an NSM connection that gives a pod an extra interface into a network service.
+import * as pulumi from "@pulumi/pulumi";
+import { dynamicProvider } from "./shim.ts";
+
+const provider = dynamicProvider("tfmesh/provider/impl/podAttachment");
+
+export interface PodAttachmentArgs {
+  /** Name of the pod to attach (e.g. `pod.name`). */
+  pod: pulumi.Input<string>;
+  /** Name of the network service (e.g. `red.name`). */
+  networkService: pulumi.Input<string>;
+  /** Interface name inside the pod (<= 15 characters); default: the lowest free "nsm-<n>". */
+  interfaceName?: pulumi.Input<string>;
+  /** NSM client labels sent with the request; changing them re-requests in place. */
+  labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export interface PodAttachmentRoute {
+  prefix: string;
+  nextHop?: string;
+}
+
+export class PodAttachment extends pulumi.dynamic.Resource {
+  declare readonly pod: pulumi.Output<string>;
+  declare readonly networkService: pulumi.Output<string>;
+  /** The interface inside the pod, e.g. "nsm-1". */
+  declare readonly interfaceName: pulumi.Output<string>;
+  /** NSM connection id (the resource id). */
+  declare readonly connectionId: pulumi.Output<string>;
+  /** Address of the interface, e.g. "10.1.1.3". */
+  declare readonly ip: pulumi.Output<string>;
+  declare readonly prefixLength: pulumi.Output<number>;
+  /** MAC of the interface (the TF VMI's MAC with the tungsten forwarder). */
+  declare readonly mac: pulumi.Output<string>;
+  /** Routes installed in the pod for this interface. */
+  declare readonly routes: pulumi.Output<PodAttachmentRoute[]>;
+  /** Node and network namespace of the pod. */
+  declare readonly node: pulumi.Output<string>;
+  declare readonly netns: pulumi.Output<string>;
+  /** "UP", or "DOWN" when a refresh found the connection or its interface broken (the next update heals it). */
+  declare readonly state: pulumi.Output<string>;
+  /** The forwarder endpoint that built the interface, e.g. "tungsten@k8s-1". */
+  declare readonly endpoint: pulumi.Output<string>;
+
+  constructor(name: string, args: PodAttachmentArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      name,
+      {
+        __logicalName: name,
+        pod: args.pod,
+        networkService: args.networkService,
+        interfaceName: args.interfaceName,
+        labels: args.labels,
+        connectionId: undefined,
+        ip: undefined,
+        prefixLength: undefined,
+        mac: undefined,
+        routes: undefined,
+        node: undefined,
+        netns: undefined,
+        state: undefined,
+        endpoint: undefined,
+      },
+      opts,
+      "nsm",
+      "PodAttachment",
+    );
+  }
+}

@@ -1,0 +1,84 @@
+// VirtualMachine: an OpenStack (Nova) server on one or more networks.
+import * as pulumi from "@pulumi/pulumi";
+import { dynamicProvider } from "./shim.ts";
+
+const provider = dynamicProvider("tfmesh/provider/impl/virtualMachine");
+
+export interface VirtualMachineNetworkArgs {
+  /** Network uuid (e.g. `red.uuid`) or name. */
+  network: pulumi.Input<string>;
+  /** A fixed address on that network; allocated by the server when omitted. */
+  fixedIp?: pulumi.Input<string>;
+}
+
+export interface VirtualMachineArgs {
+  /** Server name; default: the resource name plus a random suffix. */
+  name?: pulumi.Input<string>;
+  /** Glance image name or uuid, e.g. "cirros". */
+  image: pulumi.Input<string>;
+  /** Nova flavor name or id, e.g. "m1.tiny". */
+  flavor: pulumi.Input<string>;
+  /** Networks in order: a uuid or name, or { network, fixedIp }. Changing them replaces the server. */
+  networks: pulumi.Input<pulumi.Input<string | VirtualMachineNetworkArgs>[]>;
+  /** Compute host to boot on (admin); the scheduler picks one when omitted. */
+  host?: pulumi.Input<string>;
+  /** How long create waits for ACTIVE before deleting the server again; default 600. */
+  timeoutSeconds?: pulumi.Input<number>;
+}
+
+/** A port of the server, as Neutron reports it. */
+export interface VirtualMachinePort {
+  portId: string;
+  networkId: string;
+  networkName: string;
+  ip: string;
+  mac: string;
+}
+
+export class VirtualMachine extends pulumi.dynamic.Resource {
+  /** Server name. */
+  declare readonly name: pulumi.Output<string>;
+  /** Nova server id (the resource id). */
+  declare readonly serverId: pulumi.Output<string>;
+  /** Nova status, "ACTIVE" once booted. */
+  declare readonly status: pulumi.Output<string>;
+  /** Compute host the server runs on. */
+  declare readonly host: pulumi.Output<string>;
+  declare readonly imageId: pulumi.Output<string>;
+  declare readonly flavorId: pulumi.Output<string>;
+  /** Network name -> addresses. */
+  declare readonly addresses: pulumi.Output<Record<string, string[]>>;
+  /** One port per network, in the order of `networks`, with MAC and address. */
+  declare readonly ports: pulumi.Output<VirtualMachinePort[]>;
+  /** The address on the first network. */
+  declare readonly ip: pulumi.Output<string>;
+  /** The administrator password Nova generated (secret), when it reports one. */
+  declare readonly adminPass: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      name,
+      {
+        __logicalName: name,
+        name: args.name,
+        image: args.image,
+        flavor: args.flavor,
+        networks: args.networks,
+        host: args.host,
+        timeoutSeconds: args.timeoutSeconds,
+        serverId: undefined,
+        status: undefined,
+        imageId: undefined,
+        flavorId: undefined,
+        addresses: undefined,
+        ports: undefined,
+        ip: undefined,
+        adminPass: undefined,
+      },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["adminPass"] }),
+      "openstack",
+      "VirtualMachine",
+    );
+  }
+}
