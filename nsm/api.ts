@@ -1,0 +1,134 @@
+// The NSM data model (networkservicemesh/api v1, pkg/api/networkservice and pkg/api/registry),
+// with NSM's snake_case JSON field names so records read the same here and on the wire.
+
+export type ConnectionState = "UP" | "DOWN" | "REFRESH_REQUESTED" | "RESELECT_REQUESTED";
+export type Payload = "ETHERNET" | "IP";
+
+/** How the client gets its interface. Only the kernel mechanism (a Linux interface) is used here. */
+export interface Mechanism {
+  cls: "LOCAL" | "REMOTE";
+  type: "KERNEL" | string;
+  /** Kernel mechanism: `name` (interface name, <= 15 chars), `inodeURL` (file:///var/run/netns/<netns>),
+   *  `netnsName`, `MTU`. */
+  parameters?: Record<string, string>;
+}
+
+/** The kernel mechanism's parameter keys. */
+export const KERNEL = "KERNEL";
+export const MechanismParam = {
+  name: "name",
+  inodeURL: "inodeURL",
+  netnsName: "netnsName",
+  mtu: "MTU",
+} as const;
+
+/** A route as NSM carries it; a missing nextHop means on-link. */
+export interface Route {
+  prefix: string;
+  nextHop?: string;
+}
+
+export interface IpNeighbor {
+  ip: string;
+  hardware_address: string;
+}
+
+/** Addresses and routes, seen from the client (src) and the endpoint (dst) side. */
+export interface IPContext {
+  /** The client's own addresses, "a.b.c.d/len". */
+  src_ip_addrs?: string[];
+  dst_ip_addrs?: string[];
+  /** Routes to install in the client. */
+  src_routes?: Route[];
+  dst_routes?: Route[];
+  excluded_prefixes?: string[];
+  ip_neighbors?: IpNeighbor[];
+  policies?: unknown[];
+}
+
+export interface EthernetContext {
+  src_mac?: string;
+  dst_mac?: string;
+  vlan_tag?: number;
+}
+
+export interface ConnectionContext {
+  ip_context?: IPContext;
+  dns_context?: { configs?: Array<{ dns_server_ips?: string[]; search_domains?: string[] }> };
+  ethernet_context?: EthernetContext;
+  MTU?: number;
+}
+
+export interface PathSegment {
+  name: string;
+  id: string;
+  token?: string;
+  expires?: string;
+  metrics?: Record<string, string>;
+}
+
+/** The hops a connection went through: client, manager, forwarder. */
+export interface Path {
+  index: number;
+  path_segments: PathSegment[];
+}
+
+export interface Connection {
+  id: string;
+  network_service: string;
+  mechanism?: Mechanism;
+  context?: ConnectionContext;
+  /** Client labels; `nodeName` names the client's node, `podName` the client pod. */
+  labels?: Record<string, string>;
+  path?: Path;
+  network_service_endpoint_name?: string;
+  payload?: Payload;
+  state?: ConnectionState;
+}
+
+export interface NetworkServiceRequest {
+  connection: Connection;
+  mechanism_preferences?: Mechanism[];
+}
+
+/** A registry record: what a client can ask for. `forwarder` and the per-forwarder sections
+ *  are this project's binding of a service to the forwarder that realizes it. */
+export interface NetworkService {
+  name: string;
+  payload: Payload;
+  matches?: unknown[];
+  /** The forwarder type that builds this service's interfaces: "tungsten", "kernel", ... */
+  forwarder: string;
+  tungsten?: { virtual_network: string };
+  kernel?: { cidr: string };
+}
+
+/** A registry record: who provides a service. Forwarders register as endpoints of `forwarder`. */
+export interface NetworkServiceEndpoint {
+  name: string;
+  network_service_names: string[];
+  network_service_labels?: Record<string, { labels: Record<string, string> }>;
+  url?: string;
+  expiration_time?: string;
+}
+
+/** The special service forwarders register under. */
+export const FORWARDER_SERVICE = "forwarder";
+
+/** Client label carrying the node the client pod runs on. */
+export const NODE_LABEL = "nodeName";
+/** Client label carrying the client pod's name. */
+export const POD_LABEL = "podName";
+
+/** `<forwarder>@<node>`: the endpoint name of one forwarder instance. */
+export const forwarderEndpointName = (type: string, node: string): string => `${type}@${node}`;
+
+/** The endpoint record a forwarder of `type` on `node` registers. */
+export function forwarderEndpoint(type: string, node: string, url?: string): NetworkServiceEndpoint {
+  return {
+    name: forwarderEndpointName(type, node),
+    network_service_names: [FORWARDER_SERVICE],
+    network_service_labels: { [FORWARDER_SERVICE]: { labels: { type, node } } },
+    ...(url ? { url } : {}),
+  };
+}

@@ -1,0 +1,172 @@
+// Request handling as a chain, in the shape of networkservicemesh/sdk: every element has the same
+// two methods, `request(input, next)` and `close(input, next)`.
+//
+// - request: an element applies its own change and passes the request on (or passes on first and
+//   then applies its change). If its own change fails, it undoes what it built and throws; if the
+//   rest of the chain fails, it undoes its own change and rethrows. So a failure at element k
+//   leaves elements 1..k-1 undone in reverse order: rollback comes from the shape, not from a
+//   try/catch around the whole chain.
+// - close: an element passes the close on and then undoes its own change (even when the rest
+//   failed), so a close undoes a request in reverse order.
+// - errors are wrapped once, by the element that threw them, so a message says where it failed.
+
+/** The rest of the chain, as seen from one element. */
+export interface Next<T> {
+  request(input: T): Promise<T>;
+  close(input: T): Promise<void>;
+}
+
+export interface Element<T> {
+  /** Shown in errors: "tungsten/vrouter-port: ..." */
+  readonly name: string;
+  request(input: T, next: Next<T>): Promise<T>;
+  close(input: T, next: Next<T>): Promise<void>;
+}
+
+/** An error thrown inside `element`, with the original as `cause`. */
+export class ChainError extends Error {
+  readonly element: string;
+  readonly op: "request" | "close";
+  /** Failures while undoing after this error; the first failure is what the caller sees. */
+  readonly rollbackErrors: unknown[] = [];
+  constructor(element: string, op: "request" | "close", cause: unknown) {
+    super(`${element}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "ChainError";
+    this.element = element;
+    this.op = op;
+  }
+}
+
+const END: Next<never> = { request: async (input) => input, close: async () => {} };
+
+/** Composes elements into one request/close pipeline, first element outermost. */
+export function chain<T>(elements: readonly Element<T>[]): Next<T> {
+  let next: Next<T> = END as Next<T>;
+  for (const element of [...elements].reverse()) next = link(element, next);
+  return next;
+}
+
+function link<T>(element: Element<T>, rest: Next<T>): Next<T> {
+  const attributed = (op: "request" | "close") => (err: unknown) => {
+    throw err instanceof ChainError || err instanceof AggregateError ? err : new ChainError(element.name, op, err);
+  };
+  return {
+    request: (input) => element.request(input, rest).catch(attributed("request")),
+    close: (input) => element.close(input, rest).catch(attributed("close")),
+  };
+}
+
+/**
+ * Passes the request on. If the rest of the chain fails and `undo` is given, undoes this
+ * element's own change before rethrowing; a failing undo does not hide the original error.
+ */
+export async function passOn<T>(input: T, next: Next<T>, undo?: () => Promise<void>): Promise<T> {
+  try {
+    return await next.request(input);
+  } catch (err) {
+    if (undo) await undo().catch((undoErr: unknown) => noteRollbackFailure(err, undoErr));
+    throw err;
+  }
+}
+
+/** Runs `own` (this element's change); if it fails, runs `undo` for whatever it half built and rethrows. */
+export async function applyOrUndo<R>(own: () => Promise<R>, undo: () => Promise<void>): Promise<R> {
+  try {
+    return await own();
+  } catch (err) {
+    await undo().catch((undoErr: unknown) => noteRollbackFailure(err, undoErr));
+    throw err;
+  }
+}
+
+/** Passes the close on, then undoes this element's change even when the rest failed. */
+export async function passCloseOn<T>(input: T, next: Next<T>, undo: () => Promise<void>): Promise<void> {
+  let restError: unknown;
+  try {
+    await next.close(input);
+  } catch (err) {
+    restError = err;
+  }
+  try {
+    await undo();
+  } catch (ownError) {
+    if (restError === undefined) throw ownError;
+    throw new AggregateError([restError, ownError], `${messageOf(restError)}; ${messageOf(ownError)}`);
+  }
+  if (restError !== undefined) throw restError;
+}
+
+function noteRollbackFailure(err: unknown, undoErr: unknown): void {
+  if (err instanceof ChainError) err.rollbackErrors.push(undoErr);
+}
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Runs tasks for one key one at a time, in order; different keys run concurrently. */
+export class Serializer {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<R>(key: string, task: () => Promise<R>): Promise<R> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task);
+    const tail = result.catch(() => {});
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
+/** Where `begin` keeps the established value per id (in memory by default; the manager persists it). */
+export interface Memory<T> {
+  get(id: string): T | undefined | Promise<T | undefined>;
+  set(id: string, value: T): void | Promise<void>;
+  delete(id: string): void | Promise<void>;
+}
+
+export function memoryMap<T>(): Memory<T> {
+  const m = new Map<string, T>();
+  return { get: (id) => m.get(id), set: (id, v) => void m.set(id, v), delete: (id) => void m.delete(id) };
+}
+
+export interface BeginOptions<T> {
+  /** The connection id of an input. */
+  id(input: T): string;
+  memory?: Memory<T>;
+  /** What a repeated request for an established id passes on: the incoming request merged with what
+   *  was established (for example the interface name chosen the first time), marked as a refresh. */
+  refresh(established: T, incoming: T): T;
+}
+
+/**
+ * `begin`: the first element of a chain. Guarantees:
+ * - requests and closes for one id are processed one at a time, in arrival order;
+ * - a repeated request for an established id is a refresh of that connection (see `refresh`),
+ *   never a second one;
+ * - close sees the last value a successful request returned (the caller may pass only the id);
+ *   closing an unknown id is a no-op, and a failed close keeps the record so it can be retried.
+ */
+export function begin<T>(opts: BeginOptions<T>): Element<T> {
+  const serializer = new Serializer();
+  const memory = opts.memory ?? memoryMap<T>();
+  return {
+    name: "begin",
+    request: (input, next) =>
+      serializer.run(opts.id(input), async () => {
+        const id = opts.id(input);
+        const established = await memory.get(id);
+        const output = await next.request(established === undefined ? input : opts.refresh(established, input));
+        await memory.set(id, output);
+        return output;
+      }),
+    close: (input, next) =>
+      serializer.run(opts.id(input), async () => {
+        const id = opts.id(input);
+        const established = await memory.get(id);
+        if (established === undefined) return;
+        await next.close(established);
+        await memory.delete(id);
+      }),
+  };
+}

@@ -1,0 +1,33 @@
+// Element: the client interface's addresses and routes, with replace semantics: the wanted address
+// replaces whatever else is on the interface, routes are replaced, so a refresh converges instead
+// of failing on "File exists". Both go away with the interface, so close has nothing of its own.
+import type { Route } from "../../api.ts";
+import type { Element } from "../../chain.ts";
+import { interfaceNameOf } from "../../mechanism.ts";
+import type { KernelOps } from "./kernelOps.ts";
+import type { PodCall } from "./podCall.ts";
+
+export interface IpSpec {
+  /** "a.b.c.d/len" */
+  address: string;
+  /** Routes to install in the pod; without nextHop they are on-link. */
+  routes: Route[];
+}
+
+export function ipContext<T extends PodCall>(name: string, kernel: KernelOps, spec: (call: T) => IpSpec): Element<T> {
+  return {
+    name,
+    request: async (call, next) => {
+      const dev = interfaceNameOf(call.connection.mechanism)!;
+      const { address, routes } = spec(call);
+      for (const stale of (await kernel.addresses(dev, call.podNetns)).filter((a) => a !== address)) {
+        await kernel.deleteAddress(dev, stale, call.podNetns);
+      }
+      await kernel.replaceAddress(dev, address, call.podNetns);
+      const src = address.split("/")[0]!;
+      for (const r of routes) await kernel.replaceRoute({ prefix: r.prefix, dev, src, ...(r.nextHop ? { via: r.nextHop } : {}) }, call.podNetns);
+      return next.request(call);
+    },
+    close: (call, next) => next.close(call),
+  };
+}

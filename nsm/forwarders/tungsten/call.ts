@@ -1,0 +1,39 @@
+// The tungsten forwarder's view of a request: the pod call plus what TF told us about the
+// connection's objects (filled by the tf-objects element, read by the ones after it).
+import { createHash } from "node:crypto";
+import type { FqName } from "../../../provider/clients/tf.ts";
+import type { PodCall } from "../common/podCall.ts";
+
+export interface TfAttachment {
+  vnUuid: string;
+  vnFqName: FqName;
+  projectUuid: string;
+  vmUuid?: string;
+  vmName: string;
+  vmiUuid?: string;
+  vmiFqName: FqName;
+  iipUuid?: string;
+  iipName: string;
+  /** Known once request built the objects. */
+  mac?: string;
+  ip?: string;
+  prefixLen?: number;
+  /** "0.0.0.0" in TF means none. */
+  gateway?: string;
+  /** The VN subnet the address is in, "a.b.c.0/len". */
+  subnet?: string;
+  mtu?: number;
+}
+
+export interface TungstenCall extends PodCall {
+  tf?: TfAttachment;
+}
+
+/** The host end of a VMI's port: "tap" + the first 11 hex digits of the VMI uuid (docs/architecture.md). */
+export const tapName = (vmiUuid: string): string => `tap${vmiUuid.replace(/-/g, "").slice(0, 11)}`;
+
+/** The name of the VM, VMI and instance-ip of a connection. Ids that would make a too-long or odd
+ *  TF name are hashed. */
+export function tfObjectName(connectionId: string): string {
+  return /^[A-Za-z0-9._-]{1,100}$/.test(connectionId) ? `nsm-${connectionId}` : `nsm-${createHash("sha256").update(connectionId).digest("hex").slice(0, 32)}`;
+}

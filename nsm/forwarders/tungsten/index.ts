@@ -1,0 +1,68 @@
+// The tungsten forwarder: plugs a pod straight into a TF virtual network, the way TF's own CNI plugs
+// a pod's eth0, but as an extra interface requested through NSM. Read top to bottom; close runs it
+// bottom to top, and a failing step undoes the ones above it.
+import type { TfClient } from "../../../provider/clients/tf.ts";
+import { checkFqName } from "../../../lib/validate/fqname.ts";
+import type { NetworkService } from "../../api.ts";
+import { chain } from "../../chain.ts";
+import type { Forwarder } from "../../forwarder.ts";
+import { answer } from "../common/answer.ts";
+import { ipContext } from "../common/ipContext.ts";
+import type { KernelOps } from "../common/kernelOps.ts";
+import { forwarderOf, podCall, requestedMtu } from "../common/podCall.ts";
+import type { PodPlacement } from "../common/podCall.ts";
+import { podVeth } from "../common/podVeth.ts";
+import type { TungstenCall } from "./call.ts";
+import { tapName } from "./call.ts";
+import { tfObjects } from "./tfObjects.ts";
+import type { AgentOf } from "./vrouterPort.ts";
+import { vrouterPort } from "./vrouterPort.ts";
+
+export const TUNGSTEN = "tungsten";
+
+export interface TungstenForwarderDeps {
+  tf: TfClient;
+  agentOf: AgentOf;
+  kernel: KernelOps;
+  placement: PodPlacement;
+}
+
+export function createTungstenForwarder(deps: TungstenForwarderDeps): Forwarder {
+  const pipeline = chain<TungstenCall>([
+    tfObjects(deps.tf),
+    podVeth("tungsten/veth", deps.kernel, (c) => ({
+      ...(c.tf?.vmiUuid ? { hostName: tapName(c.tf.vmiUuid) } : {}),
+      ...(c.tf?.mac ? { mac: c.tf.mac } : {}),
+      ...mtuOf(c),
+    })),
+    vrouterPort(deps.agentOf),
+    ipContext("tungsten/ip-context", deps.kernel, (c) => ({
+      address: `${c.tf!.ip}/${c.tf!.prefixLen}`,
+      // On-link: the VN is one L2 segment whose ARP the vRouter answers; the pod's default route stays on eth0.
+      routes: [{ prefix: c.tf!.subnet! }],
+    })),
+    answer("tungsten/answer", (c) => ({
+      ip_context: {
+        src_ip_addrs: [`${c.tf!.ip}/${c.tf!.prefixLen}`],
+        dst_ip_addrs: c.tf!.gateway && c.tf!.gateway !== "0.0.0.0" ? [`${c.tf!.gateway}/${c.tf!.prefixLen}`] : [],
+        src_routes: [{ prefix: c.tf!.subnet! }],
+      },
+      ethernet_context: { src_mac: c.tf!.mac! },
+      ...(mtuOf(c).mtu ? { MTU: mtuOf(c).mtu } : {}),
+    })),
+  ]);
+  return forwarderOf(TUNGSTEN, pipeline, (call) => podCall(call, deps.placement), checkTungstenService);
+}
+
+/** The client's MTU, else the VN's. */
+function mtuOf(c: TungstenCall): { mtu?: number } {
+  const mtu = requestedMtu(c.connection) ?? c.tf?.mtu;
+  return mtu ? { mtu } : {};
+}
+
+export function checkTungstenService(service: NetworkService): string | undefined {
+  const vn = service.tungsten?.virtual_network;
+  if (vn === undefined) return `tungsten.virtual_network is required (the TF virtual network, e.g. "default-domain:admin:red")`;
+  const problem = checkFqName(vn, { length: 3 });
+  return problem ? `tungsten.virtual_network: ${problem}` : undefined;
+}
