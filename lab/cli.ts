@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// The lab's command line: start, stop, inspect and step into a lab instance.
+//   npm run lab -- <command> [--instance <name>] [--prefix <p>] [--state-dir <dir>]
+import { parseArgs } from "node:util";
+import { HttpClient } from "../lib/http/client.ts";
+import * as netns from "../lib/kernel/netns.ts";
+import { endpointsFor, endpointsPath } from "./endpoints.ts";
+import type { LabEndpoints } from "./endpoints.ts";
+import { derivePrefix, InstanceConfigError, loadInstance, locateInstance, resolveInstance } from "./instance.ts";
+import type { LabInstanceConfig, LabInstanceOptions } from "./instance.ts";
+import type { LabStatus } from "./introspection.ts";
+import { fetchHealth, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "./lifecycle.ts";
+import { wipeStateDir } from "./stateFiles.ts";
+import { renderTopology } from "./topologyView.ts";
+import type { TopologyView } from "./topologyView.ts";
+import { findWorkload, WorkloadLookupError } from "./workloads.ts";
+
+const USAGE = `usage: npm run lab -- <command> [options]
+
+commands
+  up                         start the lab daemon in the background and wait until it is healthy
+  down [--wipe]              stop it; --wipe also removes its state dir and every kernel object
+  status                     health, nodes and object counts
+  topology                   the underlay, nodes, VN bridges, VMs and pods as a tree
+  exec <vm|pod> -- <cmd...>  run a command in a VM's (Nova name or id) or pod's namespace
+
+options
+  --instance <name>          lab instance (default "default")
+  --prefix <p>               kernel name prefix (default "tfm" for the default instance)
+  --state-dir <dir>          state dir (default $TFMESH_HOME/lab/<instance>, TFMESH_HOME=~/.tfmesh)
+  --ports auto               (up, new instance) pick free ports instead of the standard ones
+  --auth keystone|noauth     (up, new instance) whether the APIs require Keystone tokens
+  --compute-nodes a,b        (up, new instance) compute node names
+  --k8s-nodes a,b            (up, new instance) k8s node names
+`;
+
+/** A failure the user caused or can fix: printed without a stack. */
+class UsageError extends Error {}
+
+type Options = {
+  instance?: string;
+  prefix?: string;
+  "state-dir"?: string;
+  ports?: string;
+  auth?: string;
+  "compute-nodes"?: string;
+  "k8s-nodes"?: string;
+  wipe?: boolean;
+  help?: boolean;
+};
+
+function parse(argv: string[]) {
+  const dashes = argv.indexOf("--");
+  const own = dashes >= 0 ? argv.slice(0, dashes) : argv;
+  const passthrough = dashes >= 0 ? argv.slice(dashes + 1) : [];
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: own,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        instance: { type: "string" },
+        prefix: { type: "string" },
+        "state-dir": { type: "string" },
+        ports: { type: "string" },
+        auth: { type: "string" },
+        "compute-nodes": { type: "string" },
+        "k8s-nodes": { type: "string" },
+        wipe: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
+  }
+  return { command: parsed.positionals[0], args: parsed.positionals.slice(1), opts: parsed.values as Options, passthrough };
+}
+
+function instanceOptions(o: Options): LabInstanceOptions {
+  const list = (v: string | undefined) => (v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean));
+  if (o.ports !== undefined && o.ports !== "auto") throw new UsageError(`--ports takes only "auto" (got ${o.ports})`);
+  if (o.auth !== undefined && o.auth !== "keystone" && o.auth !== "noauth") throw new UsageError(`--auth is keystone or noauth (got ${o.auth})`);
+  return {
+    name: o.instance,
+    prefix: o.prefix,
+    stateDir: o["state-dir"],
+    ports: o.ports === "auto" ? "auto" : undefined,
+    auth: o.auth as LabInstanceOptions["auth"],
+    computeNodes: list(o["compute-nodes"]),
+    k8sNodes: list(o["k8s-nodes"]),
+  };
+}
+
+/** The stored instance the options point to; commands other than `up` never create one. */
+function existingInstance(o: Options): LabInstanceConfig {
+  const { name, stateDir } = locateInstance({ name: o.instance, stateDir: o["state-dir"] });
+  const config = loadInstance(stateDir);
+  if (!config) throw new UsageError(`there is no lab instance "${name}" in ${stateDir}; start one with "npm run lab -- up${o.instance ? ` --instance ${o.instance}` : ""}"`);
+  if (o.prefix !== undefined && o.prefix !== config.prefix) throw new UsageError(`instance "${config.name}" uses prefix ${config.prefix}, not ${o.prefix}`);
+  return config;
+}
+
+const out = (s = "") => process.stdout.write(s + "\n");
+
+function printEndpoints(e: LabEndpoints, config: LabInstanceConfig): void {
+  const rows: Array<[string, string]> = [
+    ["TF config API", e.tf],
+    ["Keystone", `${e.keystone}  (user admin, project admin, domain Default; password in endpoints.json)`],
+    ["Nova", e.nova],
+    ["Neutron", e.neutron],
+    ["Glance", e.glance],
+    ["NSM", e.nsm],
+    ["pods", e.pods],
+    ...Object.entries(e.agents).map(([node, url]): [string, string] => [`agent ${node}`, url]),
+    ["endpoints.json", endpointsPath(config.stateDir)],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) out(`  ${k.padEnd(w)}  ${v}`);
+}
+
+async function up(o: Options): Promise<number> {
+  const config = await resolveInstance(instanceOptions(o));
+  const running = runningDaemonPid(config.stateDir);
+  if (running !== undefined) {
+    const health = await fetchHealth(config);
+    if (health?.status === "ok") {
+      out(`Lab "${config.name}" is already running (pid ${running}).`);
+      printEndpoints(endpointsFor(config), config);
+      return 0;
+    }
+    out(`Lab "${config.name}" is starting (pid ${running}); waiting for it.`);
+  } else {
+    out(`Starting lab "${config.name}" (prefix ${config.prefix}, state ${config.stateDir})`);
+  }
+  const pid = running ?? spawnDaemon(config, { detached: true }).pid;
+  const t0 = Date.now();
+  await waitHealthy(config, { pid, onPhase: (p) => out(`  • ${p}`) });
+  out(`Lab "${config.name}" is up (pid ${pid}, ${((Date.now() - t0) / 1000).toFixed(1)} s).`);
+  printEndpoints(endpointsFor(config), config);
+  return 0;
+}
+
+async function down(o: Options): Promise<number> {
+  const { name, stateDir } = locateInstance({ name: o.instance, stateDir: o["state-dir"] });
+  const config = loadInstance(stateDir);
+  const stopped = await stopDaemon(stateDir);
+  out(stopped ? `Stopped lab "${name}".` : `Lab "${name}" was not running.`);
+  if (!o.wipe) {
+    if (stopped) out("Its state and kernel objects are kept; \"up\" brings it back, \"down --wipe\" removes them.");
+    return 0;
+  }
+  const prefix = config?.prefix ?? o.prefix ?? derivePrefix(name);
+  const removed = await wipeKernel(prefix);
+  out(`Removed ${removed.length} network namespace${removed.length === 1 ? "" : "s"} with prefix ${prefix}-.`);
+  const { removedDir, kept } = wipeStateDir(stateDir);
+  out(removedDir ? `Removed state dir ${stateDir}.` : `Removed the lab's files from ${stateDir}; kept ${kept.join(", ")}.`);
+  return 0;
+}
+
+function labApi(config: LabInstanceConfig): HttpClient {
+  return new HttpClient({
+    baseUrl: `http://127.0.0.1:${config.ports.pods}`,
+    retries: 0,
+    timeoutMs: 30_000,
+    unreachableHint: `is lab "${config.name}" running? ("npm run lab -- up${config.name === "default" ? "" : ` --instance ${config.name}`}")`,
+  });
+}
+
+async function status(o: Options): Promise<number> {
+  const config = existingInstance(o);
+  const pid = runningDaemonPid(config.stateDir);
+  if (pid === undefined) {
+    out(`Lab "${config.name}" (prefix ${config.prefix}): stopped.`);
+    return 3;
+  }
+  const health = await fetchHealth(config);
+  if (health?.status !== "ok") {
+    out(`Lab "${config.name}" (prefix ${config.prefix}): pid ${pid}, ${health ? `${health.status}: ${health.phase}` : "not answering"}.`);
+    return 1;
+  }
+  const s = (await labApi(config).get<LabStatus>("/lab/status")).body;
+  out(`Lab "${config.name}" (prefix ${config.prefix}): running and healthy (pid ${pid}, ready since ${s.health.readyAt ?? "?"}).`);
+  out("Nodes");
+  const nodeRows = s.nodes.map((n) => [n.name, n.kind, n.ip, `agent ${n.agent}`]);
+  const widths = [0, 1, 2].map((i) => Math.max(...nodeRows.map((r) => r[i]!.length)));
+  for (const r of nodeRows) out(`  ${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join("  ")}`);
+  out("Objects");
+  const c = s.counts;
+  const counts: Array<[string, number]> = [
+    ["virtual networks", c.virtualNetworks],
+    ["VMs", c.virtualMachines],
+    ["ports (VMIs)", c.ports],
+    ["pods", c.pods],
+    ["NSM connections", c.connections],
+  ];
+  for (const [k, v] of counts) out(`  ${k.padEnd(16)}  ${v}`);
+  return 0;
+}
+
+async function topology(o: Options): Promise<number> {
+  const config = existingInstance(o);
+  const view = (await labApi(config).get<TopologyView>("/lab/topology")).body;
+  process.stdout.write(renderTopology(view));
+  return 0;
+}
+
+async function exec(o: Options, args: string[], argv: string[]): Promise<number> {
+  const target = args[0];
+  if (!target || argv.length === 0) throw new UsageError(`usage: npm run lab -- exec <vm|pod> -- <command...>`);
+  const config = existingInstance(o);
+  const view = (await labApi(config).get<TopologyView>("/lab/topology")).body;
+  const ns = findWorkload(view, target).netns;
+  const res = await netns.exec(ns, argv, { allowFail: true, timeoutMs: 10 * 60_000 });
+  process.stdout.write(res.stdout);
+  process.stderr.write(res.stderr);
+  return res.code;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { command, args, opts, passthrough } = parse(argv);
+  if (opts.help || command === undefined || command === "help") {
+    out(USAGE);
+    return command === undefined && !opts.help ? 2 : 0;
+  }
+  if (command !== "exec" && passthrough.length > 0) throw new UsageError(`"${command}" takes no command after "--"`);
+  if (opts.wipe && command !== "down") throw new UsageError("--wipe belongs to \"down\"");
+  switch (command) {
+    case "up":
+      return up(opts);
+    case "down":
+      return down(opts);
+    case "status":
+      return status(opts);
+    case "topology":
+      return topology(opts);
+    case "exec":
+      return exec(opts, args, passthrough);
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      const known = e instanceof UsageError || e instanceof InstanceConfigError || e instanceof WorkloadLookupError;
+      process.stderr.write(`lab: ${known || !process.env.LAB_DEBUG ? e.message : (e.stack ?? e.message)}\n`);
+      process.exit(known ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,95 @@
+// The lab's own read-only API on the pods port: health (for `lab up` and the test fixture), status
+// (nodes and object counts) and topology (the data plane's description with TF/Nova names filled in).
+import { HttpClient } from "../lib/http/client.ts";
+import type { Route } from "../lib/http/server.ts";
+import type { LabEndpoints } from "./endpoints.ts";
+import type { LabInstanceConfig, LabNode } from "./instance.ts";
+import type { LabHealth } from "./lifecycle.ts";
+import type { PodStore } from "./pods/store.ts";
+import type { TfObject } from "./tf/configStore.ts";
+import type { TopologyView } from "./topologyView.ts";
+
+export interface LabStatus {
+  health: LabHealth;
+  nodes: Array<LabNode & { agent: string }>;
+  counts: { virtualNetworks: number; virtualMachines: number; ports: number; pods: number; connections: number };
+}
+
+/** What introspection reads; the daemon hands in the live parts. */
+export interface LabState {
+  config: LabInstanceConfig;
+  endpoints: LabEndpoints;
+  health: LabHealth;
+  nodes: LabNode[];
+  store: {
+    list(type: string, q?: { detail?: boolean; fields?: string[] }): TfObject[] | { count: number };
+    find(type: string, uuid: string): TfObject | undefined;
+    idToFqName(uuid: string): { fq_name: string[]; type: string };
+  };
+  dataplane: { describe(): Promise<Omit<TopologyView, "instance" | "prefix">> };
+  pods: () => PodStore;
+}
+
+const asList = (r: TfObject[] | { count: number }): TfObject[] => (Array.isArray(r) ? r : []);
+
+// Pods attached through NSM get a TF virtual-machine too (server_type "container"); they are not VMs.
+const isNovaVm = (vm: TfObject) => vm.server_type !== "container";
+
+async function countConnections(nsmUrl: string): Promise<number> {
+  const body = (await new HttpClient({ baseUrl: nsmUrl, retries: 0, timeoutMs: 5000 }).get<unknown>("/nsmgr/connections")).body;
+  if (Array.isArray(body)) return body.length;
+  const list = (body as { connections?: unknown })?.connections;
+  return Array.isArray(list) ? list.length : 0;
+}
+
+export async function labStatus(s: LabState): Promise<LabStatus> {
+  const vns = asList(s.store.list("virtual-network")).filter((vn) => vn.fq_name[1] !== "default-project");
+  const vms = asList(s.store.list("virtual-machine", { detail: true })).filter(isNovaVm);
+  const ports = asList(s.store.list("virtual-machine-interface"));
+  return {
+    health: { ...s.health },
+    nodes: s.nodes.map((n) => ({ ...n, agent: s.endpoints.agents[n.name] ?? "" })),
+    counts: {
+      virtualNetworks: vns.length,
+      virtualMachines: vms.length,
+      ports: ports.length,
+      pods: s.pods().count(),
+      connections: s.health.status === "ok" ? await countConnections(s.endpoints.nsm) : 0,
+    },
+  };
+}
+
+export async function labTopology(s: LabState): Promise<TopologyView> {
+  const d = await s.dataplane.describe();
+  const fqOf = (uuid: string | undefined) => {
+    if (!uuid) return undefined;
+    try {
+      return s.store.idToFqName(uuid).fq_name.join(":");
+    } catch {
+      return undefined;
+    }
+  };
+  const vmName = (id: string) => {
+    const vm = s.store.find("virtual-machine", id);
+    const name = vm?.display_name ?? vm?.name;
+    return typeof name === "string" ? name : undefined;
+  };
+  return {
+    instance: s.config.name,
+    prefix: s.config.prefix,
+    underlay: d.underlay,
+    nodes: d.nodes.map((n) => ({
+      ...n,
+      networks: n.networks.map((net) => ({ ...net, fqName: net.fqName ?? fqOf(net.vnUuid) })),
+      vms: n.vms.map((vm) => ({ ...vm, name: vm.name ?? vmName(vm.serverId) })),
+    })),
+  };
+}
+
+export function introspectionRoutes(s: LabState): Route[] {
+  return [
+    { method: "GET", pattern: "/lab/health", handler: () => ({ body: s.health }) },
+    { method: "GET", pattern: "/lab/status", handler: async () => ({ body: await labStatus(s) }) },
+    { method: "GET", pattern: "/lab/topology", handler: async () => ({ body: await labTopology(s) }) },
+  ];
+}

@@ -1,0 +1,151 @@
+// Starting, finding, stopping and wiping a lab daemon from outside it (the CLI and the test fixture).
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { HttpClient } from "../lib/http/client.ts";
+import * as netns from "../lib/kernel/netns.ts";
+import type { LabInstanceConfig } from "./instance.ts";
+import { logPath } from "./log.ts";
+
+export const PID_FILE = "daemon.pid";
+export const DAEMON_SCRIPT = new URL("./daemon.ts", import.meta.url).pathname;
+
+export interface LabHealth {
+  status: "starting" | "ok" | "stopping";
+  /** What the daemon is doing right now, for progress output. */
+  phase: string;
+  instance: string;
+  prefix: string;
+  pid: number;
+  startedAt: string;
+  readyAt?: string;
+}
+
+export function pidPath(stateDir: string): string {
+  return path.join(stateDir, PID_FILE);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The pid of the daemon serving stateDir, if one is alive (a stale pid file or a reused pid does not count). */
+export function runningDaemonPid(stateDir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(pidPath(stateDir), "utf8").trim(), 10);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return undefined;
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (!argv.some((a) => a.endsWith("daemon.ts"))) return undefined;
+    const i = argv.indexOf("--state-dir");
+    if (i >= 0 && path.resolve(argv[i + 1] ?? "") !== path.resolve(stateDir)) return undefined;
+  } catch {
+    // No /proc entry readable: trust the pid file.
+  }
+  return pid;
+}
+
+export async function fetchHealth(config: LabInstanceConfig, timeoutMs = 2000): Promise<LabHealth | undefined> {
+  const client = new HttpClient({ baseUrl: `http://127.0.0.1:${config.ports.pods}`, retries: 0, timeoutMs });
+  try {
+    return (await client.get<LabHealth>("/lab/health")).body;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SpawnOptions {
+  /** Run in its own session so it outlives the caller (`lab up`). */
+  detached?: boolean;
+  /** Stop and wipe the instance when this process dies: test labs never outlive their test. */
+  exitWithParent?: number;
+}
+
+export function spawnDaemon(config: LabInstanceConfig, opts: SpawnOptions = {}): ChildProcess {
+  fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  const args = [DAEMON_SCRIPT, "--state-dir", config.stateDir];
+  if (opts.exitWithParent !== undefined) args.push("--exit-with-parent", String(opts.exitWithParent));
+  // Output the daemon writes before its own log is up (a crash at import) still lands in daemon.log.
+  const out = fs.openSync(logPath(config.stateDir), "a");
+  try {
+    const child = spawn(process.execPath, args, { detached: opts.detached ?? false, stdio: ["ignore", out, out] });
+    if (opts.detached) child.unref();
+    return child;
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
+export function logTail(stateDir: string, lines = 20): string {
+  try {
+    return fs.readFileSync(logPath(stateDir), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no daemon.log)";
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the daemon answers healthy. Fails early, with the end of its log, when the daemon
+ * process is gone.
+ */
+export async function waitHealthy(
+  config: LabInstanceConfig,
+  { pid, timeoutMs = 180_000, onPhase }: { pid?: number; timeoutMs?: number; onPhase?: (phase: string) => void } = {},
+): Promise<LabHealth> {
+  const deadline = Date.now() + timeoutMs;
+  let lastPhase = "";
+  for (;;) {
+    const health = await fetchHealth(config);
+    if (health && (pid === undefined || health.pid === pid)) {
+      if (health.phase !== lastPhase) {
+        lastPhase = health.phase;
+        onPhase?.(health.phase);
+      }
+      if (health.status === "ok") return health;
+    }
+    const alive = pid !== undefined ? processAlive(pid) : runningDaemonPid(config.stateDir) !== undefined;
+    if (!alive) {
+      throw new Error(`the lab daemon for instance ${config.name} exited before it became healthy; end of ${logPath(config.stateDir)}:\n${logTail(config.stateDir)}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the lab daemon for instance ${config.name} did not become healthy within ${timeoutMs / 1000}s (last phase: ${lastPhase || "none"}); end of its log:\n${logTail(config.stateDir)}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** SIGTERM, then wait; SIGKILL after the grace period. Resolves false when nothing was running. */
+export async function stopDaemon(stateDir: string, graceMs = 30_000): Promise<boolean> {
+  const pid = runningDaemonPid(stateDir);
+  if (pid === undefined) return false;
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (processAlive(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, "SIGKILL");
+      await sleep(200);
+      break;
+    }
+    await sleep(50);
+  }
+  return true;
+}
+
+/** Removes every kernel object of the prefix: all of them live in "<prefix>-*" namespaces. */
+export async function wipeKernel(prefix: string): Promise<string[]> {
+  const names = netns.list(`${prefix}-`);
+  for (const name of names) await netns.del(name);
+  return names;
+}
