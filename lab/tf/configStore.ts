@@ -254,7 +254,8 @@ export class ConfigStore {
     }
     let rows = this.t.select(type, where, params);
     if (q.filters && Object.keys(q.filters).length) {
-      rows = rows.filter((r) => Object.entries(q.filters!).every(([k, values]) => values.some((v) => deepEqual(r.props[k], v))));
+      const fieldOf = (r: ObjectRow, k: string) => (k === "name" ? r.fq_name[r.fq_name.length - 1] : k === "uuid" ? r.uuid : k === "fq_name" ? r.fq_name : r.props[k]);
+      rows = rows.filter((r) => Object.entries(q.filters!).every(([k, values]) => values.some((v) => deepEqual(fieldOf(r, k), v))));
     }
     if (q.count) return { count: rows.length };
     const opts: ReadOptions = { fields: q.fields ?? [], excludeHrefs: q.excludeHrefs, baseUrl: q.baseUrl };
@@ -327,6 +328,44 @@ export class ConfigStore {
       }
       this.update(type, uuid, { [field]: current });
       return { uuid };
+    });
+  }
+
+  /**
+   * TF's /prop-collection-update for map properties keyed by "key" (annotations,
+   * virtual_machine_interface_bindings): "set" adds or replaces an entry, "delete" removes the entry
+   * whose key is `position`. vnc_api sends annotations added with add_annotations() this way.
+   */
+  propCollectionUpdate(uuid: unknown, updates: unknown): void {
+    if (typeof uuid !== "string" || uuid === "") throw new TfError(400, "Error: prop_collection_update needs obj_uuid");
+    const row = this.t.get(uuid);
+    if (!row) throw new TfError(404, `Object Not Found: ${uuid}`);
+    if (updates != null && !Array.isArray(updates)) throw new TfError(400, "Bad Request: updates must be a list");
+    const props = { ...row.props };
+    for (const u of (updates ?? []) as Array<Record<string, unknown>>) {
+      const field = u?.field;
+      if (field !== "annotations" && !(row.type === "virtual-machine-interface" && field === "virtual_machine_interface_bindings")) {
+        throw new TfError(400, `${String(field)} neither "ListProperty" nor "MapProperty"`);
+      }
+      const op = String(u.operation ?? "").toLowerCase();
+      const entries = [...(((props[field] as { key_value_pair?: Array<{ key: string }> }) ?? {}).key_value_pair ?? [])];
+      if (op === "set") {
+        const v = u.value as { key?: unknown; value?: unknown };
+        if (!isObject(v) || typeof v.key !== "string") throw new TfError(400, `Set needs field value in request ${JSON.stringify(u)}`);
+        const at = entries.findIndex((e) => e.key === v.key);
+        if (at >= 0) entries[at] = v as { key: string };
+        else entries.push(v as { key: string });
+      } else if (op === "delete") {
+        const at = entries.findIndex((e) => e.key === String(u.position));
+        if (at >= 0) entries.splice(at, 1);
+      } else {
+        throw new TfError(400, `Unsupported operation ${String(u.operation)} in request ${JSON.stringify(u)}`);
+      }
+      props[field] = { key_value_pair: entries };
+    }
+    this.transaction(() => {
+      this.t.updateProps(uuid, props);
+      this.emit({ op: "update", type: row.type, uuid });
     });
   }
 
