@@ -8,7 +8,10 @@
 //   try/catch around the whole chain.
 // - close: an element passes the close on and then undoes its own change (even when the rest
 //   failed), so a close undoes a request in reverse order.
-// - errors are wrapped once, by the element that threw them, so a message says where it failed.
+// - errors are wrapped once, by the element that threw them, so a message says where it failed;
+//   an NsmError is a refusal already worded for the client and passes through as it is.
+
+import { NsmError } from "./errors.ts";
 
 /** The rest of the chain, as seen from one element. */
 export interface Next<T> {
@@ -48,7 +51,7 @@ export function chain<T>(elements: readonly Element<T>[]): Next<T> {
 
 function link<T>(element: Element<T>, rest: Next<T>): Next<T> {
   const attributed = (op: "request" | "close") => (err: unknown) => {
-    throw err instanceof ChainError || err instanceof AggregateError ? err : new ChainError(element.name, op, err);
+    throw err instanceof ChainError || err instanceof AggregateError || err instanceof NsmError ? err : new ChainError(element.name, op, err);
   };
   return {
     request: (input) => element.request(input, rest).catch(attributed("request")),

@@ -1,0 +1,108 @@
+// The lab's NSM: registry, manager and the tungsten and kernel forwarders of every k8s node, in the
+// daemon's process, with their state in the lab database. The forwarders reach TF and the vRouter
+// agents over HTTP with the same clients a forwarder on a real cluster would use.
+import type http from "node:http";
+import type { DatabaseSync } from "node:sqlite";
+import { KeystoneSession } from "../../provider/clients/openstack.ts";
+import { TfClient } from "../../provider/clients/tf.ts";
+import { VrouterAgentClient } from "../../provider/clients/vrouterAgent.ts";
+import { forwarderEndpoint, POD_LABEL } from "../../nsm/api.ts";
+import { NsmError } from "../../nsm/errors.ts";
+import { ForwarderRegistry } from "../../nsm/forwarder.ts";
+import type { KernelOps } from "../../nsm/forwarders/common/kernelOps.ts";
+import { linuxKernel } from "../../nsm/forwarders/common/kernelOps.ts";
+import type { PodPlacement } from "../../nsm/forwarders/common/podCall.ts";
+import { createKernelForwarder } from "../../nsm/forwarders/kernel/index.ts";
+import { createTungstenForwarder } from "../../nsm/forwarders/tungsten/index.ts";
+import { Manager } from "../../nsm/manager.ts";
+import { netnsOf } from "../../nsm/mechanism.ts";
+import { Registry } from "../../nsm/registry.ts";
+import type { LabEndpoints } from "../endpoints.ts";
+import type { LabInstanceConfig } from "../instance.ts";
+import { createNsmServer } from "./server.ts";
+import { nsmStores } from "./store.ts";
+
+export interface NsmOptions {
+  db: DatabaseSync;
+  instance: Pick<LabInstanceConfig, "prefix" | "k8sNodes" | "auth">;
+  endpoints: Pick<LabEndpoints, "tf" | "keystone" | "nsm" | "agents" | "credentials">;
+  log?: (line: string) => void;
+  /** Tests may watch or replace the kernel. */
+  kernel?: KernelOps;
+}
+
+export interface LabNsm {
+  server: http.Server;
+  registry: Registry;
+  manager: Manager & { closeByPod(podName: string): Promise<void> };
+  /** Registers the forwarders of every k8s node and heals the stored connections. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const UNREACHABLE = "is the lab daemon running? (npm run lab -- up)";
+
+export function createNsm(opts: NsmOptions): LabNsm {
+  const { instance, endpoints } = opts;
+  const log = opts.log ?? (() => {});
+  const kernel = opts.kernel ?? linuxKernel;
+  const stores = nsmStores(opts.db);
+
+  const keystone =
+    instance.auth === "keystone"
+      ? new KeystoneSession({
+          authUrl: endpoints.keystone,
+          userName: endpoints.credentials.username,
+          password: endpoints.credentials.password,
+          tenantName: endpoints.credentials.project,
+          userDomainName: endpoints.credentials.domain,
+          projectDomainName: endpoints.credentials.domain,
+          region: undefined,
+        })
+      : undefined;
+  const tf = new TfClient({ baseUrl: endpoints.tf, unreachableHint: UNREACHABLE, ...(keystone ? { token: () => keystone.token() } : {}) });
+  const agents = new Map(Object.entries(endpoints.agents).map(([node, url]) => [node, new VrouterAgentClient({ baseUrl: url, unreachableHint: UNREACHABLE })]));
+  const agentOf = (node: string) => {
+    const agent = agents.get(node);
+    if (!agent) throw new NsmError(400, `node "${node}" has no vRouter agent`);
+    return agent;
+  };
+  const podNetnsPrefix = `${instance.prefix}-pod-`;
+  const placement: PodPlacement = {
+    nodeNetns: (node) => `${instance.prefix}-${node}`,
+    allowPodNetns: (netns) => netns.startsWith(podNetnsPrefix),
+  };
+
+  const forwarders = new ForwarderRegistry([
+    createTungstenForwarder({ tf, agentOf, kernel, placement }),
+    createKernelForwarder({ kernel, ipam: stores.leases, placement }),
+  ]);
+  const registry = new Registry(stores, { checkService: (s) => forwarders.checkService(s) });
+  const manager = Object.assign(new Manager({ registry, connections: stores.connections, forwarders }), {
+    closeByPod: (podName: string) =>
+      manager.closeWhere((s) => s.connection.labels?.[POD_LABEL] === podName || netnsOf(s.connection.mechanism) === `${podNetnsPrefix}${podName}`),
+  });
+
+  return {
+    server: createNsmServer({ registry, manager }),
+    registry,
+    manager,
+    async start() {
+      for (const node of instance.k8sNodes) {
+        for (const type of forwarders.types()) registry.registerEndpoint(forwarderEndpoint(type, node, endpoints.nsm));
+      }
+      for (const { connection: s, error } of await manager.heal()) {
+        if (!error) continue;
+        const netns = netnsOf(s.connection.mechanism);
+        if (netns && !kernel.netnsExists(netns)) {
+          // The pod went away while the daemon was down: nothing to heal, but its TF objects and leases must go.
+          log(`nsm: connection ${s.connection.id}: pod netns ${netns} is gone; closing it`);
+          await manager.close(s.connection).catch((e: Error) => log(`nsm: closing ${s.connection.id} failed: ${e.message}`));
+        } else {
+          log(`nsm: healing connection ${s.connection.id} failed: ${(error as Error).message ?? error}`);
+        }
+      }
+    },
+    async stop() {},
+  };
+}

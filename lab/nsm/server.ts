@@ -1,0 +1,113 @@
+// The NSM HTTP API of the lab (docs/architecture.md, "NSM HTTP API"): the registry and the
+// manager's Request/Close over JSON. Errors are {"error": message} with the status the manager
+// chose; failures of TF or an agent behind a forwarder answer 502.
+import type http from "node:http";
+import { ConnectionError, HttpError } from "../../lib/http/client.ts";
+import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts";
+import type { Handler, Route } from "../../lib/http/server.ts";
+import type { NetworkServiceRequest } from "../../nsm/api.ts";
+import { ChainError } from "../../nsm/chain.ts";
+import { NsmError, rootCause } from "../../nsm/errors.ts";
+import type { Manager } from "../../nsm/manager.ts";
+import type { Registry } from "../../nsm/registry.ts";
+
+export interface NsmServerOptions {
+  registry: Registry;
+  manager: Manager;
+}
+
+/** The status and message a failure answers with. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof NsmError) return new ApiError(err.status, err.message);
+  const cause = rootCause(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (cause instanceof NsmError) return new ApiError(cause.status, message);
+  if (cause instanceof HttpError || cause instanceof ConnectionError) return new ApiError(502, message);
+  if (err instanceof ChainError || err instanceof AggregateError) return new ApiError(500, message);
+  return new ApiError(500, `internal error: ${message}`);
+}
+
+const guarded =
+  (h: Handler): Handler =>
+  async (req) => {
+    try {
+      return await h(req);
+    } catch (err) {
+      throw toApiError(err);
+    }
+  };
+
+export function createNsmServer({ registry, manager }: NsmServerOptions): http.Server {
+  const routes: Route[] = [
+    { method: "POST", pattern: "/registry/network-services", handler: (req) => ({ body: registry.registerService(objectBody(req)) }) },
+    { method: "GET", pattern: "/registry/network-services", handler: () => ({ body: registry.listServices() }) },
+    {
+      method: "GET",
+      pattern: "/registry/network-services/:name",
+      handler: (req) => ({ body: registry.requireService(req.params.name!) }),
+    },
+    {
+      method: "DELETE",
+      pattern: "/registry/network-services/:name",
+      handler: (req) => {
+        const name = req.params.name!;
+        registry.requireService(name);
+        const users = manager.find((s) => s.connection.network_service === name).map((s) => s.connection.id);
+        if (users.length) throw new NsmError(409, `network service "${name}" is used by connection(s) ${users.join(", ")}; close them first`);
+        registry.unregisterService(name);
+        return { body: {} };
+      },
+    },
+    { method: "POST", pattern: "/registry/network-service-endpoints", handler: (req) => ({ body: registry.registerEndpoint(objectBody(req)) }) },
+    {
+      method: "GET",
+      pattern: "/registry/network-service-endpoints",
+      handler: (req) => ({ body: registry.listEndpoints(req.query.get("network_service") ?? undefined) }),
+    },
+    {
+      method: "GET",
+      pattern: "/registry/network-service-endpoints/:name",
+      handler: (req) => {
+        const e = registry.getEndpoint(req.params.name!);
+        if (!e) throw new NsmError(404, `network service endpoint "${req.params.name}" is not registered`);
+        return { body: e };
+      },
+    },
+    {
+      method: "DELETE",
+      pattern: "/registry/network-service-endpoints/:name",
+      handler: (req) => {
+        registry.unregisterEndpoint(req.params.name!);
+        return { body: {} };
+      },
+    },
+    {
+      method: "POST",
+      pattern: "/nsmgr/request",
+      handler: async (req) => ({ body: await manager.request(objectBody(req) as unknown as NetworkServiceRequest) }),
+    },
+    {
+      method: "POST",
+      pattern: "/nsmgr/close",
+      handler: async (req) => {
+        const body = objectBody(req);
+        // A NetworkServiceRequest is accepted too, as some clients close with what they requested.
+        const conn = (body.connection && typeof body.connection === "object" ? body.connection : body) as { id: string };
+        await manager.close(conn);
+        return { body: {} };
+      },
+    },
+    { method: "GET", pattern: "/nsmgr/connections", handler: () => ({ body: manager.list() }) },
+    {
+      method: "GET",
+      pattern: "/nsmgr/connections/:id",
+      handler: (req) => {
+        const c = manager.get(req.params.id!);
+        if (!c) throw new NsmError(404, `connection "${req.params.id}" is not known`);
+        return { body: c };
+      },
+    },
+  ];
+  return createJsonServer({ name: "nsm", routes: routes.map((r) => ({ ...r, handler: guarded(r.handler) })) });
+}

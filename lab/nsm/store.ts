@@ -1,0 +1,69 @@
+// NSM's durable state in the lab's sqlite database: registry records, connections and the kernel
+// forwarder's address leases. Records are stored as JSON, one row each.
+import type { DatabaseSync } from "node:sqlite";
+import type { NetworkService, NetworkServiceEndpoint } from "../../nsm/api.ts";
+import type { IpamLease, IpamStore } from "../../nsm/forwarders/kernel/ipam.ts";
+import type { ConnectionStore, StoredConnection } from "../../nsm/manager.ts";
+import type { RecordStore, RegistryStore } from "../../nsm/registry.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS nsm_service (name TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nsm_endpoint (name TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nsm_connection (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nsm_kernel_lease (
+  service TEXT NOT NULL,
+  connection_id TEXT NOT NULL,
+  address TEXT NOT NULL,
+  PRIMARY KEY (service, connection_id),
+  UNIQUE (service, address)
+);`;
+
+export interface NsmStores extends RegistryStore {
+  connections: ConnectionStore;
+  leases: IpamStore;
+}
+
+/** A table of JSON records keyed by one text column. */
+function jsonTable<T>(db: DatabaseSync, table: string, key: string): RecordStore<T> {
+  const get = db.prepare(`SELECT record FROM ${table} WHERE ${key} = ?`);
+  const put = db.prepare(`INSERT INTO ${table} (${key}, record) VALUES (?, ?) ON CONFLICT (${key}) DO UPDATE SET record = excluded.record`);
+  const del = db.prepare(`DELETE FROM ${table} WHERE ${key} = ?`);
+  const list = db.prepare(`SELECT record FROM ${table} ORDER BY ${key}`);
+  return {
+    get: (k) => {
+      const row = get.get(k) as { record: string } | undefined;
+      return row ? (JSON.parse(row.record) as T) : undefined;
+    },
+    put: (k, r) => void put.run(k, JSON.stringify(r)),
+    delete: (k) => Number(del.run(k).changes) > 0,
+    list: () => (list.all() as Array<{ record: string }>).map((r) => JSON.parse(r.record) as T),
+  };
+}
+
+export function nsmStores(db: DatabaseSync): NsmStores {
+  db.exec(SCHEMA);
+  const connections = jsonTable<StoredConnection>(db, "nsm_connection", "id");
+  const findLease = db.prepare("SELECT service, connection_id, address FROM nsm_kernel_lease WHERE service = ? AND connection_id = ?");
+  const listLeases = db.prepare("SELECT service, connection_id, address FROM nsm_kernel_lease WHERE service = ?");
+  const addLease = db.prepare("INSERT INTO nsm_kernel_lease (service, connection_id, address) VALUES (?, ?, ?)");
+  const releaseLease = db.prepare("DELETE FROM nsm_kernel_lease WHERE service = ? AND connection_id = ?");
+  const lease = (r: { service: string; connection_id: string; address: string }): IpamLease => ({
+    service: r.service,
+    connectionId: r.connection_id,
+    address: r.address,
+  });
+  return {
+    services: jsonTable<NetworkService>(db, "nsm_service", "name"),
+    endpoints: jsonTable<NetworkServiceEndpoint>(db, "nsm_endpoint", "name"),
+    connections: { get: connections.get, set: connections.put, delete: (id) => void connections.delete(id), list: connections.list },
+    leases: {
+      find: (service, id) => {
+        const row = findLease.get(service, id) as Parameters<typeof lease>[0] | undefined;
+        return row ? lease(row) : undefined;
+      },
+      list: (service) => (listLeases.all(service) as Array<Parameters<typeof lease>[0]>).map(lease),
+      add: (l) => void addLease.run(l.service, l.connectionId, l.address),
+      release: (service, id) => void releaseLease.run(service, id),
+    },
+  };
+}
