@@ -1,6 +1,5 @@
 // The lab's own read-only API on the pods port: health (for `lab up` and the test fixture), status
 // (nodes and object counts) and topology (the data plane's description with TF/Nova names filled in).
-import { HttpClient } from "../lib/http/client.ts";
 import type { Route } from "../lib/http/server.ts";
 import type { LabEndpoints } from "./endpoints.ts";
 import type { LabInstanceConfig, LabNode } from "./instance.ts";
@@ -28,19 +27,14 @@ export interface LabState {
   };
   dataplane: { describe(): Promise<Omit<TopologyView, "instance" | "prefix">> };
   pods: () => PodStore;
+  /** NSM connections the manager holds. */
+  connections: () => number;
 }
 
 const asList = (r: TfObject[] | { count: number }): TfObject[] => (Array.isArray(r) ? r : []);
 
 // Pods attached through NSM get a TF virtual-machine too (server_type "container"); they are not VMs.
 const isNovaVm = (vm: TfObject) => vm.server_type !== "container";
-
-async function countConnections(nsmUrl: string): Promise<number> {
-  const body = (await new HttpClient({ baseUrl: nsmUrl, retries: 0, timeoutMs: 5000 }).get<unknown>("/nsmgr/connections")).body;
-  if (Array.isArray(body)) return body.length;
-  const list = (body as { connections?: unknown })?.connections;
-  return Array.isArray(list) ? list.length : 0;
-}
 
 export async function labStatus(s: LabState): Promise<LabStatus> {
   const vns = asList(s.store.list("virtual-network")).filter((vn) => vn.fq_name[1] !== "default-project");
@@ -54,7 +48,7 @@ export async function labStatus(s: LabState): Promise<LabStatus> {
       virtualMachines: vms.length,
       ports: ports.length,
       pods: s.pods().count(),
-      connections: s.health.status === "ok" ? await countConnections(s.endpoints.nsm) : 0,
+      connections: s.connections(),
     },
   };
 }
