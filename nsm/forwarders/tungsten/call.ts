@@ -22,6 +22,8 @@ export interface TfAttachment {
   gateway?: string;
   /** The VN subnet the address is in, "a.b.c.0/len". */
   subnet?: string;
+  /** The VN's other subnets, reached through its gateway. */
+  otherSubnets?: string[];
   mtu?: number;
 }
 

@@ -3,7 +3,7 @@
 // bottom to top, and a failing step undoes the ones above it.
 import type { TfClient } from "../../../provider/clients/tf.ts";
 import { checkFqName } from "../../../lib/validate/fqname.ts";
-import type { NetworkService } from "../../api.ts";
+import type { NetworkService, Route } from "../../api.ts";
 import { chain } from "../../chain.ts";
 import type { Forwarder } from "../../forwarder.ts";
 import { answer } from "../common/answer.ts";
@@ -36,22 +36,28 @@ export function createTungstenForwarder(deps: TungstenForwarderDeps): Forwarder 
       ...mtuOf(c),
     })),
     vrouterPort(deps.agentOf),
-    ipContext("tungsten/ip-context", deps.kernel, (c) => ({
-      address: `${c.tf!.ip}/${c.tf!.prefixLen}`,
-      // On-link: the VN is one L2 segment whose ARP the vRouter answers; the pod's default route stays on eth0.
-      routes: [{ prefix: c.tf!.subnet! }],
-    })),
+    ipContext("tungsten/ip-context", deps.kernel, (c) => ({ address: `${c.tf!.ip}/${c.tf!.prefixLen}`, routes: vnRoutes(c) })),
     answer("tungsten/answer", (c) => ({
       ip_context: {
         src_ip_addrs: [`${c.tf!.ip}/${c.tf!.prefixLen}`],
         dst_ip_addrs: c.tf!.gateway && c.tf!.gateway !== "0.0.0.0" ? [`${c.tf!.gateway}/${c.tf!.prefixLen}`] : [],
-        src_routes: [{ prefix: c.tf!.subnet! }],
+        src_routes: vnRoutes(c),
       },
       ethernet_context: { src_mac: c.tf!.mac! },
       ...(mtuOf(c).mtu ? { MTU: mtuOf(c).mtu } : {}),
     })),
   ]);
   return forwarderOf(TUNGSTEN, pipeline, (call) => podCall(call, deps.placement), checkTungstenService);
+}
+
+/**
+ * Routes into the VN and nowhere else (the pod's default route stays on its eth0): its own subnet
+ * on-link, since the VN is one L2 segment whose ARP the vRouter answers, and the VN's other subnets
+ * through the VN gateway.
+ */
+function vnRoutes(c: TungstenCall): Route[] {
+  const gw = c.tf!.gateway && c.tf!.gateway !== "0.0.0.0" ? c.tf!.gateway : undefined;
+  return [{ prefix: c.tf!.subnet! }, ...(gw ? (c.tf!.otherSubnets ?? []).map((prefix) => ({ prefix, nextHop: gw })) : [])];
 }
 
 /** The client's MTU, else the VN's. */

@@ -86,6 +86,10 @@ async function ensureObjects(tf: TfClient, call: TungstenCall): Promise<Tungsten
   const subnet = subnetOf(vn, ip, iip.subnet_uuid as string | undefined);
   if (!subnet?.subnet) throw new Error(`no subnet of ${vnName} contains ${ip}`);
   const mtu = vn.virtual_network_properties?.mtu;
+  const cidrOf = (s: IpamSubnet) => `${s.subnet!.ip_prefix}/${s.subnet!.ip_prefix_len}`;
+  const otherSubnets = allSubnets(vn)
+    .filter((s) => s.subnet && s !== subnet)
+    .map(cidrOf);
   return {
     ...call,
     tf: {
@@ -98,7 +102,8 @@ async function ensureObjects(tf: TfClient, call: TungstenCall): Promise<Tungsten
       mac: mac.toLowerCase(),
       ip,
       prefixLen: subnet.subnet.ip_prefix_len,
-      subnet: `${subnet.subnet.ip_prefix}/${subnet.subnet.ip_prefix_len}`,
+      subnet: cidrOf(subnet),
+      otherSubnets,
       ...(subnet.default_gateway ? { gateway: subnet.default_gateway } : {}),
       ...(mtu ? { mtu } : {}),
     },
@@ -120,8 +125,10 @@ async function ensure(tf: TfClient, type: string, fq: FqName, body: Record<strin
   }
 }
 
+const allSubnets = (vn: VirtualNetwork): IpamSubnet[] => (vn.network_ipam_refs ?? []).flatMap((r) => r.attr?.ipam_subnets ?? []);
+
 function subnetOf(vn: VirtualNetwork, ip: string, subnetUuid: string | undefined): IpamSubnet | undefined {
-  const subnets = (vn.network_ipam_refs ?? []).flatMap((r) => r.attr?.ipam_subnets ?? []);
+  const subnets = allSubnets(vn);
   return (
     (subnetUuid ? subnets.find((s) => s.subnet_uuid === subnetUuid) : undefined) ??
     subnets.find((s) => s.subnet && cidrContains(`${s.subnet.ip_prefix}/${s.subnet.ip_prefix_len}`, ip))
