@@ -102,8 +102,8 @@ describe("NSM in the lab", () => {
     expect(conns.bothBlue.mechanism?.parameters?.name).toBe("nsm-2");
     expect(await reach(pod["blue-pod"]!, addressOf(conns.bothBlue))).toBe(true);
     expect(await reach(pod["blue-pod"]!, addressOf(conns.red))).toBe(false);
-    expect(await reach(pod["both"]!, addressOf(conns.red))).toBe(true);
-    expect(await reach(pod["both"]!, addressOf(conns.blue))).toBe(true);
+    expect(await reach(pod["both"]!, addressOf(conns.red!))).toBe(true);
+    expect(await reach(pod["both"]!, addressOf(conns.blue!))).toBe(true);
   });
 
   it("runs the kernel forwarder beside it: two pods of one node meet on a local bridge", async () => {
