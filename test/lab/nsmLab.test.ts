@@ -101,7 +101,7 @@ describe("NSM in the lab", () => {
     conns.bothBlue = await nsm.request(attach("both-blue", pod["both"]!, "blue"));
     expect(conns.bothBlue.mechanism?.parameters?.name).toBe("nsm-2");
     expect(await reach(pod["blue-pod"]!, addressOf(conns.bothBlue))).toBe(true);
-    expect(await reach(pod["blue-pod"]!, addressOf(conns.red))).toBe(false);
+    expect(await reach(pod["blue-pod"]!, addressOf(conns.red!))).toBe(false);
     expect(await reach(pod["both"]!, addressOf(conns.red!))).toBe(true);
     expect(await reach(pod["both"]!, addressOf(conns.blue!))).toBe(true);
   });
