@@ -1,0 +1,151 @@
+// The wire clients against a small fake of each API: Keystone auth and re-auth, Nova
+// microversions and polling, lookups by name, NSM and pod runtime calls, and the errors a user sees.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConnectionError, HttpError } from "../../lib/http/client.ts";
+import { LAB_START_HINT } from "../../provider/config.ts";
+import { NsmClient } from "../../provider/clients/nsm.ts";
+import { OpenStackClient } from "../../provider/clients/openstack.ts";
+import { PodsClient } from "../../provider/clients/pods.ts";
+import { PASSWORD, startFakeCloud } from "./providerFakes.ts";
+import type { FakeCloud } from "./providerFakes.ts";
+
+let cloud: FakeCloud;
+const settingsFor = (password: string | undefined) => ({
+  authUrl: `${cloud.url}/identity`,
+  userName: "admin",
+  password,
+  tenantName: "admin",
+  userDomainName: "Default",
+  projectDomainName: "Default",
+  region: undefined,
+});
+
+beforeAll(async () => {
+  cloud = await startFakeCloud();
+});
+afterAll(async () => {
+  await cloud.close();
+});
+
+describe("OpenStack client", () => {
+  it("authenticates once and reuses the token across services", async () => {
+    const before = cloud.state.authCount;
+    const os = new OpenStackClient(settingsFor(PASSWORD));
+    expect((await os.glance.findImage("cirros"))?.id).toBe("11111111-2222-4333-8444-555555555555");
+    expect((await os.neutron.findNetwork("red"))?.id).toBe("7d0a5a55-0000-4000-8000-000000000001");
+    expect((await os.nova.findFlavor("m1.tiny"))?.id).toBe("1");
+    expect(cloud.state.authCount - before).toBe(1);
+  });
+
+  it("re-authenticates once when a token is refused with 401", async () => {
+    const os = new OpenStackClient(settingsFor(PASSWORD));
+    await os.glance.findImage("cirros");
+    const before = cloud.state.authCount;
+    cloud.state.validTokens.clear(); // Keystone restarted / token revoked
+    expect((await os.neutron.findNetwork("red"))?.name).toBe("red");
+    expect(cloud.state.authCount - before).toBe(1);
+  });
+
+  it("a wrong password fails with the Keystone URL and status", async () => {
+    const os = new OpenStackClient(settingsFor("wrong"));
+    const err = await os.glance.findImage("cirros").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(401);
+    expect((err as HttpError).message).toContain(`${cloud.url}/identity/v3/auth/tokens`);
+  });
+
+  it("a missing password says where to set it", async () => {
+    const os = new OpenStackClient(settingsFor(undefined));
+    await expect(os.nova.findFlavor("m1.tiny")).rejects.toThrow(/openstack:password.*OS_PASSWORD/);
+  });
+
+  it("sends the negotiated Nova microversion in both headers", async () => {
+    const os = new OpenStackClient(settingsFor(PASSWORD));
+    cloud.state.novaHeaders.length = 0;
+    await os.nova.findFlavor("1");
+    expect(cloud.state.novaHeaders[0]).toEqual({ "openstack-api-version": "compute 2.79", "x-openstack-nova-api-version": "2.79" });
+  });
+
+  it("finds flavors by name when GET by id answers 404, and answers undefined for unknown names", async () => {
+    const os = new OpenStackClient(settingsFor(PASSWORD));
+    expect((await os.nova.findFlavor("m1.tiny"))?.id).toBe("1");
+    expect(await os.nova.findFlavor("m1.huge")).toBeUndefined();
+    expect(await os.glance.findImage("nope")).toBeUndefined();
+    expect(await os.neutron.findNetwork("nope")).toBeUndefined();
+  });
+
+  it("boots a server, polls it to ACTIVE reporting progress, and deletes it until GET is 404", async () => {
+    const os = new OpenStackClient(settingsFor(PASSWORD));
+    const { id } = await os.nova.createServer({ name: "vm1", imageRef: "11111111-2222-4333-8444-555555555555", flavorRef: "1", networks: [{ uuid: "7d0a5a55-0000-4000-8000-000000000001" }], host: "compute-2" });
+    const seen: string[] = [];
+    const server = await os.nova.waitForStatus(id, "ACTIVE", { intervalMs: 1, onProgress: (s) => seen.push(s.status) });
+    expect(server.status).toBe("ACTIVE");
+    expect(seen).toEqual(["BUILD", "ACTIVE"]);
+    expect(server["OS-EXT-SRV-ATTR:host"]).toBe("compute-2");
+    await os.nova.deleteServer(id);
+    await os.nova.waitForDeleted(id, { intervalMs: 1 });
+    expect(await os.nova.getServer(id)).toBeUndefined();
+    await os.nova.deleteServer(id); // already gone is fine
+  });
+
+  it("a server that goes to ERROR fails the wait with Nova's fault message", async () => {
+    cloud.state.images.push({ id: "99999999-2222-4333-8444-555555555555", name: "broken", status: "active" });
+    const os = new OpenStackClient(settingsFor(PASSWORD));
+    const { id } = await os.nova.createServer({ name: "vm-bad", imageRef: "99999999-2222-4333-8444-555555555555", flavorRef: "1", networks: [] });
+    await expect(os.nova.waitForStatus(id, "ACTIVE", { intervalMs: 1 })).rejects.toThrow(/ERROR: No valid host was found/);
+    await os.nova.deleteServer(id);
+  });
+
+  it("an unreachable Keystone says which URL failed and how to start the lab", async () => {
+    const os = new OpenStackClient({ ...settingsFor(PASSWORD), authUrl: "http://127.0.0.1:9/v3" }, { unreachableHint: LAB_START_HINT, retries: 0 });
+    const err = await os.glance.findImage("cirros").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as Error).message).toContain("http://127.0.0.1:9/v3/auth/tokens");
+    expect((err as Error).message).toContain("npm run lab -- up");
+  });
+});
+
+describe("NSM client", () => {
+  it("registers, reads and deletes a network service; absent ones read as undefined", async () => {
+    const nsm = new NsmClient(`${cloud.url}/nsm`);
+    await nsm.upsertNetworkService({ name: "client-test", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
+    expect((await nsm.getNetworkService("client-test"))?.tungsten?.virtual_network).toBe("default-domain:admin:red");
+    expect((await nsm.listNetworkServices()).map((s) => s.name)).toContain("client-test");
+    await nsm.deleteNetworkService("client-test");
+    expect(await nsm.getNetworkService("client-test")).toBeUndefined();
+    await nsm.deleteNetworkService("client-test"); // already gone is fine
+  });
+
+  it("requests and closes a connection; close of an unknown id succeeds", async () => {
+    const nsm = new NsmClient(`${cloud.url}/nsm`);
+    await nsm.upsertNetworkService({ name: "conn-test", payload: "ETHERNET", forwarder: "tungsten" });
+    const conn = await nsm.request({
+      connection: { id: "c-1", network_service: "conn-test", labels: { podName: "p" } },
+      mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { name: "nsm-1" } }],
+    });
+    expect(conn.state).toBe("UP");
+    expect((await nsm.getConnection("c-1"))?.id).toBe("c-1");
+    await nsm.close({ id: "c-1" });
+    expect(await nsm.getConnection("c-1")).toBeUndefined();
+    await nsm.close({ id: "c-1" });
+    await nsm.deleteNetworkService("conn-test");
+  });
+
+  it("lists the forwarders registered as endpoints of the forwarder service", async () => {
+    const eps = await new NsmClient(`${cloud.url}/nsm`).listEndpoints("forwarder");
+    expect(eps.map((e) => e.name).sort()).toEqual(["kernel@k8s-1", "tungsten@k8s-1"]);
+  });
+});
+
+describe("pod runtime client", () => {
+  it("creates, reads and deletes a pod; a second create of the name is a 409", async () => {
+    const pods = new PodsClient(`${cloud.url}/podsapi`);
+    const pod = await pods.create({ name: "client-pod", node: "k8s-1" });
+    expect(pod.netns).toBe("tfm-pod-client-pod");
+    expect((await pods.get("client-pod"))?.eth0.ip).toBe(pod.eth0.ip);
+    await expect(pods.create({ name: "client-pod" })).rejects.toMatchObject({ status: 409 });
+    await pods.delete("client-pod");
+    expect(await pods.get("client-pod")).toBeUndefined();
+    await pods.delete("client-pod");
+  });
+});

@@ -1,0 +1,173 @@
+// create / read / update / delete of every resource against the fake APIs: what ends up on the
+// wire, what the outputs say, how refresh reports drift and disappearance, and that delete of
+// something already gone succeeds.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useConfig } from "../../provider/impl/context.ts";
+import { provider as networkService } from "../../provider/impl/networkService.ts";
+import { provider as pod } from "../../provider/impl/pod.ts";
+import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
+import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
+import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
+import { startFakeCloud } from "./providerFakes.ts";
+import type { FakeCloud } from "./providerFakes.ts";
+
+let cloud: FakeCloud;
+const savedEnv = process.env.TFMESH_ENDPOINTS;
+
+beforeAll(async () => {
+  cloud = await startFakeCloud();
+  process.env.TFMESH_ENDPOINTS = cloud.endpointsFile;
+  useConfig(undefined);
+});
+afterAll(async () => {
+  await cloud.close();
+  if (savedEnv === undefined) delete process.env.TFMESH_ENDPOINTS;
+  else process.env.TFMESH_ENDPOINTS = savedEnv;
+});
+
+async function checked(p: typeof virtualNetwork, logical: string, news: Record<string, unknown>) {
+  const r = await p.check!({}, { __logicalName: logical, ...news });
+  expect(r.failures).toEqual([]);
+  return r.inputs;
+}
+
+describe("VirtualNetwork", () => {
+  it("creates the VN on the default ipam and reports what TF computed", async () => {
+    const inputs = await checked(virtualNetwork, "red", { name: "red", subnets: [{ cidr: "10.1.1.0/24" }] });
+    const { id, outs } = await virtualNetwork.create(inputs);
+    const sent = cloud.state.vns.get(id)!;
+    expect(sent.fq_name).toEqual(["default-domain", "admin", "red"]);
+    expect(sent.network_ipam_refs[0]!.to).toEqual(["default-domain", "default-project", "default-network-ipam"]);
+    expect(outs).toMatchObject({ uuid: id, fqName: "default-domain:admin:red", name: "red", project: "default-domain:admin" });
+    expect(outs.networkId).toBeGreaterThan(0);
+    expect(outs.subnets).toEqual([{ cidr: "10.1.1.0/24", gateway: "10.1.1.254", dnsServer: "10.1.1.253", subnetUuid: expect.any(String), allocationPools: [], addrFromStart: false }]);
+  });
+
+  it("updates subnets in place, keeping the uuid of a subnet that stays", async () => {
+    const inputs = await checked(virtualNetwork, "grow", { name: "grow", subnets: [{ cidr: "10.3.1.0/24" }] });
+    const { id, outs } = await virtualNetwork.create(inputs);
+    const { outs: after } = await virtualNetwork.update!(id, outs, { ...inputs, subnets: [{ cidr: "10.3.1.0/24" }, { cidr: "10.3.2.0/24", gateway: "10.3.2.1" }] });
+    expect(after.uuid).toBe(id);
+    expect(after.subnets[0].subnetUuid).toBe(outs.subnets[0].subnetUuid);
+    expect(after.subnets[1]).toMatchObject({ cidr: "10.3.2.0/24", gateway: "10.3.2.1" });
+  });
+
+  it("refresh shows drift made outside Pulumi, and a deleted VN as gone; delete twice is fine", async () => {
+    const inputs = await checked(virtualNetwork, "drift", { name: "drift", subnets: [{ cidr: "10.4.1.0/24" }] });
+    const { id, outs } = await virtualNetwork.create(inputs);
+    cloud.state.vns.get(id)!.network_ipam_refs[0]!.attr.ipam_subnets[0]!.default_gateway = "10.4.1.1";
+    const r = await virtualNetwork.read!(id, outs);
+    expect(r.props.subnets[0].gateway).toBe("10.4.1.1");
+    expect(await virtualNetwork.diff!(id, r.props, inputs)).toMatchObject({ changes: true });
+    await virtualNetwork.delete!(id, outs);
+    expect(cloud.state.vns.has(id)).toBe(false);
+    await virtualNetwork.delete!(id, outs);
+    expect((await virtualNetwork.read!(id, outs)).id).toBe("");
+  });
+});
+
+describe("VirtualMachine", () => {
+  it("boots on a network by name, waits for ACTIVE and reports ports with MACs", async () => {
+    const inputs = await checked(virtualMachine, "vm1", { name: "vm1", image: "cirros", flavor: "m1.tiny", networks: ["red"], host: "compute-2" });
+    const { id, outs } = await virtualMachine.create(inputs);
+    expect(outs).toMatchObject({ serverId: id, status: "ACTIVE", host: "compute-2", imageId: "11111111-2222-4333-8444-555555555555", flavorId: "1", adminPass: "generated-pass" });
+    expect(outs.ports).toHaveLength(1);
+    expect(outs.ports[0]).toMatchObject({ networkId: "7d0a5a55-0000-4000-8000-000000000001", networkName: "red", ip: outs.ip });
+    expect(outs.ports[0].mac).toMatch(/^02:/);
+    expect(outs.addresses).toEqual({ red: [outs.ip] });
+
+    const renamed = await virtualMachine.update!(id, outs, { ...inputs, name: "vm1-renamed" });
+    expect(cloud.state.servers.get(id)!.name).toBe("vm1-renamed");
+    expect(renamed.outs.adminPass).toBe("generated-pass");
+
+    await virtualMachine.delete!(id, outs);
+    expect(cloud.state.servers.has(id)).toBe(false);
+    expect((await virtualMachine.read!(id, outs)).id).toBe("");
+  });
+
+  it("a server that fails to boot is deleted again and the error says why", async () => {
+    cloud.state.images.push({ id: "99999999-0000-4333-8444-555555555555", name: "broken", status: "active" });
+    const before = cloud.state.servers.size;
+    const inputs = await checked(virtualMachine, "bad", { name: "bad", image: "broken", flavor: "m1.tiny", networks: ["red"] });
+    await expect(virtualMachine.create(inputs)).rejects.toThrow(/No valid host was found.*deleted again/);
+    expect(cloud.state.servers.size).toBe(before);
+  });
+});
+
+describe("NetworkService", () => {
+  it("registers the record bound to an existing VN, updates it in place, deletes it", async () => {
+    const inputs = await checked(networkService, "red", { name: "red", virtualNetwork: "default-domain:admin:red" });
+    const { id, outs } = await networkService.create(inputs);
+    expect(id).toBe("red");
+    expect(cloud.state.services.get("red")).toEqual({ name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
+    expect(outs).toMatchObject({ name: "red", forwarder: "tungsten", virtualNetwork: "default-domain:admin:red" });
+    await networkService.update!(id, outs, { ...inputs, payload: "IP" });
+    expect(cloud.state.services.get("red")!.payload).toBe("IP");
+    expect((await networkService.read!(id, outs)).props.payload).toBe("IP");
+  });
+
+  it("refuses to bind a service to a VN that does not exist", async () => {
+    const inputs = await checked(networkService, "ghost", { name: "ghost", virtualNetwork: "default-domain:admin:ghost" });
+    await expect(networkService.create(inputs)).rejects.toThrow(/virtualNetwork: default-domain:admin:ghost does not exist in TF/);
+    expect(cloud.state.services.has("ghost")).toBe(false);
+  });
+});
+
+describe("Pod and PodAttachment", () => {
+  let podOuts: Record<string, any>;
+
+  it("creates a pod and reports its netns and eth0", async () => {
+    const inputs = await checked(pod, "red-pod", { name: "red-pod" });
+    const r = await pod.create(inputs);
+    podOuts = r.outs;
+    expect(r.outs).toMatchObject({ name: "red-pod", node: "k8s-1", netns: "tfm-pod-red-pod", status: "Running" });
+  });
+
+  it("attaches twice in parallel without names: nsm-1 and nsm-2, each with address, MAC and routes", async () => {
+    const a = await checked(podAttachment, "a", { pod: "red-pod", networkService: "red" });
+    const b = await checked(podAttachment, "b", { pod: "red-pod", networkService: "red" });
+    const [ra, rb] = await Promise.all([podAttachment.create(a), podAttachment.create(b)]);
+    expect([ra.outs.interfaceName, rb.outs.interfaceName].sort()).toEqual(["nsm-1", "nsm-2"]);
+    expect(ra.id).toBe(a.connectionId);
+    expect(ra.outs).toMatchObject({ node: "k8s-1", netns: "tfm-pod-red-pod", prefixLength: 24, state: "UP", endpoint: "tungsten@k8s-1" });
+    expect(ra.outs.ip).toMatch(/^10\.1\.1\.\d+$/);
+    expect(ra.outs.mac).toMatch(/^02:/);
+    expect(ra.outs.routes).toEqual([{ prefix: "10.1.1.0/24", nextHop: "10.1.1.254" }]);
+    const req = cloud.state.requests.at(-1) as any;
+    expect(req.mechanism_preferences[0]).toMatchObject({ cls: "LOCAL", type: "KERNEL" });
+    expect(req.mechanism_preferences[0].parameters).toMatchObject({ inodeURL: "file:///var/run/netns/tfm-pod-red-pod", netnsName: "tfm-pod-red-pod" });
+    expect(req.connection.labels).toEqual({ nodeName: "k8s-1", podName: "red-pod" });
+    await podAttachment.delete!(rb.id, rb.outs);
+    await podAttachment.delete!(ra.id, ra.outs);
+  });
+
+  it("refresh reports a lost kernel interface as DOWN; the next update re-requests and heals it", async () => {
+    const inputs = await checked(podAttachment, "c", { pod: "red-pod", networkService: "red", interfaceName: "red0" });
+    const { id, outs } = await podAttachment.create(inputs);
+    expect((await podAttachment.read!(id, outs)).props.state).toBe("UP");
+
+    cloud.state.lostInterfaces.add("red-pod/red0");
+    const refreshed = await podAttachment.read!(id, outs);
+    expect(refreshed.props.state).toBe("DOWN");
+    const d = await podAttachment.diff!(id, refreshed.props, inputs);
+    expect(d).toMatchObject({ changes: true, replaces: [] });
+    const healed = await podAttachment.update!(id, refreshed.props, inputs);
+    expect(healed.outs).toMatchObject({ state: "UP", interfaceName: "red0", ip: outs.ip });
+    expect((await podAttachment.read!(id, healed.outs)).props.state).toBe("UP");
+
+    await podAttachment.delete!(id, healed.outs);
+    expect(cloud.state.connections.has(id)).toBe(false);
+    expect((await podAttachment.read!(id, healed.outs)).id).toBe("");
+    await podAttachment.delete!(id, healed.outs);
+  });
+
+  it("attaching a pod that does not exist fails naming the pod", async () => {
+    const inputs = await checked(podAttachment, "d", { pod: "nobody", networkService: "red" });
+    await expect(podAttachment.create(inputs)).rejects.toThrow(/pod: no pod "nobody"/);
+  });
+
+  it("deletes the pod; refresh then reports it gone", async () => {
+    await pod.delete!("red-pod", podOuts);
+    expect((await pod.read!("red-pod", podOuts)).id).toBe("");
+  });
+});
