@@ -78,7 +78,7 @@ export function spawnDaemon(config: LabInstanceConfig, opts: SpawnOptions = {}):
   // Output the daemon writes before its own log is up (a crash at import) still lands in daemon.log.
   const out = fs.openSync(logPath(config.stateDir), "a");
   try {
-    const child = spawn(process.execPath, args, { detached: opts.detached ?? false, stdio: ["ignore", out, out] });
+    const child = spawn(process.execPath, args, { cwd: config.stateDir, detached: opts.detached ?? false, stdio: ["ignore", out, out] });
     if (opts.detached) child.unref();
     return child;
   } finally {

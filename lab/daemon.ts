@@ -1,0 +1,245 @@
+// The lab daemon: one process serving every wire API of the embedded target on 127.0.0.1 and
+// realizing it in the kernel. Healthy once every server listens and the data plane has reconciled
+// the kernel with the stored state. Stopping leaves the kernel as it is, so a restart is cheap.
+//
+//   node lab/daemon.ts --state-dir <dir> [--exit-with-parent <pid>]
+// --exit-with-parent is for test labs: when that process is gone, the daemon stops and removes the
+// instance (kernel objects and state), so a crashed test run leaves nothing behind.
+import fs from "node:fs";
+import type http from "node:http";
+import type { DatabaseSync } from "node:sqlite";
+import { parseArgs } from "node:util";
+import { close, listen } from "../lib/http/server.ts";
+import { createDataplane } from "./dataplane/index.ts";
+import { endpointsFor, writeEndpoints } from "./endpoints.ts";
+import type { LabEndpoints } from "./endpoints.ts";
+import { labNodes, loadInstance } from "./instance.ts";
+import type { LabInstanceConfig } from "./instance.ts";
+import { introspectionRoutes } from "./introspection.ts";
+import type { LabState } from "./introspection.ts";
+import { pidPath, runningDaemonPid, wipeKernel } from "./lifecycle.ts";
+import { wipeStateDir } from "./stateFiles.ts";
+import type { LabHealth } from "./lifecycle.ts";
+import { createLog } from "./log.ts";
+import type { Log } from "./log.ts";
+import { createNsm } from "./nsm/index.ts";
+import { createOpenStack } from "./openstack/index.ts";
+import { createPodsServer } from "./pods/server.ts";
+import { openDb } from "./store/db.ts";
+import { ConfigStore } from "./tf/configStore.ts";
+import { createTfServer } from "./tf/server.ts";
+
+export interface RunningLab {
+  config: LabInstanceConfig;
+  endpoints: LabEndpoints;
+  /** Closes the servers and leaves kernel state in place (or removes it with `wipe`). */
+  stop(opts?: { wipe?: boolean }): Promise<void>;
+}
+
+interface Listener {
+  what: string;
+  server: http.Server;
+  port: number;
+}
+
+/** Builds and starts every part of the lab for `config`. Throws (after undoing what it started) on failure. */
+export async function startLabInstance(config: LabInstanceConfig, log: Log): Promise<RunningLab> {
+  const health: LabHealth = {
+    status: "starting",
+    phase: "opening state",
+    instance: config.name,
+    prefix: config.prefix,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  const phase = (p: string) => {
+    health.phase = p;
+    log(p);
+  };
+  const nodes = labNodes(config);
+  const endpoints = endpointsFor(config);
+
+  phase(`opening state in ${config.stateDir}`);
+  const db: DatabaseSync = openDb(config.stateDir);
+  const listening: http.Server[] = [];
+  let dataplane: ReturnType<typeof createDataplane> | undefined;
+  let nsm: ReturnType<typeof createNsm> | undefined;
+
+  const shutdown = async (wipe: boolean) => {
+    health.status = "stopping";
+    phase(wipe ? "stopping and removing the instance" : "stopping");
+    await Promise.all(listening.map((s) => close(s)));
+    await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));
+    if (wipe) await dataplane?.destroy();
+    else await dataplane?.stop();
+    db.close();
+  };
+
+  try {
+    const store = new ConfigStore(db, { nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })) });
+    dataplane = createDataplane({ instance: config, db, store, log: (line) => log(`dataplane: ${line}`) });
+    const openstack = createOpenStack({ db, store, instance: config, endpoints, vmRuntime: dataplane.vmRuntime });
+    const tf = createTfServer({ store, auth: config.auth === "keystone" ? openstack.keystone.validateToken : null });
+    nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`) });
+    const manager = nsm.manager;
+
+    const state: LabState = { config, endpoints, health, nodes, store, dataplane, pods: () => pods.store, connections: () => manager.list().length };
+    const pods = createPodsServer({
+      db,
+      runtime: dataplane.podRuntime,
+      nsm: nsm.manager,
+      nodes: config.k8sNodes,
+      prefix: config.prefix,
+      extraRoutes: introspectionRoutes(state),
+      log,
+    });
+
+    // The pods port first: it answers /lab/health, so `lab up` can show progress from here on.
+    const listeners: Listener[] = [
+      { what: "pods", server: pods.server, port: config.ports.pods },
+      { what: "tf", server: tf, port: config.ports.tf },
+      { what: "keystone", server: openstack.keystone.server, port: config.ports.keystone },
+      { what: "nova", server: openstack.nova, port: config.ports.nova },
+      { what: "neutron", server: openstack.neutron, port: config.ports.neutron },
+      { what: "glance", server: openstack.glance, port: config.ports.glance },
+      { what: "nsm", server: nsm.server, port: config.ports.nsm },
+    ];
+    const agents = dataplane.agentServers();
+    for (const n of nodes) {
+      const server = agents.get(n.name);
+      if (!server) throw new Error(`the data plane has no vRouter agent for node ${n.name}`);
+      listeners.push({ what: `agent ${n.name}`, server, port: config.ports.agentBase + n.index });
+    }
+    for (const l of listeners) {
+      try {
+        await listen(l.server, l.port);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new Error(
+          code === "EADDRINUSE"
+            ? `port ${l.port} (${l.what}) is already in use on 127.0.0.1; stop what uses it or give the instance other ports`
+            : `cannot listen on 127.0.0.1:${l.port} (${l.what}): ${(e as Error).message}`,
+        );
+      }
+      listening.push(l.server);
+    }
+    phase("listening; building the data plane and reconciling the kernel");
+    await dataplane.start();
+    phase("restoring pods");
+    await pods.restore();
+    phase("registering forwarders and healing connections");
+    await nsm.start();
+    writeEndpoints(config.stateDir, endpoints);
+    health.status = "ok";
+    health.readyAt = new Date().toISOString();
+    phase(`ready in ${Date.parse(health.readyAt) - Date.parse(health.startedAt)} ms`);
+  } catch (e) {
+    log(`start failed: ${(e as Error).stack ?? e}`);
+    await shutdown(false).catch((err: Error) => log(`cleanup after failed start: ${err.message}`));
+    throw e;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    endpoints,
+    stop: (opts = {}) => (stopping ??= shutdown(opts.wipe === true)),
+  };
+}
+
+function parseCli(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "state-dir": { type: "string" },
+      "exit-with-parent": { type: "string" },
+    },
+    strict: true,
+  });
+  if (!values["state-dir"]) throw new Error("usage: daemon.ts --state-dir <dir> [--exit-with-parent <pid>]");
+  const parent = values["exit-with-parent"] !== undefined ? Number.parseInt(values["exit-with-parent"], 10) : undefined;
+  if (parent !== undefined && !(parent > 0)) throw new Error("--exit-with-parent needs a pid");
+  return { stateDir: values["state-dir"], parent };
+}
+
+/** Takes daemon.pid atomically, so two daemons racing for one instance cannot both run. */
+function claimPidFile(stateDir: string, name: string): () => void {
+  const file = pidPath(stateDir);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
+      const other = runningDaemonPid(stateDir);
+      if (other !== undefined) throw new Error(`instance ${name} is already served by pid ${other}`);
+      fs.rmSync(file, { force: true }); // stale: its daemon is gone
+    }
+  }
+  return () => {
+    try {
+      if (fs.readFileSync(file, "utf8").trim() === String(process.pid)) fs.rmSync(file);
+    } catch {
+      // already gone
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseCli(process.argv.slice(2));
+  const config = loadInstance(args.stateDir);
+  if (!config) throw new Error(`no lab instance in ${args.stateDir} (instance.json missing); start it with "lab up"`);
+  const log = createLog(config.stateDir, { echo: process.stdout.isTTY === true });
+  const releasePid = claimPidFile(config.stateDir, config.name);
+  process.on("unhandledRejection", (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
+
+  // Signals may arrive while the lab is still starting: they stop it as soon as the start settles.
+  let starting: Promise<RunningLab | undefined> = Promise.resolve(undefined);
+  let exiting = false;
+  const exit = async (why: string, wipe: boolean) => {
+    if (exiting) return;
+    exiting = true;
+    log(`${why}: shutting down${wipe ? " and removing the instance" : ""}`);
+    try {
+      const lab = await starting;
+      await lab?.stop({ wipe });
+      log("stopped");
+    } catch (e) {
+      log(`stop failed: ${(e as Error).stack ?? e}`);
+    } finally {
+      releasePid();
+      if (wipe) {
+        await wipeKernel(config.prefix).catch(() => {});
+        wipeStateDir(config.stateDir);
+      }
+      process.exit(0);
+    }
+  };
+  process.on("SIGTERM", () => void exit("SIGTERM", false));
+  process.on("SIGINT", () => void exit("SIGINT", false));
+  if (args.parent !== undefined) {
+    const parent = args.parent;
+    setInterval(() => {
+      try {
+        process.kill(parent, 0);
+      } catch {
+        void exit(`parent ${parent} is gone`, true);
+      }
+    }, 500).unref();
+  }
+
+  log(`starting instance ${config.name} (prefix ${config.prefix}, auth ${config.auth})`);
+  starting = startLabInstance(config, log).catch(() => undefined);
+  const lab = await starting;
+  if (!lab && !exiting) {
+    releasePid();
+    throw new Error(`start failed; see ${config.stateDir}/daemon.log`);
+  }
+}
+
+if (import.meta.main) {
+  main().catch((e: Error) => {
+    console.error(`lab daemon: ${e.message}`);
+    process.exit(1);
+  });
+}

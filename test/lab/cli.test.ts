@@ -1,0 +1,184 @@
+// The lab CLI end to end against a private instance: up, status, topology, exec, down, up again
+// (warm, state kept), down --wipe (nothing left in the kernel or on disk).
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpClient } from "../../lib/http/client.ts";
+import * as netns from "../../lib/kernel/netns.ts";
+import { loadInstance } from "../../lab/instance.ts";
+import type { LabInstanceConfig } from "../../lab/instance.ts";
+import { runningDaemonPid, stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
+import { LAB_TIMEOUT, registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../helpers/lab.ts";
+
+const CLI = new URL("../../lab/cli.ts", import.meta.url).pathname;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const { name, prefix } = testInstanceIdentity();
+let stateDir: string;
+let sweepRecord = "";
+const instanceArgs = () => ["--instance", name, "--prefix", prefix, "--state-dir", stateDir];
+
+function cli(...args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: LAB_TIMEOUT }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const lab = (...args: string[]) => cli(args[0]!, ...instanceArgs(), ...args.slice(1));
+
+function config(): LabInstanceConfig {
+  const c = loadInstance(stateDir);
+  if (!c) throw new Error("instance not stored");
+  return c;
+}
+
+beforeAll(async () => {
+  await sweepStaleLabs();
+  stateDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tfmesh-cli-")), "state");
+  sweepRecord = registerForSweep({ prefix, stateDir });
+});
+
+afterAll(async () => {
+  // Whatever the tests did, the instance goes.
+  await stopDaemon(stateDir, 10_000).catch(() => false);
+  await wipeKernel(prefix);
+  fs.rmSync(path.dirname(stateDir), { recursive: true, force: true });
+  fs.rmSync(sweepRecord, { force: true });
+  expect(netns.list(`${prefix}-`)).toEqual([]);
+}, LAB_TIMEOUT);
+
+describe("lab up", () => {
+  it("starts the daemon in the background, shows progress and prints the endpoints", async () => {
+    const r = await lab("up", "--ports", "auto");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/• .*data plane/);
+    expect(r.stdout).toMatch(new RegExp(`Lab "${name}" is up \\(pid \\d+`));
+    expect(r.stdout).toContain(`http://127.0.0.1:${config().ports.tf}`);
+    expect(r.stdout).not.toContain(config().credentials.password);
+    expect(runningDaemonPid(stateDir)).toBeGreaterThan(0);
+  }, LAB_TIMEOUT);
+
+  it("says so when the lab is already running", async () => {
+    const pid = runningDaemonPid(stateDir);
+    const r = await lab("up");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`is already running (pid ${pid})`);
+    expect(runningDaemonPid(stateDir)).toBe(pid);
+  });
+});
+
+describe("with pods in the lab", () => {
+  let pods: HttpClient;
+  let bIp = "";
+
+  beforeAll(async () => {
+    pods = new HttpClient({ baseUrl: `http://127.0.0.1:${config().ports.pods}`, retries: 0 });
+    await pods.post("/pods", { name: "web", node: "k8s-1" });
+    bIp = (await pods.post<{ eth0: { ip: string } }>("/pods", { name: "db", node: "k8s-2" })).body.eth0.ip;
+  }, LAB_TIMEOUT);
+
+  it("status shows health, nodes and counts", async () => {
+    const r = await lab("status");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("running and healthy");
+    expect(r.stdout).toMatch(/k8s-2\s+k8s\s+172\.31\.0\.13/);
+    expect(r.stdout).toMatch(/pods\s+2/);
+    expect(r.stdout).toMatch(/virtual networks\s+0/);
+  });
+
+  it("topology draws the nodes and the pods with their addresses", async () => {
+    const r = await lab("topology");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Lab ".*" \(prefix \w+\): 4 nodes, 0 virtual networks, 0 VMs, 2 pods/);
+    expect(r.stdout).toMatch(/k8s-2\s+k8s\s+172\.31\.0\.13/);
+    expect(r.stdout).toContain(`db  netns ${prefix}-pod-db`);
+    expect(r.stdout).toMatch(new RegExp(`eth0\\s+0a:58:[0-9a-f:]+\\s+${bIp.replace(/\./g, "\\.")}/16\\s+→ pod network`));
+  });
+
+  it("exec runs a command in a pod's namespace and passes its output and exit code through", async () => {
+    const ok = await lab("exec", "web", "--", "ping", "-c", "1", "-W", "2", bIp);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("1 received");
+    const addr = await lab("exec", "web", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0");
+    expect(addr.stdout).toMatch(/inet 10\.244\.1\.\d+\/16/);
+    const lost = await lab("exec", "web", "--", "ping", "-c", "1", "-W", "1", "10.244.99.99");
+    expect(lost.code).toBe(1);
+  });
+
+  it("exec refuses unknown targets and names what exists", async () => {
+    const r = await lab("exec", "nope", "--", "ip", "addr");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no VM or pod "nope".*web, db/);
+  });
+
+  it("down stops the daemon but keeps state and kernel; up brings everything back", async () => {
+    const down = await lab("down");
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain(`Stopped lab "${name}"`);
+    expect(runningDaemonPid(stateDir)).toBeUndefined();
+    expect(netns.exists(`${prefix}-pod-web`)).toBe(true);
+    const st = await lab("status");
+    expect(st.code).toBe(3);
+    expect(st.stdout).toContain("stopped");
+
+    const up = await lab("up");
+    expect(up.code).toBe(0);
+    const list = (await pods.get<{ pods: Array<{ name: string }> }>("/pods")).body.pods.map((p) => p.name).sort();
+    expect(list).toEqual(["db", "web"]);
+    expect((await lab("exec", "web", "--", "ping", "-c", "1", "-W", "2", bIp)).code).toBe(0);
+  }, LAB_TIMEOUT);
+});
+
+describe("lab down --wipe", () => {
+  it("stops the lab and removes every namespace and the state dir", async () => {
+    const r = await lab("down", "--wipe");
+    expect(r.code).toBe(0);
+    expect(netns.list(`${prefix}-`)).toEqual([]);
+    expect(fs.existsSync(stateDir)).toBe(false);
+  }, LAB_TIMEOUT);
+
+  it("also cleans up an instance whose daemon is not running", async () => {
+    await netns.add(`${prefix}-leftover`);
+    const r = await lab("down", "--wipe");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("was not running");
+    expect(netns.list(`${prefix}-`)).toEqual([]);
+  });
+
+  it("commands other than up refuse an instance that does not exist", async () => {
+    const r = await lab("status");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/there is no lab instance/);
+  });
+});
+
+describe("usage errors", () => {
+  it("rejects unknown commands and options with the usage text", async () => {
+    const r = await cli("launch");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "launch"[\s\S]*usage:/);
+    const o = await cli("up", "--colour");
+    expect(o.code).toBe(2);
+  });
+
+  it("rejects unsafe instance names and prefixes before touching anything", async () => {
+    const r = await cli("up", "--instance", "../../etc", "--state-dir", path.join(os.tmpdir(), "tfmesh-never"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/DNS-1123/);
+    const p = await cli("up", "--instance", "okname", "--prefix", "bad-prefix", "--state-dir", path.join(os.tmpdir(), "tfmesh-never"));
+    expect(p.code).toBe(2);
+    expect(p.stderr).toMatch(/prefix "bad-prefix"/);
+    expect(fs.existsSync(path.join(os.tmpdir(), "tfmesh-never"))).toBe(false);
+  });
+});

@@ -1,0 +1,162 @@
+// The lab daemon as its users see it: one process, every API on 127.0.0.1, the kernel built and
+// reconciled, pods that really get a network, state that survives a restart, nothing left behind.
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpClient, HttpError } from "../../lib/http/client.ts";
+import * as ip from "../../lib/kernel/ip.ts";
+import * as netns from "../../lib/kernel/netns.ts";
+import { readEndpoints } from "../../lab/endpoints.ts";
+import { runningDaemonPid } from "../../lab/lifecycle.ts";
+import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
+import type { TestLab } from "../helpers/lab.ts";
+
+interface Pod {
+  name: string;
+  node: string;
+  netns: string;
+  uid: string;
+  eth0: { ip: string; prefixLength: number; mac: string };
+  status: string;
+}
+
+let lab: TestLab;
+let pods: HttpClient;
+let prefix = "";
+
+beforeAll(async () => {
+  lab = await startLab();
+  prefix = lab.prefix;
+  pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0 });
+}, LAB_TIMEOUT);
+
+afterAll(async () => {
+  await lab?.stop();
+  // The point of the fixture: not one namespace of this instance survives.
+  if (prefix) expect(netns.list(`${prefix}-`)).toEqual([]);
+}, LAB_TIMEOUT);
+
+/** Local addresses of listening TCP sockets for a port, from /proc/net/tcp{,6}. */
+function listenAddresses(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] !== "0A") continue; // LISTEN
+      const [addr, p] = (cols[1] ?? "").split(":");
+      if (Number.parseInt(p ?? "", 16) === port) out.push(addr ?? "");
+    }
+  }
+  return out;
+}
+
+async function createPod(body: Record<string, unknown>): Promise<Pod> {
+  return (await pods.post<Pod>("/pods", body)).body;
+}
+
+async function eth0Of(ns: string) {
+  const [link] = await ip.json<{ address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show", "dev", "eth0"], ns);
+  return { mac: link?.address, addrs: (link?.addr_info ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`) };
+}
+
+describe("a started lab", () => {
+  it("is healthy, and tells clients where it is in endpoints.json", async () => {
+    const health = (await lab.api.get<{ status: string; instance: string }>("/lab/health")).body;
+    expect(health).toMatchObject({ status: "ok", instance: lab.name });
+    expect(readEndpoints(lab.stateDir)).toEqual(lab.endpoints);
+    expect(runningDaemonPid(lab.stateDir)).toBeGreaterThan(0);
+    expect(fs.existsSync(`${lab.stateDir}/daemon.log`)).toBe(true);
+  });
+
+  it("listens on 127.0.0.1 only, on every port of the instance", () => {
+    const p = lab.config.ports;
+    const nodeCount = lab.config.computeNodes.length + lab.config.k8sNodes.length;
+    const ports = [p.tf, p.keystone, p.nova, p.neutron, p.glance, p.nsm, p.pods, ...Array.from({ length: nodeCount }, (_, i) => p.agentBase + i)];
+    for (const port of ports) expect(listenAddresses(port), `port ${port}`).toEqual(["0100007F"]);
+  });
+
+  it("has built the underlay and one namespace per node", () => {
+    const names = lab.namespaces();
+    expect(names).toContain(`${prefix}-underlay`);
+    for (const n of [...lab.config.computeNodes, ...lab.config.k8sNodes]) expect(names).toContain(`${prefix}-${n}`);
+  });
+
+  it("reports its nodes and object counts", async () => {
+    const s = await lab.status();
+    expect(s.nodes.map((n) => n.name)).toEqual(["compute-1", "compute-2", "k8s-1", "k8s-2"]);
+    expect(s.counts).toMatchObject({ pods: 0, connections: 0 });
+  });
+
+  it("answers malformed pod requests with 400 and a reason", async () => {
+    const err = await pods.post("/pods", "{ nope", { headers: { "content-type": "application/json" } }).catch((e: HttpError) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(400);
+    const bad = await pods.post("/pods", { name: "UPPER" }).catch((e: HttpError) => e);
+    expect((bad as HttpError).status).toBe(400);
+    expect((bad as HttpError).serverMessage).toMatch(/DNS-1123/);
+  });
+});
+
+describe("pods", () => {
+  let a: Pod;
+  let b: Pod;
+
+  beforeAll(async () => {
+    a = await createPod({ name: "pod-a", node: "k8s-1" });
+    b = await createPod({ name: "pod-b", node: "k8s-2" });
+  }, LAB_TIMEOUT);
+
+  it("get eth0 on the pod network of their node", async () => {
+    expect(a).toMatchObject({ node: "k8s-1", netns: `${prefix}-pod-pod-a`, status: "Running" });
+    expect(a.eth0.ip).toMatch(/^10\.244\.1\.\d+$/);
+    expect(b.eth0.ip).toMatch(/^10\.244\.2\.\d+$/);
+    const e = await eth0Of(a.netns);
+    expect(e.mac).toBe(a.eth0.mac);
+    expect(e.addrs).toEqual([`${a.eth0.ip}/${a.eth0.prefixLength}`]);
+  });
+
+  it("on different k8s nodes reach each other", async () => {
+    expect((await lab.ping("pod-a", b.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
+    expect((await lab.ping("pod-b", a.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
+  });
+
+  it("show up in the topology with their interfaces", async () => {
+    const t = await lab.topology();
+    const k8s1 = t.nodes.find((n) => n.name === "k8s-1");
+    const pod = k8s1?.pods.find((p) => p.name === "pod-a");
+    expect(pod?.interfaces.find((i) => i.name === "eth0")).toMatchObject({ mac: a.eth0.mac, network: "pod" });
+  });
+
+  it("are deleted with their namespace", async () => {
+    const c = await createPod({ name: "pod-c" });
+    expect(netns.exists(c.netns)).toBe(true);
+    expect((await pods.delete<{ deleted: boolean }>("/pods/pod-c")).body.deleted).toBe(true);
+    expect(netns.exists(c.netns)).toBe(false);
+    expect((await pods.delete<{ deleted: boolean }>("/pods/pod-c")).body.deleted).toBe(false);
+  });
+});
+
+describe("a restart", () => {
+  it("keeps the pods and reconciles the kernel with them", async () => {
+    const before = (await pods.get<{ pods: Pod[] }>("/pods")).body.pods;
+    expect(before.map((p) => p.name)).toEqual(["pod-a", "pod-b"]);
+
+    await lab.restart();
+    expect((await pods.get<{ pods: Pod[] }>("/pods")).body.pods).toEqual(before);
+    const b = before[1]!;
+    expect((await lab.ping("pod-a", b.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
+  }, LAB_TIMEOUT);
+
+  it("rebuilds kernel pieces that went missing while it was down", async () => {
+    const b = (await pods.get<Pod>("/pods/pod-b")).body;
+    // Damage while the daemon is down: pod-a's namespace disappears.
+    await lab.restart(() => netns.del(`${prefix}-pod-pod-a`));
+    expect(netns.exists(`${prefix}-pod-pod-a`)).toBe(true);
+    expect((await lab.ping("pod-a", b.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
+  }, LAB_TIMEOUT);
+});
