@@ -1,0 +1,69 @@
+// The lab's OpenStack: Keystone, Nova, Neutron and Glance over one TF store, composed as the
+// daemon expects (docs/architecture.md, "Daemon composition").
+import type http from "node:http";
+import type { DatabaseSync } from "node:sqlite";
+import type { LabEndpoints } from "../endpoints.ts";
+import type { LabInstanceConfig } from "../instance.ts";
+import type { ConfigStore } from "../tf/configStore.ts";
+import { hexId } from "./common.ts";
+import type { TokenValidator } from "./common.ts";
+import { createGlanceServer } from "./glance.ts";
+import { Keystone } from "./keystone.ts";
+import { createNeutronServer } from "./neutron.ts";
+import { NeutronModel } from "./neutronModel.ts";
+import { Nova } from "./nova.ts";
+import type { VmRuntime } from "./vmRuntime.ts";
+
+export type { TokenValidator } from "./common.ts";
+export type { VmPort, VmRuntime } from "./vmRuntime.ts";
+
+export interface OpenStackOptions {
+  db: DatabaseSync;
+  store: ConfigStore;
+  instance: Pick<LabInstanceConfig, "computeNodes" | "auth" | "credentials">;
+  endpoints: Pick<LabEndpoints, "keystone" | "nova" | "neutron" | "glance">;
+  vmRuntime: VmRuntime;
+  tokenTtlSeconds?: number;
+  log?: (msg: string) => void;
+}
+
+export interface OpenStack {
+  keystone: { server: http.Server; validateToken: TokenValidator };
+  nova: http.Server;
+  neutron: http.Server;
+  glance: http.Server;
+  /** In-process access for the daemon and tests. */
+  model: { keystone: Keystone; neutron: NeutronModel; nova: Nova };
+}
+
+export function createOpenStack(opts: OpenStackOptions): OpenStack {
+  const neutronModel = new NeutronModel(opts.store, opts.db);
+  const keystone = new Keystone({
+    db: opts.db,
+    credentials: opts.instance.credentials,
+    endpoints: opts.endpoints,
+    projectId: hexId(neutronModel.projectUuid),
+    ...(opts.tokenTtlSeconds !== undefined ? { tokenTtlSeconds: opts.tokenTtlSeconds } : {}),
+  });
+  // In no-auth mode every service accepts requests without a token, like TF's no-auth mode.
+  const auth = opts.instance.auth === "keystone" ? keystone.validateToken : null;
+  const nova = new Nova({
+    db: opts.db,
+    store: opts.store,
+    neutron: neutronModel,
+    computeNodes: opts.instance.computeNodes,
+    vmRuntime: opts.vmRuntime,
+    auth,
+    projectId: keystone.identity.project.id,
+    userId: keystone.identity.user.id,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  nova.resume();
+  return {
+    keystone: { server: keystone.createServer(), validateToken: keystone.validateToken },
+    nova: nova.createServer(),
+    neutron: createNeutronServer({ model: neutronModel, auth, isServer: nova.isServer }),
+    glance: createGlanceServer(auth),
+    model: { keystone, neutron: neutronModel, nova },
+  };
+}
