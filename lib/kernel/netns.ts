@@ -11,17 +11,18 @@ export function exists(name: string): boolean {
   return fs.existsSync(`${NETNS_DIR}/${name}`);
 }
 
-/** Creates the namespace unless it exists; brings its loopback up. */
-export async function add(name: string): Promise<void> {
+/** Creates the namespace (with its loopback up) unless it exists; says whether it created it. */
+export async function add(name: string): Promise<boolean> {
   assertNetnsName(name);
-  if (!exists(name)) {
-    try {
-      await run("ip", ["netns", "add", name]);
-    } catch (e) {
-      if (!isExists(e)) throw e;
-    }
+  if (exists(name)) return false;
+  try {
+    await run("ip", ["netns", "add", name]);
+  } catch (e) {
+    if (!isExists(e)) throw e;
+    return false;
   }
   await run("ip", ["link", "set", "dev", "lo", "up"], { netns: name });
+  return true;
 }
 
 /** Removes the namespace; a missing one is fine. Interfaces in it go with it (veth peers too). */

@@ -1,0 +1,142 @@
+// VMs as namespaces: eth<i> per port (port MAC, address, default route via the first port's
+// gateway), its host end tap<11 hex of the VMI uuid> in the node, plugged into that node's agent
+// the way nova-compute's VIF driver does it.
+import { createVeth, deleteLink, ip, listLinks, netns } from "../../lib/kernel/index.ts";
+import { isIpv4 } from "../../lib/ipv4.ts";
+import { checkMac } from "../../lib/validate/mac.ts";
+import { isUuid } from "../../lib/validate/uuid.ts";
+import type { VRouterAgents } from "../vrouter/agents.ts";
+import { parsePortRequest } from "../vrouter/portRequest.ts";
+import { nodeNetns, tapName, vmIf, vmNetns } from "./names.ts";
+import type { Serial } from "./serial.ts";
+import { isUp, readSnapshot } from "./snapshot.ts";
+import type { DataplaneState } from "./state.ts";
+import type { NodeInfo, VmPort, VmRuntime, VmSpec } from "./types.ts";
+
+export class VmSpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "VmSpecError";
+  }
+}
+
+export interface VmRuntimeDeps {
+  prefix: string;
+  nodes: Map<string, NodeInfo>;
+  state: DataplaneState;
+  agents: VRouterAgents;
+  serial: Serial;
+}
+
+export class LabVmRuntime implements VmRuntime {
+  private readonly d: VmRuntimeDeps;
+
+  constructor(deps: VmRuntimeDeps) {
+    this.d = deps;
+  }
+
+  bootVm(vm: VmSpec): Promise<void> {
+    return this.d.serial.run(() => this.bootNow(vm));
+  }
+
+  deleteVm(serverId: string): Promise<void> {
+    return this.d.serial.run(() => this.deleteNow(serverId));
+  }
+
+  private async bootNow(vm: VmSpec): Promise<void> {
+    this.check(vm);
+    const old = this.d.state.getVm(vm.serverId);
+    if (old && old.node !== vm.node) await this.deleteNow(vm.serverId);
+    else if (old) {
+      const keep = new Set(vm.ports.map((p) => p.vmiUuid));
+      for (const p of old.ports.filter((x) => !keep.has(x.vmiUuid))) await this.removePort(old.node, p);
+    }
+    this.d.state.saveVm(vm);
+    await this.realize(vm);
+    await this.d.agents.plugNow(vm.node, vm.ports.map((p) => portRequest(vm, p)));
+  }
+
+  private async deleteNow(serverId: string): Promise<void> {
+    const vm = this.d.state.getVm(serverId);
+    if (vm) for (const p of vm.ports) await this.removePort(vm.node, p);
+    await netns.del(vmNetns(this.d.prefix, serverId));
+    this.d.state.deleteVm(serverId);
+  }
+
+  private async removePort(node: string, p: VmPort): Promise<void> {
+    await this.d.agents.unplugNow(node, p.vmiUuid);
+    await deleteLink(tapName(p.vmiUuid), nodeNetns(this.d.prefix, node));
+  }
+
+  /** Makes the VM's namespace and interfaces match the spec; reads first, writes only what differs. */
+  async realize(vm: VmSpec): Promise<void> {
+    const vmNs = vmNetns(this.d.prefix, vm.serverId);
+    const nodeNs = nodeNetns(this.d.prefix, vm.node);
+    await netns.add(vmNs);
+    const [snap, nodeLinks] = await Promise.all([readSnapshot(vmNs, { routes: true }), listLinks(nodeNs)]);
+    const onNode = new Set(nodeLinks.map((l) => l.ifname));
+    const lines: string[][] = [];
+    for (const [i, p] of vm.ports.entries()) {
+      const eth = vmIf(i);
+      const tap = tapName(p.vmiUuid);
+      const found = snap.links.get(eth);
+      const intact = found !== undefined && onNode.has(tap) && found.address === p.mac.toLowerCase();
+      if (!intact) {
+        await deleteLink(tap, nodeNs);
+        await deleteLink(eth, vmNs);
+        await createVeth(tap, eth, { netnsA: nodeNs, netnsB: vmNs, macB: p.mac });
+      }
+      const link = intact ? found : undefined;
+      const want = `${p.ip}/${p.prefixLength}`;
+      const have = link ? (snap.addrs.get(eth) ?? []) : [];
+      if (!have.includes(want)) lines.push(["addr", "replace", want, "dev", eth]);
+      for (const a of have) if (a !== want) lines.push(["addr", "del", a, "dev", eth]);
+      if (!isUp(link)) lines.push(["link", "set", eth, "up"]);
+    }
+    for (const name of snap.links.keys()) {
+      const m = /^eth(\d+)$/.exec(name);
+      if (m && Number(m[1]) >= vm.ports.length) lines.push(["link", "del", name]);
+    }
+    const first = vm.ports[0];
+    const def = snap.routes.find((r) => r.dst === "default" && (r.table === undefined || r.table === "main"));
+    if (first && (lines.length > 0 || def?.gateway !== first.gateway || def?.dev !== vmIf(0))) {
+      lines.push(["route", "replace", "default", "via", first.gateway, "dev", vmIf(0)]);
+    }
+    await ip.batch(lines, vmNs);
+  }
+
+  private check(vm: VmSpec): void {
+    if (!isUuid(vm.serverId)) throw new VmSpecError(`server id must be a uuid, got ${JSON.stringify(vm.serverId)}`);
+    if (!this.d.nodes.has(vm.node)) throw new VmSpecError(`no node ${JSON.stringify(vm.node)} in this lab`);
+    if (vm.ports.length === 0) throw new VmSpecError(`VM ${vm.serverId} needs at least one port`);
+    for (const p of vm.ports) {
+      const where = `VM ${vm.serverId} port ${p.vmiUuid}`;
+      if (!isUuid(p.vmiUuid)) throw new VmSpecError(`${where}: VMI id must be a uuid`);
+      const macProblem = checkMac(p.mac);
+      if (macProblem) throw new VmSpecError(`${where}: ${macProblem}`);
+      if (!isIpv4(p.ip) || !Number.isInteger(p.prefixLength) || p.prefixLength < 1 || p.prefixLength > 32) {
+        throw new VmSpecError(`${where}: address ${p.ip}/${p.prefixLength} is not an IPv4 address with prefix length`);
+      }
+      if (!isIpv4(p.gateway)) throw new VmSpecError(`${where}: gateway ${JSON.stringify(p.gateway)} is not an IPv4 address`);
+    }
+  }
+}
+
+function portRequest(vm: VmSpec, p: VmPort) {
+  return parsePortRequest({
+    id: p.vmiUuid,
+    "instance-id": vm.serverId,
+    "ip-address": p.ip,
+    "ip6-address": "",
+    "vn-id": p.vnUuid,
+    "display-name": vm.name,
+    "vm-project-id": "",
+    "mac-address": p.mac,
+    "system-name": tapName(p.vmiUuid),
+    type: 0,
+    "rx-vlan-id": -1,
+    "tx-vlan-id": -1,
+    author: "lab-nova-compute",
+    time: new Date().toISOString(),
+  });
+}
