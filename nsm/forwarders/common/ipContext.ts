@@ -20,12 +20,13 @@ export function ipContext<T extends PodCall>(name: string, kernel: KernelOps, sp
     request: async (call, next) => {
       const dev = interfaceNameOf(call.connection.mechanism)!;
       const { address, routes } = spec(call);
-      for (const stale of (await kernel.addresses(dev, call.podNetns)).filter((a) => a !== address)) {
-        await kernel.deleteAddress(dev, stale, call.podNetns);
-      }
-      await kernel.replaceAddress(dev, address, call.podNetns);
       const src = address.split("/")[0]!;
-      for (const r of routes) await kernel.replaceRoute({ prefix: r.prefix, dev, src, ...(r.nextHop ? { via: r.nextHop } : {}) }, call.podNetns);
+      const stale = (await kernel.addresses(dev, call.podNetns)).filter((a) => a !== address);
+      await kernel.configureIp(dev, call.podNetns, {
+        remove: stale,
+        address,
+        routes: routes.map((r) => ({ prefix: r.prefix, dev, src, ...(r.nextHop ? { via: r.nextHop } : {}) })),
+      });
       return next.request(call);
     },
     close: (call, next) => next.close(call),

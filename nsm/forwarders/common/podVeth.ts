@@ -25,12 +25,13 @@ const DEFAULT_PREFIX = "nsm-";
 const podLocks = new Serializer();
 
 export function podVeth<T extends PodCall>(name: string, kernel: KernelOps, spec: (call: T) => VethSpec): Element<T> {
-  const removeLeftovers = async (call: T, podLinks: LinkInfo[], hostName: string | undefined) => {
+  /** Removes whatever carries this connection's alias (or the host end's name) in the pod and on the node. */
+  const removeLeftovers = async (call: T, podLinks: LinkInfo[], hostLinks: LinkInfo[], hostName: string | undefined) => {
     const alias = connectionAlias(call.connection.id);
     for (const l of podLinks.filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, call.podNetns);
-    const hostLinks = kernel.netnsExists(call.nodeNetns) ? await kernel.links(call.nodeNetns) : [];
     for (const l of hostLinks.filter((l) => l.alias === alias || l.name === hostName)) await kernel.deleteLink(l.name, call.nodeNetns);
   };
+  const nodeLinks = async (call: T) => (kernel.netnsExists(call.nodeNetns) ? kernel.links(call.nodeNetns) : []);
 
   const build = (call: T): Promise<T> =>
     podLocks.run(call.podNetns, async () => {
@@ -38,20 +39,24 @@ export function podVeth<T extends PodCall>(name: string, kernel: KernelOps, spec
       const s = spec(call);
       if (!s.hostName) throw new Error("no host interface name");
       const alias = connectionAlias(call.connection.id);
-      const podLinks = await kernel.links(call.podNetns);
+      const [podLinks, hostLinks] = await Promise.all([kernel.links(call.podNetns), nodeLinks(call)]);
       const mine = podLinks.find((l) => l.alias === alias);
       const ifName = requestedInterface(call.connection) ?? mine?.name ?? nextFreeName(podLinks);
       const out = { ...call, connection: withInterfaceName(call.connection, ifName) };
 
-      const host = kernel.netnsExists(call.nodeNetns) ? (await kernel.links(call.nodeNetns)).find((l) => l.name === s.hostName) : undefined;
+      const host = hostLinks.find((l) => l.name === s.hostName);
       const healthy = mine && mine.name === ifName && host?.alias === alias && (s.mac === undefined || mine.mac === s.mac.toLowerCase());
       if (!healthy) {
         const clash = podLinks.find((l) => l.name === ifName && l.alias !== alias);
         if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${call.podNetns} and belongs to something else`);
-        await removeLeftovers(call, podLinks, s.hostName);
+        await removeLeftovers(call, podLinks, hostLinks, s.hostName);
         await applyOrUndo(
           async () => {
-            await kernel.createVeth({ name: s.hostName!, netns: call.nodeNetns }, { name: ifName, netns: call.podNetns });
+            await kernel.createVeth(
+              { name: s.hostName!, netns: call.nodeNetns },
+              { name: ifName, netns: call.podNetns, ...(s.mac ? { mac: s.mac } : {}) },
+              s.mtu,
+            );
             await configure(out, s, ifName);
           },
           () => kernel.deleteLink(s.hostName!, call.nodeNetns),
@@ -65,13 +70,15 @@ export function podVeth<T extends PodCall>(name: string, kernel: KernelOps, spec
   const configure = async (call: T, s: VethSpec, ifName: string) => {
     const alias = connectionAlias(call.connection.id);
     const mtu = s.mtu !== undefined ? { mtu: s.mtu } : {};
-    await kernel.configureLink(ifName, call.podNetns, { ...(s.mac ? { mac: s.mac } : {}), ...mtu, alias, up: true });
-    await kernel.configureLink(s.hostName!, call.nodeNetns, { ...mtu, alias, ...(s.master ? { master: s.master } : {}), up: true });
+    await Promise.all([
+      kernel.configureLink(ifName, call.podNetns, { ...mtu, alias, up: true }),
+      kernel.configureLink(s.hostName!, call.nodeNetns, { ...mtu, alias, ...(s.master ? { master: s.master } : {}), up: true }),
+    ]);
   };
 
   const remove = async (call: T) => {
     const podLinks = kernel.netnsExists(call.podNetns) ? await kernel.links(call.podNetns) : [];
-    await removeLeftovers(call, podLinks, spec(call).hostName);
+    await removeLeftovers(call, podLinks, await nodeLinks(call), spec(call).hostName);
   };
 
   return {

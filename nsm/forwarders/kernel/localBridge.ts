@@ -24,8 +24,7 @@ export function localBridge(kernel: KernelOps): Element<KernelCall> {
       locks.run(key(call), async () => {
         const bridge = bridgeName(call.service.name);
         const lease = call.lease!;
-        await kernel.ensureBridge(bridge, call.nodeNetns, { up: true });
-        await kernel.replaceAddress(bridge, `${lease.gateway}/${lease.prefixLen}`, call.nodeNetns);
+        await kernel.ensureBridge(bridge, call.nodeNetns, `${lease.gateway}/${lease.prefixLen}`);
         return passOn(call, next, call.refresh ? undefined : () => removeIfUnused(call));
       }),
     close: (call, next) => locks.run(key(call), () => passCloseOn(call, next, () => removeIfUnused(call))),
