@@ -22,7 +22,7 @@ commands
   down [--wipe]              stop it; --wipe also removes its state dir and every kernel object
   status                     health, nodes and object counts
   topology                   the underlay, nodes, VN bridges, VMs and pods as a tree
-  exec <vm|pod> -- <cmd...>  run a command in a VM's (Nova name or id) or pod's namespace
+  exec <vm|pod> -- <cmd...>  run ip, ping, bridge or sysctl in a VM's (Nova name or id) or pod's namespace
 
 options
   --instance <name>          lab instance (default "default")

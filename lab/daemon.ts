@@ -78,7 +78,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   try {
     const store = new ConfigStore(db, { nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })) });
     dataplane = createDataplane({ instance: config, db, store, log: (line) => log(`dataplane: ${line}`) });
-    const openstack = createOpenStack({ db, store, instance: config, endpoints, vmRuntime: dataplane.vmRuntime });
+    const openstack = createOpenStack({ db, store, instance: config, endpoints, vmRuntime: dataplane.vmRuntime, log: (line) => log(`openstack: ${line}`) });
     const tf = createTfServer({ store, auth: config.auth === "keystone" ? openstack.keystone.validateToken : null });
     nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`) });
     const manager = nsm.manager;
