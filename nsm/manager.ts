@@ -107,18 +107,22 @@ export class Manager {
     if (failed) throw failed.reason;
   }
 
-  /** Re-requests every stored connection (a refresh rebuilds missing pieces). Reports failures per id. */
-  async heal(): Promise<Array<{ connection: StoredConnection; error?: unknown }>> {
-    return Promise.all(
-      this.opts.connections.list().map(async (s) => {
+  /** Re-requests every stored connection (a refresh rebuilds missing pieces), a few at a time. Reports failures per id. */
+  async heal(concurrency = 8): Promise<Array<{ connection: StoredConnection; error?: unknown }>> {
+    const todo = this.opts.connections.list();
+    const results: Array<{ connection: StoredConnection; error?: unknown }> = [];
+    const worker = async () => {
+      for (let s = todo.shift(); s; s = todo.shift()) {
         try {
           await this.request({ connection: s.connection });
-          return { connection: s };
+          results.push({ connection: s });
         } catch (error) {
-          return { connection: s, error };
+          results.push({ connection: s, error });
         }
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return results;
   }
 }
 
