@@ -210,7 +210,7 @@ export interface CreateServerRequest {
   imageRef: string;
   flavorRef: string;
   networks: ServerNetwork[];
-  /** Compute host to place the server on (admin; microversion 2.74 `host`, older `availability_zone: "nova:<host>"`). */
+  /** Compute host to place the server on (admin), sent as availability_zone "nova:<host>". */
   host?: string;
   metadata?: Record<string, string>;
 }
@@ -286,7 +286,6 @@ export class NovaClient {
   }
 
   async createServer(req: CreateServerRequest): Promise<{ id: string; adminPass?: string }> {
-    const v = await this.microversion();
     const server: Record<string, unknown> = {
       name: req.name,
       imageRef: req.imageRef,
@@ -294,10 +293,8 @@ export class NovaClient {
       networks: req.networks,
     };
     if (req.metadata) server.metadata = req.metadata;
-    if (req.host) {
-      if (atLeast(v, 2, 74)) server.host = req.host;
-      else server.availability_zone = `nova:${req.host}`;
-    }
+    // "nova:<host>" pins the host in every microversion (2.74's `host` field is not served everywhere).
+    if (req.host) server.availability_zone = `nova:${req.host}`;
     const res = await this.call<{ server: { id: string; adminPass?: string } }>("POST", "/servers", { body: { server }, expect: [200, 202] });
     return res.body.server;
   }

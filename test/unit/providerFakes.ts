@@ -149,7 +149,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
       method: "POST",
       pattern: "/compute/v2.1/servers",
       handler: (req) => {
-        const s = objectBody(req, "server") as { name: string; imageRef: string; flavorRef: string; networks: Array<{ uuid: string; fixed_ip?: string }>; host?: string };
+        const s = objectBody(req, "server") as { name: string; imageRef: string; flavorRef: string; networks: Array<{ uuid: string; fixed_ip?: string }>; availability_zone?: string };
         const id = randomUUID();
         state.servers.set(id, {
           id,
@@ -158,7 +158,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
           polls: 0,
           imageId: s.imageRef,
           flavorId: s.flavorRef,
-          host: s.host ?? "compute-1",
+          host: s.availability_zone?.split(":")[1] ?? "compute-1",
           adminPass: "generated-pass",
         });
         s.networks.forEach((n, i) =>
