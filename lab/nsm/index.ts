@@ -71,6 +71,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
   const placement: PodPlacement = {
     nodeNetns: (node) => `${instance.prefix}-${node}`,
     allowPodNetns: (netns) => netns.startsWith(podNetnsPrefix),
+    netnsExists: (netns) => kernel.netnsExists(netns),
   };
 
   const forwarders = new ForwarderRegistry([

@@ -179,6 +179,13 @@ describe("tungsten forwarder", () => {
     for (const type of ["virtual-machine", "virtual-machine-interface", "instance-ip"]) expect(await tf.list(type)).toEqual([]);
   });
 
+  it("refuses a pod whose netns does not exist before creating anything in TF", async () => {
+    const err = await nsm.manager.request(attach("t9", "ghost", "red")).catch((e: unknown) => e);
+    expect((err as { status?: number }).status).toBe(400);
+    expect((err as Error).message).toContain(`${prefix}-pod-ghost`);
+    expect(await tf.list("virtual-machine")).toEqual([]);
+  });
+
   it("closes all connections of a pod", async () => {
     await nsm.manager.request(attach("t2", "b", "red"));
     await nsm.manager.request(attach("k2", "b", "local"));

@@ -19,13 +19,18 @@ export interface PodPlacement {
   nodeNetns(node: string): string;
   /** Whether a client netns may be touched by this forwarder (the lab allows only its own pods). */
   allowPodNetns?(netns: string): boolean;
+  /** Whether the netns exists; a request for a missing pod is refused before anything is built. */
+  netnsExists?(netns: string): boolean;
 }
 
-export function podCall(call: ForwarderCall, placement: PodPlacement): PodCall {
+export function podCall(call: ForwarderCall, placement: PodPlacement, op: "request" | "close" = "request"): PodCall {
   const podNetns = netnsOf(call.connection.mechanism);
   if (!podNetns) throw new NsmError(400, `connection ${call.connection.id}: no client netns in the kernel mechanism`);
   if (placement.allowPodNetns && !placement.allowPodNetns(podNetns)) {
     throw new NsmError(400, `connection ${call.connection.id}: netns "${podNetns}" is not a pod of this cluster`);
+  }
+  if (op === "request" && placement.netnsExists && !placement.netnsExists(podNetns)) {
+    throw new NsmError(400, `connection ${call.connection.id}: the client netns "${podNetns}" does not exist`);
   }
   return { ...call, podNetns, nodeNetns: placement.nodeNetns(call.node) };
 }
@@ -50,13 +55,13 @@ export function withInterfaceName(c: Connection, name: string): Connection {
 export function forwarderOf<T extends PodCall>(
   type: string,
   pipeline: Next<T>,
-  toCall: (call: ForwarderCall) => T,
+  toCall: (call: ForwarderCall, op: "request" | "close") => T,
   checkService?: Forwarder["checkService"],
 ): Forwarder {
   return {
     type,
     ...(checkService ? { checkService } : {}),
-    request: async (call) => (await pipeline.request(toCall(call))).connection,
-    close: (call) => pipeline.close(toCall(call)),
+    request: async (call) => (await pipeline.request(toCall(call, "request"))).connection,
+    close: (call) => pipeline.close(toCall(call, "close")),
   };
 }

@@ -44,7 +44,7 @@ export function createKernelForwarder(deps: KernelForwarderDeps): Forwarder {
       ethernet_context: { src_mac: podMac(c.connection.id) },
     })),
   ]);
-  return forwarderOf(KERNEL_FORWARDER, pipeline, (call) => podCall(call, deps.placement), checkKernelService);
+  return forwarderOf(KERNEL_FORWARDER, pipeline, (call, op) => podCall(call, deps.placement, op), checkKernelService);
 }
 
 export function checkKernelService(service: NetworkService): string | undefined {

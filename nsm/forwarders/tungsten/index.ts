@@ -47,7 +47,7 @@ export function createTungstenForwarder(deps: TungstenForwarderDeps): Forwarder 
       ...(mtuOf(c).mtu ? { MTU: mtuOf(c).mtu } : {}),
     })),
   ]);
-  return forwarderOf(TUNGSTEN, pipeline, (call) => podCall(call, deps.placement), checkTungstenService);
+  return forwarderOf(TUNGSTEN, pipeline, (call, op) => podCall(call, deps.placement, op), checkTungstenService);
 }
 
 /**
