@@ -250,7 +250,8 @@ export class Nova {
       await this.o.vmRuntime.bootVm({ serverId: id, name: s.name, node: s.host, ports: this.vmPorts(s) });
       const now = this.servers.get(id);
       if (!now) return;
-      this.servers.save({ ...now, status: "ACTIVE", updated: isoSeconds(), launchedAt: isoSeconds() });
+      // Nova writes launched_at without a zone and with microseconds (gophercloud parses it that way).
+      this.servers.save({ ...now, status: "ACTIVE", updated: isoSeconds(), launchedAt: new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000") });
     } catch (err) {
       const now = this.servers.get(id);
       const message = (err as Error)?.message ?? String(err);
