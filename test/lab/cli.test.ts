@@ -78,12 +78,44 @@ describe("lab up", () => {
   });
 });
 
-describe("with pods in the lab", () => {
+/** A Keystone token for the instance's admin, as any OpenStack client would get it. */
+async function token(): Promise<string> {
+  const c = config();
+  const res = await new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.keystone}/v3`, retries: 0 }).post("/auth/tokens", {
+    auth: {
+      identity: { methods: ["password"], password: { user: { name: c.credentials.username, domain: { name: "Default" }, password: c.credentials.password } } },
+      scope: { project: { name: "admin", domain: { name: "Default" } } },
+    },
+  });
+  return res.headers["x-subject-token"]!;
+}
+
+describe("with a VM and pods in the lab", () => {
   let pods: HttpClient;
   let bIp = "";
+  let vm = { id: "", ip: "", gateway: "" };
 
   beforeAll(async () => {
-    pods = new HttpClient({ baseUrl: `http://127.0.0.1:${config().ports.pods}`, retries: 0 });
+    const c = config();
+    const headers = { "x-auth-token": await token() };
+    const neutron = new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.neutron}/v2.0`, headers: () => headers, retries: 0 });
+    const nova = new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.nova}/v2.1`, headers: () => headers, retries: 0 });
+    const net = (await neutron.post<{ network: { id: string } }>("/networks", { network: { name: "red" } })).body.network;
+    const subnet = (await neutron.post<{ subnet: { gateway_ip: string } }>("/subnets", { subnet: { network_id: net.id, ip_version: 4, cidr: "10.1.1.0/24" } })).body.subnet;
+    const images = (await new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.glance}/v2`, headers: () => headers }).get<{ images: Array<{ id: string }> }>("/images")).body.images;
+    const created = (
+      await nova.post<{ server: { id: string } }>("/servers", { server: { name: "red-vm", imageRef: images[0]!.id, flavorRef: "1", networks: [{ uuid: net.id }] } })
+    ).body.server;
+    for (;;) {
+      const server = (await nova.get<{ server: { status: string; addresses: Record<string, Array<{ addr: string }>> } }>(`/servers/${created.id}`)).body.server;
+      if (server.status === "ERROR") throw new Error("red-vm failed to boot");
+      if (server.status === "ACTIVE") {
+        vm = { id: created.id, ip: server.addresses.red![0]!.addr, gateway: subnet.gateway_ip };
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    pods = new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.pods}`, retries: 0 });
     await pods.post("/pods", { name: "web", node: "k8s-1" });
     bIp = (await pods.post<{ eth0: { ip: string } }>("/pods", { name: "db", node: "k8s-2" })).body.eth0.ip;
   }, LAB_TIMEOUT);
@@ -93,17 +125,33 @@ describe("with pods in the lab", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("running and healthy");
     expect(r.stdout).toMatch(/k8s-2\s+k8s\s+172\.31\.0\.13/);
-    expect(r.stdout).toMatch(/pods\s+2/);
-    expect(r.stdout).toMatch(/virtual networks\s+0/);
+    expect(r.stdout).toMatch(/virtual networks\s+1\n/);
+    expect(r.stdout).toMatch(/VMs\s+1\n/);
+    expect(r.stdout).toMatch(/ports \(VMIs\)\s+1\n/);
+    expect(r.stdout).toMatch(/pods\s+2\n/);
+    expect(r.stdout).toMatch(/NSM connections\s+0\n/);
   });
 
-  it("topology draws the nodes and the pods with their addresses", async () => {
+  it("topology draws the nodes, the VN bridge, the VM and the pods with their addresses", async () => {
     const r = await lab("topology");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Lab ".*" \(prefix \w+\): 4 nodes, 0 virtual networks, 0 VMs, 2 pods/);
+    expect(r.stdout).toMatch(/^Lab ".*" \(prefix \w+\): 4 nodes, 1 virtual network, 1 VM, 2 pods/);
+    expect(r.stdout).toMatch(/red\s+default-domain:admin:red\s+VNI \d+/);
+    expect(r.stdout).toMatch(/vn\d+ ⇄ vx\d+\s+red/);
+    expect(r.stdout).toContain(`red-vm  server ${vm.id}`);
+    expect(r.stdout).toMatch(new RegExp(`eth0\\s+[0-9a-f:]{17}\\s+${vm.ip.replace(/\./g, "\\.")}/24\\s+→ red`));
     expect(r.stdout).toMatch(/k8s-2\s+k8s\s+172\.31\.0\.13/);
     expect(r.stdout).toContain(`db  netns ${prefix}-pod-db`);
     expect(r.stdout).toMatch(new RegExp(`eth0\\s+0a:58:[0-9a-f:]+\\s+${bIp.replace(/\./g, "\\.")}/16\\s+→ pod network`));
+  });
+
+  it("exec finds a VM by Nova name or server id and runs the command in its namespace", async () => {
+    const byName = await lab("exec", "red-vm", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0");
+    expect(byName.code).toBe(0);
+    expect(byName.stdout).toContain(`inet ${vm.ip}/24`);
+    const byId = await lab("exec", vm.id.slice(0, 8), "--", "ping", "-c", "1", "-W", "2", vm.gateway);
+    expect(byId.code).toBe(0);
+    expect(byId.stdout).toContain("1 received");
   });
 
   it("exec runs a command in a pod's namespace and passes its output and exit code through", async () => {
@@ -137,6 +185,7 @@ describe("with pods in the lab", () => {
     const list = (await pods.get<{ pods: Array<{ name: string }> }>("/pods")).body.pods.map((p) => p.name).sort();
     expect(list).toEqual(["db", "web"]);
     expect((await lab("exec", "web", "--", "ping", "-c", "1", "-W", "2", bIp)).code).toBe(0);
+    expect((await lab("exec", "red-vm", "--", "ping", "-c", "1", "-W", "2", vm.gateway)).code).toBe(0);
   }, LAB_TIMEOUT);
 });
 
