@@ -1,41 +1,15 @@
 // `lab topology`: the instance drawn as a tree a person can read at a glance — the underlay, each
 // node with its VN bridges, and the VMs and pods on it with every interface, MAC, address and network.
+import type { DataplaneDescription, IfaceDescription } from "./dataplane/types.ts";
 
-export interface IfaceView {
-  name: string;
-  mac: string;
-  addresses: string[];
-  /** "pod" or the VN fq_name string. */
-  network?: string;
-  networkId?: number;
-}
-
-export interface NetworkView {
-  networkId: number;
-  vnUuid?: string;
-  fqName?: string;
-  bridge: string;
-  vxlan: string;
-  gateways: string[];
-  ports: string[];
-}
-
-export interface NodeView {
-  name: string;
-  kind: "compute" | "k8s";
-  netns: string;
-  underlayIp: string;
-  networks: NetworkView[];
-  vms: Array<{ serverId: string; name?: string; netns: string; interfaces: IfaceView[] }>;
-  pods: Array<{ name: string; netns: string; interfaces: IfaceView[] }>;
-}
+export type IfaceView = IfaceDescription;
+export type NodeView = DataplaneDescription["nodes"][number];
+export type NetworkView = NodeView["networks"][number];
 
 /** What GET /lab/topology answers: the data plane's description with TF and Nova names filled in. */
-export interface TopologyView {
+export interface TopologyView extends DataplaneDescription {
   instance: string;
   prefix: string;
-  underlay: { netns: string; cidr: string };
-  nodes: NodeView[];
 }
 
 interface TreeNode {

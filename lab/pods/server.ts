@@ -6,16 +6,13 @@ import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts";
 import type { ApiRequest, Route } from "../../lib/http/server.ts";
+import type { PodRuntime } from "../dataplane/types.ts";
 import { checkK8sName, checkNetnsName } from "../../lib/validate/names.ts";
 import { KeyedQueue } from "./keyedQueue.ts";
 import { PodStore } from "./store.ts";
 import type { PodRecord } from "./store.ts";
 
-/** The slice of the data plane this API drives (lab/dataplane's PodRuntime). */
-export interface PodRuntime {
-  createPod(p: { name: string; uid: string; node: string }): Promise<{ netns: string; eth0: { ip: string; prefixLength: number; mac: string } }>;
-  deletePod(name: string): Promise<void>;
-}
+export type { PodRuntime };
 
 export interface PodConnectionCloser {
   closeByPod(podName: string): Promise<void>;
