@@ -1,8 +1,14 @@
 // The in-process variant of the fixture: the same lab, composed inside the test process (cheaper
 // for API tests), with the same guarantees: real pods on the pod network, and nothing left after stop().
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { startLabInstance } from "../../lab/daemon.ts";
+import { resolveInstance } from "../../lab/instance.ts";
 import * as netns from "../../lib/kernel/netns.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
+import { LAB_TIMEOUT, startLab, testInstanceIdentity } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
 
 let lab: TestLab;
@@ -31,3 +37,18 @@ it("keeps pods across an in-process restart", async () => {
   expect(names).toEqual(["a", "b"]);
   expect(lab.namespaces()).toEqual(expect.arrayContaining([`${lab.prefix}-pod-a`, `${lab.prefix}-pod-b`]));
 }, LAB_TIMEOUT);
+
+it("refuses to start on a port that is taken, saying which, and builds nothing in the kernel", async () => {
+  const id = testInstanceIdentity("busy");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tfmesh-busy-"));
+  const blocker = net.createServer();
+  try {
+    const config = await resolveInstance({ name: id.name, prefix: id.prefix, stateDir: dir, ports: "auto" });
+    await new Promise<void>((r) => blocker.listen(config.ports.tf, "127.0.0.1", () => r()));
+    await expect(startLabInstance(config, () => {})).rejects.toThrow(`port ${config.ports.tf} (tf) is already in use on 127.0.0.1`);
+    expect(netns.list(`${id.prefix}-`)).toEqual([]);
+  } finally {
+    blocker.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

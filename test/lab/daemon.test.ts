@@ -159,4 +159,14 @@ describe("a restart", () => {
     expect(netns.exists(`${prefix}-pod-pod-a`)).toBe(true);
     expect((await lab.ping("pod-a", b.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
   }, LAB_TIMEOUT);
+
+  it("comes back after the daemon was killed outright (stale daemon.pid)", async () => {
+    const pid = runningDaemonPid(lab.stateDir)!;
+    await lab.restart(async () => {
+      // restart() stopped it cleanly; put back what a SIGKILL leaves: a pid file naming a dead process.
+      fs.writeFileSync(`${lab.stateDir}/daemon.pid`, `${pid}\n`);
+    });
+    expect(runningDaemonPid(lab.stateDir)).not.toBe(pid);
+    expect((await lab.status()).counts.pods).toBe(2);
+  }, LAB_TIMEOUT);
 });
