@@ -1,0 +1,170 @@
+// The reference scenario (shared/design.md steps 1-6) end to end: examples/red-blue through the
+// Automation API against a private lab — preview creates nothing, up builds it and packets flow
+// as designed, refresh finds drift and up repairs it, destroy leaves nothing behind.
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as ip from "../../lib/kernel/ip.ts";
+import { NsmClient } from "../../provider/clients/nsm.ts";
+import { OpenStackClient } from "../../provider/clients/openstack.ts";
+import { TfClient } from "../../provider/clients/tf.ts";
+import { repoRoot } from "../../scripts/pulumiEnv.ts";
+import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
+import type { TestLab } from "../helpers/lab.ts";
+import { labStack } from "./helpers.ts";
+import type { E2eStack } from "./helpers.ts";
+
+const workDir = join(repoRoot, "examples", "red-blue");
+const stackConfigDir = join(repoRoot, ".state", "stacks", "red-blue");
+const STEP = 180_000;
+// 2 networks (VN + service + component), 3 VMs, 3 pods (pod + attachments + component), the stack
+const RESOURCES = 20;
+
+interface VmOut { name: string; ip: string; mac: string; host: string }
+interface PodOut { name: string; node: string; eth0: string; interfaces: Array<{ service: string; interfaceName: string; ip: string; prefixLength: number; mac: string }> }
+
+let lab: TestLab;
+let e2e: E2eStack;
+let vms: Record<"redVm1" | "redVm2" | "blueVm", VmOut>;
+let pods: Record<"redPod" | "bluePod" | "bothPod", PodOut>;
+let tf: TfClient;
+let openstack: OpenStackClient;
+
+const reaches = async (from: string, to: string) => (await lab.ping(from, to, { count: 1, wait: 2 })).ok;
+const inSubnet = (addr: string, prefix: string) => addr.startsWith(prefix);
+
+beforeAll(async () => {
+  lab = await startLab();
+  e2e = await labStack(lab, workDir, stackConfigDir);
+  const c = lab.config.credentials;
+  openstack = new OpenStackClient({
+    authUrl: lab.endpoints.keystone,
+    userName: c.username,
+    password: c.password,
+    tenantName: c.project,
+    userDomainName: c.domain,
+    projectDomainName: c.domain,
+    region: undefined,
+  });
+  tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => openstack.keystone.token() });
+}, LAB_TIMEOUT);
+
+afterAll(async () => {
+  try {
+    await e2e?.remove();
+  } finally {
+    await lab?.stop();
+  }
+}, LAB_TIMEOUT);
+
+describe("examples/red-blue on the lab", () => {
+  it("preview plans every resource and creates nothing", async () => {
+    const preview = await e2e.stack.preview();
+    expect(preview.changeSummary).toEqual({ create: RESOURCES });
+    expect((await lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
+  }, STEP);
+
+  it("up creates red and blue, three VMs and three pods with their NSM interfaces", async () => {
+    const up = await e2e.stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect(up.summary.resourceChanges).toEqual({ create: RESOURCES });
+    vms = up.outputs.vms!.value;
+    pods = up.outputs.pods!.value;
+    expect(up.outputs.networks!.value).toMatchObject({ red: { fqName: "default-domain:admin:red" }, blue: { fqName: "default-domain:admin:blue" } });
+    expect(inSubnet(vms.redVm1.ip, "10.1.1.")).toBe(true);
+    expect(inSubnet(vms.redVm2.ip, "10.1.1.")).toBe(true);
+    expect(inSubnet(vms.blueVm.ip, "10.2.2.")).toBe(true);
+    expect(pods.redPod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["red", "nsm-1"]]);
+    expect(pods.bluePod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["blue", "nsm-1"]]);
+    expect(pods.bothPod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["red", "nsm-1"], ["blue", "nsm-2"]]);
+    expect((await lab.status()).counts).toMatchObject({ virtualNetworks: 2, virtualMachines: 3, pods: 3, connections: 4 });
+  }, STEP);
+
+  it("red-pod keeps eth0 and gains nsm-1: red's address, the VMI's MAC, a route to red only", async () => {
+    const nsm1 = pods.redPod.interfaces[0]!;
+    const ns = await lab.netnsOf("red-pod");
+    const links = await ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], ns);
+    const kernel = links.find((l) => l.ifname === "nsm-1")!;
+    expect(kernel.address).toBe(nsm1.mac);
+    expect(kernel.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([`${nsm1.ip}/24`]);
+    expect(links.find((l) => l.ifname === "eth0")!.addr_info.some((a) => a.local === pods.redPod.eth0)).toBe(true);
+    const vmis = await tf.listDetail("virtual-machine-interface", { fields: ["virtual_machine_interface_mac_addresses"] });
+    const macs = vmis.flatMap((v) => (v.virtual_machine_interface_mac_addresses as { mac_address: string[] } | undefined)?.mac_address ?? []);
+    expect(macs).toContain(nsm1.mac);
+    const routes = await ip.json<{ dst: string; dev: string }>(["route", "show"], ns);
+    expect(routes).toContainEqual(expect.objectContaining({ dst: "10.1.1.0/24", dev: "nsm-1" }));
+    expect(routes).toContainEqual(expect.objectContaining({ dst: "default", dev: "eth0" }));
+    expect(routes.some((r) => r.dst.startsWith("10.2.2."))).toBe(false);
+  }, STEP);
+
+  it("red VMs reach each other, red-pod reaches both red VMs and they reach it", async () => {
+    expect(await reaches("red-vm-1", vms.redVm2.ip)).toBe(true);
+    expect(await reaches("red-vm-2", vms.redVm1.ip)).toBe(true);
+    const podIp = pods.redPod.interfaces[0]!.ip;
+    for (const vm of [vms.redVm1, vms.redVm2]) {
+      expect(await reaches("red-pod", vm.ip)).toBe(true);
+      expect(await reaches(vm.name, podIp)).toBe(true);
+    }
+  }, STEP);
+
+  it("blue-pod reaches the blue VM and nothing on red; the pod network still works", async () => {
+    expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(true);
+    expect(await reaches("blue-vm", pods.bluePod.interfaces[0]!.ip)).toBe(true);
+    expect(await reaches("blue-pod", vms.redVm1.ip)).toBe(false);
+    expect(await reaches("blue-vm", pods.redPod.interfaces[0]!.ip)).toBe(false);
+    expect(await reaches("blue-pod", pods.redPod.eth0)).toBe(true);
+  }, STEP);
+
+  it("both-pod reaches red and blue at once", async () => {
+    expect(await reaches("both-pod", vms.redVm1.ip)).toBe(true);
+    expect(await reaches("both-pod", vms.blueVm.ip)).toBe(true);
+    expect(await reaches("blue-vm", pods.bothPod.interfaces[1]!.ip)).toBe(true);
+  }, STEP);
+
+  it("a second preview finds nothing to change", async () => {
+    const preview = await e2e.stack.preview();
+    expect(preview.changeSummary).toEqual({ same: RESOURCES });
+  }, STEP);
+
+  it("refresh shows a lost pod interface as drift and the next up rebuilds it", async () => {
+    await lab.inLab("red-pod", ["ip", "link", "del", "nsm-1"]);
+    expect(await reaches("red-pod", vms.redVm1.ip)).toBe(false);
+    const refresh = await e2e.stack.refresh();
+    expect(refresh.summary.resourceChanges).toMatchObject({ update: 1 });
+    const up = await e2e.stack.up();
+    expect(up.summary.resourceChanges).toMatchObject({ update: 1 });
+    expect(await reaches("red-pod", vms.redVm1.ip)).toBe(true);
+  }, STEP);
+
+  it("refresh notices a VM deleted outside Pulumi and the next up boots it again", async () => {
+    const server = (await openstack.nova.listServers({ name: "red-vm-2" })).find((s) => s.name === "red-vm-2")!;
+    await openstack.nova.deleteServer(server.id);
+    await openstack.nova.waitForDeleted(server.id, { intervalMs: 200 });
+    const refresh = await e2e.stack.refresh();
+    expect(refresh.summary.resourceChanges).toMatchObject({ delete: 1 });
+    const up = await e2e.stack.up();
+    expect(up.summary.resourceChanges).toMatchObject({ create: 1 });
+    const again = up.outputs.vms!.value.redVm2 as VmOut;
+    expect(await reaches("red-pod", again.ip)).toBe(true);
+  }, STEP);
+
+  it("destroy leaves no TF object, server, port, registry entry, namespace or interface", async () => {
+    const destroy = await e2e.stack.destroy();
+    expect(destroy.summary.resourceChanges).toEqual({ delete: RESOURCES });
+    expect((await lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
+    for (const type of ["virtual-network", "virtual-machine", "virtual-machine-interface", "instance-ip"]) {
+      const left = (await tf.list(type)).filter((o) => type !== "virtual-network" || o.fq_name[1] === "admin");
+      expect(left, `TF ${type}`).toEqual([]);
+    }
+    expect(await openstack.nova.listServers()).toEqual([]);
+    expect(await openstack.neutron.listPorts()).toEqual([]);
+    const services = (await new NsmClient(lab.endpoints.nsm).listNetworkServices()).map((s) => s.name);
+    expect(services).not.toContain("red");
+    expect(services).not.toContain("blue");
+    const namespaces = lab.namespaces();
+    expect(namespaces.filter((n) => n.startsWith(`${lab.prefix}-vm-`) || n.startsWith(`${lab.prefix}-pod-`))).toEqual([]);
+    for (const node of namespaces.filter((n) => !n.endsWith("-underlay"))) {
+      const names = (await ip.json<{ ifname: string }>(["link", "show"], node)).map((l) => l.ifname);
+      expect(names.filter((n) => /^(tap|vn\d|vx\d)/.test(n)), `interfaces left in ${node}`).toEqual([]);
+    }
+  }, STEP);
+});
