@@ -19,12 +19,12 @@ export function filterItems(items: Json[], q: URLSearchParams, custom: Record<st
   const out = items.filter((item) =>
     keys.every((k) => {
       const values = q.getAll(k);
-      if (custom[k]) return values.some((v) => custom[k]!(item, v));
-      if (!(k in item)) return true;
+      if (Object.hasOwn(custom, k)) return values.some((v) => custom[k]!(item, v));
+      if (!Object.hasOwn(item, k)) return true;
       return values.some((v) => matches(item[k], v));
     }),
   );
   const fields = q.getAll("fields").flatMap((f) => f.split(",")).filter(Boolean);
   if (!fields.length) return out;
-  return out.map((item) => Object.fromEntries(fields.filter((f) => f in item).map((f) => [f, item[f]])));
+  return out.map((item) => Object.fromEntries(fields.filter((f) => Object.hasOwn(item, f)).map((f) => [f, item[f]])));
 }

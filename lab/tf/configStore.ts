@@ -389,7 +389,7 @@ export class ConfigStore {
     const derived = new Set([...backRefFields(type).keys(), ...childFields(type).keys()]);
     for (const [k, v] of Object.entries(body)) {
       if (ENVELOPE.has(k) || derived.has(k)) continue;
-      const spec = schema.props[k];
+      const spec = Object.hasOwn(schema.props, k) ? schema.props[k] : undefined;
       if (spec) {
         const problem = checkValue(spec, v, k);
         if (problem) throw new TfError(400, `Bad property in ${op}: Error validating property ${problem}`);

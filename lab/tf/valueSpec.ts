@@ -41,7 +41,7 @@ export function checkValue(spec: ValueSpec, value: unknown, path: string): strin
       if (typeof value !== "object" || Array.isArray(value)) return `${path}: ${spec.name} object expected instead of ${show(value)}`;
       if (!spec.fields) return undefined;
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        const fs = spec.fields[k];
+        const fs = Object.hasOwn(spec.fields, k) ? spec.fields[k] : undefined;
         if (!fs) return `${path}: ${spec.name} does not have field ${k}`;
         const r = checkValue(fs, v, `${path}.${k}`);
         if (r) return r;

@@ -396,3 +396,24 @@ describe("authentication", () => {
     expect((await call("GET", `${tf}/virtual-networks`, undefined, { "x-auth-token": "forged" })).status).toBe(401);
   });
 });
+
+describe("hostile input", () => {
+  it("400s inherited property names instead of accepting them", async () => {
+    for (const key of ["toString", "constructor", "__proto__"]) {
+      const r = await post("/virtual-networks", { "virtual-network": { fq_name: [...ADMIN, `vn-${key}`], parent_type: "project", [key]: { x: 1 } } });
+      expect(r.status, key).toBe(400);
+    }
+    const nested = await post("/virtual-networks", vnBody("vn-nested-proto", [], { virtual_network_properties: { toString: "x" } }));
+    expect(nested.status).toBe(400);
+    expect(nested.text).toMatch(/does not have field toString/);
+  });
+
+  it("400s malformed filters, bodies of the wrong shape and non-list fq_names", async () => {
+    expect((await get("/virtual-networks?filters=nokey")).status).toBe(400);
+    expect((await post("/virtual-networks", [])).status).toBe(400);
+    expect((await post("/virtual-networks", { "virtual-network": "red" })).status).toBe(400);
+    expect((await post("/virtual-networks", { "virtual-network": { fq_name: "default-domain:admin:x" } })).status).toBe(400);
+    expect((await post("/fqname-to-id", { type: "virtual-network", fq_name: "a:b" })).status).toBe(400);
+    expect((await get("/")).status).toBe(200);
+  });
+});
