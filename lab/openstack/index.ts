@@ -24,6 +24,7 @@ export interface OpenStackOptions {
   endpoints: Pick<LabEndpoints, "keystone" | "nova" | "neutron" | "glance">;
   vmRuntime: VmRuntime;
   tokenTtlSeconds?: number;
+  bootTimeoutMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -57,6 +58,7 @@ export function createOpenStack(opts: OpenStackOptions): OpenStack {
     projectId: keystone.identity.project.id,
     userId: keystone.identity.user.id,
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.bootTimeoutMs !== undefined ? { bootTimeoutMs: opts.bootTimeoutMs } : {}),
   });
   nova.resume();
   return {

@@ -31,6 +31,8 @@ export interface NovaOptions {
   projectId: string;
   userId: string;
   log?: (msg: string) => void;
+  /** A boot that takes longer puts the server in ERROR (so a stuck boot never wedges its delete). */
+  bootTimeoutMs?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -247,16 +249,30 @@ export class Nova {
     const s = this.servers.get(id);
     if (!s || s.status !== "BUILD") return;
     try {
-      await this.o.vmRuntime.bootVm({ serverId: id, name: s.name, node: s.host, ports: this.vmPorts(s) });
+      const limit = this.o.bootTimeoutMs ?? 120_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the VM did not boot within ${limit / 1000} s`)), limit);
+        timer.unref();
+      });
+      try {
+        await Promise.race([this.o.vmRuntime.bootVm({ serverId: id, name: s.name, node: s.host, ports: this.vmPorts(s) }), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
       const now = this.servers.get(id);
       if (!now) return;
       // Nova writes launched_at without a zone and with microseconds (gophercloud parses it that way).
       this.servers.save({ ...now, status: "ACTIVE", updated: isoSeconds(), launchedAt: new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000") });
     } catch (err) {
-      const now = this.servers.get(id);
       const message = (err as Error)?.message ?? String(err);
       this.o.log?.(`nova: boot of ${id} failed: ${message}`);
-      if (now) this.servers.save({ ...now, status: "ERROR", updated: isoSeconds(), fault: { code: 500, message, created: isoSeconds() } });
+      try {
+        const now = this.servers.get(id);
+        if (now) this.servers.save({ ...now, status: "ERROR", updated: isoSeconds(), fault: { code: 500, message, created: isoSeconds() } });
+      } catch (saveErr) {
+        this.o.log?.(`nova: could not record the failed boot of ${id}: ${(saveErr as Error).message}`);
+      }
     }
   }
 
