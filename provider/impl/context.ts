@@ -91,7 +91,7 @@ export async function lookup<T>(fn: () => Promise<T>): Promise<Lookup<T>> {
   }
 }
 
-/** Progress lines for long operations (the engine shows provider stderr in its log). */
+/** Progress lines for long operations: the engine relays provider stderr as info diagnostics. */
 export function progress(message: string): void {
   process.stderr.write(`tfmesh: ${message}\n`);
 }

@@ -79,6 +79,17 @@ describe("examples/red-blue on the lab", () => {
     expect((await lab.status()).counts).toMatchObject({ virtualNetworks: 2, virtualMachines: 3, pods: 3, connections: 4 });
   }, STEP);
 
+  it("state holds no credential in plain text, the VM's admin password only as a secret, and small provider shims", async () => {
+    const state = await e2e.stack.exportStack();
+    const text = JSON.stringify(state);
+    expect(text).not.toContain(lab.config.credentials.password);
+    const vm = state.deployment.resources.find((r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/openstack:VirtualMachine");
+    expect(vm.outputs.adminPass).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" });
+    for (const r of state.deployment.resources.filter((x: { type: string }) => x.type.startsWith("pulumi-nodejs:dynamic/"))) {
+      expect(Buffer.byteLength(r.inputs.__provider)).toBeLessThan(4096);
+    }
+  }, STEP);
+
   it("red-pod keeps eth0 and gains nsm-1: red's address, the VMI's MAC, a route to red only", async () => {
     const nsm1 = pods.redPod.interfaces[0]!;
     const ns = await lab.netnsOf("red-pod");
