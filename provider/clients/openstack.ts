@@ -235,8 +235,18 @@ const atLeast = (v: readonly [number, number], major: number, minor: number) => 
 
 export interface WaitOptions {
   timeoutMs?: number;
+  /** Longest pause between polls; polling starts at a tenth of it and backs off. */
   intervalMs?: number;
   onProgress?: (server: NovaServer) => void;
+}
+
+// Short first polls catch a quick boot early; the pause then grows to intervalMs.
+function pollPauses(intervalMs: number): () => Promise<void> {
+  let pause = Math.max(1, Math.floor(intervalMs / 10));
+  return async () => {
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(intervalMs, pause * 2);
+  };
 }
 
 export class NovaClient {
@@ -311,6 +321,7 @@ export class NovaClient {
   /** Polls until the server reaches `status`; ERROR (or disappearing) fails with the fault. */
   async waitForStatus(id: string, status: string, wo: WaitOptions = {}): Promise<NovaServer> {
     const deadline = Date.now() + (wo.timeoutMs ?? 300_000);
+    const pause = pollPauses(wo.intervalMs ?? 2000);
     for (;;) {
       const server = await this.getServer(id);
       if (!server) throw new Error(`server ${id} disappeared while waiting for ${status}`);
@@ -320,13 +331,14 @@ export class NovaClient {
         throw new Error(`server ${server.name} (${id}) went to ERROR${server.fault?.message ? `: ${server.fault.message}` : ""}`);
       }
       if (Date.now() > deadline) throw new Error(`server ${server.name} (${id}) still ${server.status} after ${wo.timeoutMs ?? 300_000} ms, expected ${status}`);
-      await new Promise((r) => setTimeout(r, wo.intervalMs ?? 1000));
+      await pause();
     }
   }
 
   /** Polls until GET answers 404, which is how Nova says a delete finished. */
   async waitForDeleted(id: string, wo: WaitOptions = {}): Promise<void> {
     const deadline = Date.now() + (wo.timeoutMs ?? 300_000);
+    const pause = pollPauses(wo.intervalMs ?? 2000);
     for (;;) {
       const server = await this.getServer(id);
       if (!server) return;
@@ -334,7 +346,7 @@ export class NovaClient {
         throw new Error(`server ${server.name} (${id}) went to ERROR while deleting${server.fault?.message ? `: ${server.fault.message}` : ""}`);
       }
       if (Date.now() > deadline) throw new Error(`server ${server.name} (${id}) still exists ${wo.timeoutMs ?? 300_000} ms after delete`);
-      await new Promise((r) => setTimeout(r, wo.intervalMs ?? 500));
+      await pause();
     }
   }
 
