@@ -1,0 +1,88 @@
+// Lab instances and scratch namespaces for benchmarks, built on the test fixture (own name, kernel
+// prefix, free ports, temp state dir; the daemon wipes itself if this process dies) and tracked
+// for cleanup on errors and Ctrl-C.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as netns from "../lib/kernel/netns.ts";
+import { wipeKernel } from "../lab/lifecycle.ts";
+import { NsmClient } from "../provider/clients/nsm.ts";
+import { OpenStackClient } from "../provider/clients/openstack.ts";
+import { PodsClient } from "../provider/clients/pods.ts";
+import { TfClient } from "../provider/clients/tf.ts";
+import { registerForSweep, startLab, testInstanceIdentity } from "../test/helpers/lab.ts";
+import type { TestLab } from "../test/helpers/lab.ts";
+import { track } from "./cleanup.ts";
+
+/** Every kernel prefix this run used; the run ends by checking that none of them is left. */
+export const usedPrefixes = new Set<string>();
+
+/** Namespaces of this run that still exist. */
+export function leftoverNamespaces(): string[] {
+  return netns.list().filter((n) => [...usedPrefixes].some((p) => n.startsWith(`${p}-`)));
+}
+
+export interface BenchLab {
+  lab: TestLab;
+  tf: TfClient;
+  nsm: NsmClient;
+  openstack: OpenStackClient;
+  pods: PodsClient;
+  /** Stops the daemon and removes the instance (kernel and state). Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startBenchLab(name: string): Promise<BenchLab> {
+  const lab = await startLab({ name });
+  usedPrefixes.add(lab.prefix);
+  const stop = track(`lab ${lab.name} (${lab.prefix})`, () => lab.stop());
+  const c = lab.config.credentials;
+  const openstack = new OpenStackClient({
+    authUrl: lab.endpoints.keystone,
+    userName: c.username,
+    password: c.password,
+    tenantName: c.project,
+    userDomainName: c.domain,
+    projectDomainName: c.domain,
+    region: undefined,
+  });
+  return {
+    lab,
+    tf: new TfClient({ baseUrl: lab.endpoints.tf, token: () => openstack.keystone.token() }),
+    nsm: new NsmClient(lab.endpoints.nsm),
+    openstack,
+    pods: new PodsClient(lab.endpoints.pods),
+    stop,
+  };
+}
+
+/** Namespaces outside any lab ("<prefix>-<suffix>"), removed on release and swept if this process dies. */
+export interface Scratch {
+  prefix: string;
+  netns(suffix: string): Promise<string>;
+  release(): Promise<void>;
+}
+
+export function scratchNamespaces(): Scratch {
+  const { prefix } = testInstanceIdentity("bench-scratch");
+  usedPrefixes.add(prefix);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "tfmesh-bench-scratch-"));
+  const registryFile = registerForSweep({ prefix, stateDir });
+  const release = track(`scratch namespaces ${prefix}-*`, async () => {
+    try {
+      await wipeKernel(prefix);
+    } finally {
+      fs.rmSync(stateDir, { recursive: true, force: true });
+      fs.rmSync(registryFile, { force: true });
+    }
+  });
+  return {
+    prefix,
+    async netns(suffix) {
+      const name = `${prefix}-${suffix}`;
+      await netns.add(name);
+      return name;
+    },
+    release,
+  };
+}
