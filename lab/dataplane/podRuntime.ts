@@ -5,7 +5,7 @@ import { createVeth, deleteLink, ip, listLinks, netns } from "../../lib/kernel/i
 import { checkK8sName } from "../../lib/validate/names.ts";
 import { POD_BRIDGE, POD_PLEN, nodeNetns, podAddress, podGateway, podHostIf, podMac, podNetns } from "./names.ts";
 import type { Serial } from "./serial.ts";
-import { isUp, readSnapshot } from "./snapshot.ts";
+import { emptySnapshot, isUp, readSnapshot } from "./snapshot.ts";
 import type { DataplaneState, PodRow } from "./state.ts";
 import type { NodeInfo, PodEth0, PodRuntime, PodSpec } from "./types.ts";
 
@@ -71,14 +71,14 @@ export class LabPodRuntime implements PodRuntime {
     const podNs = podNetns(this.d.prefix, row.name);
     const nodeNs = nodeNetns(this.d.prefix, row.node);
     const host = podHostIf(row.name);
-    await netns.add(podNs);
-    const [snap, nodeLinks] = await Promise.all([readSnapshot(podNs, { routes: true }), listLinks(nodeNs)]);
+    const created = await netns.add(podNs);
+    const [snap, nodeLinks] = await Promise.all([created ? emptySnapshot() : readSnapshot(podNs, { routes: true }), listLinks(nodeNs)]);
     const hostLink = nodeLinks.find((l) => l.ifname === host);
     const found = snap.links.get("eth0");
     const intact = found !== undefined && hostLink !== undefined && found.address === row.mac;
     if (!intact) {
-      await deleteLink(host, nodeNs);
-      await deleteLink("eth0", podNs);
+      if (hostLink) await deleteLink(host, nodeNs);
+      if (found) await deleteLink("eth0", podNs);
       await createVeth(host, "eth0", { netnsA: nodeNs, netnsB: podNs, macB: row.mac });
     }
     if (!intact || hostLink?.master !== POD_BRIDGE || !isUp(hostLink)) await ip.batch([["link", "set", host, "master", POD_BRIDGE, "up"]], nodeNs);

@@ -9,7 +9,7 @@ import type { VRouterAgents } from "../vrouter/agents.ts";
 import { parsePortRequest } from "../vrouter/portRequest.ts";
 import { nodeNetns, tapName, vmIf, vmNetns } from "./names.ts";
 import type { Serial } from "./serial.ts";
-import { isUp, readSnapshot } from "./snapshot.ts";
+import { emptySnapshot, isUp, readSnapshot } from "./snapshot.ts";
 import type { DataplaneState } from "./state.ts";
 import type { NodeInfo, VmPort, VmRuntime, VmSpec } from "./types.ts";
 
@@ -72,8 +72,8 @@ export class LabVmRuntime implements VmRuntime {
   async realize(vm: VmSpec): Promise<void> {
     const vmNs = vmNetns(this.d.prefix, vm.serverId);
     const nodeNs = nodeNetns(this.d.prefix, vm.node);
-    await netns.add(vmNs);
-    const [snap, nodeLinks] = await Promise.all([readSnapshot(vmNs, { routes: true }), listLinks(nodeNs)]);
+    const created = await netns.add(vmNs);
+    const [snap, nodeLinks] = await Promise.all([created ? emptySnapshot() : readSnapshot(vmNs, { routes: true }), listLinks(nodeNs)]);
     const onNode = new Set(nodeLinks.map((l) => l.ifname));
     const lines: string[][] = [];
     for (const [i, p] of vm.ports.entries()) {
@@ -82,8 +82,8 @@ export class LabVmRuntime implements VmRuntime {
       const found = snap.links.get(eth);
       const intact = found !== undefined && onNode.has(tap) && found.address === p.mac.toLowerCase();
       if (!intact) {
-        await deleteLink(tap, nodeNs);
-        await deleteLink(eth, vmNs);
+        if (onNode.has(tap)) await deleteLink(tap, nodeNs);
+        if (found) await deleteLink(eth, vmNs);
         await createVeth(tap, eth, { netnsA: nodeNs, netnsB: vmNs, macB: p.mac });
       }
       const link = intact ? found : undefined;

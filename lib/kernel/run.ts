@@ -47,6 +47,12 @@ function summarizeBatch(input: string): string {
   return lines.length > 8 ? `${shown}; ... ${lines.length} lines` : shown;
 }
 
+/** Process starts and their wall time since load, per program (bench and tuning read it). */
+export const runStats = { count: 0, ms: 0, byProgram: {} as Record<string, number> };
+
+// TFMESH_KERNEL_TRACE=1 prints every command with its duration (for tuning and debugging).
+const TRACE = process.env.TFMESH_KERNEL_TRACE === "1";
+
 const resolved = new Map<Program, string>();
 
 function programPath(cmd: Program): string {
@@ -85,6 +91,9 @@ export function run(cmd: Program, args: string[], opts: RunOptions = {}): Promis
   } catch (e) {
     return Promise.reject(e);
   }
+  const started = performance.now();
+  runStats.count += 1;
+  runStats.byProgram[argv[0]!] = (runStats.byProgram[argv[0]!] ?? 0) + 1;
   return new Promise((resolve, reject) => {
     const child = execFile(
       file,
@@ -93,6 +102,9 @@ export function run(cmd: Program, args: string[], opts: RunOptions = {}): Promis
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
         if (err && (err as { killed?: boolean }).killed) stderr = `${stderr}\n(killed after ${opts.timeoutMs ?? 60_000} ms)`;
+        const took = performance.now() - started;
+        runStats.ms += took;
+        if (TRACE) process.stderr.write(`[kernel] ${took.toFixed(1)} ms ${argv.join(" ")}${opts.input !== undefined ? ` <<< ${summarizeBatch(opts.input)}` : ""}\n`);
         const result = { code, stdout, stderr };
         if (code !== 0 && !opts.allowFail) reject(new KernelError(argv, code, stderr, opts.input));
         else resolve(result);

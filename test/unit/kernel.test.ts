@@ -164,6 +164,14 @@ describe("links, addresses, routes", () => {
     expect(routes).toHaveLength(2);
   });
 
+  it("reads several things in one ip process, one list per command", async () => {
+    const [links, rules, neigh] = await ip.jsonBatch([["addr", "show"], ["rule", "show"], ["neigh", "show", "dev", "va0"]], nsA, { details: true });
+    expect((links as Array<{ ifname: string }>).map((l) => l.ifname)).toContain("va0");
+    expect(rules).toContainEqual(expect.objectContaining({ table: "main" }));
+    expect(Array.isArray(neigh)).toBe(true);
+    expect(ip.splitJsonValues('[{"a":"]["}]\n[]\n[1,[2]]')).toEqual([[{ a: "][" }], [], [1, [2]]]);
+  });
+
   it("lists addresses as the kernel has them", async () => {
     const [va0] = await listAddresses(nsA, "va0");
     expect(va0?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["192.168.77.1/24"]);
