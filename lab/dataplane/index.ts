@@ -60,7 +60,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const state = new DataplaneState(opts.db);
   const agents = new VRouterAgents({ prefix, nodes, db: opts.db, config, serial, log });
   const vms = new LabVmRuntime({ prefix, nodes: nodeMap, state, agents, serial });
-  const pods = new LabPodRuntime({ prefix, nodes: nodeMap, state, serial });
+  const pods = new LabPodRuntime({ prefix, nodes: nodeMap, state, serial, afterInterfacesGone: () => agents.refreshNow(false) });
   let servers: Map<string, http.Server> | undefined;
 
   const knownNamespaces = () =>

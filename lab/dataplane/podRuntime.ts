@@ -21,6 +21,8 @@ export interface PodRuntimeDeps {
   nodes: Map<string, NodeInfo>;
   state: DataplaneState;
   serial: Serial;
+  /** Runs (inside the serial lock) after a pod's interfaces are gone, so agents drop ports whose tap went with them. */
+  afterInterfacesGone?: () => Promise<void>;
 }
 
 const FIRST_HOST = 2;
@@ -61,9 +63,17 @@ export class LabPodRuntime implements PodRuntime {
 
   private async deleteNow(name: string): Promise<void> {
     const row = this.d.state.getPod(name);
+    const ns = podNetns(this.d.prefix, name);
+    if (netns.exists(ns)) {
+      // Deleting the pod ends takes their node ends (eth0's veth, taps of attachments nobody closed)
+      // with them right away; a deleted namespace would release them only later, asynchronously.
+      const links = (await listLinks(ns)).filter((l) => l.ifname !== "lo");
+      await ip.batch(links.map((l) => ["link", "del", l.ifname]), ns);
+    }
     if (row) await deleteLink(podHostIf(name), nodeNetns(this.d.prefix, row.node));
-    await netns.del(podNetns(this.d.prefix, name));
+    await netns.del(ns);
     this.d.state.deletePod(name);
+    await this.d.afterInterfacesGone?.();
   }
 
   /** Makes the pod's namespace and eth0 match its row; reads first, writes only what differs. */

@@ -13,6 +13,10 @@ export interface PingOptions {
   deadline?: number;
   /** Source interface or address (ping -I). */
   iface?: string;
+  /** ICMP payload bytes (ping -s). */
+  size?: number;
+  /** Set DF and never fragment locally (ping -M do): a packet too big for the path is lost. */
+  dontFragment?: boolean;
 }
 
 export interface PingResult {
@@ -41,6 +45,11 @@ export async function ping(netns: string, target: string, opts: PingOptions = {}
   const args = ["-n", "-q", "-c", String(count), "-W", String(opts.wait ?? 1)];
   if (opts.interval !== undefined) args.push("-i", String(opts.interval));
   if (opts.deadline !== undefined) args.push("-w", String(opts.deadline));
+  if (opts.size !== undefined) {
+    if (!Number.isInteger(opts.size) || opts.size < 0 || opts.size > 65507) throw new KernelError(["ping", target], 2, `ping size must be 0..65507, got ${opts.size}`);
+    args.push("-s", String(opts.size));
+  }
+  if (opts.dontFragment) args.push("-M", "do");
   if (opts.iface !== undefined) {
     if (!isIpv4(opts.iface)) assertIfName(opts.iface, "ping interface");
     args.push("-I", opts.iface);

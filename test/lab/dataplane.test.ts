@@ -3,7 +3,7 @@
 // gateway, reconcile after damage, and destroy.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteLink, ip, listLinks, netns, showLink } from "../../lib/kernel/index.ts";
+import { deleteLink, ip, listLinks, netns, ping, showLink } from "../../lib/kernel/index.ts";
 import { nodeNetns, tapName, vnBridge, vnVxlan } from "../../lab/dataplane/names.ts";
 import type { VmPort } from "../../lab/dataplane/index.ts";
 import { agentRequest, attachPod, createTestLab, isolated, podNs, portBody, reaches, startAgents, vmNs } from "./dataplane-fixture.ts";
@@ -65,6 +65,11 @@ describe("VMs on a VN", () => {
     expect(await reaches(vmNs(lab, vm.red1.id), vm.red3.ip)).toBe(true);
     expect(await reaches(vmNs(lab, vm.red3.id), vm.red2.ip)).toBe(true);
     expect(await reaches(vmNs(lab, vm.blue2.id), vm.blue1.ip)).toBe(true);
+  });
+
+  it("carry full-size 1500-byte packets across nodes without fragmenting", async () => {
+    const res = await ping(vmNs(lab, vm.red1.id), vm.red3.ip, { count: 2, interval: 0.2, size: 1472, dontFragment: true });
+    expect(res.ok).toBe(true);
   });
 
   it("have eth0 with the port MAC, address and a default route via the gateway", async () => {
@@ -274,6 +279,14 @@ describe("teardown", () => {
     await lab.dp.podRuntime.deletePod("pod-b");
     await lab.dp.podRuntime.deletePod("pod-b");
     expect(netns.exists(podNs(lab, "pod-b"))).toBe(false);
+    expect((await listLinks(nodeNetns(lab.prefix, "k2"))).filter((l) => l.ifname.startsWith("veth"))).toEqual([]);
+  });
+
+  it("deleting a pod whose attachment was never closed withdraws that endpoint", async () => {
+    await lab.dp.podRuntime.deletePod("pod-a");
+    expect(await showLink(tapName(podRedPort.vmiUuid), nodeNetns(lab.prefix, "k1"))).toBeUndefined();
+    const neigh = await ip.json<{ dst: string }>(["neigh", "show", "dev", vnBridge(red.networkId)], nodeNetns(lab.prefix, "c1"));
+    expect(neigh.map((n) => n.dst)).not.toContain(podRedPort.ip);
   });
 
   it("destroy leaves no namespace of the instance", async () => {
