@@ -19,9 +19,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --help
 Results print as tables and are written to .state/bench/<date>.json.`;
 
-function count(text: string, what: string): number {
+function count(text: string, what: string, min: number): number {
   const v = Number(text);
-  if (text.trim() === "" || !Number.isInteger(v) || v < 0) throw new UsageError(`${what} must be a non-negative integer, got "${text}"`);
+  if (text.trim() === "" || !Number.isInteger(v) || v < min) throw new UsageError(`${what} must be an integer >= ${min}, got "${text}"`);
   return v;
 }
 
@@ -50,16 +50,16 @@ export function parseArgs(argv: string[], known: string[]): BenchOptions {
         for (const part of value().split(",")) {
           const at = part.indexOf("=");
           if (at < 0) {
-            opts.n.set("*", count(part, "--n"));
+            opts.n.set("*", count(part, "--n", 1));
             continue;
           }
           const name = part.slice(0, at);
           if (!known.includes(name)) throw new UsageError(`--n: unknown benchmark ${name}; known: ${known.join(", ")}`);
-          opts.n.set(name, count(part.slice(at + 1), `--n ${name}`));
+          opts.n.set(name, count(part.slice(at + 1), `--n ${name}`, 1));
         }
         break;
       case "--concurrency":
-        opts.concurrency = count(value(), "--concurrency");
+        opts.concurrency = count(value(), "--concurrency", 0);
         break;
       case "--help":
       case "-h":
@@ -69,7 +69,6 @@ export function parseArgs(argv: string[], known: string[]): BenchOptions {
         throw new UsageError(`unknown option ${arg}`);
     }
   }
-  for (const [name, v] of opts.n) if (v === 0) throw new UsageError(`--n${name === "*" ? "" : " " + name} must be at least 1`);
   return opts;
 }
 
