@@ -9,7 +9,7 @@ import type { LabEndpoints } from "./endpoints.ts";
 import { derivePrefix, InstanceConfigError, loadInstance, locateInstance, resolveInstance } from "./instance.ts";
 import type { LabInstanceConfig, LabInstanceOptions } from "./instance.ts";
 import type { LabStatus } from "./introspection.ts";
-import { fetchHealth, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "./lifecycle.ts";
+import { fetchHealth, logSize, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "./lifecycle.ts";
 import { wipeStateDir } from "./stateFiles.ts";
 import { renderTopology } from "./topologyView.ts";
 import type { TopologyView } from "./topologyView.ts";
@@ -133,9 +133,10 @@ async function up(o: Options): Promise<number> {
   } else {
     out(`Starting lab "${config.name}" (prefix ${config.prefix}, state ${config.stateDir})`);
   }
+  const logFrom = logSize(config.stateDir);
   const pid = running ?? spawnDaemon(config, { detached: true }).pid;
   const t0 = Date.now();
-  await waitHealthy(config, { pid, onPhase: (p) => out(`  • ${p}`) });
+  await waitHealthy(config, { pid, logFrom, onPhase: (p) => out(`  • ${p}`) });
   out(`Lab "${config.name}" is up (pid ${pid}, ${((Date.now() - t0) / 1000).toFixed(1)} s).`);
   printEndpoints(endpointsFor(config), config);
   return 0;

@@ -13,7 +13,7 @@ import { close, listen } from "../lib/http/server.ts";
 import { createDataplane } from "./dataplane/index.ts";
 import { endpointsFor, writeEndpoints } from "./endpoints.ts";
 import type { LabEndpoints } from "./endpoints.ts";
-import { labNodes, loadInstance } from "./instance.ts";
+import { instanceFile, labNodes, loadInstance } from "./instance.ts";
 import type { LabInstanceConfig } from "./instance.ts";
 import { introspectionRoutes } from "./introspection.ts";
 import type { LabState } from "./introspection.ts";
@@ -117,7 +117,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
         const code = (e as NodeJS.ErrnoException).code;
         throw new Error(
           code === "EADDRINUSE"
-            ? `port ${l.port} (${l.what}) is already in use on 127.0.0.1; stop what uses it or give the instance other ports`
+            ? `port ${l.port} (${l.what}) is already in use on 127.0.0.1; stop what uses it, or change the instance's ports in ${instanceFile(config.stateDir)}`
             : `cannot listen on 127.0.0.1:${l.port} (${l.what}): ${(e as Error).message}`,
         );
       }
@@ -134,7 +134,9 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     health.readyAt = new Date().toISOString();
     phase(`ready in ${Date.parse(health.readyAt) - Date.parse(health.startedAt)} ms`);
   } catch (e) {
-    log(`start failed: ${(e as Error).stack ?? e}`);
+    log(`start failed: ${(e as Error).message}`);
+    const frames = ((e as Error).stack ?? "").split("\n").slice(1).join("\n");
+    if (frames) log(frames);
     await shutdown(false).catch((err: Error) => log(`cleanup after failed start: ${err.message}`));
     throw e;
   }

@@ -182,10 +182,26 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The ports auto-picked ports come from: below the kernel's ephemeral range, so an outgoing
+ * connection of some other program can never hold the port the daemon is about to listen on.
+ */
+export function autoPortRange(): { low: number; high: number } {
+  let ephemeralLow = 32768;
+  try {
+    const first = Number.parseInt(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0] ?? "", 10);
+    if (Number.isInteger(first)) ephemeralLow = first;
+  } catch {
+    // not Linux, or no /proc: keep the usual default
+  }
+  return ephemeralLow > 12000 ? { low: 10000, high: ephemeralLow - 1 } : { low: 61000, high: 65535 };
+}
+
 /** Finds a run of `count` consecutive free 127.0.0.1 ports, at a random place to avoid parallel tests colliding. */
 export async function findFreePortRange(count: number, attempts = 200): Promise<number> {
+  const { low, high } = autoPortRange();
   for (let a = 0; a < attempts; a++) {
-    const base = 20000 + Math.floor(Math.random() * (60000 - 20000 - count));
+    const base = low + Math.floor(Math.random() * (high - low + 1 - count));
     let ok = true;
     for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
     if (ok) return base;

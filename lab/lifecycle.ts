@@ -86,11 +86,23 @@ export function spawnDaemon(config: LabInstanceConfig, opts: SpawnOptions = {}):
   }
 }
 
-export function logTail(stateDir: string, lines = 20): string {
+/** The end of daemon.log, from byte `from` on (what one start wrote), without stack frames. */
+export function logTail(stateDir: string, lines = 20, from = 0): string {
   try {
-    return fs.readFileSync(logPath(stateDir), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    const text = fs.readFileSync(logPath(stateDir)).subarray(from).toString("utf8");
+    const kept = text.trimEnd().split("\n").filter((l) => !/^(\S+ \[\d+\])?\s+at /.test(l));
+    return kept.slice(-lines).join("\n") || "(nothing logged)";
   } catch {
     return "(no daemon.log)";
+  }
+}
+
+/** Where daemon.log ends now: pass it to waitHealthy to show only what the next start logs. */
+export function logSize(stateDir: string): number {
+  try {
+    return fs.statSync(logPath(stateDir)).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -102,7 +114,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function waitHealthy(
   config: LabInstanceConfig,
-  { pid, timeoutMs = 180_000, onPhase }: { pid?: number; timeoutMs?: number; onPhase?: (phase: string) => void } = {},
+  { pid, timeoutMs = 180_000, onPhase, logFrom = 0 }: { pid?: number; timeoutMs?: number; onPhase?: (phase: string) => void; logFrom?: number } = {},
 ): Promise<LabHealth> {
   const deadline = Date.now() + timeoutMs;
   let lastPhase = "";
@@ -117,10 +129,10 @@ export async function waitHealthy(
     }
     const alive = pid !== undefined ? processAlive(pid) : runningDaemonPid(config.stateDir) !== undefined;
     if (!alive) {
-      throw new Error(`the lab daemon for instance ${config.name} exited before it became healthy; end of ${logPath(config.stateDir)}:\n${logTail(config.stateDir)}`);
+      throw new Error(`the lab daemon for instance ${config.name} exited before it became healthy; it logged (${logPath(config.stateDir)}):\n${logTail(config.stateDir, 20, logFrom)}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`the lab daemon for instance ${config.name} did not become healthy within ${timeoutMs / 1000}s (last phase: ${lastPhase || "none"}); end of its log:\n${logTail(config.stateDir)}`);
+      throw new Error(`the lab daemon for instance ${config.name} did not become healthy within ${timeoutMs / 1000}s (last phase: ${lastPhase || "none"}); it logged:\n${logTail(config.stateDir, 20, logFrom)}`);
     }
     await sleep(100);
   }

@@ -21,7 +21,7 @@ import type { LabEndpoints } from "../../lab/endpoints.ts";
 import { resolveInstance } from "../../lab/instance.ts";
 import type { LabInstanceConfig, LabInstanceOptions } from "../../lab/instance.ts";
 import type { LabStatus } from "../../lab/introspection.ts";
-import { runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "../../lab/lifecycle.ts";
+import { logSize, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "../../lab/lifecycle.ts";
 import { createLog } from "../../lab/log.ts";
 import type { TopologyView } from "../../lab/topologyView.ts";
 import { findWorkload } from "../../lab/workloads.ts";
@@ -156,6 +156,17 @@ function uniqueIdentity(explicitName?: string): { name: string; prefix: string }
 
 export async function startLab(opts: StartLabOptions = {}): Promise<TestLab> {
   await sweepStaleLabs();
+  // Auto ports are free when picked, but a parallel test may take one before the daemon listens.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLabOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/is already in use on 127\.0\.0\.1/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
   const id = uniqueIdentity(opts.name);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `tfmesh-lab-${id.name}-`));
   const config = await resolveInstance({
@@ -176,8 +187,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<TestLab> {
     if (opts.inProcess) {
       inProcess = await startLabInstance(config, log);
     } else {
+      const logFrom = logSize(stateDir);
       const child = spawnDaemon(config, { exitWithParent: process.pid });
-      await waitHealthy(config, { pid: child.pid, timeoutMs: LAB_TIMEOUT });
+      await waitHealthy(config, { pid: child.pid, timeoutMs: LAB_TIMEOUT, logFrom });
     }
     return Date.now() - t0;
   };

@@ -2,6 +2,7 @@
 // (warm, state kept), down --wipe (nothing left in the kernel or on disk).
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -186,6 +187,24 @@ describe("with a VM and pods in the lab", () => {
     expect(list).toEqual(["db", "web"]);
     expect((await lab("exec", "web", "--", "ping", "-c", "1", "-W", "2", bIp)).code).toBe(0);
     expect((await lab("exec", "red-vm", "--", "ping", "-c", "1", "-W", "2", vm.gateway)).code).toBe(0);
+  }, LAB_TIMEOUT);
+});
+
+describe("a port taken while the lab was down", () => {
+  it("makes up fail with the port named and only this start's log lines, and up works once it is free", async () => {
+    expect((await lab("down")).code).toBe(0);
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(config().ports.nova, "127.0.0.1", () => r()));
+    try {
+      const r = await lab("up");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`port ${config().ports.nova} (nova) is already in use on 127.0.0.1`);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(r.stderr).not.toMatch(/ready in \d+ ms/);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+    expect((await lab("up")).code).toBe(0);
   }, LAB_TIMEOUT);
 });
 
