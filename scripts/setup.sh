@@ -72,9 +72,7 @@ if path=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$root/.tools/bin
 fi
 if [[ -n $ambient ]]; then
   say "using the installed Pulumi CLI $ambient_version ($ambient)"
-  if command -v go >/dev/null 2>&1; then
-    TFMESH_BUILD_CLI=0 bash tools/pulumi/build.sh || say "(could not build our language host; the CLI's own plugins are used)"
-  fi
+  TFMESH_BUILD_CLI=0 bash tools/pulumi/build.sh || say "(could not build our language host; the CLI's own plugins are used)"
 else
   bash tools/pulumi/build.sh || {
     status=$?

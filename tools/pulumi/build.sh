@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds the pinned Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi, from the Go module
 # proxy) and this project's Node.js language host into .tools/bin, next to the dynamic-provider
-# launcher. Cached: a binary is rebuilt only when its version or sources change.
+# launcher. Cached: a binary is rebuilt only when its version or sources change, and Go is needed
+# only then.
 #
 #   tools/pulumi/build.sh            build what is missing or stale
 #   TFMESH_TOOLS_BIN=dir build.sh    install somewhere else (default: <repo>/.tools/bin)
 #   TFMESH_BUILD_CLI=0 build.sh      skip the CLI (an installed `pulumi` is used instead)
+# Exit status 2: a build is needed but no usable Go is installed.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,27 +25,36 @@ mkdir -p "$bin"
 
 say() { printf '[pulumi-tools] %s\n' "$*"; }
 
-# go build with a progress line every 15 s instead of thousands of package names.
+require_go() {
+  local have=""
+  command -v go >/dev/null 2>&1 && have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+  if [[ -n $have && $(printf '%s\n%s\n' "$required_go" "$have" | sort -V | head -n1) == "$required_go" ]]; then
+    return 0
+  fi
+  say "ERROR: building Pulumi $version needs Go >= $required_go (found: ${have:-none})."
+  say "Install Go $required_go or newer (https://go.dev/doc/install), or install the Pulumi CLI"
+  say ">= ${version#v} the official way (https://www.pulumi.com/docs/iac/download-install/)."
+  exit 2
+}
+
+# go build in the background, with a progress line every 15 s instead of thousands of names.
 build() {
   local out=$1 pkg=$2 what=$3
   local log="$log_dir/build-${out##*/}.log"
-  local start=$SECONDS last=$SECONDS compiled=0 downloaded=0 line
+  local start=$SECONDS status=0 pid
+  require_go
   say "building $what ($version) -> $out"
-  : >"$log"
-  set +e
-  go build -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" 2>&1 | while IFS= read -r line; do
-    printf '%s\n' "$line" >>"$log"
-    case $line in
-      "go: downloading "*) downloaded=$((downloaded + 1)) ;;
-      *) compiled=$((compiled + 1)) ;;
-    esac
-    if ((SECONDS - last >= 15)); then
-      last=$SECONDS
-      say "  ... $((SECONDS - start))s: $downloaded modules downloaded, $compiled packages compiled"
-    fi
+  go build -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+      sleep 1
+      kill -0 "$pid" 2>/dev/null || break 2
+    done
+    say "  ... $((SECONDS - start))s: $(grep -c '^go: downloading' "$log" || true) modules downloaded," \
+      "$(grep -vc '^go: ' "$log" || true) packages compiled"
   done
-  local status=${PIPESTATUS[0]}
-  set -e
+  wait "$pid" || status=$?
   if ((status != 0)) || [[ ! -x $out.tmp ]]; then
     say "build of $what FAILED; last lines of $log:"
     tail -n 30 "$log" >&2
@@ -57,22 +68,6 @@ build() {
 sources_hash() {
   cat go.mod go.sum $(find cmd -name '*.go' | sort) | sha256sum | cut -c1-16
 }
-
-check_go() {
-  if ! command -v go >/dev/null 2>&1; then
-    return 1
-  fi
-  local have
-  have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  [[ $(printf '%s\n%s\n' "$required_go" "$have" | sort -V | head -n1) == "$required_go" ]]
-}
-
-if ! check_go; then
-  say "ERROR: building Pulumi $version needs Go >= $required_go (found: $(go env GOVERSION 2>/dev/null || echo none))."
-  say "Install Go $required_go or newer (e.g. GOTOOLCHAIN=go$required_go with any Go >= 1.21), or install the"
-  say "Pulumi CLI >= ${version#v} the official way (https://www.pulumi.com/docs/iac/download-install/)."
-  exit 2
-fi
 
 # The dynamic-provider launcher is a script: always link it.
 ln -sfn "$here/pulumi-resource-pulumi-nodejs" "$bin/pulumi-resource-pulumi-nodejs"
