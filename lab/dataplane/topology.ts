@@ -35,7 +35,8 @@ export async function ensureTopology(prefix: string, nodes: NodeInfo[]): Promise
       if (await netns.add(nodeNetns(prefix, n.name))) created.add(n.name);
     }),
   ]);
-  const [sw, ...nodeSnaps] = await Promise.all([readSnapshot(switchNs), ...nodes.map((n) => readSnapshot(nodeNetns(prefix, n.name), { rules: true, fdb: n.kind === "k8s" }))]);
+  const readNode = (n: NodeInfo) => readSnapshot(nodeNetns(prefix, n.name), { rules: true, fdb: n.kind === "k8s" });
+  const [sw, ...nodeSnaps] = await Promise.all([readSnapshot(switchNs), ...nodes.map(readNode)]);
   const lines: string[][] = [];
   if (!sw.links.has(UNDERLAY_BRIDGE)) lines.push(["link", "add", UNDERLAY_BRIDGE, "type", "bridge"]);
   if (!isUp(sw.links.get(UNDERLAY_BRIDGE))) lines.push(["link", "set", UNDERLAY_BRIDGE, "up"]);
@@ -44,6 +45,8 @@ export async function ensureTopology(prefix: string, nodes: NodeInfo[]): Promise
     if (!port || !nodeSnaps[i]!.links.has(UNDERLAY_IF)) {
       await ensureVeth(switchPort(n.name), UNDERLAY_IF, { netnsA: switchNs, netnsB: nodeNetns(prefix, n.name), mtu: UNDERLAY_MTU });
       lines.push(["link", "set", switchPort(n.name), "master", UNDERLAY_BRIDGE, "up"]);
+      // A new ul0 took the VXLAN devices bound to the old one with it: read the node again.
+      nodeSnaps[i] = await readNode(n);
     } else if (port.master !== UNDERLAY_BRIDGE || !isUp(port)) {
       lines.push(["link", "set", switchPort(n.name), "master", UNDERLAY_BRIDGE, "up"]);
     }

@@ -108,7 +108,6 @@ export class LabVmRuntime implements VmRuntime {
   private check(vm: VmSpec): void {
     if (!isUuid(vm.serverId)) throw new VmSpecError(`server id must be a uuid, got ${JSON.stringify(vm.serverId)}`);
     if (!this.d.nodes.has(vm.node)) throw new VmSpecError(`no node ${JSON.stringify(vm.node)} in this lab`);
-    if (vm.ports.length === 0) throw new VmSpecError(`VM ${vm.serverId} needs at least one port`);
     for (const p of vm.ports) {
       const where = `VM ${vm.serverId} port ${p.vmiUuid}`;
       if (!isUuid(p.vmiUuid)) throw new VmSpecError(`${where}: VMI id must be a uuid`);

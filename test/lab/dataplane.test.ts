@@ -242,6 +242,13 @@ describe("reconcile", () => {
     expect(await reaches(podNs(lab, "pod-a"), vm.red3.ip)).toBe(true);
   });
 
+  it("rebuilds the underlay switch deleted by hand", async () => {
+    await netns.del(`${lab.prefix}-underlay`);
+    await lab.dp.start();
+    expect(await reaches(vmNs(lab, vm.red1.id), vm.red3.ip)).toBe(true);
+    expect(await reaches(podNs(lab, "pod-a"), podB.ip)).toBe(true);
+  });
+
   it("removes namespaces of the instance that the state does not know", async () => {
     const orphan = `${lab.prefix}-vm-deadbeef`;
     await netns.add(orphan);
