@@ -4,6 +4,7 @@
 // BUILD -> ACTIVE, or ERROR with a fault. Delete undoes all of it before answering 204.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type http from "node:http";
+import { isIPv6 } from "node:net";
 import type { DatabaseSync } from "node:sqlite";
 import { isIpv4 } from "../../lib/ipv4.ts";
 import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts";
@@ -40,6 +41,57 @@ type NetworkRequest = { uuid?: string; port?: string; fixed_ip?: string };
 
 const refsOf = (o: TfObject, field: string) => ((o[field] as Array<{ uuid: string; to: string[]; attr?: unknown }> | undefined) ?? []);
 const bad = (msg: string) => new ApiError(400, msg);
+
+/** What Nova's update answer leaves out before 2.75 (it shows server_groups from 2.71). */
+const NOT_IN_UPDATE_ANSWER = /^(OS-EXT-AZ:|OS-EXT-SRV-ATTR:|OS-SRV-USG:|OS-EXT-STS:|os-extended-volumes:|config_drive$|key_name$|security_groups$|host_status$)/;
+
+/** Attributes PUT /servers/{id} may carry ("description" too from 2.19). */
+const EDITABLE = ["name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"];
+
+type Editable = Partial<Pick<ServerRecord, "name" | "accessIPv4" | "accessIPv6" | "description">>;
+
+/** Nova's "name" format: 1..255 printable characters, no whitespace at either end. */
+function checkName(name: unknown): string {
+  const shown = JSON.stringify(name ?? null);
+  if (typeof name !== "string" || name.length < 1 || name.length > 255) {
+    throw bad(`Invalid input for field/attribute name. Value: ${shown}. 'name' must be a string of 1 to 255 characters.`);
+  }
+  if (name.trim() !== name || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw bad(`Invalid input for field/attribute name. Value: ${shown}. An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.`);
+  }
+  return name;
+}
+
+/** accessIPv4/accessIPv6 (an address, or null/"" to clear) and, from 2.19, description (null clears). */
+function editableAttributes(body: Json, v: Microversion): Editable {
+  const out: Editable = {};
+  const accessIp = (key: "accessIPv4" | "accessIPv6", valid: (s: string) => boolean) => {
+    const value = body[key];
+    if (value === undefined) return;
+    if (value === null || value === "") {
+      out[key] = null;
+      return;
+    }
+    if (typeof value !== "string" || !valid(value.trim())) {
+      throw bad(`Invalid input for field/attribute ${key}. Value: ${JSON.stringify(value)}. ${JSON.stringify(value)} is not a '${key === "accessIPv4" ? "ipv4" : "ipv6"}'`);
+    }
+    out[key] = value.trim();
+  };
+  accessIp("accessIPv4", isIpv4);
+  accessIp("accessIPv6", isIPv6);
+  const disk = body["OS-DCF:diskConfig"];
+  if (disk !== undefined && disk !== "AUTO" && disk !== "MANUAL") {
+    throw bad(`Invalid input for field/attribute OS-DCF:diskConfig. Value: ${JSON.stringify(disk)}. ${JSON.stringify(disk)} is not one of ['AUTO', 'MANUAL']`);
+  }
+  if (body.description !== undefined && atLeast(v, 19)) {
+    const d = body.description;
+    if (d !== null && (typeof d !== "string" || d.length > 255 || /[\u0000-\u001f\u007f]/.test(d))) {
+      throw bad(`Invalid input for field/attribute description. Value: ${JSON.stringify(d)}. The description must be null or at most 255 printable characters.`);
+    }
+    out.description = d;
+  }
+  return out;
+}
 
 export class Nova {
   private readonly o: NovaOptions;
@@ -129,10 +181,7 @@ export class Nova {
 
   private create(req: ApiRequest, v: Microversion): ApiResponse {
     const body = objectBody(req, "server");
-    const name = body.name;
-    if (typeof name !== "string" || name.trim() === "" || name.length > 255) {
-      throw bad(`Invalid input for field/attribute name. Value: ${JSON.stringify(name ?? null)}. 'name' must be a non-empty string of at most 255 characters.`);
-    }
+    const name = checkName(body.name);
     if (typeof body.flavorRef !== "string" && typeof body.flavorRef !== "number") throw bad("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property.");
     const flavor = findFlavor(refId(String(body.flavorRef)));
     if (!flavor) throw bad("Invalid flavorRef provided.");
@@ -146,6 +195,7 @@ export class Nova {
     if (typeof metadata !== "object" || Array.isArray(metadata) || Object.values(metadata).some((x) => typeof x !== "string")) {
       throw bad("Invalid input for field/attribute metadata. Must be an object of string values.");
     }
+    const editable = editableAttributes(body, v);
     const requests = this.networkRequests(body, v);
     const host = this.schedule(body.availability_zone);
     const id = randomUUID();
@@ -186,6 +236,7 @@ export class Nova {
         id, name, host, status: "BUILD", flavorId: flavor.id, imageId: image.id, metadata, ports: out,
         created: t, updated: t, launchedAt: null, fault: null, instanceNumber: this.servers.nextInstanceNumber(),
         keyName: typeof body.key_name === "string" ? body.key_name : null,
+        ...editable,
       });
     });
     void this.enqueue(id, () => this.boot(id));
@@ -203,6 +254,35 @@ export class Nova {
         },
       },
     };
+  }
+
+  /**
+   * PUT /servers/{id}: what Nova changes in place (name, accessIPv4/6, description from 2.19),
+   * validated before the server is looked up, as Nova's schema check runs first. The TF
+   * virtual-machine keeps the server's name as its display_name, as at boot.
+   */
+  private update(req: ApiRequest, v: Microversion): ApiResponse {
+    const body = objectBody(req, "server");
+    const allowed = new Set([...EDITABLE, ...(atLeast(v, 19) ? ["description"] : [])]);
+    const unexpected = Object.keys(body).filter((k) => !allowed.has(k));
+    if (unexpected.length) {
+      const names = unexpected.map((k) => `'${k}'`).join(", ");
+      throw bad(`Invalid input for field/attribute server. Value: ${JSON.stringify(body)}. Additional properties are not allowed (${names} ${unexpected.length === 1 ? "was" : "were"} unexpected)`);
+    }
+    const changes = editableAttributes(body, v);
+    if (body.name !== undefined) changes.name = checkName(body.name);
+    const id = req.params.id!;
+    const s = this.mustGet(id);
+    const next: ServerRecord = { ...s, ...changes, updated: isoSeconds() };
+    const { store } = this.o;
+    store.transaction(() => {
+      if (changes.name !== undefined && changes.name !== s.name && store.find("virtual-machine", id)) {
+        store.update("virtual-machine", id, { display_name: changes.name });
+      }
+      this.servers.save(next);
+    });
+    // Before 2.75 the answer leaves out the extended attributes GET shows.
+    return { status: 200, body: { server: this.serverView(hostUrl(req), next, v, { extended: atLeast(v, 75) }) } };
   }
 
   private vrouterOf(host: string): string {
@@ -328,7 +408,7 @@ export class Nova {
     return out;
   }
 
-  private addresses(s: ServerRecord): Record<string, Json[]> {
+  private addresses(s: ServerRecord, extended = true): Record<string, Json[]> {
     const { store, neutron } = this.o;
     const out: Record<string, Json[]> = {};
     for (const p of s.ports) {
@@ -339,13 +419,15 @@ export class Nova {
       const netName = String(vn?.display_name ?? vn?.name ?? vnUuid);
       const mac = (vmi.virtual_machine_interface_mac_addresses as { mac_address: string[] }).mac_address[0];
       for (const f of neutron.fixedIps(vmi)) {
-        (out[netName] ??= []).push({ addr: f.ip_address, version: 4, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac });
+        (out[netName] ??= []).push(extended ? { addr: f.ip_address, version: 4, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac } : { addr: f.ip_address, version: 4 });
       }
     }
     return out;
   }
 
-  private serverView(base: string, s: ServerRecord, v: Microversion): Json {
+  /** The server as GET shows it; `extended: false` leaves out what Nova's update answer omits before 2.75. */
+  private serverView(base: string, s: ServerRecord, v: Microversion, opts: { extended?: boolean } = {}): Json {
+    const extended = opts.extended ?? true;
     const flavor = findFlavor(s.flavorId) ?? FLAVORS[0]!;
     const state = { BUILD: ["building", "spawning", 0], ACTIVE: ["active", null, 1], ERROR: ["error", null, 0] }[s.status];
     const out: Json = {
@@ -362,9 +444,9 @@ export class Nova {
         : { id: flavor.id, links: [{ rel: "bookmark", href: `${base}/flavors/${flavor.id}` }] },
       created: s.created,
       updated: s.updated,
-      addresses: this.addresses(s),
-      accessIPv4: "",
-      accessIPv6: "",
+      addresses: this.addresses(s, extended),
+      accessIPv4: s.accessIPv4 ?? "",
+      accessIPv6: s.accessIPv6 ?? "",
       links: this.links(base, s.id),
       "OS-DCF:diskConfig": "MANUAL",
       progress: 0,
@@ -385,11 +467,14 @@ export class Nova {
     if (s.fault && s.status === "ERROR") out.fault = s.fault;
     if (atLeast(v, 9)) out.locked = false;
     if (atLeast(v, 16)) out.host_status = "UP";
-    if (atLeast(v, 19)) out.description = null;
+    if (atLeast(v, 19)) out.description = s.description ?? null;
     if (atLeast(v, 26)) out.tags = [];
     if (atLeast(v, 63)) out.trusted_image_certificates = null;
     if (atLeast(v, 71)) out.server_groups = [];
     if (atLeast(v, 73)) out.locked_reason = null;
+    if (!extended) {
+      for (const k of Object.keys(out)) if (NOT_IN_UPDATE_ANSWER.test(k)) delete out[k];
+    }
     return out;
   }
 
@@ -446,6 +531,7 @@ export class Nova {
       },
       { method: "GET", pattern: "/v2.1/servers/detail", handler: withVersion((req, v) => ({ body: { servers: this.filtered(req.query).map((s) => this.serverView(hostUrl(req), s, v)) } })) },
       { method: "GET", pattern: "/v2.1/servers/:id", handler: withVersion((req, v) => ({ body: { server: this.serverView(hostUrl(req), this.mustGet(req.params.id!), v) } })) },
+      { method: "PUT", pattern: "/v2.1/servers/:id", handler: withVersion((req, v) => this.update(req, v)) },
       {
         method: "DELETE",
         pattern: "/v2.1/servers/:id",

@@ -25,6 +25,11 @@ export interface ServerRecord {
   fault: { code: number; message: string; created: string; details?: string } | null;
   instanceNumber: number;
   keyName: string | null;
+  /** Set at boot or by PUT /servers/{id}; absent in records written before they existed. */
+  accessIPv4?: string | null;
+  accessIPv6?: string | null;
+  /** From microversion 2.19. */
+  description?: string | null;
 }
 
 const DDL = `CREATE TABLE IF NOT EXISTS os_server (id TEXT PRIMARY KEY, host TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL)`;

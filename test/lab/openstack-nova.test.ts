@@ -164,6 +164,70 @@ describe("servers", () => {
     expect((await nova("DELETE", `/v2.1/servers/${id}`)).status).toBe(404);
   });
 
+  it("renames a server in place: 200 with the whole server, same id, ports and TF objects, new name everywhere", async () => {
+    const r = await boot({ name: "before", networks: [{ uuid: red.net.id }] });
+    const id = r.json.server.id;
+    const booted = await active(id);
+    const put = await nova("PUT", `/v2.1/servers/${id}`, { server: { name: "after" } }, { "openstack-api-version": "compute 2.79" });
+    expect(put.status, put.text).toBe(200);
+    expect(put.headers.get("openstack-api-version")).toBe("compute 2.79");
+    const shown = (await nova("GET", `/v2.1/servers/${id}`, undefined, { "openstack-api-version": "compute 2.79" })).json.server;
+    // From 2.75 the answer carries every field GET shows.
+    expect({ ...put.json.server, updated: undefined }).toEqual({ ...shown, updated: undefined });
+    expect(shown).toMatchObject({ id, name: "after", status: "ACTIVE", addresses: booted.addresses, "OS-EXT-SRV-ATTR:host": booted["OS-EXT-SRV-ATTR:host"] });
+    expect((await nova("GET", "/v2.1/servers?name=after")).json.servers).toEqual([{ id, name: "after", links: expect.any(Array) }]);
+    expect((await nova("GET", "/v2.1/servers?name=^before$")).json.servers).toEqual([]);
+    expect((await tf(`/virtual-machine/${id}`)).json["virtual-machine"].display_name).toBe("after");
+    expect((await q("GET", `/v2.0/ports?device_id=${id}`)).json.ports.map((p: { id: string }) => p.id)).toEqual(
+      (await nova("GET", `/v2.1/servers/${id}/os-interface`)).json.interfaceAttachments.map((a: { port_id: string }) => a.port_id),
+    );
+    expect(lab.vm.boots.filter((b) => b.serverId === id)).toHaveLength(1);
+    expect((await nova("DELETE", `/v2.1/servers/${id}`)).status).toBe(204);
+  });
+
+  it("updates access addresses and, from 2.19, the description; before 2.75 the answer leaves out the extended attributes", async () => {
+    const id = (await boot({ name: "editable", networks: [{ uuid: red.net.id }] })).json.server.id;
+    await active(id);
+    const put = await nova("PUT", `/v2.1/servers/${id}`, { server: { accessIPv4: "192.0.2.7", accessIPv6: "2001:db8::7", description: "web tier" } });
+    expect(put.status, put.text).toBe(200);
+    expect(put.json.server).toMatchObject({ id, name: "editable", accessIPv4: "192.0.2.7", accessIPv6: "2001:db8::7", description: "web tier" });
+    expect(Object.keys(put.json.server).filter((k) => /^OS-EXT-(SRV-ATTR|STS|AZ):|^OS-SRV-USG:|^security_groups$|^key_name$/.test(k))).toEqual([]);
+    expect(Object.keys(put.json.server.addresses.red[0]).sort()).toEqual(["addr", "version"]);
+    const shown = (await nova("GET", `/v2.1/servers/${id}`)).json.server;
+    expect(shown).toMatchObject({ accessIPv4: "192.0.2.7", accessIPv6: "2001:db8::7", description: "web tier", "OS-EXT-SRV-ATTR:host": expect.any(String) });
+    const cleared = await nova("PUT", `/v2.1/servers/${id}`, { server: { accessIPv4: "", description: null } });
+    expect(cleared.json.server).toMatchObject({ accessIPv4: "", accessIPv6: "2001:db8::7", description: null });
+    const old = await nova("PUT", `/v2.1/servers/${id}`, { server: { description: "too early" } }, { "x-openstack-nova-api-version": "2.18" });
+    expect(old.status).toBe(400);
+    expect(old.json.badRequest.message).toMatch(/Additional properties are not allowed \('description' was unexpected\)/);
+    expect((await nova("GET", `/v2.1/servers/${id}`)).json.server.description).toBe(null);
+    expect((await nova("DELETE", `/v2.1/servers/${id}`)).status).toBe(204);
+  });
+
+  it("refuses what Nova cannot change in place, bad values and unknown servers, and changes nothing", async () => {
+    const id = (await boot({ name: "fixed-name", networks: [{ uuid: red.net.id }] })).json.server.id;
+    await active(id);
+    const cases: Array<[unknown, RegExp]> = [
+      [{ server: { flavorRef: "2" } }, /Additional properties are not allowed \('flavorRef' was unexpected\)/],
+      [{ server: { name: "" } }, /field\/attribute name/],
+      [{ server: { name: " padded" } }, /Can not start or end with whitespace/],
+      [{ server: { name: "x".repeat(256) } }, /field\/attribute name/],
+      [{ server: { accessIPv4: "10.1.1.300" } }, /field\/attribute accessIPv4/],
+      [{ server: { accessIPv6: "10.1.1.3" } }, /field\/attribute accessIPv6/],
+      [{ name: "no-wrapper" }, /server/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await nova("PUT", `/v2.1/servers/${id}`, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.badRequest.message).toMatch(message);
+    }
+    expect((await nova("GET", `/v2.1/servers/${id}`)).json.server).toMatchObject({ name: "fixed-name", accessIPv4: "" });
+    const missing = await nova("PUT", "/v2.1/servers/6b0f5d1e-aaaa-4bbb-8ccc-ddddeeeeffff", { server: { name: "ghost" } });
+    expect(missing.status).toBe(404);
+    expect(missing.json).toEqual({ itemNotFound: { code: 404, message: "Instance 6b0f5d1e-aaaa-4bbb-8ccc-ddddeeeeffff could not be found." } });
+    expect((await nova("DELETE", `/v2.1/servers/${id}`)).status).toBe(204);
+  });
+
   it("puts a server in ERROR with a fault when the VM cannot boot", async () => {
     lab.vm.failBoot = "netns creation failed";
     try {
