@@ -98,9 +98,10 @@ export function planPlumbing(snap: Snapshot, localIp: string, wanted: VnOnNode[]
     for (const r of snap.rules.filter((x) => tableOf(x) === t)) plan.ip.push(ruleLine("del", r, t));
     for (const r of snap.routes.filter((x) => tableOf(x) === t)) plan.ip.push(routeLine("del", r, t));
   }
-  for (const id of staleIds) {
-    if (snap.links.has(vnVxlan(id))) plan.ip.push(["link", "del", vnVxlan(id)]);
-    plan.ip.push(["link", "del", vnBridge(id)]);
+  for (const id of staleIds) plan.ip.push(["link", "del", vnBridge(id)]);
+  for (const l of snap.links.values()) {
+    const id = /^vx(\d+)$/.exec(l.ifname)?.[1];
+    if (id !== undefined && kindOf(l) === "vxlan" && !wantedIds.has(Number(id))) plan.ip.push(["link", "del", l.ifname]);
   }
   // Ports still enslaved to a VN bridge they no longer belong to.
   for (const l of snap.links.values()) {

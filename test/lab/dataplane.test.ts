@@ -5,6 +5,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteLink, ip, listLinks, netns, ping, showLink } from "../../lib/kernel/index.ts";
 import { nodeNetns, tapName, vnBridge, vnVxlan } from "../../lab/dataplane/names.ts";
+import { readSnapshot } from "../../lab/dataplane/snapshot.ts";
+import { planEntries } from "../../lab/dataplane/vnEntries.ts";
+import { planPlumbing } from "../../lab/dataplane/vnPlumbing.ts";
 import type { VmPort } from "../../lab/dataplane/index.ts";
 import { agentRequest, attachPod, createTestLab, isolated, podNs, portBody, reaches, startAgents, vmNs } from "./dataplane-fixture.ts";
 import type { FakeVn, TestLab } from "./dataplane-fixture.ts";
@@ -262,6 +265,16 @@ describe("reconcile", () => {
     await lab.dp.start();
     expect(await listLinks(nodeNetns(lab.prefix, "c1"))).toEqual(before);
     expect((await showLink("eth0", vmNs(lab, vm.red1.id)))?.ifindex).toBe(vmBefore?.ifindex);
+  });
+
+  it("plans no kernel change for a node that matches the port table", async () => {
+    for (const node of ["c1", "c2", "k1"]) {
+      const snap = await readSnapshot(nodeNetns(lab.prefix, node), { rules: true, routes: true, neigh: true, fdb: true });
+      const wanted = lab.dp.agents.control.wantedOn(node);
+      expect(wanted.length).toBeGreaterThan(0);
+      expect(planPlumbing(snap, `172.31.0.${10 + ["c1", "c2", "k1"].indexOf(node)}`, wanted)).toEqual({ ip: [], bridge: [], createdBridges: [] });
+      expect(planEntries(snap, wanted)).toEqual({ ip: [], bridge: [] });
+    }
   });
 
   it("keeps plugged ports across a restart of the agents", async () => {
