@@ -65,6 +65,8 @@ async function main(): Promise<number> {
   if (left.length > 0) {
     log(`namespaces left behind, removing: ${left.join(", ")}`);
     for (const p of usedPrefixes) await wipeKernel(p);
+  } else {
+    log(`no namespace of this run is left (prefixes ${[...usedPrefixes].join(", ") || "none"})`);
   }
   const file = writeRecord(
     runRecord(startedAt, { only: opts.only, n: Object.fromEntries(opts.n), concurrency: opts.concurrency }, results),

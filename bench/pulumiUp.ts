@@ -43,7 +43,7 @@ async function cycles(b: BenchLab, workDir: string, configDir: string, n: number
   }
 }
 
-const ratio = (a: number[], b: number[]) => `${(summarize(a).mean / summarize(b).mean).toFixed(1)}x`;
+const ratio = (a: number[], b: number[]) => `${(summarize(a).mean / summarize(b).mean).toFixed(1)}x (means)`;
 
 export const pulumiUp: Benchmark = {
   name: "pulumi",
