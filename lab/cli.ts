@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The lab's command line: start, stop, inspect and step into a lab instance.
 //   npm run lab -- <command> [--instance <name>] [--prefix <p>] [--state-dir <dir>]
+import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { HttpClient } from "../lib/http/client.ts";
 import * as netns from "../lib/kernel/netns.ts";
@@ -9,6 +10,9 @@ import type { LabEndpoints } from "./endpoints.ts";
 import { derivePrefix, InstanceConfigError, loadInstance, locateInstance, resolveInstance } from "./instance.ts";
 import type { LabInstanceConfig, LabInstanceOptions } from "./instance.ts";
 import type { LabStatus } from "./introspection.ts";
+import { compareReachability, ExpectationError, measureReachability, parseExpectation } from "./reachability.ts";
+import type { Expectation } from "./reachability.ts";
+import { renderComparison, renderReachability } from "./reachabilityView.ts";
 import { fetchHealth, logSize, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "./lifecycle.ts";
 import { wipeStateDir } from "./stateFiles.ts";
 import { renderTopology } from "./topologyView.ts";
@@ -22,7 +26,11 @@ commands
   down [--wipe]              stop it; --wipe also removes its state dir and every kernel object
   status                     health, nodes and object counts
   topology                   the underlay, nodes, VN bridges, VMs and pods as a tree
-  exec <vm|pod> -- <cmd...>  run ip, ping, bridge or sysctl in a VM's (Nova name or id) or pod's namespace
+  reach [--expect <file>]    ping every pod -> VM, VM -> pod and VM -> VM pair inside the namespaces and
+                             print who reaches whom; --expect compares with a file (exit 1 if it differs)
+                             such as scripts/red-blue.reachability.json; --json for the raw result
+  exec <vm|pod> -- <cmd...>  run a command in a VM's (Nova name or id) or pod's namespace, e.g.
+                             exec red-pod -- ip addr (output and exit code pass through)
 
 options
   --instance <name>          lab instance (default "default")
@@ -46,6 +54,8 @@ type Options = {
   "compute-nodes"?: string;
   "k8s-nodes"?: string;
   wipe?: boolean;
+  json?: boolean;
+  expect?: string;
   help?: boolean;
 };
 
@@ -68,6 +78,8 @@ function parse(argv: string[]) {
         "compute-nodes": { type: "string" },
         "k8s-nodes": { type: "string" },
         wipe: { type: "boolean" },
+        json: { type: "boolean" },
+        expect: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -208,14 +220,39 @@ async function topology(o: Options): Promise<number> {
 
 async function exec(o: Options, args: string[], argv: string[]): Promise<number> {
   const target = args[0];
-  if (!target || argv.length === 0) throw new UsageError(`usage: npm run lab -- exec <vm|pod> -- <command...>`);
+  if (!target || argv.length === 0 || args.length > 1) throw new UsageError(`usage: npm run lab -- exec <vm|pod> -- <command...>`);
   const config = existingInstance(o);
   const view = (await labApi(config).get<TopologyView>("/lab/topology")).body;
-  const ns = findWorkload(view, target).netns;
-  const res = await netns.exec(ns, argv, { allowFail: true, timeoutMs: 10 * 60_000 });
-  process.stdout.write(res.stdout);
-  process.stderr.write(res.stderr);
-  return res.code;
+  return netns.spawn(findWorkload(view, target).netns, argv, { stdio: "inherit" });
+}
+
+function readExpectation(file: string): Expectation {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read the expectation ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return parseExpectation(JSON.parse(text));
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+}
+
+async function reach(o: Options): Promise<number> {
+  const expectation = o.expect !== undefined ? readExpectation(o.expect) : undefined;
+  const config = existingInstance(o);
+  const view = (await labApi(config).get<TopologyView>("/lab/topology")).body;
+  const result = await measureReachability(view);
+  const comparison = expectation ? compareReachability(result, expectation) : undefined;
+  if (o.json) {
+    out(JSON.stringify({ ...result, ...(comparison ? { expectation: { file: o.expect, ...expectation, ...comparison } } : {}) }, null, 2));
+  } else {
+    process.stdout.write(renderReachability(result));
+    if (comparison && expectation) process.stdout.write("\n" + renderComparison(comparison, expectation, o.expect!));
+  }
+  return comparison && !comparison.matches ? 1 : 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -226,6 +263,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command !== "exec" && passthrough.length > 0) throw new UsageError(`"${command}" takes no command after "--"`);
   if (opts.wipe && command !== "down") throw new UsageError("--wipe belongs to \"down\"");
+  if ((opts.json || opts.expect !== undefined) && command !== "reach") throw new UsageError(`--${opts.json ? "json" : "expect"} belongs to "reach"`);
   switch (command) {
     case "up":
       return up(opts);
@@ -237,6 +275,9 @@ export async function main(argv: string[]): Promise<number> {
       return topology(opts);
     case "exec":
       return exec(opts, args, passthrough);
+    case "reach":
+      if (args.length > 0) throw new UsageError(`"reach" takes no arguments (got ${args.join(" ")})`);
+      return reach(opts);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
@@ -246,7 +287,7 @@ if (import.meta.main) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: Error) => {
-      const known = e instanceof UsageError || e instanceof InstanceConfigError || e instanceof WorkloadLookupError;
+      const known = e instanceof UsageError || e instanceof InstanceConfigError || e instanceof WorkloadLookupError || e instanceof ExpectationError;
       process.stderr.write(`lab: ${known || !process.env.LAB_DEBUG ? e.message : (e.stack ?? e.message)}\n`);
       process.exit(known ? 2 : 1);
     },
