@@ -8,7 +8,7 @@
 #      (scripts/red-blue.reachability.json); the demo fails if they differ
 #   6. look inside a pod                                   npm run lab -- exec red-pod -- ip addr / ip route
 #   7. how to tear it all down
-# Re-running it on a deployed stack is quick: `pulumi up` finds nothing to change.
+# Re-running it on a deployed stack is quick: `pulumi up --refresh` finds nothing to change.
 #   TFMESH_STACK=name npm run demo   (default stack: dev)
 set -euo pipefail
 
@@ -50,7 +50,9 @@ deploy() {
   stage "pulumi up: examples/red-blue (stack $stack, backend ${PULUMI_BACKEND_URL#file://})"
   mkdir -p .state/stacks/tfmesh
   pulumi stack select --create "$stack" --non-interactive >/dev/null
-  pulumi up --yes --skip-preview --non-interactive --suppress-outputs --stack "$stack"
+  # --refresh first reads what really exists, so a lab that was wiped or drifted since the last run
+  # is rebuilt; on a healthy deployed stack this is a quick no-op.
+  pulumi up --yes --skip-preview --refresh --non-interactive --suppress-outputs --stack "$stack"
 }
 
 outputs() {
