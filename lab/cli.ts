@@ -244,7 +244,7 @@ async function reach(o: Options): Promise<number> {
   const expectation = o.expect !== undefined ? readExpectation(o.expect) : undefined;
   const config = existingInstance(o);
   const view = (await labApi(config).get<TopologyView>("/lab/topology")).body;
-  const result = await measureReachability(view);
+  const result = await measureReachability(view, { order: expectation?.workloads ?? [] });
   const comparison = expectation ? compareReachability(result, expectation) : undefined;
   if (o.json) {
     out(JSON.stringify({ ...result, ...(comparison ? { expectation: { file: o.expect, ...expectation, ...comparison } } : {}) }, null, 2));

@@ -83,8 +83,11 @@ export function kernelPinger(settings: PingSettings = DEFAULT_PING): Pinger {
 
 const shortName = (fq: string) => fq.split(":").at(-1) ?? fq;
 
-/** Every VM and pod of the topology with its addressed interfaces, VMs first, in topology order. */
-export function reachWorkloads(view: TopologyView): ReachWorkload[] {
+/**
+ * Every VM and pod of the topology with its addressed interfaces: VMs, then pods; the names in
+ * `order` first (in that order), the rest grouped by the networks they are on, then by name.
+ */
+export function reachWorkloads(view: TopologyView, order: string[] = []): ReachWorkload[] {
   // Short VN names ("red") unless two VNs share one; then the full fq_name.
   const fqNames = new Set<string>();
   for (const node of view.nodes) {
@@ -99,7 +102,7 @@ export function reachWorkloads(view: TopologyView): ReachWorkload[] {
     return networkId !== undefined ? `VN ${networkId}` : "";
   };
   const interfaces = (ifaces: TopologyView["nodes"][number]["pods"][number]["interfaces"]): ReachInterface[] =>
-    ifaces.flatMap((f) =>
+    [...ifaces].sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true })).flatMap((f) =>
       f.addresses.map((a) => {
         const [address, plen] = a.split("/");
         return {
@@ -121,21 +124,29 @@ export function reachWorkloads(view: TopologyView): ReachWorkload[] {
     return (nameCount.get(n) ?? 0) > 1 ? `${n} (${vm.serverId.slice(0, 8)})` : n;
   };
   return [
-    ...vms.map(({ node, vm }): ReachWorkload => ({ kind: "vm", name: vmName(vm), node, netns: vm.netns, interfaces: interfaces(vm.interfaces) })).sort(byNetworks),
+    ...vms.map(({ node, vm }): ReachWorkload => ({ kind: "vm", name: vmName(vm), node, netns: vm.netns, interfaces: interfaces(vm.interfaces) })).sort(sorter(order)),
     ...view.nodes
       .flatMap((node) => node.pods.map((p): ReachWorkload => ({ kind: "pod", name: p.name, node: node.name, netns: p.netns, interfaces: interfaces(p.interfaces) })))
-      .sort(byNetworks),
+      .sort(sorter(order)),
   ];
 }
 
-// Matrices read best grouped by network: those on red, then on red and blue, then on blue
-// (by TF network id), then by name.
-function byNetworks(a: ReachWorkload, b: ReachWorkload): number {
-  const key = (w: ReachWorkload) => [...new Set(w.interfaces.flatMap((f) => (f.networkId !== undefined ? [f.networkId] : [])))].sort((x, y) => x - y);
-  const ka = key(a);
-  const kb = key(b);
-  for (let i = 0; i < Math.min(ka.length, kb.length); i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
-  return ka.length - kb.length || a.name.localeCompare(b.name);
+// Without an order, matrices read best grouped by network: e.g. those on blue, then on blue and
+// red, then on red (network names sorted), then by name. Network ids would not do: TF hands them
+// out in creation order, which a parallel `pulumi up` does not fix.
+function sorter(order: string[]): (a: ReachWorkload, b: ReachWorkload) => number {
+  const rank = (w: ReachWorkload) => {
+    const i = order.indexOf(w.name);
+    return i < 0 ? order.length : i;
+  };
+  const key = (w: ReachWorkload) => [...new Set(w.interfaces.flatMap((f) => (f.fqName ? [f.network] : [])))].sort();
+  return (a, b) => {
+    if (rank(a) !== rank(b)) return rank(a) - rank(b);
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < Math.min(ka.length, kb.length); i++) if (ka[i] !== kb[i]) return ka[i]!.localeCompare(kb[i]!);
+    return ka.length - kb.length || a.name.localeCompare(b.name, "en", { numeric: true });
+  };
 }
 
 /** Runs `tasks` with at most `limit` in flight. */
@@ -168,13 +179,15 @@ export interface MeasureOptions {
   ping?: PingSettings;
   /** Pings in flight at once. */
   concurrency?: number;
+  /** Workload names to list first, in this order (e.g. an expectation's workloads). */
+  order?: string[];
 }
 
 /** Pings every address of every target from every source (see pairsOf), in parallel. */
 export async function measureReachability(view: TopologyView, opts: MeasureOptions = {}): Promise<Reachability> {
   const settings = opts.ping ?? DEFAULT_PING;
   const pinger = opts.pinger ?? kernelPinger(settings);
-  const workloads = reachWorkloads(view);
+  const workloads = reachWorkloads(view, opts.order);
   const pairs = pairsOf(workloads);
   const tasks = pairs.flatMap((pair, i) =>
     pair.to.interfaces.map((f) => async () => ({ i, probe: { iface: f.name, address: f.address, network: f.network, ...(await pinger(pair.from.netns, f.address)) } })),

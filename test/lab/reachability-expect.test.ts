@@ -77,16 +77,21 @@ describe("measuring", () => {
     expect(pair("blue-pod", "red-vm-1").reachable).toBe(false);
   });
 
-  it("orders workloads by the networks they are on (red, red+blue, blue), then by name", async () => {
+  it("lists VMs, then pods, grouped by the networks they are on (blue, blue+red, red), then by name", async () => {
     const r = await measureReachability(view, { pinger: sameSubnet });
-    expect(r.workloads.map((w) => w.name)).toEqual(["red-vm-1", "red-vm-2", "blue-vm", "red-pod", "both-pod", "blue-pod"]);
+    expect(r.workloads.map((w) => w.name)).toEqual(["blue-vm", "red-vm-1", "red-vm-2", "blue-pod", "both-pod", "red-pod"]);
     expect(r.workloads.find((w) => w.name === "both-pod")!.interfaces.map((f) => `${f.name} ${f.network}`)).toEqual(["eth0 pod network", "nsm-1 red", "nsm-2 blue"]);
+  });
+
+  it("lists the names it is given first, in that order (the demo passes the scenario's)", async () => {
+    const r = await measureReachability(view, { pinger: sameSubnet, order: ["red-pod", "red-vm-2", "blue-pod"] });
+    expect(r.workloads.map((w) => w.name)).toEqual(["red-vm-2", "blue-vm", "red-vm-1", "red-pod", "blue-pod", "both-pod"]);
   });
 });
 
 describe("the matrix", () => {
   it("shows rows of sources and columns of targets per direction, ✓ with the answering interface and ✗", async () => {
-    const text = renderReachability(await measureReachability(view, { pinger: sameSubnet }));
+    const text = renderReachability(await measureReachability(view, { pinger: sameSubnet, order: scenario.workloads }));
     const lines = text.split("\n");
     const row = (title: string, name: string) => {
       const start = lines.findIndex((l) => l.trim().startsWith(title));
@@ -95,7 +100,7 @@ describe("the matrix", () => {
     expect(row("pods → VMs", "pods → VMs")).toEqual(["pods → VMs", "red-vm-1", "red-vm-2", "blue-vm"]);
     expect(row("pods → VMs", "red-pod")).toEqual(["red-pod", "✓ 0.08 ms", "✓ 0.08 ms", "✗"]);
     expect(row("pods → VMs", "blue-pod")).toEqual(["blue-pod", "✗", "✗", "✓ 0.08 ms"]);
-    expect(row("VMs → pods", "blue-vm")).toEqual(["blue-vm", "✗", "✓ nsm-2 0.08 ms", "✓ nsm-1 0.08 ms"]);
+    expect(row("VMs → pods", "blue-vm")).toEqual(["blue-vm", "✗", "✓ nsm-1 0.08 ms", "✓ nsm-2 0.08 ms"]);
     expect(row("VMs → VMs", "red-vm-1")).toEqual(["red-vm-1", "·", "✓ 0.08 ms", "✗"]);
     expect(text).toMatch(/both-pod \(pod on k8s-1\)\s+eth0\s+10\.244\.1\.3\/16\s+on pod network\n\s+nsm-1\s+10\.1\.1\.6\/24\s+on red\n\s+nsm-2\s+10\.2\.2\.6\/24\s+on blue/);
   });

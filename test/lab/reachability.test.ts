@@ -105,7 +105,7 @@ const SCENARIO = { workloads: ["red-pod", "blue-pod", "red-vm", "blue-vm"], reac
 describe("measuring reachability in a lab", () => {
   it("finds each pod and VM with its interfaces and networks, and pings every pair both ways", async () => {
     const r = await measureReachability(await lab.topology());
-    expect(r.workloads.map((w) => `${w.kind} ${w.name}`)).toEqual(["vm red-vm", "vm blue-vm", "pod red-pod", "pod blue-pod"]);
+    expect(r.workloads.map((w) => `${w.kind} ${w.name}`)).toEqual(["vm blue-vm", "vm red-vm", "pod blue-pod", "pod red-pod"]);
     expect(r.workloads.find((w) => w.name === "red-pod")!.interfaces.map((f) => [f.name, f.network])).toEqual([
       ["eth0", "pod network"],
       ["nsm-1", "red"],
