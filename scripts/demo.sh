@@ -10,7 +10,7 @@
 #   7. how to tear it all down
 # Re-running it on a deployed stack is quick: `pulumi up --refresh` finds nothing to change.
 #   TFMESH_STACK=name npm run demo   (default stack: dev)
-set -euo pipefail
+set -Eeuo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
