@@ -75,7 +75,9 @@ export async function labTopology(s: LabState): Promise<TopologyView> {
     nodes: d.nodes.map((n) => ({
       ...n,
       networks: n.networks.map((net) => ({ ...net, fqName: net.fqName ?? fqOf(net.vnUuid) })),
-      vms: n.vms.map((vm) => ({ ...vm, name: vm.name ?? vmName(vm.serverId) })),
+      // The data plane remembers the name a VM booted with; Nova keeps the TF virtual-machine's
+      // display_name equal to the server's current name (PUT /servers/{id} renames in place).
+      vms: n.vms.map((vm) => ({ ...vm, name: vmName(vm.serverId) ?? vm.name })),
     })),
   };
 }
