@@ -15,7 +15,12 @@ export interface PodInfo {
 export interface LabTopology {
   nodes: Array<{
     name: string;
-    pods: Array<{ name: string; netns: string; interfaces: Array<{ name: string; mac: string; addresses: string[] }> }>;
+    pods: Array<{
+      name: string;
+      netns: string;
+      /** `network`: the TF VN fq_name whose data plane carries the interface right now (absent when none does). */
+      interfaces: Array<{ name: string; mac: string; addresses: string[]; network?: string }>;
+    }>;
   }>;
 }
 

@@ -8,7 +8,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { checkIfName, checkK8sName } from "../../lib/validate/names.ts";
 import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL } from "../../nsm/api.ts";
 import type { Connection, NetworkServiceRequest } from "../../nsm/api.ts";
-import type { PodInfo } from "../clients/pods.ts";
+import type { NsmClient } from "../clients/nsm.ts";
+import type { PodInfo, PodsClient } from "../clients/pods.ts";
 import { clients, configure, settings } from "./context.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, requiredString } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
@@ -173,12 +174,8 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   const conn = await nsm.getConnection(id);
   if (!conn) return { id: "" };
   const old = props as unknown as PodAttachmentOutputs;
-  const outs = outputsOf(conn, old, { node: old.node, netns: old.netns }, old.interfaceName);
-  // NSM may still hold the connection while the kernel lost the interface (node restart, manual
-  // `ip link del`); the lab shows the kernel as it is.
-  const topo = await pods.labTopology();
-  const podView = topo?.nodes.flatMap((n) => n.pods).find((p) => p.name === outs.pod);
-  if (topo && !podView?.interfaces.some((i) => i.name === outs.interfaceName)) outs.state = "DOWN";
+  const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns }, old.interfaceName), networkService: conn.network_service };
+  if (!(await dataplaneAgrees(outs, pods, nsm))) outs.state = "DOWN";
   const inputs = compact({
     [LOGICAL_NAME]: old[LOGICAL_NAME],
     pod: outs.pod,
@@ -187,7 +184,24 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
     labels: old.labels,
     connectionId: id,
   });
-  return { id, props: { ...outs, networkService: conn.network_service }, inputs };
+  return { id, props: outs, inputs };
+}
+
+/**
+ * NSM may still hold a connection whose data plane broke underneath it: the kernel lost the
+ * interface (node restart, `ip link del`) or its address, or the VMI behind it was deleted in TF,
+ * so the vRouter no longer carries it. The lab shows the kernel as it is (and which VN carries each
+ * interface); elsewhere there is no such view and NSM's word stands.
+ */
+async function dataplaneAgrees(outs: PodAttachmentOutputs, pods: PodsClient, nsm: NsmClient): Promise<boolean> {
+  const topo = await pods.labTopology();
+  if (!topo) return true;
+  const iface = topo.nodes.flatMap((n) => n.pods).find((p) => p.name === outs.pod)?.interfaces.find((i) => i.name === outs.interfaceName);
+  if (!iface) return false;
+  if (outs.mac && iface.mac.toLowerCase() !== outs.mac.toLowerCase()) return false;
+  if (outs.ip && !iface.addresses.includes(`${outs.ip}/${outs.prefixLength}`)) return false;
+  const vn = (await nsm.getNetworkService(outs.networkService))?.tungsten?.virtual_network;
+  return vn === undefined || iface.network === vn;
 }
 
 async function update(id: string, olds: Record<string, unknown>, news: PodAttachmentInputs): Promise<pulumi.dynamic.UpdateResult> {

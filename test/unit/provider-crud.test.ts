@@ -161,6 +161,20 @@ describe("Pod and PodAttachment", () => {
     await podAttachment.delete!(id, healed.outs);
   });
 
+  it("refresh reports an interface its VN no longer carries (VMI deleted in TF) as DOWN; the next update heals it", async () => {
+    const inputs = await checked(podAttachment, "e", { pod: "red-pod", networkService: "red", interfaceName: "red1" });
+    const { id, outs } = await podAttachment.create(inputs);
+    expect((await podAttachment.read!(id, outs)).props.state).toBe("UP");
+
+    cloud.state.detachedInterfaces.add("red-pod/red1");
+    const refreshed = await podAttachment.read!(id, outs);
+    expect(refreshed.props).toMatchObject({ state: "DOWN", interfaceName: "red1", ip: outs.ip, mac: outs.mac });
+    expect(await podAttachment.diff!(id, refreshed.props, inputs)).toMatchObject({ changes: true, replaces: [] });
+    const healed = await podAttachment.update!(id, refreshed.props, inputs);
+    expect((await podAttachment.read!(id, healed.outs)).props.state).toBe("UP");
+    await podAttachment.delete!(id, healed.outs);
+  });
+
   it("attaching a pod that does not exist fails naming the pod", async () => {
     const inputs = await checked(podAttachment, "d", { pod: "nobody", networkService: "red" });
     await expect(podAttachment.create(inputs)).rejects.toThrow(/pod: no pod "nobody"/);

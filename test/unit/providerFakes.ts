@@ -63,6 +63,8 @@ export interface FakeState {
   pods: Map<string, { name: string; node: string; netns: string; uid: string; eth0: { ip: string; prefixLength: number; mac: string }; status: string }>;
   /** Interfaces the fake kernel "lost" (name per pod), for drift tests. */
   lostInterfaces: Set<string>;
+  /** Interfaces the fake data plane no longer carries on their VN (their VMI was deleted in TF). */
+  detachedInterfaces: Set<string>;
   /** Polls a server stays in BUILD. */
   buildPolls: number;
 }
@@ -94,6 +96,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
     requests: [],
     pods: new Map(),
     lostInterfaces: new Set(),
+    detachedInterfaces: new Set(),
     buildPolls: 2,
   };
   let url = "";
@@ -113,9 +116,21 @@ export async function startFakeCloud(): Promise<FakeCloud> {
     return { id: s.id, name: s.name, status: s.status, addresses, "OS-EXT-SRV-ATTR:host": s.host, image: { id: s.imageId }, flavor: { id: s.flavorId } };
   };
 
+  // As the lab's topology shows them: eth0 on the pod network, each NSM interface with the
+  // connection's MAC and address and the VN that carries it.
   const podInterfaces = (pod: string) => {
-    const names = ["eth0", ...[...state.connections.values()].filter((c) => c.labels.podName === pod).map((c) => c.mechanism.parameters.name!)];
-    return names.filter((n) => !state.lostInterfaces.has(`${pod}/${n}`)).map((name) => ({ name, mac: "", addresses: [] }));
+    const p = state.pods.get(pod)!;
+    const eth0 = { name: "eth0", mac: p.eth0.mac, addresses: [`${p.eth0.ip}/${p.eth0.prefixLength}`], network: "pod" };
+    const nsm = [...state.connections.values()]
+      .filter((c) => c.labels.podName === pod)
+      .map((c) => {
+        const name = c.mechanism.parameters.name!;
+        const ctx = c.context as { ip_context?: { src_ip_addrs?: string[] }; ethernet_context?: { src_mac?: string } };
+        const vn = (state.services.get(c.network_service)?.tungsten as { virtual_network?: string } | undefined)?.virtual_network;
+        const carried = vn !== undefined && !state.detachedInterfaces.has(`${pod}/${name}`);
+        return { name, mac: ctx.ethernet_context?.src_mac ?? "", addresses: ctx.ip_context?.src_ip_addrs ?? [], ...(carried ? { network: vn } : {}) };
+      });
+    return [eth0, ...nsm].filter((i) => !state.lostInterfaces.has(`${pod}/${i.name}`));
   };
 
   const routes: Route[] = [
@@ -358,6 +373,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
         };
         state.connections.set(conn.id, conn);
         state.lostInterfaces.delete(`${conn.labels.podName}/${conn.mechanism.parameters.name}`);
+        state.detachedInterfaces.delete(`${conn.labels.podName}/${conn.mechanism.parameters.name}`);
         return { body: conn };
       },
     },
