@@ -160,6 +160,38 @@ describe("tungsten forwarder: TF objects", () => {
     expect(await names("virtual-machine-interface")).toEqual(["default-domain:admin:nsm-c1"]);
   });
 
+  it("a refresh after the VMI and instance-ip were deleted in TF rebuilds them with the client's MAC and address", async () => {
+    const d = downstream();
+    const c = chain([tfObjects(tf), d.element]);
+    await c.request(call("c1"));
+    const first = d.seen[0]!.tf!;
+    await tf.delete("instance-ip", first.iipUuid!);
+    await tf.delete("virtual-machine-interface", first.vmiUuid!);
+    const context = { ip_context: { src_ip_addrs: [`${first.ip}/24`] }, ethernet_context: { src_mac: first.mac! } };
+    await c.request(call("c1", { refresh: true, connection: { ...call("c1").connection, context } }));
+    const rebuilt = d.seen[1]!.tf!;
+    expect(rebuilt.vmiUuid).not.toBe(first.vmiUuid);
+    expect({ mac: rebuilt.mac, ip: rebuilt.ip }).toEqual({ mac: first.mac, ip: first.ip });
+    expect(await names("virtual-machine-interface")).toEqual(["default-domain:admin:nsm-c1"]);
+  });
+
+  it("a rebuilt VMI takes the address TF offers when the client's old one is taken meanwhile", async () => {
+    const d = downstream();
+    const c = chain([tfObjects(tf), d.element]);
+    await c.request(call("c1"));
+    const first = d.seen[0]!.tf!;
+    await tf.delete("instance-ip", first.iipUuid!);
+    await tf.delete("virtual-machine-interface", first.vmiUuid!);
+    await c.request(call("c2"));
+    expect(d.seen[1]!.tf!.ip).toBe(first.ip);
+    const context = { ip_context: { src_ip_addrs: [`${first.ip}/24`] }, ethernet_context: { src_mac: first.mac! } };
+    await c.request(call("c1", { refresh: true, connection: { ...call("c1").connection, context } }));
+    const rebuilt = d.seen[2]!.tf!;
+    expect(rebuilt.ip).toMatch(/^10\.1\.1\.\d+$/);
+    expect(rebuilt.ip).not.toBe(first.ip);
+    expect(rebuilt.mac).toBe(first.mac);
+  });
+
   it("refuses a service whose virtual network does not exist, naming it, and leaves nothing", async () => {
     const d = downstream();
     const svc = { name: "green", payload: "ETHERNET" as const, forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:green" } };

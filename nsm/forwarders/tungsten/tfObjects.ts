@@ -9,6 +9,7 @@ import { fqNameString } from "../../../provider/clients/tf.ts";
 import { isStatus } from "../../../lib/http/client.ts";
 import { cidrContains } from "../../../lib/validate/cidr.ts";
 import { parseFqName } from "../../../lib/validate/fqname.ts";
+import type { Connection } from "../../api.ts";
 import type { Element } from "../../chain.ts";
 import { applyOrUndo, passCloseOn, passOn } from "../../chain.ts";
 import { NsmError } from "../../errors.ts";
@@ -61,22 +62,38 @@ async function ensureObjects(tf: TfClient, call: TungstenCall): Promise<Tungsten
   if (!routerUuid) throw new NsmError(400, `node "${call.node}" has no virtual-router in TF (${fqNameString(routerFqName(call.node))})`);
   const vnRef = [{ to: names.vnFqName, uuid: vn.uuid }];
 
+  // A refresh that finds the VMI or instance-ip gone (deleted in TF behind NSM's back) rebuilds
+  // them with the MAC and address the client already has: its peers keep reaching it through the
+  // neighbour entries they hold, and whatever was configured with that address stays right.
+  const had = call.refresh ? establishedIdentity(call.connection) : {};
   const vm = await ensure(tf, "virtual-machine", [names.vmName], { server_type: "container", display_name: names.vmName });
-  const vmi = await ensure(tf, "virtual-machine-interface", names.vmiFqName, {
-    parent_type: "project",
-    display_name: names.vmName,
-    virtual_network_refs: vnRef,
-    virtual_machine_refs: [{ to: [names.vmName], uuid: vm.uuid }],
-  });
+  const vmi = await ensurePreferring(
+    tf,
+    "virtual-machine-interface",
+    names.vmiFqName,
+    {
+      parent_type: "project",
+      display_name: names.vmName,
+      virtual_network_refs: vnRef,
+      virtual_machine_refs: [{ to: [names.vmName], uuid: vm.uuid }],
+    },
+    had.mac ? { virtual_machine_interface_mac_addresses: { mac_address: [had.mac] } } : undefined,
+  );
   const vmiVn = (vmi.virtual_network_refs as TfRef[] | undefined)?.[0]?.uuid;
   if (vmiVn !== vn.uuid) {
     throw new NsmError(409, `VMI ${fqNameString(names.vmiFqName)} is on another virtual network than ${vnName}; close the connection first`);
   }
-  const iip = await ensure(tf, "instance-ip", [names.iipName], {
-    instance_ip_family: "v4",
-    virtual_network_refs: vnRef,
-    virtual_machine_interface_refs: [{ to: names.vmiFqName, uuid: vmi.uuid }],
-  });
+  const iip = await ensurePreferring(
+    tf,
+    "instance-ip",
+    [names.iipName],
+    {
+      instance_ip_family: "v4",
+      virtual_network_refs: vnRef,
+      virtual_machine_interface_refs: [{ to: names.vmiFqName, uuid: vmi.uuid }],
+    },
+    had.ip ? { instance_ip_address: had.ip } : undefined,
+  );
   await tf.refUpdate({ operation: "ADD", type: "virtual-router", uuid: routerUuid, refType: "virtual-machine", refUuid: vm.uuid });
 
   const mac = (vmi.virtual_machine_interface_mac_addresses as { mac_address?: string[] } | undefined)?.mac_address?.[0];
@@ -123,6 +140,27 @@ async function ensure(tf: TfClient, type: string, fq: FqName, body: Record<strin
     if (!raced) throw err;
     return raced;
   }
+}
+
+/**
+ * Like ensure, but a missing object is first asked for with `preferred` fields (the MAC or address
+ * the client already has); when TF refuses them (taken meanwhile), TF chooses.
+ */
+async function ensurePreferring(tf: TfClient, type: string, fq: FqName, body: Record<string, unknown>, preferred: Record<string, unknown> | undefined): Promise<TfObject> {
+  if (!preferred) return ensure(tf, type, fq, body);
+  try {
+    return await ensure(tf, type, fq, { ...body, ...preferred });
+  } catch (err) {
+    if (!isStatus(err, 409) && !isStatus(err, 400)) throw err;
+    return ensure(tf, type, fq, body);
+  }
+}
+
+/** The MAC and address an established connection gave its client (kept in its context across refreshes). */
+function establishedIdentity(connection: Connection): { mac?: string; ip?: string } {
+  const mac = connection.context?.ethernet_context?.src_mac;
+  const ip = connection.context?.ip_context?.src_ip_addrs?.[0]?.split("/")[0];
+  return { ...(mac ? { mac } : {}), ...(ip ? { ip } : {}) };
 }
 
 const allSubnets = (vn: VirtualNetwork): IpamSubnet[] => (vn.network_ipam_refs ?? []).flatMap((r) => r.attr?.ipam_subnets ?? []);
