@@ -1,17 +1,16 @@
 // The reference scenario (shared/design.md steps 1-6) end to end: examples/red-blue through the
 // Automation API against a private lab — preview creates nothing, up builds it and packets flow
-// as designed, refresh finds drift and up repairs it, destroy leaves nothing behind.
+// as designed, a second up changes nothing, refresh finds drift made behind Pulumi's back (in the
+// kernel, in TF, in Nova) and up repairs it, destroy leaves nothing behind.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
-import { NsmClient } from "../../provider/clients/nsm.ts";
-import { OpenStackClient } from "../../provider/clients/openstack.ts";
-import { TfClient } from "../../provider/clients/tf.ts";
+import type { TfRef } from "../../provider/clients/tf.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
-import { labStack } from "./helpers.ts";
-import type { E2eStack } from "./helpers.ts";
+import { expectNothingLeft, labClients, labInventory, labStack } from "./helpers.ts";
+import type { E2eStack, LabClients, LabInventory } from "./helpers.ts";
 
 const workDir = join(repoRoot, "examples", "red-blue");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "red-blue");
@@ -26,8 +25,8 @@ let lab: TestLab;
 let e2e: E2eStack;
 let vms: Record<"redVm1" | "redVm2" | "blueVm", VmOut>;
 let pods: Record<"redPod" | "bluePod" | "bothPod", PodOut>;
-let tf: TfClient;
-let openstack: OpenStackClient;
+let api: LabClients;
+let before: LabInventory;
 
 const reaches = async (from: string, to: string) => (await lab.ping(from, to, { count: 1, wait: 2 })).ok;
 const inSubnet = (addr: string, prefix: string) => addr.startsWith(prefix);
@@ -35,18 +34,17 @@ const inSubnet = (addr: string, prefix: string) => addr.startsWith(prefix);
 beforeAll(async () => {
   lab = await startLab();
   e2e = await labStack(lab, workDir, stackConfigDir);
-  const c = lab.config.credentials;
-  openstack = new OpenStackClient({
-    authUrl: lab.endpoints.keystone,
-    userName: c.username,
-    password: c.password,
-    tenantName: c.project,
-    userDomainName: c.domain,
-    projectDomainName: c.domain,
-    region: undefined,
-  });
-  tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => openstack.keystone.token() });
+  api = labClients(lab);
+  before = await labInventory(lab, api);
 }, LAB_TIMEOUT);
+
+/** The state a PodAttachment of `pod` holds after the last refresh or up ("UP" / "DOWN"). */
+async function attachmentStates(pod: string): Promise<string[]> {
+  const state = await e2e.stack.exportStack();
+  return state.deployment.resources
+    .filter((r: { type: string; outputs?: { pod?: string } }) => r.type === "pulumi-nodejs:dynamic/nsm:PodAttachment" && r.outputs?.pod === pod)
+    .map((r: { outputs: { state: string } }) => r.outputs.state);
+}
 
 afterAll(async () => {
   try {
@@ -98,7 +96,7 @@ describe("examples/red-blue on the lab", () => {
     expect(kernel.address).toBe(nsm1.mac);
     expect(kernel.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([`${nsm1.ip}/24`]);
     expect(links.find((l) => l.ifname === "eth0")!.addr_info.some((a) => a.local === pods.redPod.eth0)).toBe(true);
-    const vmis = await tf.listDetail("virtual-machine-interface", { fields: ["virtual_machine_interface_mac_addresses"] });
+    const vmis = await api.tf.listDetail("virtual-machine-interface", { fields: ["virtual_machine_interface_mac_addresses"] });
     const macs = vmis.flatMap((v) => (v.virtual_machine_interface_mac_addresses as { mac_address: string[] } | undefined)?.mac_address ?? []);
     expect(macs).toContain(nsm1.mac);
     const routes = await ip.json<{ dst: string; dev: string }>(["route", "show"], ns);
@@ -136,20 +134,52 @@ describe("examples/red-blue on the lab", () => {
     expect(preview.changeSummary).toEqual({ same: RESOURCES });
   }, STEP);
 
-  it("refresh shows a lost pod interface as drift and the next up rebuilds it", async () => {
+  it("a second up changes nothing", async () => {
+    const up = await e2e.stack.up();
+    expect(up.summary.resourceChanges).toEqual({ same: RESOURCES });
+    expect(up.outputs.vms!.value).toEqual(vms);
+    expect(up.outputs.pods!.value).toEqual(pods);
+  }, STEP);
+
+  it("refresh shows a pod interface deleted in the kernel as drift and the next up rebuilds it", async () => {
     await lab.inLab("red-pod", ["ip", "link", "del", "nsm-1"]);
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(false);
     const refresh = await e2e.stack.refresh();
-    expect(refresh.summary.resourceChanges).toMatchObject({ update: 1 });
+    expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+    expect(await attachmentStates("red-pod")).toEqual(["DOWN"]);
     const up = await e2e.stack.up();
-    expect(up.summary.resourceChanges).toMatchObject({ update: 1 });
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+    expect(await attachmentStates("red-pod")).toEqual(["UP"]);
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(true);
+    expect(await reaches("red-vm-1", pods.redPod.interfaces[0]!.ip)).toBe(true);
+  }, STEP);
+
+  it("refresh shows a pod attachment whose VMI was deleted through the TF API as drift and the next up reattaches it", async () => {
+    const conn = (await api.nsm.listConnections()).find((c) => c.labels?.podName === "blue-pod")!;
+    const vmiFq = ["default-domain", "admin", `nsm-${conn.id}`];
+    const vmi = (await api.tf.readByFqName("virtual-machine-interface", vmiFq))!;
+    // TF refuses to delete a VMI its instance-ip still refers to: the address goes first.
+    for (const iip of (vmi.instance_ip_back_refs as TfRef[] | undefined) ?? []) await api.tf.delete("instance-ip", iip.uuid!);
+    await api.tf.delete("virtual-machine-interface", vmi.uuid);
+    expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(false);
+
+    const refresh = await e2e.stack.refresh();
+    expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+    expect(await attachmentStates("blue-pod")).toEqual(["DOWN"]);
+    const up = await e2e.stack.up();
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+    expect(await attachmentStates("blue-pod")).toEqual(["UP"]);
+    const healed = (up.outputs.pods!.value as typeof pods).bluePod.interfaces[0]!;
+    expect(await api.tf.lookupId("virtual-machine-interface", vmiFq)).toBeDefined();
+    expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(true);
+    expect(await reaches("blue-vm", healed.ip)).toBe(true);
+    expect(await reaches("blue-pod", vms.redVm1.ip)).toBe(false);
   }, STEP);
 
   it("refresh notices a VM deleted outside Pulumi and the next up boots it again", async () => {
-    const server = (await openstack.nova.listServers({ name: "red-vm-2" })).find((s) => s.name === "red-vm-2")!;
-    await openstack.nova.deleteServer(server.id);
-    await openstack.nova.waitForDeleted(server.id, { intervalMs: 200 });
+    const server = (await api.openstack.nova.listServers({ name: "red-vm-2" })).find((s) => s.name === "red-vm-2")!;
+    await api.openstack.nova.deleteServer(server.id);
+    await api.openstack.nova.waitForDeleted(server.id, { intervalMs: 200 });
     const refresh = await e2e.stack.refresh();
     expect(refresh.summary.resourceChanges).toMatchObject({ delete: 1 });
     const up = await e2e.stack.up();
@@ -158,24 +188,9 @@ describe("examples/red-blue on the lab", () => {
     expect(await reaches("red-pod", again.ip)).toBe(true);
   }, STEP);
 
-  it("destroy leaves no TF object, server, port, registry entry, namespace or interface", async () => {
+  it("destroy leaves no TF object, server, port, registry entry, connection, namespace or interface", async () => {
     const destroy = await e2e.stack.destroy();
     expect(destroy.summary.resourceChanges).toEqual({ delete: RESOURCES });
-    expect((await lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
-    for (const type of ["virtual-network", "virtual-machine", "virtual-machine-interface", "instance-ip"]) {
-      const left = (await tf.list(type)).filter((o) => type !== "virtual-network" || o.fq_name[1] === "admin");
-      expect(left, `TF ${type}`).toEqual([]);
-    }
-    expect(await openstack.nova.listServers()).toEqual([]);
-    expect(await openstack.neutron.listPorts()).toEqual([]);
-    const services = (await new NsmClient(lab.endpoints.nsm).listNetworkServices()).map((s) => s.name);
-    expect(services).not.toContain("red");
-    expect(services).not.toContain("blue");
-    const namespaces = lab.namespaces();
-    expect(namespaces.filter((n) => n.startsWith(`${lab.prefix}-vm-`) || n.startsWith(`${lab.prefix}-pod-`))).toEqual([]);
-    for (const node of namespaces.filter((n) => !n.endsWith("-underlay"))) {
-      const names = (await ip.json<{ ifname: string }>(["link", "show"], node)).map((l) => l.ifname);
-      expect(names.filter((n) => /^(tap|vn\d|vx\d)/.test(n)), `interfaces left in ${node}`).toEqual([]);
-    }
+    await expectNothingLeft(lab, api, before);
   }, STEP);
 });
