@@ -76,12 +76,12 @@ const IP_PATHS = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
  * number when a signal ended it). Ctrl-C reaches the program through the terminal, so this process
  * ignores SIGINT/SIGQUIT while it runs and forwards SIGTERM/SIGHUP to it.
  */
-export function spawn(name: string, argv: string[], opts: SpawnOptions = {}): Promise<number> {
+export async function spawn(name: string, argv: string[], opts: SpawnOptions = {}): Promise<number> {
   assertNetnsName(name);
-  if (argv.length === 0 || argv[0] === "") return Promise.reject(new KernelError(["ip", "netns", "exec", name], 2, "no program to run"));
-  if (!exists(name)) return Promise.reject(new KernelError(["ip", "netns", "exec", name, ...argv], 1, `network namespace ${name} does not exist`));
+  if (argv.length === 0 || argv[0] === "") throw new KernelError(["ip", "netns", "exec", name], 2, "no program to run");
+  if (!exists(name)) throw new KernelError(["ip", "netns", "exec", name, ...argv], 1, `network namespace ${name} does not exist`);
   const ipPath = IP_PATHS.find((p) => fs.existsSync(p));
-  if (!ipPath) return Promise.reject(new KernelError(["ip"], 127, "ip is not installed (apt-get install iproute2)"));
+  if (!ipPath) throw new KernelError(["ip"], 127, "ip is not installed (apt-get install iproute2)");
   return new Promise((resolve, reject) => {
     const child = spawnChild(ipPath, ["netns", "exec", name, ...argv], { stdio: opts.stdio ?? "inherit" });
     const ignore = () => {};
