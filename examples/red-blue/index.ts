@@ -11,8 +11,11 @@ const image = config.get("image") ?? "cirros-0.6.2";
 const flavor = config.get("flavor") ?? "m1.tiny";
 
 // 1. Two TF virtual networks in project admin, each with the NSM network service pods ask for.
-const red = new TenantNetwork("red", { project: "default-domain:admin", subnets: [{ cidr: "10.1.1.0/24" }] });
-const blue = new TenantNetwork("blue", { project: "default-domain:admin", subnets: [{ cidr: "10.2.2.0/24" }] });
+// Addresses are handed out from the start of the subnet (gateway .1, DNS .2, then .3, .4, ...),
+// as in the seed talk; TF's default would count down from .253.
+const subnet = (cidr: string) => [{ cidr, addrFromStart: true }];
+const red = new TenantNetwork("red", { project: "default-domain:admin", subnets: subnet("10.1.1.0/24") });
+const blue = new TenantNetwork("blue", { project: "default-domain:admin", subnets: subnet("10.2.2.0/24") });
 
 // 2. Two OpenStack VMs on red, one on blue.
 const vm = (name: string, net: TenantNetwork) => new VirtualMachine(name, { name, image, flavor, networks: [net.networkId] });
