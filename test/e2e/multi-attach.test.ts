@@ -6,8 +6,8 @@ import * as ip from "../../lib/kernel/ip.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
-import { labStack } from "./helpers.ts";
-import type { E2eStack } from "./helpers.ts";
+import { expectNothingLeft, labClients, labInventory, labStack } from "./helpers.ts";
+import type { E2eStack, LabClients, LabInventory } from "./helpers.ts";
 
 const workDir = join(repoRoot, "examples", "multi-attach");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "multi-attach");
@@ -15,10 +15,14 @@ const STEP = 180_000;
 
 let lab: TestLab;
 let e2e: E2eStack;
+let api: LabClients;
+let before: LabInventory;
 
 beforeAll(async () => {
   lab = await startLab();
   e2e = await labStack(lab, workDir, stackConfigDir, { "multiattach:prefix": "ma-" });
+  api = labClients(lab);
+  before = await labInventory(lab, api);
 }, LAB_TIMEOUT);
 
 afterAll(async () => {
@@ -53,7 +57,6 @@ describe("examples/multi-attach on the lab", () => {
   it("destroy removes the pod, both attachments and both networks", async () => {
     const destroy = await e2e.stack.destroy();
     expect(destroy.summary.resourceChanges).toEqual({ delete: 8 });
-    expect((await lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
-    expect(lab.namespaces().filter((n) => n.includes("-pod-"))).toEqual([]);
+    await expectNothingLeft(lab, api, before);
   }, STEP);
 });
