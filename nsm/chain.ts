@@ -11,6 +11,7 @@
 // - errors are wrapped once, by the element that threw them, so a message says where it failed;
 //   an NsmError is a refusal already worded for the client and passes through as it is.
 
+import { KeyedQueue } from "../lib/keyedQueue.ts";
 import { NsmError } from "./errors.ts";
 
 /** The rest of the chain, as seen from one element. */
@@ -105,21 +106,8 @@ function noteRollbackFailure(err: unknown, undoErr: unknown): void {
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** Runs tasks for one key one at a time, in order; different keys run concurrently. */
-export class Serializer {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<R>(key: string, task: () => Promise<R>): Promise<R> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task);
-    const tail = result.catch(() => {});
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
+/** Per-key serialization for elements that guard a shared resource (one pod's interfaces, one bridge). */
+export { KeyedQueue as Serializer };
 
 /** Where `begin` keeps the established value per id (in memory by default; the manager persists it). */
 export interface Memory<T> {
@@ -151,7 +139,7 @@ export interface BeginOptions<T> {
  *   closing an unknown id is a no-op, and a failed close keeps the record so it can be retried.
  */
 export function begin<T>(opts: BeginOptions<T>): Element<T> {
-  const serializer = new Serializer();
+  const serializer = new KeyedQueue();
   const memory = opts.memory ?? memoryMap<T>();
   return {
     name: "begin",

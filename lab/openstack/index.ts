@@ -12,10 +12,10 @@ import { Keystone } from "./keystone.ts";
 import { createNeutronServer } from "./neutron.ts";
 import { NeutronModel } from "./neutronModel.ts";
 import { Nova } from "./nova.ts";
-import type { VmRuntime } from "./vmRuntime.ts";
+import type { VmRuntime } from "../dataplane/types.ts";
 
 export type { TokenValidator } from "./common.ts";
-export type { VmPort, VmRuntime } from "./vmRuntime.ts";
+export type { VmPort, VmRuntime } from "../dataplane/types.ts";
 
 export interface OpenStackOptions {
   db: DatabaseSync;

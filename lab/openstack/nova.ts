@@ -7,6 +7,7 @@ import type http from "node:http";
 import { isIPv6 } from "node:net";
 import type { DatabaseSync } from "node:sqlite";
 import { isIpv4 } from "../../lib/ipv4.ts";
+import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts";
 import type { ApiRequest, ApiResponse, Route } from "../../lib/http/server.ts";
 import { isUuid } from "../../lib/validate/uuid.ts";
@@ -20,7 +21,7 @@ import type { Microversion } from "./microversion.ts";
 import type { NeutronModel } from "./neutronModel.ts";
 import { ServerTable } from "./servers.ts";
 import type { ServerPort, ServerRecord } from "./servers.ts";
-import type { VmPort, VmRuntime } from "./vmRuntime.ts";
+import type { VmPort, VmRuntime } from "../dataplane/types.ts";
 
 export interface NovaOptions {
   db: DatabaseSync;
@@ -97,7 +98,7 @@ export class Nova {
   private readonly o: NovaOptions;
   private readonly servers: ServerTable;
   /** One chain of work per server, so a delete waits for a boot in progress. */
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly queues = new KeyedQueue();
 
   constructor(opts: NovaOptions) {
     this.o = opts;
@@ -108,22 +109,12 @@ export class Nova {
 
   /** After a restart: boot again what was still building (bootVm is idempotent). */
   resume(): void {
-    for (const s of this.servers.all()) if (s.status === "BUILD") this.enqueue(s.id, () => this.boot(s.id));
+    for (const s of this.servers.all()) if (s.status === "BUILD") this.queues.run(s.id, () => this.boot(s.id));
   }
 
   /** Waits until every queued boot/delete has finished (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.queues.size) await Promise.allSettled([...this.queues.values()]);
-  }
-
-  private enqueue(id: string, task: () => Promise<void>): Promise<void> {
-    const prev = this.queues.get(id) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tracked = next.finally(() => {
-      if (this.queues.get(id) === tracked) this.queues.delete(id);
-    });
-    this.queues.set(id, tracked);
-    return next;
+    await this.queues.idle();
   }
 
   // ---- boot ------------------------------------------------------------------------------------
@@ -239,7 +230,7 @@ export class Nova {
         ...editable,
       });
     });
-    void this.enqueue(id, () => this.boot(id));
+    void this.queues.run(id, () => this.boot(id));
     const base = hostUrl(req);
     return {
       status: 202,
@@ -538,7 +529,7 @@ export class Nova {
         handler: withVersion(async (req) => {
           const id = req.params.id!;
           this.mustGet(id);
-          await this.enqueue(id, () => this.destroy(id));
+          await this.queues.run(id, () => this.destroy(id));
           return { status: 204 };
         }),
       },

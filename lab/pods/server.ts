@@ -8,7 +8,7 @@ import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts
 import type { ApiRequest, Route } from "../../lib/http/server.ts";
 import type { PodRuntime } from "../dataplane/types.ts";
 import { checkK8sName, checkNetnsName } from "../../lib/validate/names.ts";
-import { KeyedQueue } from "./keyedQueue.ts";
+import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import { PodStore } from "./store.ts";
 import type { PodRecord } from "./store.ts";
 
