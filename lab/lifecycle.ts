@@ -26,7 +26,8 @@ export function pidPath(stateDir: string): string {
   return path.join(stateDir, PID_FILE);
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

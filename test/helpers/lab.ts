@@ -21,7 +21,7 @@ import type { LabEndpoints } from "../../lab/endpoints.ts";
 import { resolveInstance } from "../../lab/instance.ts";
 import type { LabInstanceConfig, LabInstanceOptions } from "../../lab/instance.ts";
 import type { LabStatus } from "../../lab/introspection.ts";
-import { logSize, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "../../lab/lifecycle.ts";
+import { logSize, processAlive, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "../../lab/lifecycle.ts";
 import { createLog } from "../../lab/log.ts";
 import type { TopologyView } from "../../lab/topologyView.ts";
 import { findWorkload } from "../../lab/workloads.ts";
@@ -79,15 +79,6 @@ interface RegistryEntry {
   stateDir: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Removes labs left by test processes that no longer exist. */
 export async function sweepStaleLabs(): Promise<string[]> {
   let files: string[];
@@ -106,7 +97,7 @@ export async function sweepStaleLabs(): Promise<string[]> {
       fs.rmSync(file, { force: true });
       continue;
     }
-    if (alive(entry.owner)) continue;
+    if (processAlive(entry.owner)) continue;
     await stopDaemon(entry.stateDir, 5000).catch(() => false);
     await wipeKernel(entry.prefix).catch(() => []);
     fs.rmSync(entry.stateDir, { recursive: true, force: true });

@@ -7,17 +7,9 @@ import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";
 import { runningDaemonPid } from "../../lab/lifecycle.ts";
+import type { PodInfo as Pod } from "../../provider/clients/pods.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
-
-interface Pod {
-  name: string;
-  node: string;
-  netns: string;
-  uid: string;
-  eth0: { ip: string; prefixLength: number; mac: string };
-  status: string;
-}
 
 let lab: TestLab;
 let pods: HttpClient;
