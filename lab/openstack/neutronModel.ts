@@ -54,6 +54,18 @@ function str(v: unknown, field: string): string | undefined {
   return v;
 }
 
+/** The TF properties of the network flags create and update both take (only those given). */
+function networkFlags(body: Json): Json {
+  const props: Json = {};
+  const shared = bool(body.shared, "shared");
+  if (shared !== undefined) props.is_shared = shared;
+  const external = bool(body["router:external"], "router:external");
+  if (external !== undefined) props.router_external = external;
+  const psec = bool(body.port_security_enabled, "port_security_enabled");
+  if (psec !== undefined) props.port_security_enabled = psec;
+  return props;
+}
+
 export class NeutronModel {
   private readonly store: ConfigStore;
   private readonly db: DatabaseSync;
@@ -116,13 +128,7 @@ export class NeutronModel {
 
   createNetwork(body: Json): Json {
     const name = str(body.name, "name") ?? "";
-    const props: Json = { display_name: name };
-    const shared = bool(body.shared, "shared");
-    if (shared !== undefined) props.is_shared = shared;
-    const external = bool(body["router:external"], "router:external");
-    if (external !== undefined) props.router_external = external;
-    const psec = bool(body.port_security_enabled, "port_security_enabled");
-    if (psec !== undefined) props.port_security_enabled = psec;
+    const props: Json = { display_name: name, ...networkFlags(body) };
     const up = bool(body.admin_state_up, "admin_state_up");
     const desc = str(body.description, "description");
     props.id_perms = { enable: up ?? true, description: desc ?? null };
@@ -146,12 +152,7 @@ export class NeutronModel {
     const patch: Json = {};
     const name = str(body.name, "name");
     if (name !== undefined) patch.display_name = name;
-    const shared = bool(body.shared, "shared");
-    if (shared !== undefined) patch.is_shared = shared;
-    const external = bool(body["router:external"], "router:external");
-    if (external !== undefined) patch.router_external = external;
-    const psec = bool(body.port_security_enabled, "port_security_enabled");
-    if (psec !== undefined) patch.port_security_enabled = psec;
+    Object.assign(patch, networkFlags(body));
     const up = bool(body.admin_state_up, "admin_state_up");
     const desc = str(body.description, "description");
     if (up !== undefined || desc !== undefined) patch.id_perms = { ...(up !== undefined ? { enable: up } : {}), ...(desc !== undefined ? { description: desc } : {}) };

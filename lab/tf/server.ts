@@ -85,6 +85,25 @@ export function parseFilters(text: string | null | undefined): Record<string, un
   return out;
 }
 
+/**
+ * The list query both list forms take: `GET /<type>s` from the URL, `POST /list-bulk-collection`
+ * from the body. `text` reads a parameter as text, `on` as a switch.
+ */
+function listQuery(req: ApiRequest, text: (name: string) => string | undefined, on: (name: string) => boolean, excludeHrefs: boolean): ListQuery {
+  return {
+    parentIds: csv(text("parent_id")),
+    backRefIds: csv(text("back_ref_id")),
+    objUuids: csv(text("obj_uuids")),
+    fqNames: csv(text("fq_names"))?.map((f) => f.split(":")),
+    fields: csv(text("fields")),
+    detail: on("detail"),
+    count: on("count"),
+    filters: parseFilters(text("filters")),
+    excludeHrefs,
+    baseUrl: baseUrl(req),
+  };
+}
+
 function listResponse(type: string, result: ReturnType<ConfigStore["list"]>, detail: boolean): ApiResponse {
   const key = `${type}s`;
   if (!Array.isArray(result)) return { body: { [key]: result } };
@@ -103,7 +122,7 @@ export function createTfServer(opts: TfServerOptions): http.Server {
     return { body: { href: base, links } };
   };
 
-  const list = (type: string, q: ListQuery, detail: boolean) => wrap(() => listResponse(type, store.list(type, q), detail));
+  const list = (type: string, q: ListQuery) => wrap(() => listResponse(type, store.list(type, q), q.detail === true));
 
   const routes: Route[] = [
     { method: "GET", pattern: "/", handler: homepage },
@@ -141,23 +160,7 @@ export function createTfServer(opts: TfServerOptions): http.Server {
         const b = objectBody(req);
         const type = typeOfItem(String(b.type));
         const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-        const detail = truthy(b.detail);
-        return list(
-          type,
-          {
-            parentIds: csv(str(b.parent_id)),
-            backRefIds: csv(str(b.back_ref_id)),
-            objUuids: csv(str(b.obj_uuids)),
-            fqNames: csv(str(b.fq_names))?.map((f) => f.split(":")),
-            fields: csv(str(b.fields)),
-            detail,
-            count: truthy(b.count),
-            filters: parseFilters(str(b.filters)),
-            excludeHrefs: truthy(b.exclude_hrefs),
-            baseUrl: baseUrl(req),
-          },
-          detail,
-        );
+        return list(type, listQuery(req, (name) => str(b[name]), (name) => truthy(b[name]), truthy(b.exclude_hrefs)));
       },
     },
     {
@@ -166,26 +169,12 @@ export function createTfServer(opts: TfServerOptions): http.Server {
       handler: (req) => {
         const type = typeOfCollection(req.params.collection!);
         const q = req.query;
-        const detail = truthy(q.get("detail"));
         const parentFq = q.get("parent_fq_name_str");
-        return list(
-          type,
-          {
-            parentIds: csv(q.get("parent_id")),
-            parentFqName: parentFq ? parentFq.split(":") : undefined,
-            parentType: q.get("parent_type") ?? undefined,
-            backRefIds: csv(q.get("back_ref_id")),
-            objUuids: csv(q.get("obj_uuids")),
-            fqNames: csv(q.get("fq_names"))?.map((f) => f.split(":")),
-            fields: csv(q.get("fields")),
-            detail,
-            count: truthy(q.get("count")),
-            filters: parseFilters(q.get("filters")),
-            excludeHrefs: flag(q, "exclude_hrefs"),
-            baseUrl: baseUrl(req),
-          },
-          detail,
-        );
+        return list(type, {
+          ...listQuery(req, (name) => q.get(name) ?? undefined, (name) => truthy(q.get(name)), flag(q, "exclude_hrefs")),
+          parentFqName: parentFq ? parentFq.split(":") : undefined,
+          parentType: q.get("parent_type") ?? undefined,
+        });
       },
     },
     {

@@ -73,6 +73,17 @@ function toObject(r: Raw): ObjectRow {
   };
 }
 
+/** A reference row, read from either end (refs and back refs select the same columns). */
+function toRefRow(r: Raw): RefRow {
+  return {
+    field: r.field as string,
+    uuid: r.uuid as string,
+    type: r.type as string,
+    fq_name: JSON.parse(r.fq_key as string) as string[],
+    attr: r.attr == null ? null : JSON.parse(r.attr as string),
+  };
+}
+
 export class TfTables {
   private readonly db: DatabaseSync;
   private readonly st: Record<string, StatementSync>;
@@ -148,24 +159,11 @@ export class TfTables {
   }
 
   refs(uuid: string): RefRow[] {
-    return (this.st.refs!.all(uuid) as Raw[]).map((r) => ({
-      field: r.field as string,
-      uuid: r.uuid as string,
-      type: r.type as string,
-      fq_name: JSON.parse(r.fq_key as string) as string[],
-      attr: r.attr == null ? null : JSON.parse(r.attr as string),
-    }));
+    return (this.st.refs!.all(uuid) as Raw[]).map(toRefRow);
   }
 
   backRefs(uuid: string): BackRefRow[] {
-    return (this.st.backRefs!.all(uuid) as Raw[]).map((r) => ({
-      field: r.field as string,
-      uuid: r.uuid as string,
-      type: r.type as string,
-      from_type: r.type as string,
-      fq_name: JSON.parse(r.fq_key as string) as string[],
-      attr: r.attr == null ? null : JSON.parse(r.attr as string),
-    }));
+    return (this.st.backRefs!.all(uuid) as Raw[]).map((r) => ({ ...toRefRow(r), from_type: r.type as string }));
   }
 
   children(uuid: string): ChildRow[] {
