@@ -6,12 +6,10 @@ import os from "node:os";
 import path from "node:path";
 import * as netns from "../lib/kernel/netns.ts";
 import { wipeKernel } from "../lab/lifecycle.ts";
-import { NsmClient } from "../provider/clients/nsm.ts";
-import { OpenStackClient } from "../provider/clients/openstack.ts";
-import { PodsClient } from "../provider/clients/pods.ts";
-import { TfClient } from "../provider/clients/tf.ts";
 import { registerForSweep, startLab, testInstanceIdentity } from "../test/helpers/lab.ts";
 import type { TestLab } from "../test/helpers/lab.ts";
+import { labClients } from "../test/helpers/labClients.ts";
+import type { LabClients } from "../test/helpers/labClients.ts";
 import { track } from "./cleanup.ts";
 
 /** Every kernel prefix this run used; the run ends by checking that none of them is left. */
@@ -22,12 +20,8 @@ export function leftoverNamespaces(): string[] {
   return netns.list().filter((n) => [...usedPrefixes].some((p) => n.startsWith(`${p}-`)));
 }
 
-export interface BenchLab {
+export interface BenchLab extends LabClients {
   lab: TestLab;
-  tf: TfClient;
-  nsm: NsmClient;
-  openstack: OpenStackClient;
-  pods: PodsClient;
   /** Stops the daemon and removes the instance (kernel and state). Idempotent. */
   stop(): Promise<void>;
 }
@@ -36,24 +30,7 @@ export async function startBenchLab(name: string): Promise<BenchLab> {
   const lab = await startLab({ name });
   usedPrefixes.add(lab.prefix);
   const stop = track(`lab ${lab.name} (${lab.prefix})`, () => lab.stop());
-  const c = lab.config.credentials;
-  const openstack = new OpenStackClient({
-    authUrl: lab.endpoints.keystone,
-    userName: c.username,
-    password: c.password,
-    tenantName: c.project,
-    userDomainName: c.domain,
-    projectDomainName: c.domain,
-    region: undefined,
-  });
-  return {
-    lab,
-    tf: new TfClient({ baseUrl: lab.endpoints.tf, token: () => openstack.keystone.token() }),
-    nsm: new NsmClient(lab.endpoints.nsm),
-    openstack,
-    pods: new PodsClient(lab.endpoints.pods),
-    stop,
-  };
+  return { lab, ...labClients(lab), stop };
 }
 
 /** Namespaces outside any lab ("<prefix>-<suffix>"), removed on release and swept if this process dies. */

@@ -1,80 +1,55 @@
-// Automation API plumbing shared by the e2e tests: a stack of an in-repo program on a private
-// lab instance with its own backend, and its removal afterwards; clients of the lab's APIs and
-// the "destroy leaves nothing" check.
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { expect } from "vitest";
+// Automation API plumbing shared by the e2e tests: a private lab with a stack of an in-repo
+// program on it (test/helpers/pulumiStack.ts) and their removal afterwards; clients of the lab's
+// APIs and the "destroy leaves nothing" check.
+import { afterAll, beforeAll, expect } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
-import { NsmClient } from "../../provider/clients/nsm.ts";
-import { OpenStackClient } from "../../provider/clients/openstack.ts";
-import { TfClient } from "../../provider/clients/tf.ts";
-import { pulumiEnv } from "../../scripts/pulumiEnv.ts";
+import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
+import { labClients } from "../helpers/labClients.ts";
+import type { LabClients } from "../helpers/labClients.ts";
+import { labStack } from "../helpers/pulumiStack.ts";
+import type { LabStack } from "../helpers/pulumiStack.ts";
 
-export interface E2eStack {
-  stack: pulumi.automation.Stack;
-  /** Removes the stack's resources (best effort), the stack, its config file and the backend. */
-  remove(): Promise<void>;
+export { labClients, labStack };
+export type { LabClients };
+export type E2eStack = LabStack;
+
+/** What a test file runs against; the fields are set once its beforeAll has run. */
+export interface LabStackFixture {
+  lab: TestLab;
+  e2e: E2eStack;
+  api: LabClients;
+  /** The lab's inventory before the stack did anything (for expectNothingLeft). */
+  before: LabInventory;
 }
 
 /**
- * A fresh stack of the program in `workDir` (inside this repo, so `tfmesh/...` resolves), on a
- * temporary file backend, whose provider talks to `lab` through TFMESH_ENDPOINTS.
+ * Registers the file's beforeAll and afterAll: a private lab, a fresh stack of the program in
+ * `workDir` on it (with `config`), clients of the lab's APIs and its inventory; afterwards the
+ * stack is removed (destroying what is left) and the lab stopped, even when a step failed.
  */
-export async function labStack(lab: TestLab, workDir: string, stackConfigDir: string, config: Record<string, string> = {}): Promise<E2eStack> {
-  const stackName = `e2e-${randomBytes(4).toString("hex")}`;
-  const tempDir = await mkdtemp(join(tmpdir(), "tfmesh-e2e-"));
-  await mkdir(join(tempDir, "backend"));
-  const stack = await pulumi.automation.LocalWorkspace.createStack(
-    { stackName, workDir },
-    {
-      pulumiHome: join(tempDir, "pulumi-home"),
-      envVars: { ...pulumiEnv(process.env), PULUMI_BACKEND_URL: `file://${join(tempDir, "backend")}`, TFMESH_ENDPOINTS: lab.endpointsFile },
-    },
-  );
-  for (const [k, v] of Object.entries(config)) await stack.setConfig(k, { value: v });
-  return {
-    stack,
-    async remove() {
-      try {
-        await stack.destroy().catch(() => undefined);
-        await stack.workspace.removeStack(stackName).catch(() => undefined);
-      } finally {
-        await rm(join(stackConfigDir, `Pulumi.${stackName}.yaml`), { force: true });
-        await rm(tempDir, { recursive: true, force: true });
-      }
-    },
-  };
+export function labStackFixture(workDir: string, stackConfigDir: string, config: Record<string, string> = {}): LabStackFixture {
+  const f = {} as LabStackFixture;
+  beforeAll(async () => {
+    f.lab = await startLab();
+    f.e2e = await labStack(f.lab, workDir, stackConfigDir, config);
+    f.api = labClients(f.lab);
+    f.before = await labInventory(f.lab, f.api);
+  }, LAB_TIMEOUT);
+  afterAll(async () => {
+    try {
+      await f.e2e?.remove();
+    } finally {
+      await f.lab?.stop();
+    }
+  }, LAB_TIMEOUT);
+  return f;
 }
 
 /** The error text of a failed Automation API command (stdout and stderr carry the diagnostics). */
 export function commandOutput(err: unknown): string {
   const e = err as { stdout?: string; stderr?: string; message?: string };
   return `${e.message ?? ""}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`;
-}
-
-/** Clients of every wire API of a lab, as the admin user: what e2e tests check the lab through. */
-export interface LabClients {
-  tf: TfClient;
-  openstack: OpenStackClient;
-  nsm: NsmClient;
-}
-
-export function labClients(lab: TestLab): LabClients {
-  const c = lab.config.credentials;
-  const openstack = new OpenStackClient({
-    authUrl: lab.endpoints.keystone,
-    userName: c.username,
-    password: c.password,
-    tenantName: c.project,
-    userDomainName: c.domain,
-    projectDomainName: c.domain,
-    region: undefined,
-  });
-  return { openstack, tf: new TfClient({ baseUrl: lab.endpoints.tf, token: () => openstack.keystone.token() }), nsm: new NsmClient(lab.endpoints.nsm) };
 }
 
 const TF_TYPES = ["virtual-network", "virtual-machine", "virtual-machine-interface", "instance-ip"] as const;

@@ -1,47 +1,26 @@
 // examples/multi-attach: one pod on red and blue at once, through the Automation API on a
 // private lab; the pod reaches a port on each network and destroy removes everything.
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
-import { expectNothingLeft, labClients, labInventory, labStack } from "./helpers.ts";
-import type { E2eStack, LabClients, LabInventory } from "./helpers.ts";
+import { expectNothingLeft, labStackFixture } from "./helpers.ts";
 
 const workDir = join(repoRoot, "examples", "multi-attach");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "multi-attach");
 const STEP = 180_000;
 
-let lab: TestLab;
-let e2e: E2eStack;
-let api: LabClients;
-let before: LabInventory;
-
-beforeAll(async () => {
-  lab = await startLab();
-  e2e = await labStack(lab, workDir, stackConfigDir, { "multiattach:prefix": "ma-" });
-  api = labClients(lab);
-  before = await labInventory(lab, api);
-}, LAB_TIMEOUT);
-
-afterAll(async () => {
-  try {
-    await e2e?.remove();
-  } finally {
-    await lab?.stop();
-  }
-}, LAB_TIMEOUT);
+const t = labStackFixture(workDir, stackConfigDir, { "multiattach:prefix": "ma-" });
 
 describe("examples/multi-attach on the lab", () => {
   it("gives the pod nsm-1 on red and nsm-2 on blue beside eth0, each routing only its own subnet", async () => {
-    const up = await e2e.stack.up();
+    const up = await t.e2e.stack.up();
     expect(up.summary.result).toBe("succeeded");
     const interfaces = up.outputs.interfaces!.value as Array<{ service: string; name: string; ip: string; mac: string }>;
     expect(interfaces.map((i) => [i.service, i.name])).toEqual([["ma-red", "nsm-1"], ["ma-blue", "nsm-2"]]);
     expect(interfaces[0]!.ip).toMatch(/^10\.1\.1\./);
     expect(interfaces[1]!.ip).toMatch(/^10\.2\.2\./);
-    const ns = await lab.netnsOf("ma-multi-pod");
+    const ns = await t.lab.netnsOf("ma-multi-pod");
     const links = await ip.json<{ ifname: string; address: string }>(["link", "show"], ns);
     expect(links.find((l) => l.ifname === "nsm-1")?.address).toBe(interfaces[0]!.mac);
     expect(links.find((l) => l.ifname === "nsm-2")?.address).toBe(interfaces[1]!.mac);
@@ -50,13 +29,13 @@ describe("examples/multi-attach on the lab", () => {
     expect(routes).toContainEqual(expect.objectContaining({ dst: "10.2.2.0/24", dev: "nsm-2" }));
     expect(routes).toContainEqual(expect.objectContaining({ dst: "default", dev: "eth0" }));
     // Each network's gateway answers on its interface.
-    expect((await lab.ping(ns, "10.1.1.254", { count: 1, wait: 2 })).ok).toBe(true);
-    expect((await lab.ping(ns, "10.2.2.254", { count: 1, wait: 2 })).ok).toBe(true);
+    expect((await t.lab.ping(ns, "10.1.1.254", { count: 1, wait: 2 })).ok).toBe(true);
+    expect((await t.lab.ping(ns, "10.2.2.254", { count: 1, wait: 2 })).ok).toBe(true);
   }, STEP);
 
   it("destroy removes the pod, both attachments and both networks", async () => {
-    const destroy = await e2e.stack.destroy();
+    const destroy = await t.e2e.stack.destroy();
     expect(destroy.summary.resourceChanges).toEqual({ delete: 8 });
-    await expectNothingLeft(lab, api, before);
+    await expectNothingLeft(t.lab, t.api, t.before);
   }, STEP);
 });

@@ -1,31 +1,14 @@
 // Bad input fails at preview, names the property, and creates nothing — through the real engine
 // (Automation API, CLI, dynamic-provider plugin) against a private lab.
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
-import { commandOutput, labStack } from "./helpers.ts";
-import type { E2eStack } from "./helpers.ts";
+import { commandOutput, labStackFixture } from "./helpers.ts";
 
 const workDir = join(repoRoot, "test", "e2e", "programs", "invalid");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-invalid");
 
-let lab: TestLab;
-let e2e: E2eStack;
-
-beforeAll(async () => {
-  lab = await startLab();
-  e2e = await labStack(lab, workDir, stackConfigDir);
-}, LAB_TIMEOUT);
-
-afterAll(async () => {
-  try {
-    await e2e?.remove();
-  } finally {
-    await lab?.stop();
-  }
-}, LAB_TIMEOUT);
+const t = labStackFixture(workDir, stackConfigDir);
 
 describe("preview rejects bad input by property, before anything exists", () => {
   it.each([
@@ -38,8 +21,8 @@ describe("preview rejects bad input by property, before anything exists", () => 
   ])(
     "%s: %s.%s",
     async (which, type, property, reason) => {
-      await e2e.stack.setConfig("invalid:case", { value: which });
-      const err = await e2e.stack.preview().then(
+      await t.e2e.stack.setConfig("invalid:case", { value: which });
+      const err = await t.e2e.stack.preview().then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -49,7 +32,7 @@ describe("preview rejects bad input by property, before anything exists", () => 
       expect(out).toContain(type);
       expect(out).toContain(`property ${property} `);
       expect(out).toMatch(reason);
-      const status = await lab.status();
+      const status = await t.lab.status();
       expect(status.counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
     },
     120_000,
