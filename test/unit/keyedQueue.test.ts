@@ -17,14 +17,17 @@ function gate(log: string[], name: string) {
   };
 }
 
+/** A queue and two gated tasks "a" and "b" that log into the same list. */
+function setup() {
+  const log: string[] = [];
+  return { q: new KeyedQueue(), log, a: gate(log, "a"), b: gate(log, "b") };
+}
+
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe("KeyedQueue", () => {
   it("runs tasks of one key one at a time, in arrival order", async () => {
-    const q = new KeyedQueue();
-    const log: string[] = [];
-    const a = gate(log, "a");
-    const b = gate(log, "b");
+    const { q, log, a, b } = setup();
     const ra = q.run("k", a.task);
     const rb = q.run("k", b.task);
     await tick();
@@ -38,10 +41,7 @@ describe("KeyedQueue", () => {
   });
 
   it("runs different keys concurrently", async () => {
-    const q = new KeyedQueue();
-    const log: string[] = [];
-    const a = gate(log, "a");
-    const b = gate(log, "b");
+    const { q, log, a, b } = setup();
     const ra = q.run("x", a.task);
     const rb = q.run("y", b.task);
     await tick();
@@ -65,10 +65,7 @@ describe("KeyedQueue", () => {
   });
 
   it("idle waits for queued work, including work queued while waiting", async () => {
-    const q = new KeyedQueue();
-    const log: string[] = [];
-    const a = gate(log, "a");
-    const b = gate(log, "b");
+    const { q, log, a, b } = setup();
     void q.run("k", async () => {
       await a.task();
       void q.run("other", b.task);
