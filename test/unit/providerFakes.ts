@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiError, close, createJsonServer, listen, objectBody } from "../../lib/http/server.ts";
 import type { ApiRequest, Route } from "../../lib/http/server.ts";
+import type { PodInfo } from "../../provider/clients/pods.ts";
 
 export const PASSWORD = "fake-secret";
 
@@ -60,7 +61,7 @@ export interface FakeState {
   services: Map<string, Record<string, unknown>>;
   connections: Map<string, FakeConn>;
   requests: unknown[];
-  pods: Map<string, { name: string; node: string; netns: string; uid: string; eth0: { ip: string; prefixLength: number; mac: string }; status: string }>;
+  pods: Map<string, PodInfo>;
   /** Interfaces the fake kernel "lost" (name per pod), for drift tests. */
   lostInterfaces: Set<string>;
   /** Interfaces the fake data plane no longer carries on their VN (their VMI was deleted in TF). */
