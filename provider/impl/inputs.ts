@@ -69,3 +69,23 @@ export function changedKeys(olds: Record<string, unknown>, news: Record<string, 
 export function compact<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
+
+/**
+ * Outputs carry the inputs they were made from (as check produced them, without the engine's
+ * `__provider`), because the dynamic provider's read() only sees outputs: with them, refresh can
+ * hand the engine inputs in the program's own shape (only the keys the user set, in the user's
+ * form) and change a value only where the real object drifted.
+ */
+export const RECORDED_INPUTS = "__inputs";
+const PROVIDER_KEY = "__provider";
+
+export function withRecordedInputs<T extends object>(outs: T, inputs: object): T {
+  const { [PROVIDER_KEY]: _provider, [RECORDED_INPUTS]: _older, ...own } = inputs as Record<string, unknown>;
+  return { ...outs, [RECORDED_INPUTS]: own };
+}
+
+/** The inputs the outputs were made from; undefined for state written before outputs recorded them. */
+export function recordedInputs(props: Record<string, unknown>): Record<string, unknown> | undefined {
+  const r = props[RECORDED_INPUTS];
+  return r && typeof r === "object" && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined;
+}

@@ -7,7 +7,7 @@ import { checkK8sName, checkResourceName } from "../../lib/validate/names.ts";
 import { FORWARDER_SERVICE } from "../../nsm/api.ts";
 import type { NetworkService } from "../../nsm/api.ts";
 import { clients, configure, lookup, quickClients, settings } from "./context.ts";
-import { Failures, changedKeys, compact, isUnknown, optionalString } from "./inputs.ts";
+import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";
 
 /** Forwarders this project ships; others count as known once they register in the registry. */
@@ -119,20 +119,22 @@ async function create(inputs: NetworkServiceInputs): Promise<pulumi.dynamic.Crea
     throw new Error(`network service "${inputs.name}" is already registered in NSM at ${settings().nsmUrl}; pick another name`);
   }
   const ns = await nsm.upsertNetworkService(record(inputs));
-  return { id: inputs.name, outs: outputsOf(ns, inputs[LOGICAL_NAME]) };
+  return { id: inputs.name, outs: withRecordedInputs(outputsOf(ns, inputs[LOGICAL_NAME]), inputs) };
 }
 
 async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const ns = await clients().nsm.getNetworkService(id);
   if (!ns) return { id: "" };
   const outs = outputsOf(ns, props[LOGICAL_NAME]);
-  return { id, props: outs, inputs: outs };
+  // Every input of a service is a field of its record: the record is the inputs, drifted or not.
+  const inputs = { ...outs, [LOGICAL_NAME]: (recordedInputs(props) ?? props)[LOGICAL_NAME] };
+  return { id, props: withRecordedInputs(outs, inputs), inputs: compact(inputs) };
 }
 
 async function update(_id: string, _olds: Record<string, unknown>, news: NetworkServiceInputs): Promise<pulumi.dynamic.UpdateResult> {
   await assertVirtualNetworkExists(news);
   const ns = await clients().nsm.upsertNetworkService(record(news));
-  return { outs: outputsOf(ns, news[LOGICAL_NAME]) };
+  return { outs: withRecordedInputs(outputsOf(ns, news[LOGICAL_NAME]), news) };
 }
 
 async function remove(id: string): Promise<void> {

@@ -6,7 +6,7 @@ import { isStatus } from "../../lib/http/client.ts";
 import { checkK8sName } from "../../lib/validate/names.ts";
 import type { PodInfo } from "../clients/pods.ts";
 import { clients, configure, lookup, quickClients, settings } from "./context.ts";
-import { Failures, changedKeys, compact, isUnknown, optionalString } from "./inputs.ts";
+import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";
 
 export interface PodInputs {
@@ -61,7 +61,7 @@ function outputsOf(pod: PodInfo, logical: unknown): PodOutputs {
 async function create(inputs: PodInputs): Promise<pulumi.dynamic.CreateResult> {
   try {
     const pod = await clients().pods.create(compact({ name: inputs.name, node: inputs.node }));
-    return { id: pod.name, outs: outputsOf(pod, inputs[LOGICAL_NAME]) };
+    return { id: pod.name, outs: withRecordedInputs(outputsOf(pod, inputs[LOGICAL_NAME]), inputs) };
   } catch (err) {
     if (isStatus(err, 409)) throw new Error(`pod "${inputs.name}" already exists in the pod runtime at ${settings().podsUrl}; pick another name`);
     throw err;
@@ -71,13 +71,15 @@ async function create(inputs: PodInputs): Promise<pulumi.dynamic.CreateResult> {
 async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const pod = await clients().pods.get(id);
   if (!pod) return { id: "" };
-  const outs = outputsOf(pod, props[LOGICAL_NAME]);
-  return { id, props: outs, inputs: compact({ [LOGICAL_NAME]: props[LOGICAL_NAME], name: pod.name, node: props.node === undefined ? undefined : pod.node }) };
+  // State from before outputs recorded their inputs cannot tell a requested node from the runtime's choice.
+  const was = recordedInputs(props) ?? { [LOGICAL_NAME]: props[LOGICAL_NAME], name: props.name };
+  const inputs = compact({ ...was, name: pod.name, node: was.node === undefined ? undefined : pod.node });
+  return { id, props: withRecordedInputs(outputsOf(pod, props[LOGICAL_NAME]), inputs), inputs };
 }
 
 // Nothing of a pod changes in place; diff only ever asks for replacement.
-async function update(_id: string, olds: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: olds };
+async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: withRecordedInputs(olds, news) };
 }
 
 async function remove(id: string): Promise<void> {

@@ -11,7 +11,7 @@ import type { Connection, NetworkServiceRequest } from "../../nsm/api.ts";
 import type { NsmClient } from "../clients/nsm.ts";
 import type { PodInfo, PodsClient } from "../clients/pods.ts";
 import { clients, configure, settings } from "./context.ts";
-import { Failures, changedKeys, compact, isUnknown, optionalString, requiredString } from "./inputs.ts";
+import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
 
 /** Interfaces the pod already has for itself. */
@@ -165,7 +165,7 @@ async function create(inputs: PodAttachmentInputs): Promise<pulumi.dynamic.Creat
       await nsm.close({ id: conn.id, network_service: conn.network_service });
       throw new Error(`network service "${inputs.networkService}" answered without an address for ${inputs.pod}/${interfaceName}; the connection was closed again`);
     }
-    return { id: inputs.connectionId, outs };
+    return { id: inputs.connectionId, outs: withRecordedInputs(outs, inputs) };
   });
 }
 
@@ -176,15 +176,24 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   const old = props as unknown as PodAttachmentOutputs;
   const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns }, old.interfaceName), networkService: conn.network_service };
   if (!(await dataplaneAgrees(outs, pods, nsm))) outs.state = "DOWN";
+  // State from before outputs recorded their inputs cannot tell a requested interface name from a generated one.
+  const was: Record<string, unknown> = recordedInputs(props) ?? compact({ [LOGICAL_NAME]: old[LOGICAL_NAME], pod: old.pod, networkService: old.networkService, labels: old.labels, connectionId: id });
+  const labels = clientLabels(conn);
   const inputs = compact({
-    [LOGICAL_NAME]: old[LOGICAL_NAME],
-    pod: outs.pod,
+    ...was,
+    pod: conn.labels?.[POD_LABEL] ?? was.pod,
     networkService: conn.network_service,
-    interfaceName: old.interfaceName,
-    labels: old.labels,
+    interfaceName: was.interfaceName === undefined ? undefined : outs.interfaceName,
+    labels: sameJson(labels, was.labels ?? {}) ? was.labels : Object.keys(labels).length > 0 ? labels : undefined,
     connectionId: id,
   });
-  return { id, props: outs, inputs };
+  return { id, props: withRecordedInputs(outs, inputs), inputs };
+}
+
+/** The connection's labels the program gave (the provider adds the node and pod labels itself). */
+function clientLabels(conn: Connection): Record<string, string> {
+  const { [NODE_LABEL]: _node, [POD_LABEL]: _pod, ...own } = conn.labels ?? {};
+  return own;
 }
 
 /**
@@ -210,7 +219,7 @@ async function update(id: string, olds: Record<string, unknown>, news: PodAttach
   const interfaceName = news.interfaceName ?? (olds.interfaceName as string);
   return withPodLock(pod.name, async () => {
     const conn = await nsm.request(requestFor({ ...news, connectionId: id }, pod, interfaceName));
-    return { outs: outputsOf(conn, { ...news, connectionId: id }, pod, interfaceName) };
+    return { outs: withRecordedInputs(outputsOf(conn, { ...news, connectionId: id }, pod, interfaceName), news) };
   });
 }
 

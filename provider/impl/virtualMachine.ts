@@ -7,7 +7,7 @@ import { checkResourceName } from "../../lib/validate/names.ts";
 import { looksLikeUuid } from "../clients/openstack.ts";
 import type { NovaServer, OpenStackClient } from "../clients/openstack.ts";
 import { clients, configure, lookup, progress, quickClients } from "./context.ts";
-import { Failures, changedKeys, compact, isUnknown, optionalString, requiredString } from "./inputs.ts";
+import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
 
 export interface VmNetworkInputs {
@@ -212,7 +212,7 @@ async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.Crea
     throw new Error(`${(err as Error).message} (the server was deleted again)`);
   }
   const outs = await outputsOf(openstack, server, { ...inputs, imageId: image.id, flavorId: flavor.id, adminPass: created.adminPass });
-  return { id: created.id, outs };
+  return { id: created.id, outs: withRecordedInputs(outs, inputs) };
 }
 
 const GONE = new Set(["DELETED", "SOFT_DELETED"]);
@@ -221,17 +221,39 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   const { openstack } = clients();
   const server = await openstack.nova.getServer(id);
   if (!server || GONE.has(server.status)) return { id: "" };
-  const outs = await outputsOf(openstack, server, props as Partial<VirtualMachineOutputs>);
-  const inputs = compact({
-    [LOGICAL_NAME]: props[LOGICAL_NAME],
-    name: outs.name,
-    image: outs.image,
-    flavor: outs.flavor,
-    networks: outs.networks,
-    host: props.host === undefined ? undefined : outs.host,
-    timeoutSeconds: props.timeoutSeconds,
+  const old = props as Partial<VirtualMachineOutputs>;
+  const outs = await outputsOf(openstack, server, old);
+  const inputs = refreshedInputs(recordedInputs(props) ?? legacyInputs(old), old, outs);
+  return { id, props: withRecordedInputs(outs, inputs), inputs };
+}
+
+/** State from before outputs recorded their inputs: the requested host cannot be told from Nova's choice. */
+function legacyInputs(old: Partial<VirtualMachineOutputs>): Record<string, unknown> {
+  return compact({ [LOGICAL_NAME]: old[LOGICAL_NAME], name: old.name, image: old.image, flavor: old.flavor, networks: old.networks, timeoutSeconds: old.timeoutSeconds });
+}
+
+/**
+ * The inputs as the program wrote them, with a value replaced only where the server drifted: its
+ * name (renamed in Nova), its image or flavor (rebuilt or resized), its networks (ports attached
+ * or detached, or a fixed address lost) and, when the program asked for one, its host.
+ */
+function refreshedInputs(was: Record<string, unknown>, old: Partial<VirtualMachineOutputs>, live: VirtualMachineOutputs): Record<string, unknown> {
+  const sameId = (before: string | undefined, now: string) => before === undefined || before === "" || before === now;
+  const networks = was.networks as VmNetworkInputs[] | undefined;
+  return compact({
+    ...was,
+    name: live.name,
+    image: sameId(old.imageId, live.imageId) ? was.image : live.imageId,
+    flavor: sameId(old.flavorId, live.flavorId) ? was.flavor : live.flavorId,
+    networks: sameNetworks(networks, old.ports, live.ports) ? was.networks : live.ports.map((p) => ({ network: p.networkId })),
+    host: was.host === undefined ? undefined : live.host,
   });
-  return { id, props: outs, inputs };
+}
+
+function sameNetworks(wanted: VmNetworkInputs[] | undefined, before: VmPortOutputs[] | undefined, now: VmPortOutputs[]): boolean {
+  const ids = (ports: VmPortOutputs[]) => ports.map((p) => p.networkId);
+  if (before !== undefined && !sameJson(ids(before), ids(now))) return false;
+  return (wanted ?? []).every((w, i) => w.fixedIp === undefined || now[i]?.ip === w.fixedIp);
 }
 
 async function update(id: string, olds: Record<string, unknown>, news: VirtualMachineInputs): Promise<pulumi.dynamic.UpdateResult> {
@@ -239,7 +261,7 @@ async function update(id: string, olds: Record<string, unknown>, news: VirtualMa
   if (olds.name !== news.name) await openstack.nova.renameServer(id, news.name);
   const server = await openstack.nova.getServer(id);
   if (!server) throw new Error(`server ${id} disappeared during the update; run \`pulumi refresh\``);
-  return { outs: await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news }) };
+  return { outs: withRecordedInputs(await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news }), news) };
 }
 
 async function remove(id: string): Promise<void> {

@@ -10,7 +10,7 @@ import { isIpv4 } from "../../lib/ipv4.ts";
 import { fqNameString } from "../clients/tf.ts";
 import type { TfObject, TfRef } from "../clients/tf.ts";
 import { clients, configure, lookup, quickClients, settings } from "./context.ts";
-import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, sameJson } from "./inputs.ts";
+import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, recordedInputs, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
 
 export const DEFAULT_PROJECT = "default-domain:admin";
@@ -260,21 +260,43 @@ async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.Crea
   });
   const vn = await readVn(created.uuid);
   if (!vn) throw new Error(`virtual network ${fqNameString(fq)} (${created.uuid}) vanished right after it was created`);
-  return { id: created.uuid, outs: outputsOf(vn, inputs) };
+  return { id: created.uuid, outs: withRecordedInputs(outputsOf(vn, inputs), inputs) };
 }
 
 async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const vn = await readVn(id);
   if (!vn) return { id: "" };
   const outs = outputsOf(vn, props as Partial<VirtualNetworkInputs>);
+  const was = recordedInputs(props) ?? legacyInputs(props as Partial<VirtualNetworkOutputs>);
+  const wanted = was.subnets as SubnetInputs[] | undefined;
   const inputs = compact({
-    [LOGICAL_NAME]: outs[LOGICAL_NAME],
+    ...was,
     name: outs.name,
     project: outs.project,
     ipam: outs.ipam,
-    subnets: outs.subnets.map((s) => compact({ cidr: s.cidr, gateway: s.gateway, allocationPools: s.allocationPools.length ? s.allocationPools : undefined, addrFromStart: s.addrFromStart || undefined })),
+    subnets: wanted !== undefined && sameSubnets(outs.subnets, wanted) ? wanted : subnetInputsOf(outs.subnets, wanted ?? []),
   });
-  return { id, props: outs, inputs };
+  return { id, props: withRecordedInputs(outs, inputs), inputs };
+}
+
+/** State from before outputs recorded their inputs: subnets in their shortest form. */
+function legacyInputs(old: Partial<VirtualNetworkOutputs>): Record<string, unknown> {
+  return compact({ [LOGICAL_NAME]: old[LOGICAL_NAME], name: old.name, project: old.project, ipam: old.ipam, subnets: subnetInputsOf(old.subnets ?? [], []) });
+}
+
+/**
+ * Subnets as TF has them, written the way the program wrote the subnet with the same CIDR: a field
+ * the program left out stays out while TF's value is its default, and takes TF's value otherwise.
+ */
+export function subnetInputsOf(have: SubnetOutputs[], wanted: SubnetInputs[]): SubnetInputs[] {
+  return have.map((h) => {
+    const w = wanted.find((x) => typeof x?.cidr === "string" && normalizeCidr(x.cidr) === h.cidr) ?? { cidr: h.cidr };
+    const addrFromStart = (w.addrFromStart ?? false) === h.addrFromStart ? w.addrFromStart : h.addrFromStart || undefined;
+    const gateway = (w.gateway ?? defaultGateway(w.cidr, addrFromStart)) === h.gateway ? w.gateway : h.gateway;
+    const dnsServer = w.dnsServer === undefined || w.dnsServer === h.dnsServer ? w.dnsServer : h.dnsServer;
+    const allocationPools = sameJson(w.allocationPools ?? [], h.allocationPools) ? w.allocationPools : h.allocationPools.length ? h.allocationPools : undefined;
+    return compact({ ...w, addrFromStart, gateway, dnsServer, allocationPools });
+  });
 }
 
 async function update(id: string, olds: Record<string, unknown>, news: VirtualNetworkInputs): Promise<pulumi.dynamic.UpdateResult> {
@@ -282,7 +304,7 @@ async function update(id: string, olds: Record<string, unknown>, news: VirtualNe
   await tf.update("virtual-network", id, { network_ipam_refs: ipamRefs(news.ipam, news.subnets, (olds.subnets as SubnetOutputs[] | undefined) ?? []) });
   const vn = await readVn(id);
   if (!vn) throw new Error(`virtual network ${id} disappeared during the update; run \`pulumi refresh\``);
-  return { outs: outputsOf(vn, news) };
+  return { outs: withRecordedInputs(outputsOf(vn, news), news) };
 }
 
 async function remove(id: string): Promise<void> {

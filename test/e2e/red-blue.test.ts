@@ -46,6 +46,21 @@ async function attachmentStates(pod: string): Promise<string[]> {
     .map((r: { outputs: { state: string } }) => r.outputs.state);
 }
 
+interface StoredResource { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
+
+/**
+ * Each resource's inputs and outputs by URN, as the state holds them. The VM's admin password is
+ * left out: a secret's ciphertext changes whenever the engine writes it again.
+ */
+function resourceStates(state: { deployment: { resources: StoredResource[] } }): Record<string, { inputs: Record<string, unknown>; outputs: Record<string, unknown> }> {
+  return Object.fromEntries(
+    state.deployment.resources.map((r) => {
+      const { adminPass: _, ...outputs } = r.outputs ?? {};
+      return [r.urn, { inputs: r.inputs ?? {}, outputs }];
+    }),
+  );
+}
+
 afterAll(async () => {
   try {
     await e2e?.remove();
@@ -139,6 +154,28 @@ describe("examples/red-blue on the lab", () => {
     expect(up.summary.resourceChanges).toEqual({ same: RESOURCES });
     expect(up.outputs.vms!.value).toEqual(vms);
     expect(up.outputs.pods!.value).toEqual(pods);
+  }, STEP);
+
+  it("refresh of the unchanged stack reports every resource the same and leaves inputs and outputs as they were", async () => {
+    const before = resourceStates(await e2e.stack.exportStack());
+    const refresh = await e2e.stack.refresh();
+    expect(refresh.summary.resourceChanges).toEqual({ same: RESOURCES });
+    expect(resourceStates(await e2e.stack.exportStack())).toEqual(before);
+  }, STEP);
+
+  it("refresh shows a VM renamed through Nova as drift of its name alone, and the next up renames it back", async () => {
+    const server = (await api.openstack.nova.listServers({ name: "red-vm-1" })).find((s) => s.name === "red-vm-1")!;
+    await api.openstack.nova.renameServer(server.id, "red-vm-1-elsewhere");
+    const stored = resourceStates(await e2e.stack.exportStack());
+    const refresh = await e2e.stack.refresh();
+    expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+    const refreshed = resourceStates(await e2e.stack.exportStack());
+    const urn = Object.keys(stored).find((u) => u.endsWith("VirtualMachine::red-vm-1"))!;
+    expect(refreshed[urn]!.inputs).toEqual({ ...stored[urn]!.inputs, name: "red-vm-1-elsewhere" });
+    const up = await e2e.stack.up();
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+    expect((await api.openstack.nova.getServer(server.id))?.name).toBe("red-vm-1");
+    expect(resourceStates(await e2e.stack.exportStack())).toEqual(stored);
   }, STEP);
 
   it("refresh shows a pod interface deleted in the kernel as drift and the next up rebuilds it", async () => {

@@ -484,7 +484,9 @@ function fillSubnets(refs: FakeVn["network_ipam_refs"]): FakeVn["network_ipam_re
       ipam_subnets: r.attr.ipam_subnets.map((s) => {
         const sub = s.subnet as { ip_prefix: string; ip_prefix_len: number };
         const base = sub.ip_prefix.split(".").slice(0, 3).join(".");
-        return { default_gateway: `${base}.254`, dns_server_address: `${base}.253`, subnet_uuid: randomUUID(), ...s };
+        // As TF: the last hosts of the subnet, or its first ones with addr_from_start.
+        const [gw, dns] = s.addr_from_start ? [1, 2] : [254, 253];
+        return { default_gateway: `${base}.${gw}`, dns_server_address: `${base}.${dns}`, subnet_uuid: randomUUID(), ...s };
       }),
     },
   }));
