@@ -56,6 +56,8 @@ export interface ConnectionContext {
   ip_context?: IPContext;
   dns_context?: { configs?: Array<{ dns_server_ips?: string[]; search_domains?: string[] }> };
   ethernet_context?: EthernetContext;
+  /** NSM's free-form map; forwarders keep what a refresh or close must know (e.g. the TF VMI uuid). */
+  extra_context?: Record<string, string>;
   MTU?: number;
 }
 

@@ -1,5 +1,6 @@
 // The data plane as the kernel has it, for `lab topology` / `lab status`: per node its VN bridges
-// with gateways and ports, its VMs and pods with every interface (NSM ones included).
+// with gateways and ports, its VMs and pods with every interface (NSM ones included), and the
+// ports its vRouter agent holds.
 import { netns } from "../../lib/kernel/index.ts";
 import type { PortConfigSource } from "../vrouter/portConfig.ts";
 import type { PortRow } from "../vrouter/portStore.ts";
@@ -17,7 +18,8 @@ export interface DescribeDeps {
 }
 
 export async function describeDataplane(d: DescribeDeps): Promise<DataplaneDescription> {
-  const active = d.ports().filter((p) => p.active !== undefined);
+  const plugged = d.ports();
+  const active = plugged.filter((p) => p.active !== undefined);
   const byMac = new Map(active.map((p) => [p.active!.mac, p]));
   const vnUuidOf = new Map(active.map((p) => [p.active!.networkId, p.active!.vnUuid]));
   const names = new Map<string, string | undefined>();
@@ -85,6 +87,7 @@ export async function describeDataplane(d: DescribeDeps): Promise<DataplaneDescr
             .filter((p) => p.node === n.name)
             .map(async (p) => ({ name: p.name, netns: podNetns(d.prefix, p.name), interfaces: await interfacesOf(podNetns(d.prefix, p.name), true) })),
         ),
+        vrouterPorts: plugged.filter((p) => p.node === n.name).map((p) => ({ id: p.uuid, systemName: p.systemName, active: p.active !== undefined })),
       };
     }),
   );

@@ -71,6 +71,12 @@ export interface DataplaneDescription {
     }>;
     vms: Array<{ serverId: string; name?: string; netns: string; interfaces: IfaceDescription[] }>;
     pods: Array<{ name: string; netns: string; interfaces: IfaceDescription[] }>;
+    /**
+     * The node's vRouter agent port table: every port plugged with POST /port and not yet
+     * unplugged, active (config and interface present) or not. TF's port API has no list call, so
+     * this is where a leftover port shows.
+     */
+    vrouterPorts?: Array<{ id: string; systemName: string; active: boolean }>;
   }>;
 }
 

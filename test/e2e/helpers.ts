@@ -64,6 +64,8 @@ export interface LabInventory {
   neutronPorts: string[];
   services: string[];
   connections: string[];
+  /** node -> the port ids its vRouter agent holds (TF's port API cannot list them; the lab topology shows them). */
+  vrouterPorts: Record<string, string[]>;
   kernel: Record<string, string[]>;
 }
 
@@ -84,6 +86,7 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
     c.nsm.listNetworkServices(),
     c.nsm.listConnections(),
   ]);
+  const vrouterPorts = Object.fromEntries((await lab.topology()).nodes.map((n) => [n.name, sorted((n.vrouterPorts ?? []).map((p) => p.id))]));
   const kernel: Record<string, string[]> = {};
   for (const ns of sorted(lab.namespaces())) kernel[ns] = sorted((await ip.json<{ ifname: string }>(["link", "show"], ns)).map((l) => l.ifname));
   return {
@@ -94,6 +97,7 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
     neutronPorts: sorted(ports.map((p) => `${p.device_owner} ${p.id}`)),
     services: sorted(services.map((s) => s.name)),
     connections: sorted(connections.map((x) => x.id)),
+    vrouterPorts,
     kernel,
   };
 }
@@ -101,8 +105,8 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
 /**
  * After destroy: exactly what the lab had before the stack existed. No TF network, VM, VMI or
  * instance-ip beyond the seeded ones and no virtual-router -> VM ref; no Nova server, no Neutron
- * port; no NSM service or connection; no VM or pod namespace, and no tap/vn/vx/veth link (or any
- * other new link) in a node namespace.
+ * port; no NSM service or connection; no port left in any vRouter agent; no VM or pod namespace,
+ * and no tap/vn/vx/veth link (or any other new link) in a node namespace.
  */
 export async function expectNothingLeft(lab: TestLab, c: LabClients, before: LabInventory): Promise<void> {
   const now = await labInventory(lab, c);
@@ -113,6 +117,7 @@ export async function expectNothingLeft(lab: TestLab, c: LabClients, before: Lab
   expect(now.neutronPorts, "Neutron ports").toEqual(before.neutronPorts);
   expect(now.services, "NSM network services").toEqual(before.services);
   expect(now.connections, "NSM connections").toEqual([]);
+  expect(now.vrouterPorts, "vRouter agent ports").toEqual(before.vrouterPorts);
   const workloads = Object.keys(now.kernel).filter((ns) => ns.startsWith(`${lab.prefix}-vm-`) || ns.startsWith(`${lab.prefix}-pod-`));
   expect(workloads, "VM and pod namespaces").toEqual([]);
   for (const [ns, links] of Object.entries(now.kernel)) {

@@ -208,6 +208,10 @@ describe("examples/red-blue on the lab", () => {
     expect(await attachmentStates("blue-pod")).toEqual(["UP"]);
     const healed = (up.outputs.pods!.value as typeof pods).bluePod.interfaces[0]!;
     expect(await api.tf.lookupId("virtual-machine-interface", vmiFq)).toBeDefined();
+    // The agent keeps a port until it is unplugged: the deleted VMI's port must not linger inactive.
+    const agentPorts = (await lab.topology()).nodes.flatMap((n) => n.vrouterPorts ?? []);
+    expect(agentPorts.map((p) => p.id)).not.toContain(vmi.uuid);
+    expect(agentPorts.filter((p) => !p.active)).toEqual([]);
     expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(true);
     expect(await reaches("blue-vm", healed.ip)).toBe(true);
     expect(await reaches("blue-pod", vms.redVm1.ip)).toBe(false);

@@ -204,13 +204,17 @@ describe("agent port API", () => {
 });
 
 describe("describe()", () => {
-  it("shows nodes, VN bridges with gateways and ports, VMs and pods with their interfaces", async () => {
+  it("shows nodes, VN bridges with gateways and ports, the agent's port table, VMs and pods with their interfaces", async () => {
     const d = await lab.dp.describe();
     const c1 = d.nodes.find((n) => n.name === "c1")!;
     expect(c1).toMatchObject({ kind: "compute", underlayIp: "172.31.0.10", netns: nodeNetns(lab.prefix, "c1") });
     const redOnC1 = c1.networks.find((n) => n.networkId === red.networkId)!;
     expect(redOnC1).toMatchObject({ vnUuid: red.uuid, fqName: "default-domain:admin:red", bridge: "vn5", vxlan: "vx5", gateways: ["10.1.1.254/24"] });
     expect(redOnC1.ports.sort()).toEqual([tapName(ports.get("red1")!.vmiUuid), tapName(ports.get("red2")!.vmiUuid)].sort());
+    for (const name of ["red1", "red2"]) {
+      const vmi = ports.get(name)!.vmiUuid;
+      expect(c1.vrouterPorts).toContainEqual({ id: vmi, systemName: tapName(vmi), active: true });
+    }
     expect(c1.vms.find((v) => v.serverId === vm.red1.id)?.interfaces).toEqual([
       { name: "eth0", mac: ports.get("red1")!.mac, addresses: ["10.1.1.3/24"], network: "default-domain:admin:red", networkId: 5 },
     ]);

@@ -171,6 +171,30 @@ describe("tungsten forwarder", () => {
     expect(agentPorts.get(vmi!.uuid)).toMatchObject({ "system-name": tap, "mac-address": mac, "ip-address": ip.split("/")[0], type: 0 });
   });
 
+  it("a refresh after its VMI was deleted in TF plugs the rebuilt VMI and unplugs the deleted one's port", async () => {
+    const fq = ["default-domain", "admin", "nsm-t1"];
+    const old = (await tf.readByFqName("virtual-machine-interface", fq))!;
+    for (const iip of (old.instance_ip_back_refs as Array<{ uuid: string }> | undefined) ?? []) await tf.delete("instance-ip", iip.uuid);
+    await tf.delete("virtual-machine-interface", old.uuid);
+    await nsm.manager.request(attach("t1", "a", "red"));
+    const rebuilt = (await tf.readByFqName("virtual-machine-interface", fq))!;
+    expect(rebuilt.uuid).not.toBe(old.uuid);
+    expect([...agentPorts.keys()]).toEqual([rebuilt.uuid]);
+    expect(await nsmLinks(nodeNs)).toEqual([tapName(rebuilt.uuid)]);
+  });
+
+  it("close of a connection whose VMI was deleted in TF still unplugs its port", async () => {
+    await nsm.manager.request(attach("t3", "b", "red"));
+    const vmi = (await tf.readByFqName("virtual-machine-interface", ["default-domain", "admin", "nsm-t3"]))!;
+    expect(agentPorts.has(vmi.uuid)).toBe(true);
+    for (const iip of (vmi.instance_ip_back_refs as Array<{ uuid: string }> | undefined) ?? []) await tf.delete("instance-ip", iip.uuid);
+    await tf.delete("virtual-machine-interface", vmi.uuid);
+    await nsm.manager.close({ id: "t3" });
+    expect(agentPorts.has(vmi.uuid)).toBe(false);
+    expect(await nsmLinks(podNs("b"))).toEqual([]);
+    expect((await nsmLinks(nodeNs)).filter((l) => l === tapName(vmi.uuid))).toEqual([]);
+  });
+
   it("close unplugs the port, removes the veth and deletes every TF object", async () => {
     await nsm.manager.close({ id: "t1" });
     expect(agentPorts.size).toBe(0);

@@ -13,7 +13,7 @@ import { forwarderOf, podCall, requestedMtu } from "../common/podCall.ts";
 import type { PodPlacement } from "../common/podCall.ts";
 import { podVeth } from "../common/podVeth.ts";
 import type { TungstenCall } from "./call.ts";
-import { tapName } from "./call.ts";
+import { PLUGGED_VMI, tapName } from "./call.ts";
 import { tfObjects } from "./tfObjects.ts";
 import type { AgentOf } from "./vrouterPort.ts";
 import { vrouterPort } from "./vrouterPort.ts";
@@ -44,6 +44,7 @@ export function createTungstenForwarder(deps: TungstenForwarderDeps): Forwarder 
         src_routes: vnRoutes(c),
       },
       ethernet_context: { src_mac: c.tf!.mac! },
+      extra_context: { [PLUGGED_VMI]: c.tf!.vmiUuid! },
       ...(mtuOf(c).mtu ? { MTU: mtuOf(c).mtu } : {}),
     })),
   ]);

@@ -1,12 +1,15 @@
 // Element: plugs the VMI's port into the vRouter agent of the pod's node (POST /port, a VM port of
 // the VN, system-name = the host end of the veth), as TF's CNI does. From then on the node's
 // vRouter carries the port's traffic and the control node advertises its address. Close unplugs.
+// The agent keeps a port until it is unplugged, even once its VMI is gone from the config (TF's
+// agent does the same), so a refresh that rebuilt a VMI deleted in TF unplugs the old VMI's port,
+// and close unplugs the port the connection last plugged as well as the VMI TF has now.
 import type { VrouterAgentClient } from "../../../provider/clients/vrouterAgent.ts";
 import { agentPort } from "../../../provider/clients/vrouterAgent.ts";
 import type { Element } from "../../chain.ts";
 import { passCloseOn, passOn } from "../../chain.ts";
 import type { TungstenCall } from "./call.ts";
-import { tapName } from "./call.ts";
+import { pluggedVmi, tapName } from "./call.ts";
 
 /** The agent of a node; throws (naming the node) when there is none. */
 export type AgentOf = (node: string) => VrouterAgentClient;
@@ -31,11 +34,14 @@ export function vrouterPort(agentOf: AgentOf): Element<TungstenCall> {
           author: "nsm-tungsten-forwarder",
         }),
       );
+      const replaced = call.refresh ? pluggedVmi(call.connection) : undefined;
+      if (replaced && replaced !== tf.vmiUuid) await agent.deletePort(replaced);
       return passOn(call, next, call.refresh ? undefined : () => agent.deletePort(tf.vmiUuid!));
     },
     close: (call, next) =>
       passCloseOn(call, next, async () => {
-        if (call.tf?.vmiUuid) await agentOf(call.node).deletePort(call.tf.vmiUuid);
+        const ports = new Set([call.tf?.vmiUuid, pluggedVmi(call.connection)].filter((u): u is string => u !== undefined));
+        for (const uuid of ports) await agentOf(call.node).deletePort(uuid);
       }),
   };
 }
