@@ -18,6 +18,7 @@ declare -A system_packages=(
   [ip]=iproute2        # netns, veth, bridges, VXLAN, routes
   [bridge]=iproute2    # fdb entries for VXLAN
   [ping]=iputils-ping  # data plane checks
+  [arping]=iputils-arping  # gratuitous ARP when an address comes up on a VM or pod interface
   [sysctl]=procps      # per-namespace kernel settings
 )
 missing=()
@@ -34,7 +35,7 @@ if ((${#missing[@]} > 0)); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-  say "system packages present (iproute2, iputils-ping, procps)"
+  say "system packages present (iproute2, iputils-ping, iputils-arping, procps)"
 fi
 
 # --- 2. node_modules ----------------------------------------------------------------------------

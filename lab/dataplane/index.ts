@@ -59,7 +59,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const serial = new Serial();
   const state = new DataplaneState(opts.db);
   const agents = new VRouterAgents({ prefix, nodes, db: opts.db, config, serial, log });
-  const vms = new LabVmRuntime({ prefix, nodes: nodeMap, state, agents, serial });
+  const vms = new LabVmRuntime({ prefix, nodes: nodeMap, state, agents, serial, log });
   const pods = new LabPodRuntime({ prefix, nodes: nodeMap, state, serial, afterInterfacesGone: () => agents.refreshNow(false) });
   let servers: Map<string, http.Server> | undefined;
 

@@ -7,6 +7,7 @@ import { checkMac } from "../../lib/validate/mac.ts";
 import { isUuid } from "../../lib/validate/uuid.ts";
 import type { VRouterAgents } from "../vrouter/agents.ts";
 import { parsePortRequest } from "../vrouter/portRequest.ts";
+import { announceFromGuest } from "./announce.ts";
 import { nodeNetns, tapName, vmIf, vmNetns } from "./names.ts";
 import type { Serial } from "./serial.ts";
 import { emptySnapshot, isUp, readSnapshot } from "./snapshot.ts";
@@ -26,6 +27,7 @@ export interface VmRuntimeDeps {
   state: DataplaneState;
   agents: VRouterAgents;
   serial: Serial;
+  log?: (line: string) => void;
 }
 
 export class LabVmRuntime implements VmRuntime {
@@ -54,6 +56,11 @@ export class LabVmRuntime implements VmRuntime {
     this.d.state.saveVm(vm);
     await this.realize(vm);
     await this.d.agents.plugNow(vm.node, vm.ports.map((p) => portRequest(vm, p)));
+    // The guest brings its interfaces up once they are plugged and announces its addresses, so a
+    // peer that knew an earlier owner of an address (with another MAC) switches at once.
+    for (const [i, p] of vm.ports.entries()) {
+      if (this.d.agents.ports.get(p.vmiUuid)?.active) announceFromGuest(vmNetns(this.d.prefix, vm.serverId), vmIf(i), p.ip, this.d.log ?? (() => {}));
+    }
   }
 
   private async deleteNow(serverId: string): Promise<void> {

@@ -38,7 +38,7 @@ export class VRouterAgents {
     this.prefix = opts.prefix;
     this.nodes = new Map(opts.nodes.map((n) => [n.name, n]));
     this.ports = new PortStore(opts.db);
-    this.control = new ControlNode({ prefix: opts.prefix, nodes: opts.nodes, ports: this.ports });
+    this.control = new ControlNode({ prefix: opts.prefix, nodes: opts.nodes, ports: this.ports, ...(opts.log ? { log: opts.log } : {}) });
     this.config = opts.config;
     this.serial = opts.serial;
     this.log = opts.log ?? (() => {});

@@ -3,6 +3,10 @@
 // which taps sit on which VN bridge, and every endpoint of those VNs (local on a tap, remote behind
 // the VXLAN to its node); then each node is converged to that (convergeNode applies only diffs).
 // Different VNs share nothing, so no endpoint of one is ever programmed into another.
+// When an address of a VN comes back with another MAC, every other node hosting the VN announces it
+// to its own ports (a gratuitous ARP, lab/dataplane/announce.ts), so their peers switch at once.
+import { announceToLocalPorts } from "../dataplane/announce.ts";
+import type { Announcement } from "../dataplane/announce.ts";
 import { nodeNetns } from "../dataplane/names.ts";
 import { convergeNode } from "../dataplane/node.ts";
 import type { WantedVn } from "../dataplane/node.ts";
@@ -14,11 +18,15 @@ export class ControlNode {
   private readonly prefix: string;
   private readonly nodes: Map<string, NodeInfo>;
   private readonly ports: PortStore;
+  private readonly log: (line: string) => void;
+  /** "<network id>/<ip>" -> the MAC that address last had, kept after its port went away. */
+  private readonly lastMac = new Map<string, string>();
 
-  constructor(opts: { prefix: string; nodes: NodeInfo[]; ports: PortStore }) {
+  constructor(opts: { prefix: string; nodes: NodeInfo[]; ports: PortStore; log?: (line: string) => void }) {
     this.prefix = opts.prefix;
     this.nodes = new Map(opts.nodes.map((n) => [n.name, n]));
     this.ports = opts.ports;
+    this.log = opts.log ?? (() => {});
   }
 
   /** Nodes with an active port in any of the VNs. */
@@ -45,11 +53,40 @@ export class ControlNode {
     });
   }
 
-  /** Converges the given nodes (all when omitted) to the port table, in parallel. */
+  /**
+   * Converges the given nodes (all when omitted) to the port table, in parallel; then each announces
+   * the addresses that moved to another MAC to its own ports, for the endpoints on other nodes (a
+   * guest announces itself on its own node). A port that becomes active syncs every node hosting
+   * its VN, so every node that may hold the old MAC is among them.
+   */
   async sync(nodeNames: Iterable<string> = this.nodes.keys()): Promise<void> {
     const active = this.activePorts();
+    const moved = this.movedEndpoints(active);
     const names = [...new Set(nodeNames)].filter((n) => this.nodes.has(n));
-    await Promise.all(names.map((n) => convergeNode(nodeNetns(this.prefix, n), this.nodes.get(n)!.ip, this.wantedOn(n, active))));
+    await Promise.all(
+      names.map(async (n) => {
+        const wanted = this.wantedOn(n, active);
+        const ns = nodeNetns(this.prefix, n);
+        await convergeNode(ns, this.nodes.get(n)!.ip, wanted);
+        const hosted = new Set(wanted.map((vn) => vn.networkId));
+        const here = moved.filter((m) => m.node !== n && hosted.has(m.networkId));
+        if (here.length === 0) return;
+        // A missed announcement costs reachability for a while, never correctness: it must not fail the sync.
+        await announceToLocalPorts(ns, here).catch((e: unknown) => this.log(`announcing moved addresses on ${n} failed: ${String(e)}`));
+      }),
+    );
+  }
+
+  /** Active endpoints whose address had another MAC before (since this process started). */
+  private movedEndpoints(active: ReturnType<ControlNode["activePorts"]>): Array<Announcement & { node: string }> {
+    const moved: Array<Announcement & { node: string }> = [];
+    for (const p of active) {
+      const key = `${p.active.networkId}/${p.active.ip}`;
+      const before = this.lastMac.get(key);
+      if (before !== undefined && before !== p.active.mac) moved.push({ node: p.node, networkId: p.active.networkId, ip: p.active.ip, mac: p.active.mac });
+      this.lastMac.set(key, p.active.mac);
+    }
+    return moved;
   }
 
   private activePorts(): Array<PortRow & { active: NonNullable<PortRow["active"]> }> {

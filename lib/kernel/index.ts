@@ -1,4 +1,4 @@
-// The kernel adapter: the only code that runs ip, bridge, sysctl and ping.
+// The kernel adapter: the only code that runs ip, bridge, sysctl, ping and arping.
 export { run, runStats, KernelError, isExists, isMissing, PROGRAMS } from "./run.ts";
 export type { Program, RunOptions, RunResult } from "./run.ts";
 export * as ip from "./ip.ts";
@@ -8,3 +8,4 @@ export * as sysctl from "./sysctl.ts";
 export * from "./link.ts";
 export { ping, parsePing } from "./ping.ts";
 export type { PingOptions, PingResult } from "./ping.ts";
+export { gratuitousArp } from "./arp.ts";

@@ -4,11 +4,11 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import { checkNetnsName } from "../validate/names.ts";
 
-export const PROGRAMS = ["ip", "bridge", "sysctl", "ping"] as const;
+export const PROGRAMS = ["ip", "bridge", "sysctl", "ping", "arping"] as const;
 export type Program = (typeof PROGRAMS)[number];
 
 const SEARCH_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
-const PACKAGE_OF: Record<Program, string> = { ip: "iproute2", bridge: "iproute2", sysctl: "procps", ping: "iputils-ping" };
+const PACKAGE_OF: Record<Program, string> = { ip: "iproute2", bridge: "iproute2", sysctl: "procps", ping: "iputils-ping", arping: "iputils-arping" };
 
 export interface RunOptions {
   /** Run inside this network namespace (ip/bridge via -n, others via `ip netns exec`). */

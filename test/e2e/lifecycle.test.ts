@@ -75,9 +75,8 @@ describe("changing a running stack", () => {
     expect(await reaches(last.appVm.id, last.pods.appPod.interfaces[0]!.ip)).toBe(true);
   }, STEP);
 
-  // The VM changes come first: moving it frees its red address and a later attachment could get
-  // it. The vRouter answers ARP for the VN, so a peer that cached a freed address keeps the old MAC
-  // until its neighbour entry expires (tens of seconds), whatever the control plane does.
+  // The VM changes come first: moving it frees its red address, which a later attachment may get
+  // (with another MAC: peers learn it from gratuitous ARP, docs/architecture.md).
   it("renaming the VM updates it in place: same server, new name in Nova, TF and the lab", async () => {
     const vm = last.appVm;
     expect(await up({ vmName: "app-vm-renamed" })).toEqual({ update: 1, same: RESOURCES - 1 });

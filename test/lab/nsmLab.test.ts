@@ -127,6 +127,23 @@ describe("NSM in the lab", () => {
     expect(await reach(pod["red-pod"]!, addressOf(conns.far!))).toBe(true);
   });
 
+  it("a pod interface that comes back with the same address and a new MAC is reached at once, on its node and across", async () => {
+    const before = conns.bothRed!;
+    const address = addressOf(before);
+    // red-far shares the node of "both", red-pod is on the other one; both talked to the old interface.
+    for (const peer of [pod["red-far"]!, pod["red-pod"]!]) expect(await reach(peer, address)).toBe(true);
+    await nsm.close({ id: "both-red" });
+    conns.bothRed = await nsm.request(attach("both-red-again", pod["both"]!, "red"));
+    expect(addressOf(conns.bothRed)).toBe(address);
+    const mac = conns.bothRed.context!.ethernet_context!.src_mac!;
+    expect(mac).not.toBe(before.context!.ethernet_context!.src_mac);
+    for (const peer of [pod["red-far"]!, pod["red-pod"]!]) {
+      expect(await reach(peer, address), `from ${peer.name}`).toBe(true);
+      const neigh = await ip.json<{ dst: string; lladdr?: string }>(["neigh", "show", address], peer.netns);
+      expect(neigh.find((n) => n.dst === address)?.lladdr).toBe(mac);
+    }
+  });
+
   it("deleting a pod closes its connections: no TF objects, no agent port", async () => {
     const vmi = await tf.lookupId("virtual-machine-interface", ["default-domain", "admin", "nsm-red-2"]);
     await pods.delete("/pods/red-far");

@@ -1,7 +1,7 @@
 // The kernel operations the forwarders need, as one small interface: elements depend on it (so
 // they can be tested with a fake) and `linuxKernel` implements it over lib/kernel, the only place
 // that runs `ip`. Each `ip` run costs ~10 ms in a namespace, so related changes go in one batch.
-import { createVeth, deleteLink, ip, listAddresses, listLinks, netns, routeArgs, showLink } from "../../../lib/kernel/index.ts";
+import { createVeth, deleteLink, gratuitousArp, ip, listAddresses, listLinks, netns, routeArgs, showLink } from "../../../lib/kernel/index.ts";
 import { checkMac } from "../../../lib/validate/mac.ts";
 import { assertIfName } from "../../../lib/validate/names.ts";
 
@@ -50,6 +50,11 @@ export interface KernelOps {
   configureIp(dev: string, netns: string, settings: IpSettings): Promise<void>;
   /** A bridge, up, with `address` on it; created unless present. */
   ensureBridge(name: string, netns: string, address: string): Promise<void>;
+  /**
+   * Sends a gratuitous ARP for `address` out of `dev`, in the background (the packet leaves at
+   * once; the tool lingers a second). A failure is reported, never thrown: it only delays peers.
+   */
+  announce(dev: string, netns: string, address: string): void;
 }
 
 function linkLines(name: string, s: LinkSettings): string[][] {
@@ -104,6 +109,12 @@ export const linuxKernel: KernelOps = {
         ]),
       ],
       ns,
+    );
+  },
+
+  announce(dev, ns, address) {
+    void gratuitousArp(ns, dev, address).catch((e: unknown) =>
+      process.stderr.write(`nsm: gratuitous ARP for ${address} on ${dev} in ${ns} failed: ${e instanceof Error ? e.message : String(e)}\n`),
     );
   },
 

@@ -6,6 +6,7 @@ import { ValidationError } from "../../../lib/validate/errors.ts";
 import type { NetworkService } from "../../api.ts";
 import { chain } from "../../chain.ts";
 import type { Forwarder } from "../../forwarder.ts";
+import { announce } from "../common/announce.ts";
 import { answer } from "../common/answer.ts";
 import { ipContext } from "../common/ipContext.ts";
 import type { KernelOps } from "../common/kernelOps.ts";
@@ -35,6 +36,7 @@ export function createKernelForwarder(deps: KernelForwarderDeps): Forwarder {
       return { hostName: hostEndName(c.connection.id), mac: podMac(c.connection.id), master: bridgeName(c.service.name), ...(mtu ? { mtu } : {}) };
     }),
     ipContext("kernel/ip-context", deps.kernel, (c) => ({ address: `${c.lease!.address}/${c.lease!.prefixLen}`, routes: [{ prefix: c.lease!.cidr }] })),
+    announce("kernel/announce", deps.kernel, (c) => c.lease!.address),
     answer("kernel/answer", (c) => ({
       ip_context: {
         src_ip_addrs: [`${c.lease!.address}/${c.lease!.prefixLen}`],

@@ -6,6 +6,7 @@ import { checkFqName } from "../../../lib/validate/fqname.ts";
 import type { NetworkService, Route } from "../../api.ts";
 import { chain } from "../../chain.ts";
 import type { Forwarder } from "../../forwarder.ts";
+import { announce } from "../common/announce.ts";
 import { answer } from "../common/answer.ts";
 import { ipContext } from "../common/ipContext.ts";
 import type { KernelOps } from "../common/kernelOps.ts";
@@ -37,6 +38,7 @@ export function createTungstenForwarder(deps: TungstenForwarderDeps): Forwarder 
     })),
     vrouterPort(deps.agentOf),
     ipContext("tungsten/ip-context", deps.kernel, (c) => ({ address: `${c.tf!.ip}/${c.tf!.prefixLen}`, routes: vnRoutes(c) })),
+    announce("tungsten/announce", deps.kernel, (c) => c.tf!.ip!),
     answer("tungsten/answer", (c) => ({
       ip_context: {
         src_ip_addrs: [`${c.tf!.ip}/${c.tf!.prefixLen}`],
