@@ -1,6 +1,6 @@
 // Gratuitous ARP in the lab's VNs, so an address that comes back with another MAC (a VM replaced by
 // one with the same address, a pod interface rebuilt) is reachable again at once instead of after
-// the peers' neighbour entries for the old MAC expire (40-50 s measured without this).
+// the peers' neighbour entries for the old MAC expire (30-50 s measured without this).
 //
 // A guest announces itself when its interface comes up (announceFromGuest). That reaches the ports
 // on its own node only: a VN bridge never floods a gratuitous ARP into its VXLAN, whose port has

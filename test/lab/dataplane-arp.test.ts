@@ -1,7 +1,7 @@
 // An address that comes back with another MAC: a VM replaced by one with the same address (same
 // node or another) is reached again at once by peers that talked to the old one, on its node and
 // across the VXLAN, because the new guest and the other nodes' vRouters announce it (gratuitous
-// ARP). Without that, peers keep the old MAC until their neighbour entry expires (40-50 s).
+// ARP). Without that, peers keep the old MAC until their neighbour entry expires (30-50 s measured).
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ip, listLinks, ping } from "../../lib/kernel/index.ts";
