@@ -146,11 +146,13 @@ describe("NSM in the lab", () => {
 
   it("deleting a pod closes its connections: no TF objects, no agent port", async () => {
     const vmi = await tf.lookupId("virtual-machine-interface", ["default-domain", "admin", "nsm-red-2"]);
+    expect(vmi, "the connection's VMI exists before the pod is deleted").toBeDefined();
+    const agent = new VrouterAgentClient({ baseUrl: lab.endpoints.agents["k8s-2"]! });
+    expect(await agent.getPort(vmi!), "the port is plugged before the pod is deleted").toBeDefined();
     await pods.delete("/pods/red-far");
     expect((await nsm.listConnections()).map((c) => c.id)).not.toContain("red-2");
     expect(await tf.lookupId("virtual-machine", ["nsm-red-2"])).toBeUndefined();
     expect(await tf.lookupId("virtual-machine-interface", ["default-domain", "admin", "nsm-red-2"])).toBeUndefined();
-    const agent = new VrouterAgentClient({ baseUrl: lab.endpoints.agents["k8s-2"]! });
     expect(await agent.getPort(vmi!)).toBeUndefined();
     expect(await reach(pod["red-pod"]!, addressOf(conns.far!))).toBe(false);
   });

@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { NetworkService, Pod, PodAttachment, VirtualMachine, VirtualNetwork } from "../../provider/index.ts";
 
 const providerTexts = new Map<string, string>();
+/** Every provider text seen per type, one entry per registered resource. */
+const textsPerType = new Map<string, string[]>();
 const require = createRequire(import.meta.url);
 const requireFromString: (code: string) => { handler: () => pulumi.dynamic.ResourceProvider } = require("require-from-string");
 
@@ -14,6 +16,7 @@ beforeAll(async () => {
     {
       newResource: (args) => {
         providerTexts.set(args.type, args.inputs.__provider);
+        textsPerType.set(args.type, [...(textsPerType.get(args.type) ?? []), args.inputs.__provider]);
         return { id: `${args.name}-id`, state: args.inputs };
       },
       call: () => ({}),
@@ -23,13 +26,15 @@ beforeAll(async () => {
     true,
   );
   const vn = new VirtualNetwork("red", { name: "red", subnets: [{ cidr: "10.1.1.0/24" }] });
+  new VirtualNetwork("blue", { name: "blue", project: "default-domain:admin", subnets: [{ cidr: "10.2.2.0/24", addrFromStart: true }] });
   new VirtualMachine("vm", { image: "cirros", flavor: "m1.tiny", networks: [vn.uuid] });
   new NetworkService("svc", { name: "red", virtualNetwork: vn.fqName });
   const p = new Pod("pod", { name: "red-pod" });
   new PodAttachment("att", { pod: p.name, networkService: "red" });
   await new Promise<void>((resolve) => vn.urn.apply(() => resolve()));
   // Serialization is asynchronous; wait until every resource has been registered.
-  for (let i = 0; i < 100 && providerTexts.size < 5; i++) await new Promise((r) => setTimeout(r, 20));
+  const registered = () => [...textsPerType.values()].reduce((n, texts) => n + texts.length, 0);
+  for (let i = 0; i < 100 && registered() < 6; i++) await new Promise((r) => setTimeout(r, 20));
 });
 
 const tokens = [
@@ -53,9 +58,13 @@ describe("serialized provider", () => {
   });
 
   it("is the same text for every resource of a type (no per-resource values captured)", () => {
-    const again = new Set<string>();
-    for (const t of tokens) again.add(providerTexts.get(t)!);
-    expect(again.size).toBe(tokens.length);
+    const networks = textsPerType.get("pulumi-nodejs:dynamic/tf:VirtualNetwork") ?? [];
+    expect(networks).toHaveLength(2);
+    expect(networks[0]).toBe(networks[1]);
+  });
+
+  it("is a different text per type (each loads its own implementation)", () => {
+    expect(new Set(tokens.map((t) => providerTexts.get(t))).size).toBe(tokens.length);
   });
 
   it("works when loaded back from its text the way the dynamic-provider plugin does", async () => {
