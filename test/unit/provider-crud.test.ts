@@ -1,29 +1,15 @@
 // create / read / update / delete of every resource against the fake APIs: what ends up on the
 // wire, what the outputs say, how refresh reports drift and disappearance, and that delete of
 // something already gone succeeds.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { useConfig } from "../../provider/impl/context.ts";
+import { describe, expect, it } from "vitest";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
 import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
-import { startFakeCloud } from "./providerFakes.ts";
-import type { FakeCloud } from "./providerFakes.ts";
+import { fakeCloudFixture } from "./providerFakes.ts";
 
-let cloud: FakeCloud;
-const savedEnv = process.env.TFMESH_ENDPOINTS;
-
-beforeAll(async () => {
-  cloud = await startFakeCloud();
-  process.env.TFMESH_ENDPOINTS = cloud.endpointsFile;
-  useConfig(undefined);
-});
-afterAll(async () => {
-  await cloud.close();
-  if (savedEnv === undefined) delete process.env.TFMESH_ENDPOINTS;
-  else process.env.TFMESH_ENDPOINTS = savedEnv;
-});
+const t = fakeCloudFixture();
 
 async function checked(p: typeof virtualNetwork, logical: string, news: Record<string, unknown>) {
   const r = await p.check!({}, { __logicalName: logical, ...news });
@@ -35,7 +21,7 @@ describe("VirtualNetwork", () => {
   it("creates the VN on the default ipam and reports what TF computed", async () => {
     const inputs = await checked(virtualNetwork, "red", { name: "red", subnets: [{ cidr: "10.1.1.0/24" }] });
     const { id, outs } = await virtualNetwork.create(inputs);
-    const sent = cloud.state.vns.get(id)!;
+    const sent = t.cloud.state.vns.get(id)!;
     expect(sent.fq_name).toEqual(["default-domain", "admin", "red"]);
     expect(sent.network_ipam_refs[0]!.to).toEqual(["default-domain", "default-project", "default-network-ipam"]);
     expect(outs).toMatchObject({ uuid: id, fqName: "default-domain:admin:red", name: "red", project: "default-domain:admin" });
@@ -55,12 +41,12 @@ describe("VirtualNetwork", () => {
   it("refresh shows drift made outside Pulumi, and a deleted VN as gone; delete twice is fine", async () => {
     const inputs = await checked(virtualNetwork, "drift", { name: "drift", subnets: [{ cidr: "10.4.1.0/24" }] });
     const { id, outs } = await virtualNetwork.create(inputs);
-    cloud.state.vns.get(id)!.network_ipam_refs[0]!.attr.ipam_subnets[0]!.default_gateway = "10.4.1.1";
+    t.cloud.state.vns.get(id)!.network_ipam_refs[0]!.attr.ipam_subnets[0]!.default_gateway = "10.4.1.1";
     const r = await virtualNetwork.read!(id, outs);
     expect(r.props.subnets[0].gateway).toBe("10.4.1.1");
     expect(await virtualNetwork.diff!(id, r.props, inputs)).toMatchObject({ changes: true });
     await virtualNetwork.delete!(id, outs);
-    expect(cloud.state.vns.has(id)).toBe(false);
+    expect(t.cloud.state.vns.has(id)).toBe(false);
     await virtualNetwork.delete!(id, outs);
     expect((await virtualNetwork.read!(id, outs)).id).toBe("");
   });
@@ -77,20 +63,20 @@ describe("VirtualMachine", () => {
     expect(outs.addresses).toEqual({ red: [outs.ip] });
 
     const renamed = await virtualMachine.update!(id, outs, { ...inputs, name: "vm1-renamed" });
-    expect(cloud.state.servers.get(id)!.name).toBe("vm1-renamed");
+    expect(t.cloud.state.servers.get(id)!.name).toBe("vm1-renamed");
     expect(renamed.outs.adminPass).toBe("generated-pass");
 
     await virtualMachine.delete!(id, outs);
-    expect(cloud.state.servers.has(id)).toBe(false);
+    expect(t.cloud.state.servers.has(id)).toBe(false);
     expect((await virtualMachine.read!(id, outs)).id).toBe("");
   });
 
   it("a server that fails to boot is deleted again and the error says why", async () => {
-    cloud.state.images.push({ id: "99999999-0000-4333-8444-555555555555", name: "broken", status: "active" });
-    const before = cloud.state.servers.size;
+    t.cloud.state.images.push({ id: "99999999-0000-4333-8444-555555555555", name: "broken", status: "active" });
+    const before = t.cloud.state.servers.size;
     const inputs = await checked(virtualMachine, "bad", { name: "bad", image: "broken", flavor: "m1.tiny", networks: ["red"] });
     await expect(virtualMachine.create(inputs)).rejects.toThrow(/No valid host was found.*deleted again/);
-    expect(cloud.state.servers.size).toBe(before);
+    expect(t.cloud.state.servers.size).toBe(before);
   });
 });
 
@@ -99,17 +85,17 @@ describe("NetworkService", () => {
     const inputs = await checked(networkService, "red", { name: "red", virtualNetwork: "default-domain:admin:red" });
     const { id, outs } = await networkService.create(inputs);
     expect(id).toBe("red");
-    expect(cloud.state.services.get("red")).toEqual({ name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
+    expect(t.cloud.state.services.get("red")).toEqual({ name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
     expect(outs).toMatchObject({ name: "red", forwarder: "tungsten", virtualNetwork: "default-domain:admin:red" });
     await networkService.update!(id, outs, { ...inputs, payload: "IP" });
-    expect(cloud.state.services.get("red")!.payload).toBe("IP");
+    expect(t.cloud.state.services.get("red")!.payload).toBe("IP");
     expect((await networkService.read!(id, outs)).props.payload).toBe("IP");
   });
 
   it("refuses to bind a service to a VN that does not exist", async () => {
     const inputs = await checked(networkService, "ghost", { name: "ghost", virtualNetwork: "default-domain:admin:ghost" });
     await expect(networkService.create(inputs)).rejects.toThrow(/virtualNetwork: default-domain:admin:ghost does not exist in TF/);
-    expect(cloud.state.services.has("ghost")).toBe(false);
+    expect(t.cloud.state.services.has("ghost")).toBe(false);
   });
 });
 
@@ -133,7 +119,7 @@ describe("Pod and PodAttachment", () => {
     expect(ra.outs.ip).toMatch(/^10\.1\.1\.\d+$/);
     expect(ra.outs.mac).toMatch(/^02:/);
     expect(ra.outs.routes).toEqual([{ prefix: "10.1.1.0/24", nextHop: "10.1.1.254" }]);
-    const req = cloud.state.requests.at(-1) as any;
+    const req = t.cloud.state.requests.at(-1) as any;
     expect(req.mechanism_preferences[0]).toMatchObject({ cls: "LOCAL", type: "KERNEL" });
     expect(req.mechanism_preferences[0].parameters).toMatchObject({ inodeURL: "file:///var/run/netns/tfm-pod-red-pod", netnsName: "tfm-pod-red-pod" });
     expect(req.connection.labels).toEqual({ nodeName: "k8s-1", podName: "red-pod" });
@@ -146,7 +132,7 @@ describe("Pod and PodAttachment", () => {
     const { id, outs } = await podAttachment.create(inputs);
     expect((await podAttachment.read!(id, outs)).props.state).toBe("UP");
 
-    cloud.state.lostInterfaces.add("red-pod/red0");
+    t.cloud.state.lostInterfaces.add("red-pod/red0");
     const refreshed = await podAttachment.read!(id, outs);
     expect(refreshed.props.state).toBe("DOWN");
     const d = await podAttachment.diff!(id, refreshed.props, inputs);
@@ -156,7 +142,7 @@ describe("Pod and PodAttachment", () => {
     expect((await podAttachment.read!(id, healed.outs)).props.state).toBe("UP");
 
     await podAttachment.delete!(id, healed.outs);
-    expect(cloud.state.connections.has(id)).toBe(false);
+    expect(t.cloud.state.connections.has(id)).toBe(false);
     expect((await podAttachment.read!(id, healed.outs)).id).toBe("");
     await podAttachment.delete!(id, healed.outs);
   });
@@ -166,7 +152,7 @@ describe("Pod and PodAttachment", () => {
     const { id, outs } = await podAttachment.create(inputs);
     expect((await podAttachment.read!(id, outs)).props.state).toBe("UP");
 
-    cloud.state.detachedInterfaces.add("red-pod/red1");
+    t.cloud.state.detachedInterfaces.add("red-pod/red1");
     const refreshed = await podAttachment.read!(id, outs);
     expect(refreshed.props).toMatchObject({ state: "DOWN", interfaceName: "red1", ip: outs.ip, mac: outs.mac });
     expect(await podAttachment.diff!(id, refreshed.props, inputs)).toMatchObject({ changes: true, replaces: [] });

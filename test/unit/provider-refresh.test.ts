@@ -2,32 +2,18 @@
 // hands back exactly the inputs the program had (only the keys the user set, in the user's form)
 // and the same outputs, so refresh reports nothing and writes nothing; a change made outside
 // Pulumi comes back as a changed input, so refresh shows it and the next up repairs it.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
-import { useConfig } from "../../provider/impl/context.ts";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
 import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
-import { startFakeCloud } from "./providerFakes.ts";
-import type { FakeCloud } from "./providerFakes.ts";
+import { fakeCloudFixture } from "./providerFakes.ts";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
-let cloud: FakeCloud;
-const savedEnv = process.env.TFMESH_ENDPOINTS;
-
-beforeAll(async () => {
-  cloud = await startFakeCloud();
-  process.env.TFMESH_ENDPOINTS = cloud.endpointsFile;
-  useConfig(undefined);
-});
-afterAll(async () => {
-  await cloud.close();
-  if (savedEnv === undefined) delete process.env.TFMESH_ENDPOINTS;
-  else process.env.TFMESH_ENDPOINTS = savedEnv;
-});
+const t = fakeCloudFixture();
 
 // The engine stores the provider's text next to the inputs and outputs; read must not echo it into inputs.
 const PROVIDER_TEXT = { __provider: "serialized provider text" };
@@ -123,7 +109,7 @@ describe("refresh of an unchanged resource hands back the inputs as the program 
 describe("refresh of a resource changed outside Pulumi shows the change as drift", () => {
   it("a VM renamed through Nova: the new name in the inputs, everything else as written, an in-place update", async () => {
     const { id, inputs, outs } = await created(virtualMachine, "vm-c", { name: "vm-c", image: "cirros", flavor: "m1.tiny", networks: ["red"] });
-    cloud.state.servers.get(id)!.name = "vm-c-renamed";
+    t.cloud.state.servers.get(id)!.name = "vm-c-renamed";
     const r = await refreshed(virtualMachine, id, inputs, outs);
     expect(r.inputs).toEqual({ ...inputs, name: "vm-c-renamed" });
     expect(r.props.name).toBe("vm-c-renamed");
@@ -132,7 +118,7 @@ describe("refresh of a resource changed outside Pulumi shows the change as drift
 
   it("a VM moved to another host when the program asked for one: the live host in the inputs, a replacement", async () => {
     const { id, inputs, outs } = await created(virtualMachine, "vm-d", { name: "vm-d", image: "cirros", flavor: "m1.tiny", networks: ["red"], host: "compute-2" });
-    cloud.state.servers.get(id)!.host = "compute-1";
+    t.cloud.state.servers.get(id)!.host = "compute-1";
     const r = await refreshed(virtualMachine, id, inputs, outs);
     expect(r.inputs).toEqual({ ...inputs, host: "compute-1" });
     expect(r.diff).toMatchObject({ changes: true, replaces: ["host"] });
@@ -140,7 +126,7 @@ describe("refresh of a resource changed outside Pulumi shows the change as drift
 
   it("a subnet gateway changed in TF: that gateway in the subnet as written, an in-place update", async () => {
     const { id, inputs, outs } = await created(virtualNetwork, "green", { name: "green", subnets: [{ cidr: "10.5.1.0/24" }] });
-    cloud.state.vns.get(id)!.network_ipam_refs[0]!.attr.ipam_subnets[0]!.default_gateway = "10.5.1.1";
+    t.cloud.state.vns.get(id)!.network_ipam_refs[0]!.attr.ipam_subnets[0]!.default_gateway = "10.5.1.1";
     const r = await refreshed(virtualNetwork, id, inputs, outs);
     expect(r.inputs).toEqual({ ...inputs, subnets: [{ cidr: "10.5.1.0/24", gateway: "10.5.1.1" }] });
     expect(r.diff).toMatchObject({ changes: true, replaces: [] });
@@ -148,7 +134,7 @@ describe("refresh of a resource changed outside Pulumi shows the change as drift
 
   it("a network service re-registered with another payload", async () => {
     const { id, inputs, outs } = await created(networkService, "blue", { name: "blue", virtualNetwork: "default-domain:admin:blue" });
-    cloud.state.services.get("blue")!.payload = "IP";
+    t.cloud.state.services.get("blue")!.payload = "IP";
     const r = await refreshed(networkService, id, inputs, outs);
     expect(r.inputs).toEqual({ ...inputs, payload: "IP" });
     expect(r.diff.changes).toBe(true);

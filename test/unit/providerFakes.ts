@@ -6,9 +6,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { ApiError, close, createJsonServer, listen, objectBody } from "../../lib/http/server.ts";
 import type { ApiRequest, Route } from "../../lib/http/server.ts";
 import type { PodInfo } from "../../provider/clients/pods.ts";
+import { useConfig } from "../../provider/impl/context.ts";
 
 export const PASSWORD = "fake-secret";
 
@@ -76,6 +78,27 @@ export interface FakeCloud {
   /** endpoints.json pointing at this fake, for TFMESH_ENDPOINTS. */
   endpointsFile: string;
   close(): Promise<void>;
+}
+
+/**
+ * Registers the file's beforeAll and afterAll: a fake cloud that the providers reach through
+ * TFMESH_ENDPOINTS (no stack config); afterwards it is closed and TFMESH_ENDPOINTS restored.
+ * `cloud` is set once the beforeAll has run.
+ */
+export function fakeCloudFixture(): { cloud: FakeCloud } {
+  const f = {} as { cloud: FakeCloud };
+  const savedEnv = process.env.TFMESH_ENDPOINTS;
+  beforeAll(async () => {
+    f.cloud = await startFakeCloud();
+    process.env.TFMESH_ENDPOINTS = f.cloud.endpointsFile;
+    useConfig(undefined);
+  });
+  afterAll(async () => {
+    await f.cloud?.close();
+    if (savedEnv === undefined) delete process.env.TFMESH_ENDPOINTS;
+    else process.env.TFMESH_ENDPOINTS = savedEnv;
+  });
+  return f;
 }
 
 const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join("");
