@@ -78,6 +78,23 @@ const routerRefs = async (node: string) => {
   return ((vr?.virtual_machine_refs as TfRef[] | undefined) ?? []).map((r) => r.to.join(":"));
 };
 
+/** Connection c1 through the TF element, then its instance-ip and VMI deleted in TF behind its back. */
+async function establishedThenVmiDeletedInTf() {
+  const d = downstream();
+  const c = chain([tfObjects(tf), d.element]);
+  await c.request(call("c1"));
+  const first = d.seen[0]!.tf!;
+  await tf.delete("instance-ip", first.iipUuid!);
+  await tf.delete("virtual-machine-interface", first.vmiUuid!);
+  return { d, c, first };
+}
+
+/** A refresh of `id` whose connection context holds the MAC and address the client got before. */
+function refreshWithClientContext(id: string, before: { ip?: string; mac?: string }): TungstenCall {
+  const context = { ip_context: { src_ip_addrs: [`${before.ip}/24`] }, ethernet_context: { src_mac: before.mac! } };
+  return call(id, { refresh: true, connection: { ...call(id).connection, context } });
+}
+
 describe("tungsten forwarder: TF objects", () => {
   beforeEach(async () => {
     for (const type of ["instance-ip", "virtual-machine-interface"]) {
@@ -161,14 +178,8 @@ describe("tungsten forwarder: TF objects", () => {
   });
 
   it("a refresh after the VMI and instance-ip were deleted in TF rebuilds them with the client's MAC and address", async () => {
-    const d = downstream();
-    const c = chain([tfObjects(tf), d.element]);
-    await c.request(call("c1"));
-    const first = d.seen[0]!.tf!;
-    await tf.delete("instance-ip", first.iipUuid!);
-    await tf.delete("virtual-machine-interface", first.vmiUuid!);
-    const context = { ip_context: { src_ip_addrs: [`${first.ip}/24`] }, ethernet_context: { src_mac: first.mac! } };
-    await c.request(call("c1", { refresh: true, connection: { ...call("c1").connection, context } }));
+    const { d, c, first } = await establishedThenVmiDeletedInTf();
+    await c.request(refreshWithClientContext("c1", first));
     const rebuilt = d.seen[1]!.tf!;
     expect(rebuilt.vmiUuid).not.toBe(first.vmiUuid);
     expect({ mac: rebuilt.mac, ip: rebuilt.ip }).toEqual({ mac: first.mac, ip: first.ip });
@@ -176,16 +187,10 @@ describe("tungsten forwarder: TF objects", () => {
   });
 
   it("a rebuilt VMI takes the address TF offers when the client's old one is taken meanwhile", async () => {
-    const d = downstream();
-    const c = chain([tfObjects(tf), d.element]);
-    await c.request(call("c1"));
-    const first = d.seen[0]!.tf!;
-    await tf.delete("instance-ip", first.iipUuid!);
-    await tf.delete("virtual-machine-interface", first.vmiUuid!);
+    const { d, c, first } = await establishedThenVmiDeletedInTf();
     await c.request(call("c2"));
     expect(d.seen[1]!.tf!.ip).toBe(first.ip);
-    const context = { ip_context: { src_ip_addrs: [`${first.ip}/24`] }, ethernet_context: { src_mac: first.mac! } };
-    await c.request(call("c1", { refresh: true, connection: { ...call("c1").connection, context } }));
+    await c.request(refreshWithClientContext("c1", first));
     const rebuilt = d.seen[2]!.tf!;
     expect(rebuilt.ip).toMatch(/^10\.1\.1\.\d+$/);
     expect(rebuilt.ip).not.toBe(first.ip);
