@@ -5,6 +5,7 @@
 // and the next update re-requests it, which rebuilds what is missing.
 import { randomUUID } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
+import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import { checkIfName, checkK8sName } from "../../lib/validate/names.ts";
 import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL } from "../../nsm/api.ts";
 import type { Connection, NetworkServiceRequest } from "../../nsm/api.ts";
@@ -83,18 +84,7 @@ async function diff(_id: string, olds: Record<string, unknown>, news: Record<str
 }
 
 // Requests for one pod run one at a time, so two attachments never pick the same nsm-<n>.
-const podLocks = new Map<string, Promise<unknown>>();
-async function withPodLock<T>(pod: string, fn: () => Promise<T>): Promise<T> {
-  const prev = podLocks.get(pod) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  const settled = run.catch(() => undefined);
-  podLocks.set(pod, settled);
-  try {
-    return await run;
-  } finally {
-    if (podLocks.get(pod) === settled) podLocks.delete(pod);
-  }
-}
+const podLocks = new KeyedQueue();
 
 /** The lowest nsm-<n> no other connection of the pod uses. */
 export function freeInterfaceName(used: Iterable<string>): string {
@@ -157,7 +147,7 @@ async function podOrThrow(name: string): Promise<PodInfo> {
 async function create(inputs: PodAttachmentInputs): Promise<pulumi.dynamic.CreateResult> {
   const { nsm } = clients();
   const pod = await podOrThrow(inputs.pod);
-  return withPodLock(pod.name, async () => {
+  return podLocks.run(pod.name, async () => {
     const interfaceName = inputs.interfaceName ?? freeInterfaceName(await interfacesInUse(pod, inputs.connectionId));
     const conn = await nsm.request(requestFor(inputs, pod, interfaceName));
     const outs = outputsOf(conn, inputs, pod, interfaceName);
@@ -217,7 +207,7 @@ async function update(id: string, olds: Record<string, unknown>, news: PodAttach
   const { nsm } = clients();
   const pod = await podOrThrow(news.pod);
   const interfaceName = news.interfaceName ?? (olds.interfaceName as string);
-  return withPodLock(pod.name, async () => {
+  return podLocks.run(pod.name, async () => {
     const conn = await nsm.request(requestFor({ ...news, connectionId: id }, pod, interfaceName));
     return { outs: withRecordedInputs(outputsOf(conn, { ...news, connectionId: id }, pod, interfaceName), news) };
   });
