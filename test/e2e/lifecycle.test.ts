@@ -2,13 +2,10 @@
 // VM is renamed in place and moved from red to blue, an attachment is added to and removed from a
 // running pod without touching the pod, and destroy leaves exactly what was there before.
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
-import { expectNothingLeft, labClients, labInventory, labStack } from "./helpers.ts";
-import type { E2eStack, LabClients, LabInventory } from "./helpers.ts";
+import { expectNothingLeft, labStackFixture } from "./helpers.ts";
 
 const workDir = join(repoRoot, "test", "e2e", "programs", "lifecycle");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-lifecycle");
@@ -17,55 +14,38 @@ const STEP = 180_000;
 // one attachment each), the stack
 const RESOURCES = 14;
 
+const t = labStackFixture(workDir, stackConfigDir);
+
 interface PodInterface { service: string; interfaceName: string; ip: string; prefixLength: number; mac: string }
 interface PodOut { name: string; uid: string; netns: string; interfaces: PodInterface[]; connectionIds: string[] }
 interface VmOut { id: string; name: string; ip: string; network: string }
 interface Outputs { appVm: VmOut; pods: { appPod: PodOut; bluePod: PodOut } }
 
-let lab: TestLab;
-let e2e: E2eStack;
-let api: LabClients;
-let before: LabInventory;
 let last: Outputs;
 
-const reaches = async (from: string, to: string) => (await lab.ping(from, to, { count: 1, wait: 2 })).ok;
+const reaches = async (from: string, to: string) => (await t.lab.ping(from, to, { count: 1, wait: 2 })).ok;
 
 async function up(config: Record<string, string> = {}) {
-  for (const [k, v] of Object.entries(config)) await e2e.stack.setConfig(`lifecycle:${k}`, { value: v });
-  const result = await e2e.stack.up();
+  for (const [k, v] of Object.entries(config)) await t.e2e.stack.setConfig(`lifecycle:${k}`, { value: v });
+  const result = await t.e2e.stack.up();
   expect(result.summary.result).toBe("succeeded");
   last = { appVm: result.outputs.appVm!.value, pods: result.outputs.pods!.value };
   return result.summary.resourceChanges;
 }
 
 async function podLinks(pod: string) {
-  return ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], await lab.netnsOf(pod));
+  return ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], await t.lab.netnsOf(pod));
 }
 
 /** The TF objects the tungsten forwarder made for a connection (docs/architecture.md: named nsm-<id>). */
 async function tfObjectsOf(connectionId: string) {
   const name = `nsm-${connectionId}`;
   return {
-    vm: await api.tf.lookupId("virtual-machine", [name]),
-    vmi: await api.tf.lookupId("virtual-machine-interface", ["default-domain", "admin", name]),
-    iip: await api.tf.lookupId("instance-ip", [name]),
+    vm: await t.api.tf.lookupId("virtual-machine", [name]),
+    vmi: await t.api.tf.lookupId("virtual-machine-interface", ["default-domain", "admin", name]),
+    iip: await t.api.tf.lookupId("instance-ip", [name]),
   };
 }
-
-beforeAll(async () => {
-  lab = await startLab();
-  e2e = await labStack(lab, workDir, stackConfigDir);
-  api = labClients(lab);
-  before = await labInventory(lab, api);
-}, LAB_TIMEOUT);
-
-afterAll(async () => {
-  try {
-    await e2e?.remove();
-  } finally {
-    await lab?.stop();
-  }
-}, LAB_TIMEOUT);
 
 describe("changing a running stack", () => {
   it("up builds red, blue, app-vm on red, app-pod on red and blue-pod on blue", async () => {
@@ -81,9 +61,9 @@ describe("changing a running stack", () => {
     const vm = last.appVm;
     expect(await up({ vmName: "app-vm-renamed" })).toEqual({ update: 1, same: RESOURCES - 1 });
     expect(last.appVm).toEqual({ ...vm, name: "app-vm-renamed" });
-    expect((await api.openstack.nova.getServer(vm.id))?.name).toBe("app-vm-renamed");
-    expect((await api.tf.read("virtual-machine", vm.id)).display_name).toBe("app-vm-renamed");
-    expect(await lab.netnsOf("app-vm-renamed")).toBe(await lab.netnsOf(vm.id));
+    expect((await t.api.openstack.nova.getServer(vm.id))?.name).toBe("app-vm-renamed");
+    expect((await t.api.tf.read("virtual-machine", vm.id)).display_name).toBe("app-vm-renamed");
+    expect(await t.lab.netnsOf("app-vm-renamed")).toBe(await t.lab.netnsOf(vm.id));
     expect(await reaches("app-vm-renamed", last.pods.appPod.interfaces[0]!.ip)).toBe(true);
   }, STEP);
 
@@ -93,7 +73,7 @@ describe("changing a running stack", () => {
     const vm = last.appVm;
     expect(vm).toMatchObject({ name: "app-vm-renamed", network: "blue", ip: expect.stringMatching(/^10\.2\.2\./) });
     expect(vm.id).not.toBe(old.id);
-    expect((await api.openstack.nova.listServers()).map((s) => s.id)).toEqual([vm.id]);
+    expect((await t.api.openstack.nova.listServers()).map((s) => s.id)).toEqual([vm.id]);
     expect(await reaches(vm.id, last.pods.bluePod.interfaces[0]!.ip)).toBe(true);
     expect(await reaches("blue-pod", vm.ip)).toBe(true);
     expect(await reaches(vm.id, last.pods.appPod.interfaces[0]!.ip)).toBe(false);
@@ -125,15 +105,15 @@ describe("changing a running stack", () => {
     expect(now.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["red", "nsm-1"]]);
     expect((await podLinks("app-pod")).map((l) => l.ifname).sort()).toEqual(["eth0", "lo", "nsm-1"]);
     expect(await tfObjectsOf(removed)).toEqual({ vm: undefined, vmi: undefined, iip: undefined });
-    expect(await api.nsm.getConnection(removed)).toBeUndefined();
+    expect(await t.api.nsm.getConnection(removed)).toBeUndefined();
     expect(await reaches("app-pod", last.pods.bluePod.interfaces[0]!.ip)).toBe(false);
     expect(await reaches("app-pod", last.appVm.ip)).toBe(false);
     expect(await reaches("app-pod", "10.1.1.254")).toBe(true);
   }, STEP);
 
   it("destroy leaves exactly what the lab had before the stack", async () => {
-    const destroy = await e2e.stack.destroy();
+    const destroy = await t.e2e.stack.destroy();
     expect(destroy.summary.resourceChanges).toEqual({ delete: RESOURCES });
-    await expectNothingLeft(lab, api, before);
+    await expectNothingLeft(t.lab, t.api, t.before);
   }, STEP);
 });

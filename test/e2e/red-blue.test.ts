@@ -3,14 +3,11 @@
 // as designed, a second up changes nothing, refresh finds drift made behind Pulumi's back (in the
 // kernel, in TF, in Nova) and up repairs it, destroy leaves nothing behind.
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import type { TfRef } from "../../provider/clients/tf.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
-import { expectNothingLeft, labClients, labInventory, labStack } from "./helpers.ts";
-import type { E2eStack, LabClients, LabInventory } from "./helpers.ts";
+import { expectNothingLeft, labStackFixture } from "./helpers.ts";
 
 const workDir = join(repoRoot, "examples", "red-blue");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "red-blue");
@@ -18,29 +15,20 @@ const STEP = 180_000;
 // 2 networks (VN + service + component), 3 VMs, 3 pods (pod + attachments + component), the stack
 const RESOURCES = 20;
 
+const t = labStackFixture(workDir, stackConfigDir);
+
 interface VmOut { name: string; ip: string; mac: string; host: string }
 interface PodOut { name: string; node: string; eth0: string; interfaces: Array<{ service: string; interfaceName: string; ip: string; prefixLength: number; mac: string }> }
 
-let lab: TestLab;
-let e2e: E2eStack;
 let vms: Record<"redVm1" | "redVm2" | "blueVm", VmOut>;
 let pods: Record<"redPod" | "bluePod" | "bothPod", PodOut>;
-let api: LabClients;
-let before: LabInventory;
 
-const reaches = async (from: string, to: string) => (await lab.ping(from, to, { count: 1, wait: 2 })).ok;
+const reaches = async (from: string, to: string) => (await t.lab.ping(from, to, { count: 1, wait: 2 })).ok;
 const inSubnet = (addr: string, prefix: string) => addr.startsWith(prefix);
-
-beforeAll(async () => {
-  lab = await startLab();
-  e2e = await labStack(lab, workDir, stackConfigDir);
-  api = labClients(lab);
-  before = await labInventory(lab, api);
-}, LAB_TIMEOUT);
 
 /** The state a PodAttachment of `pod` holds after the last refresh or up ("UP" / "DOWN"). */
 async function attachmentStates(pod: string): Promise<string[]> {
-  const state = await e2e.stack.exportStack();
+  const state = await t.e2e.stack.exportStack();
   return state.deployment.resources
     .filter((r: { type: string; outputs?: { pod?: string } }) => r.type === "pulumi-nodejs:dynamic/nsm:PodAttachment" && r.outputs?.pod === pod)
     .map((r: { outputs: { state: string } }) => r.outputs.state);
@@ -61,23 +49,15 @@ function resourceStates(state: { deployment: { resources: StoredResource[] } }):
   );
 }
 
-afterAll(async () => {
-  try {
-    await e2e?.remove();
-  } finally {
-    await lab?.stop();
-  }
-}, LAB_TIMEOUT);
-
 describe("examples/red-blue on the lab", () => {
   it("preview plans every resource and creates nothing", async () => {
-    const preview = await e2e.stack.preview();
+    const preview = await t.e2e.stack.preview();
     expect(preview.changeSummary).toEqual({ create: RESOURCES });
-    expect((await lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
+    expect((await t.lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
   }, STEP);
 
   it("up creates red and blue, three VMs and three pods with their NSM interfaces", async () => {
-    const up = await e2e.stack.up();
+    const up = await t.e2e.stack.up();
     expect(up.summary.result).toBe("succeeded");
     expect(up.summary.resourceChanges).toEqual({ create: RESOURCES });
     vms = up.outputs.vms!.value;
@@ -89,13 +69,13 @@ describe("examples/red-blue on the lab", () => {
     expect(pods.redPod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["red", "nsm-1"]]);
     expect(pods.bluePod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["blue", "nsm-1"]]);
     expect(pods.bothPod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["red", "nsm-1"], ["blue", "nsm-2"]]);
-    expect((await lab.status()).counts).toMatchObject({ virtualNetworks: 2, virtualMachines: 3, pods: 3, connections: 4 });
+    expect((await t.lab.status()).counts).toMatchObject({ virtualNetworks: 2, virtualMachines: 3, pods: 3, connections: 4 });
   }, STEP);
 
   it("state holds no credential in plain text, the VM's admin password only as a secret, and small provider shims", async () => {
-    const state = await e2e.stack.exportStack();
+    const state = await t.e2e.stack.exportStack();
     const text = JSON.stringify(state);
-    expect(text).not.toContain(lab.config.credentials.password);
+    expect(text).not.toContain(t.lab.config.credentials.password);
     const vm = state.deployment.resources.find((r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/openstack:VirtualMachine");
     expect(vm.outputs.adminPass).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" });
     for (const r of state.deployment.resources.filter((x: { type: string }) => x.type.startsWith("pulumi-nodejs:dynamic/"))) {
@@ -105,13 +85,13 @@ describe("examples/red-blue on the lab", () => {
 
   it("red-pod keeps eth0 and gains nsm-1: red's address, the VMI's MAC, a route to red only", async () => {
     const nsm1 = pods.redPod.interfaces[0]!;
-    const ns = await lab.netnsOf("red-pod");
+    const ns = await t.lab.netnsOf("red-pod");
     const links = await ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], ns);
     const kernel = links.find((l) => l.ifname === "nsm-1")!;
     expect(kernel.address).toBe(nsm1.mac);
     expect(kernel.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([`${nsm1.ip}/24`]);
     expect(links.find((l) => l.ifname === "eth0")!.addr_info.some((a) => a.local === pods.redPod.eth0)).toBe(true);
-    const vmis = await api.tf.listDetail("virtual-machine-interface", { fields: ["virtual_machine_interface_mac_addresses"] });
+    const vmis = await t.api.tf.listDetail("virtual-machine-interface", { fields: ["virtual_machine_interface_mac_addresses"] });
     const macs = vmis.flatMap((v) => (v.virtual_machine_interface_mac_addresses as { mac_address: string[] } | undefined)?.mac_address ?? []);
     expect(macs).toContain(nsm1.mac);
     const routes = await ip.json<{ dst: string; dev: string }>(["route", "show"], ns);
@@ -145,46 +125,46 @@ describe("examples/red-blue on the lab", () => {
   }, STEP);
 
   it("a second preview finds nothing to change", async () => {
-    const preview = await e2e.stack.preview();
+    const preview = await t.e2e.stack.preview();
     expect(preview.changeSummary).toEqual({ same: RESOURCES });
   }, STEP);
 
   it("a second up changes nothing", async () => {
-    const up = await e2e.stack.up();
+    const up = await t.e2e.stack.up();
     expect(up.summary.resourceChanges).toEqual({ same: RESOURCES });
     expect(up.outputs.vms!.value).toEqual(vms);
     expect(up.outputs.pods!.value).toEqual(pods);
   }, STEP);
 
   it("refresh of the unchanged stack reports every resource the same and leaves inputs and outputs as they were", async () => {
-    const before = resourceStates(await e2e.stack.exportStack());
-    const refresh = await e2e.stack.refresh();
+    const before = resourceStates(await t.e2e.stack.exportStack());
+    const refresh = await t.e2e.stack.refresh();
     expect(refresh.summary.resourceChanges).toEqual({ same: RESOURCES });
-    expect(resourceStates(await e2e.stack.exportStack())).toEqual(before);
+    expect(resourceStates(await t.e2e.stack.exportStack())).toEqual(before);
   }, STEP);
 
   it("refresh shows a VM renamed through Nova as drift of its name alone, and the next up renames it back", async () => {
-    const server = (await api.openstack.nova.listServers({ name: "red-vm-1" })).find((s) => s.name === "red-vm-1")!;
-    await api.openstack.nova.renameServer(server.id, "red-vm-1-elsewhere");
-    const stored = resourceStates(await e2e.stack.exportStack());
-    const refresh = await e2e.stack.refresh();
+    const server = (await t.api.openstack.nova.listServers({ name: "red-vm-1" })).find((s) => s.name === "red-vm-1")!;
+    await t.api.openstack.nova.renameServer(server.id, "red-vm-1-elsewhere");
+    const stored = resourceStates(await t.e2e.stack.exportStack());
+    const refresh = await t.e2e.stack.refresh();
     expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
-    const refreshed = resourceStates(await e2e.stack.exportStack());
+    const refreshed = resourceStates(await t.e2e.stack.exportStack());
     const urn = Object.keys(stored).find((u) => u.endsWith("VirtualMachine::red-vm-1"))!;
     expect(refreshed[urn]!.inputs).toEqual({ ...stored[urn]!.inputs, name: "red-vm-1-elsewhere" });
-    const up = await e2e.stack.up();
+    const up = await t.e2e.stack.up();
     expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
-    expect((await api.openstack.nova.getServer(server.id))?.name).toBe("red-vm-1");
-    expect(resourceStates(await e2e.stack.exportStack())).toEqual(stored);
+    expect((await t.api.openstack.nova.getServer(server.id))?.name).toBe("red-vm-1");
+    expect(resourceStates(await t.e2e.stack.exportStack())).toEqual(stored);
   }, STEP);
 
   it("refresh shows a pod interface deleted in the kernel as drift and the next up rebuilds it", async () => {
-    await lab.inLab("red-pod", ["ip", "link", "del", "nsm-1"]);
+    await t.lab.inLab("red-pod", ["ip", "link", "del", "nsm-1"]);
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(false);
-    const refresh = await e2e.stack.refresh();
+    const refresh = await t.e2e.stack.refresh();
     expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
     expect(await attachmentStates("red-pod")).toEqual(["DOWN"]);
-    const up = await e2e.stack.up();
+    const up = await t.e2e.stack.up();
     expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
     expect(await attachmentStates("red-pod")).toEqual(["UP"]);
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(true);
@@ -192,24 +172,24 @@ describe("examples/red-blue on the lab", () => {
   }, STEP);
 
   it("refresh shows a pod attachment whose VMI was deleted through the TF API as drift and the next up reattaches it", async () => {
-    const conn = (await api.nsm.listConnections()).find((c) => c.labels?.podName === "blue-pod")!;
+    const conn = (await t.api.nsm.listConnections()).find((c) => c.labels?.podName === "blue-pod")!;
     const vmiFq = ["default-domain", "admin", `nsm-${conn.id}`];
-    const vmi = (await api.tf.readByFqName("virtual-machine-interface", vmiFq))!;
+    const vmi = (await t.api.tf.readByFqName("virtual-machine-interface", vmiFq))!;
     // TF refuses to delete a VMI its instance-ip still refers to: the address goes first.
-    for (const iip of (vmi.instance_ip_back_refs as TfRef[] | undefined) ?? []) await api.tf.delete("instance-ip", iip.uuid!);
-    await api.tf.delete("virtual-machine-interface", vmi.uuid);
+    for (const iip of (vmi.instance_ip_back_refs as TfRef[] | undefined) ?? []) await t.api.tf.delete("instance-ip", iip.uuid!);
+    await t.api.tf.delete("virtual-machine-interface", vmi.uuid);
     expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(false);
 
-    const refresh = await e2e.stack.refresh();
+    const refresh = await t.e2e.stack.refresh();
     expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
     expect(await attachmentStates("blue-pod")).toEqual(["DOWN"]);
-    const up = await e2e.stack.up();
+    const up = await t.e2e.stack.up();
     expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
     expect(await attachmentStates("blue-pod")).toEqual(["UP"]);
     const healed = (up.outputs.pods!.value as typeof pods).bluePod.interfaces[0]!;
-    expect(await api.tf.lookupId("virtual-machine-interface", vmiFq)).toBeDefined();
+    expect(await t.api.tf.lookupId("virtual-machine-interface", vmiFq)).toBeDefined();
     // The agent keeps a port until it is unplugged: the deleted VMI's port must not linger inactive.
-    const agentPorts = (await lab.topology()).nodes.flatMap((n) => n.vrouterPorts ?? []);
+    const agentPorts = (await t.lab.topology()).nodes.flatMap((n) => n.vrouterPorts ?? []);
     expect(agentPorts.map((p) => p.id)).not.toContain(vmi.uuid);
     expect(agentPorts.filter((p) => !p.active)).toEqual([]);
     expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(true);
@@ -218,20 +198,20 @@ describe("examples/red-blue on the lab", () => {
   }, STEP);
 
   it("refresh notices a VM deleted outside Pulumi and the next up boots it again", async () => {
-    const server = (await api.openstack.nova.listServers({ name: "red-vm-2" })).find((s) => s.name === "red-vm-2")!;
-    await api.openstack.nova.deleteServer(server.id);
-    await api.openstack.nova.waitForDeleted(server.id, { intervalMs: 200 });
-    const refresh = await e2e.stack.refresh();
+    const server = (await t.api.openstack.nova.listServers({ name: "red-vm-2" })).find((s) => s.name === "red-vm-2")!;
+    await t.api.openstack.nova.deleteServer(server.id);
+    await t.api.openstack.nova.waitForDeleted(server.id, { intervalMs: 200 });
+    const refresh = await t.e2e.stack.refresh();
     expect(refresh.summary.resourceChanges).toMatchObject({ delete: 1 });
-    const up = await e2e.stack.up();
+    const up = await t.e2e.stack.up();
     expect(up.summary.resourceChanges).toMatchObject({ create: 1 });
     const again = up.outputs.vms!.value.redVm2 as VmOut;
     expect(await reaches("red-pod", again.ip)).toBe(true);
   }, STEP);
 
   it("destroy leaves no TF object, server, port, registry entry, connection, namespace or interface", async () => {
-    const destroy = await e2e.stack.destroy();
+    const destroy = await t.e2e.stack.destroy();
     expect(destroy.summary.resourceChanges).toEqual({ delete: RESOURCES });
-    await expectNothingLeft(lab, api, before);
+    await expectNothingLeft(t.lab, t.api, t.before);
   }, STEP);
 });
