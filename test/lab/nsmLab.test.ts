@@ -6,25 +6,19 @@ import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { NsmClient } from "../../provider/clients/nsm.ts";
+import type { PodInfo } from "../../provider/clients/pods.ts";
 import { TfClient } from "../../provider/clients/tf.ts";
 import { VrouterAgentClient } from "../../provider/clients/vrouterAgent.ts";
 import type { Connection, NetworkServiceRequest } from "../../nsm/api.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
 
-interface Pod {
-  name: string;
-  node: string;
-  netns: string;
-  eth0: { ip: string; prefixLength: number; mac: string };
-}
-
 let lab: TestLab;
 let prefix = "";
 let nsm: NsmClient;
 let tf: TfClient;
 let pods: HttpClient;
-const pod: Record<string, Pod> = {};
+const pod: Record<string, PodInfo> = {};
 
 async function network(name: string, cidr: string) {
   const [prefixAddr, len] = cidr.split("/");
@@ -37,7 +31,7 @@ async function network(name: string, cidr: string) {
   });
 }
 
-function attach(id: string, p: Pod, service: string, name?: string): NetworkServiceRequest {
+function attach(id: string, p: PodInfo, service: string, name?: string): NetworkServiceRequest {
   return {
     connection: { id, network_service: service, labels: { nodeName: p.node, podName: p.name } },
     mechanism_preferences: [
@@ -48,7 +42,7 @@ function attach(id: string, p: Pod, service: string, name?: string): NetworkServ
 
 const addressOf = (c: Connection) => c.context!.ip_context!.src_ip_addrs![0]!.split("/")[0]!;
 const links = async (ns: string) => (await ip.json<{ ifname: string }>(["link", "show"], ns)).map((l) => l.ifname).filter((n) => n !== "lo");
-const reach = async (from: Pod, to: string) => (await lab.ping(from.netns, to, { count: 1, wait: 2 })).ok;
+const reach = async (from: PodInfo, to: string) => (await lab.ping(from.netns, to, { count: 1, wait: 2 })).ok;
 
 beforeAll(async () => {
   lab = await startLab();
@@ -63,7 +57,7 @@ beforeAll(async () => {
   await nsm.upsertNetworkService({ name: "blue", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:blue" } });
   await nsm.upsertNetworkService({ name: "local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.60.0.0/24" } });
   for (const [name, node] of [["red-pod", "k8s-1"], ["red-far", "k8s-2"], ["blue-pod", "k8s-1"], ["both", "k8s-2"]] as const) {
-    pod[name] = (await pods.post<Pod>("/pods", { name, node })).body;
+    pod[name] = (await pods.post<PodInfo>("/pods", { name, node })).body;
   }
 }, LAB_TIMEOUT);
 
