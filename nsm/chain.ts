@@ -106,9 +106,6 @@ function noteRollbackFailure(err: unknown, undoErr: unknown): void {
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** Per-key serialization for elements that guard a shared resource (one pod's interfaces, one bridge). */
-export { KeyedQueue as Serializer };
-
 /** Where `begin` keeps the established value per id (in memory by default; the manager persists it). */
 export interface Memory<T> {
   get(id: string): T | undefined | Promise<T | undefined>;

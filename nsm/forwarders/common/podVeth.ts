@@ -2,8 +2,9 @@
 // the pod netns under the requested name (default nsm-<n>). Both ends carry an alias derived from
 // the connection id, which is how a refresh finds them, and how leftovers of a crashed forwarder
 // are found and removed before building anew. A refresh keeps a healthy pair as it is.
+import { KeyedQueue } from "../../../lib/keyedQueue.ts";
 import type { Element } from "../../chain.ts";
-import { applyOrUndo, passCloseOn, passOn, Serializer } from "../../chain.ts";
+import { applyOrUndo, passCloseOn, passOn } from "../../chain.ts";
 import { NsmError } from "../../errors.ts";
 import type { KernelOps, LinkInfo } from "./kernelOps.ts";
 import { connectionAlias, requestedInterface, withInterfaceName } from "./podCall.ts";
@@ -21,8 +22,9 @@ export interface VethSpec {
 
 const DEFAULT_PREFIX = "nsm-";
 
-// Interface names are chosen per pod; two connections of one pod must not both pick nsm-1.
-const podLocks = new Serializer();
+// Interface names are chosen per pod; two connections of one pod must not both pick nsm-1. The lock
+// covers choosing the name until the interface exists under it; configuring it needs no lock.
+const podLocks = new KeyedQueue();
 
 export function podVeth<T extends PodCall>(name: string, kernel: KernelOps, spec: (call: T) => VethSpec): Element<T> {
   /** Removes whatever carries this connection's alias (or the host end's name) in the pod and on the node. */
@@ -33,7 +35,8 @@ export function podVeth<T extends PodCall>(name: string, kernel: KernelOps, spec
   };
   const nodeLinks = async (call: T) => (kernel.netnsExists(call.nodeNetns) ? kernel.links(call.nodeNetns) : []);
 
-  const build = (call: T): Promise<T> =>
+  /** Under the pod's lock: the interface under its final name (created unless healthy). */
+  const claim = (call: T): Promise<{ out: T; s: VethSpec; ifName: string; created: boolean }> =>
     podLocks.run(call.podNetns, async () => {
       if (!kernel.netnsExists(call.podNetns)) throw new NsmError(400, `the client netns "${call.podNetns}" does not exist`);
       const s = spec(call);
@@ -46,26 +49,23 @@ export function podVeth<T extends PodCall>(name: string, kernel: KernelOps, spec
 
       const host = hostLinks.find((l) => l.name === s.hostName);
       const healthy = mine && mine.name === ifName && host?.alias === alias && (s.mac === undefined || mine.mac === s.mac.toLowerCase());
-      if (!healthy) {
-        const clash = podLinks.find((l) => l.name === ifName && l.alias !== alias);
-        if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${call.podNetns} and belongs to something else`);
-        await removeLeftovers(call, podLinks, hostLinks, s.hostName);
-        await applyOrUndo(
-          async () => {
-            await kernel.createVeth(
-              { name: s.hostName!, netns: call.nodeNetns },
-              { name: ifName, netns: call.podNetns, ...(s.mac ? { mac: s.mac } : {}) },
-              s.mtu,
-            );
-            await configure(out, s, ifName);
-          },
-          () => kernel.deleteLink(s.hostName!, call.nodeNetns),
-        );
-      } else {
-        await configure(out, s, ifName);
-      }
-      return out;
+      if (healthy) return { out, s, ifName, created: false };
+      const clash = podLinks.find((l) => l.name === ifName && l.alias !== alias);
+      if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${call.podNetns} and belongs to something else`);
+      await removeLeftovers(call, podLinks, hostLinks, s.hostName);
+      await applyOrUndo(
+        () => kernel.createVeth({ name: s.hostName!, netns: call.nodeNetns }, { name: ifName, netns: call.podNetns, ...(s.mac ? { mac: s.mac } : {}) }, s.mtu),
+        () => kernel.deleteLink(s.hostName!, call.nodeNetns),
+      );
+      return { out, s, ifName, created: true };
     });
+
+  const build = async (call: T): Promise<T> => {
+    const { out, s, ifName, created } = await claim(call);
+    if (created) await applyOrUndo(() => configure(out, s, ifName), () => kernel.deleteLink(s.hostName!, call.nodeNetns));
+    else await configure(out, s, ifName);
+    return out;
+  };
 
   const configure = async (call: T, s: VethSpec, ifName: string) => {
     const alias = connectionAlias(call.connection.id);
