@@ -34,6 +34,17 @@ async function attachmentStates(pod: string): Promise<string[]> {
     .map((r: { outputs: { state: string } }) => r.outputs.state);
 }
 
+/** Refresh reports `pod`'s one attachment changed and DOWN; the next up updates it and it is UP again. */
+async function refreshFindsAttachmentDownThenUpHealsIt(pod: string) {
+  const refresh = await t.e2e.stack.refresh();
+  expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+  expect(await attachmentStates(pod)).toEqual(["DOWN"]);
+  const up = await t.e2e.stack.up();
+  expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
+  expect(await attachmentStates(pod)).toEqual(["UP"]);
+  return up;
+}
+
 interface StoredResource { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
 
 /**
@@ -161,12 +172,7 @@ describe("examples/red-blue on the lab", () => {
   it("refresh shows a pod interface deleted in the kernel as drift and the next up rebuilds it", async () => {
     await t.lab.inLab("red-pod", ["ip", "link", "del", "nsm-1"]);
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(false);
-    const refresh = await t.e2e.stack.refresh();
-    expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
-    expect(await attachmentStates("red-pod")).toEqual(["DOWN"]);
-    const up = await t.e2e.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
-    expect(await attachmentStates("red-pod")).toEqual(["UP"]);
+    await refreshFindsAttachmentDownThenUpHealsIt("red-pod");
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(true);
     expect(await reaches("red-vm-1", pods.redPod.interfaces[0]!.ip)).toBe(true);
   }, STEP);
@@ -180,12 +186,7 @@ describe("examples/red-blue on the lab", () => {
     await t.api.tf.delete("virtual-machine-interface", vmi.uuid);
     expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(false);
 
-    const refresh = await t.e2e.stack.refresh();
-    expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
-    expect(await attachmentStates("blue-pod")).toEqual(["DOWN"]);
-    const up = await t.e2e.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
-    expect(await attachmentStates("blue-pod")).toEqual(["UP"]);
+    const up = await refreshFindsAttachmentDownThenUpHealsIt("blue-pod");
     const healed = (up.outputs.pods!.value as typeof pods).bluePod.interfaces[0]!;
     expect(await t.api.tf.lookupId("virtual-machine-interface", vmiFq)).toBeDefined();
     // The agent keeps a port until it is unplugged: the deleted VMI's port must not linger inactive.
