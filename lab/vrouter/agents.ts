@@ -23,6 +23,14 @@ export interface AgentsOptions {
   log?: (line: string) => void;
 }
 
+type PortOp = { kind: "plug"; node: string; reqs: PortRequest[] } | { kind: "unplug"; node: string; uuid: string };
+
+interface PendingPortCall {
+  op: PortOp;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
 export class VRouterAgents {
   readonly ports: PortStore;
   readonly control: ControlNode;
@@ -33,6 +41,7 @@ export class VRouterAgents {
   private readonly log: (line: string) => void;
   private unsubscribe: (() => void) | undefined;
   private refreshQueued = false;
+  private readonly pending: PendingPortCall[] = [];
 
   constructor(opts: AgentsOptions) {
     this.prefix = opts.prefix;
@@ -54,12 +63,95 @@ export class VRouterAgents {
     this.unsubscribe = undefined;
   }
 
+  /** POST /port. Calls that arrive while kernel work runs are applied together, with one sync. */
   plug(node: string, reqs: PortRequest[]): Promise<void> {
-    return this.serial.run(() => this.plugNow(node, reqs));
+    return this.enqueue({ kind: "plug", node, reqs });
   }
 
+  /** DELETE /port. Batched like plug. */
   unplug(node: string, uuid: string): Promise<void> {
-    return this.serial.run(() => this.unplugNow(node, uuid));
+    return this.enqueue({ kind: "unplug", node, uuid });
+  }
+
+  private enqueue(op: PortOp): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ op, resolve, reject });
+      if (this.pending.length === 1) void this.serial.run(() => this.drain());
+    });
+  }
+
+  /**
+   * Applies every port call queued so far to the table and converges the touched nodes once: each
+   * sync costs a few `ip`/`bridge` runs per node, whether it carries one port change or twenty. If
+   * that sync fails, the table goes back and the calls run one at a time, so each gets its own answer.
+   */
+  private async drain(): Promise<void> {
+    const batch = this.pending.splice(0);
+    try {
+      const present = await this.presentLinks(batch.flatMap((p) => (p.op.kind === "plug" ? [p.op.node] : [])));
+      const applied: Array<{ call: PendingPortCall; before: Array<[string, PortRow | undefined]> }> = [];
+      const nodes = new Set<string>();
+      const vns = new Set<number>();
+      for (const call of batch) {
+        try {
+          const before = this.apply(call.op, present, nodes, vns);
+          if (before.length > 0) applied.push({ call, before });
+          else call.resolve();
+        } catch (e) {
+          call.reject(e);
+        }
+      }
+      if (applied.length === 0) return;
+      try {
+        await this.control.sync(union(nodes, this.control.hostsOf(vns)));
+        for (const a of applied) a.call.resolve();
+      } catch (e) {
+        for (const a of [...applied].reverse()) this.restore(a.before);
+        await this.control.sync(union(nodes, this.control.hostsOf(vns))).catch((err: unknown) => this.log(`rollback of port changes failed: ${String(err)}`));
+        if (applied.length === 1) return applied[0]!.call.reject(e);
+        for (const { call } of applied) {
+          await (call.op.kind === "plug" ? this.plugNow(call.op.node, call.op.reqs) : this.unplugNow(call.op.node, call.op.uuid)).then(call.resolve, call.reject);
+        }
+      }
+    } catch (e) {
+      for (const call of batch) call.reject(e);
+    }
+  }
+
+  /** The interface names on each node (for the "create the interface before plugging" check). */
+  private async presentLinks(nodes: string[]): Promise<Map<string, Set<string>>> {
+    const known = [...new Set(nodes)].filter((n) => this.nodes.has(n));
+    return new Map(await Promise.all(known.map(async (n) => [n, new Set((await listLinks(nodeNetns(this.prefix, n))).map((l) => l.ifname))] as const)));
+  }
+
+  /** One port call's change to the table; answers the rows it replaced (none: nothing changed). */
+  private apply(op: PortOp, present: Map<string, Set<string>>, nodes: Set<string>, vns: Set<number>): Array<[string, PortRow | undefined]> {
+    if (op.kind === "unplug") {
+      const row = this.ports.get(op.uuid);
+      if (!row || row.node !== op.node) return [];
+      this.ports.delete(op.uuid);
+      nodes.add(row.node);
+      if (row.active) vns.add(row.active.networkId);
+      return [[op.uuid, row]];
+    }
+    const links = present.get(op.node);
+    if (!links) throw new PortRequestError(`no node ${op.node} in this lab`);
+    for (const r of op.reqs) {
+      if (!links.has(r.systemName)) throw new PortRequestError(`port ${r.id}: interface ${r.systemName} does not exist on ${op.node}; create it before plugging`);
+    }
+    const before: Array<[string, PortRow | undefined]> = [];
+    nodes.add(op.node);
+    const now = new Date().toISOString();
+    for (const r of op.reqs) {
+      const b = this.ports.get(r.id);
+      before.push([r.id, b]);
+      if (b) nodes.add(b.node);
+      if (b?.active) vns.add(b.active.networkId);
+      const active = this.evaluate(r.id);
+      if (active) vns.add(active.networkId);
+      this.ports.put({ uuid: r.id, node: op.node, systemName: r.systemName, request: r.raw, createdAt: b?.createdAt ?? now, ...(active ? { active } : {}) });
+    }
+    return before;
   }
 
   /** Re-reads config and interfaces of every port; `all` converges every node even without changes (start-up). */
@@ -77,42 +169,32 @@ export class VRouterAgents {
   }
 
   /** All or nothing: on any failure the table and the kernel go back to how they were. Caller holds the serial lock. */
-  async plugNow(node: string, reqs: PortRequest[]): Promise<void> {
-    const info = this.nodes.get(node);
-    if (!info) throw new PortRequestError(`no node ${node} in this lab`);
-    const present = new Set((await listLinks(nodeNetns(this.prefix, node))).map((l) => l.ifname));
-    for (const r of reqs) {
-      if (!present.has(r.systemName)) throw new PortRequestError(`port ${r.id}: interface ${r.systemName} does not exist on ${node}; create it before plugging`);
-    }
-    const before = reqs.map((r) => this.ports.get(r.id));
-    const nodes = new Set<string>([node]);
+  plugNow(node: string, reqs: PortRequest[]): Promise<void> {
+    return this.applyAndSync({ kind: "plug", node, reqs });
+  }
+
+  /** Removes the port from its VN on every node; unknown ports are fine. Caller holds the serial lock. */
+  unplugNow(node: string, uuid: string): Promise<void> {
+    return this.applyAndSync({ kind: "unplug", node, uuid });
+  }
+
+  private async applyAndSync(op: PortOp): Promise<void> {
+    const nodes = new Set<string>();
     const vns = new Set<number>();
-    for (const b of before) {
-      if (!b) continue;
-      nodes.add(b.node);
-      if (b.active) vns.add(b.active.networkId);
-    }
-    const now = new Date().toISOString();
+    const before = this.apply(op, await this.presentLinks(op.kind === "plug" ? [op.node] : []), nodes, vns);
+    if (before.length === 0) return;
     try {
-      for (const [i, r] of reqs.entries()) {
-        const active = this.evaluate(r.id);
-        if (active) vns.add(active.networkId);
-        this.ports.put({ uuid: r.id, node, systemName: r.systemName, request: r.raw, createdAt: before[i]?.createdAt ?? now, ...(active ? { active } : {}) });
-      }
       await this.control.sync(union(nodes, this.control.hostsOf(vns)));
     } catch (e) {
-      reqs.forEach((r, i) => (before[i] ? this.ports.put(before[i]) : this.ports.delete(r.id)));
-      await this.control.sync(union(nodes, this.control.hostsOf(vns))).catch((err: unknown) => this.log(`rollback of port plug on ${node} failed: ${String(err)}`));
+      this.restore(before);
+      await this.control.sync(union(nodes, this.control.hostsOf(vns))).catch((err: unknown) => this.log(`rollback of port change on ${op.node} failed: ${String(err)}`));
       throw e;
     }
   }
 
-  /** Removes the port from its VN on every node; unknown ports are fine. Caller holds the serial lock. */
-  async unplugNow(node: string, uuid: string): Promise<void> {
-    const row = this.ports.get(uuid);
-    if (!row || row.node !== node) return;
-    this.ports.delete(uuid);
-    await this.control.sync(union(new Set([row.node]), this.control.hostsOf(row.active ? [row.active.networkId] : [])));
+  /** Puts back the rows a change replaced, last change first. */
+  private restore(before: Array<[string, PortRow | undefined]>): void {
+    for (const [uuid, row] of [...before].reverse()) (row ? this.ports.put(row) : this.ports.delete(uuid));
   }
 
   /** Caller holds the serial lock. */

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createVeth, netns } from "../../lib/kernel/index.ts";
+import { createVeth, ip, netns } from "../../lib/kernel/index.ts";
 import { ConfigStore } from "../../lab/tf/configStore.ts";
 import { createDataplane } from "../../lab/dataplane/index.ts";
 import type { Dataplane, VmPort } from "../../lab/dataplane/index.ts";
@@ -155,6 +155,33 @@ describe("VMs booted from store config", () => {
     expect(redOnC2.fqName).toBe("default-domain:admin:red");
     await fetch(`${agentUrl("c2")}/port/${vmi}`, { method: "DELETE" });
     await netns.del(peerNs);
+  });
+
+  it("answers port calls that arrive together each on its own: plugged ones carry traffic, one without its interface is refused", async () => {
+    const guests = ["c1", "c2"].map((node, i) => {
+      const vmi = createVmi(red.uuid, `vmi-together-${i}`);
+      createIip(red.uuid, vmi, `iip-together-${i}`, `10.1.1.${120 + i}`);
+      return { node, vmi, ns: `${prefix}-vm-tog${i}`, port: vmPort(vmi) };
+    });
+    for (const g of guests) {
+      await netns.add(g.ns);
+      await createVeth(tapName(g.vmi), "eth0", { netnsA: nodeNetns(prefix, g.node), netnsB: g.ns, macB: g.port.mac });
+      await ip.batch([["addr", "add", `${g.port.ip}/24`, "dev", "eth0"], ["link", "set", "dev", "eth0", "up"]], g.ns);
+    }
+    const missing = createVmi(red.uuid, "vmi-together-missing");
+    const body = (vmi: string) => ({ id: vmi, "instance-id": randomUUID(), "vn-id": red.uuid, "mac-address": vmPort(vmi).mac, "system-name": tapName(vmi), type: 0 });
+    createIip(red.uuid, missing, "iip-together-missing");
+
+    const answers = await Promise.all([...guests.map((g) => post(g.node, body(g.vmi))), post("c1", body(missing))]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 500]);
+    expect(JSON.stringify(answers[2]!.body)).toContain(`interface ${tapName(missing)} does not exist on c1`);
+    expect((await get("c1", missing)).status).toBe(404);
+    expect(await reaches(guests[0]!.ns, guests[1]!.port.ip)).toBe(true);
+
+    const gone = await Promise.all(guests.map((g) => fetch(`${agentUrl(g.node)}/port/${g.vmi}`, { method: "DELETE" })));
+    expect(gone.map((r) => r.status)).toEqual([200, 200]);
+    expect(await isolated(guests[0]!.ns, guests[1]!.port.ip)).toBe(true);
+    for (const g of guests) await netns.del(g.ns);
   });
 
   it("a VN created later is isolated from red", async () => {
