@@ -126,3 +126,10 @@ export async function expectNothingLeft(lab: TestLab, c: LabClients, before: Lab
   expect(now.kernel, "namespaces and links").toEqual(before.kernel);
   expect((await lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
 }
+
+/** Destroy deletes all `resources` of the fixture's stack and leaves exactly what the lab had before it. */
+export async function expectDestroyLeavesNothing(t: LabStackFixture, resources: number): Promise<void> {
+  const destroy = await t.e2e.stack.destroy();
+  expect(destroy.summary.resourceChanges).toEqual({ delete: resources });
+  await expectNothingLeft(t.lab, t.api, t.before);
+}

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
-import { expectNothingLeft, labStackFixture } from "./helpers.ts";
+import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
 
 const workDir = join(repoRoot, "test", "e2e", "programs", "lifecycle");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-lifecycle");
@@ -112,8 +112,6 @@ describe("changing a running stack", () => {
   }, STEP);
 
   it("destroy leaves exactly what the lab had before the stack", async () => {
-    const destroy = await t.e2e.stack.destroy();
-    expect(destroy.summary.resourceChanges).toEqual({ delete: RESOURCES });
-    await expectNothingLeft(t.lab, t.api, t.before);
+    await expectDestroyLeavesNothing(t, RESOURCES);
   }, STEP);
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import type { TfRef } from "../../provider/clients/tf.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
-import { expectNothingLeft, labStackFixture } from "./helpers.ts";
+import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
 
 const workDir = join(repoRoot, "examples", "red-blue");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "red-blue");
@@ -211,8 +211,6 @@ describe("examples/red-blue on the lab", () => {
   }, STEP);
 
   it("destroy leaves no TF object, server, port, registry entry, connection, namespace or interface", async () => {
-    const destroy = await t.e2e.stack.destroy();
-    expect(destroy.summary.resourceChanges).toEqual({ delete: RESOURCES });
-    await expectNothingLeft(t.lab, t.api, t.before);
+    await expectDestroyLeavesNothing(t, RESOURCES);
   }, STEP);
 });
