@@ -197,17 +197,22 @@ export class VRouterAgents {
     for (const [uuid, row] of [...before].reverse()) (row ? this.ports.put(row) : this.ports.delete(uuid));
   }
 
-  /** Caller holds the serial lock. */
-  async refreshNow(all: boolean): Promise<void> {
-    const rows = this.ports.list();
-    const withPorts = [...new Set(rows.map((r) => r.node))].filter((n) => this.nodes.has(n));
+  /**
+   * Caller holds the serial lock. `configOnly`: only the config changed (not the interfaces), so
+   * rows whose config still says what they show cannot change and their nodes' interfaces need not
+   * be listed (a process per node, on every TF write).
+   */
+  async refreshNow(all: boolean, configOnly = false): Promise<void> {
+    const rows = this.ports.list().map((row) => ({ row, config: this.evaluate(row.uuid) }));
+    const mayChange = configOnly ? rows.filter(({ row, config }) => (row.active ? !sameActive(config, row.active) : config !== undefined)) : rows;
+    const withPorts = [...new Set(mayChange.map((r) => r.row.node))].filter((n) => this.nodes.has(n));
     const links = new Map(
       await Promise.all(withPorts.map(async (n) => [n, new Set((await listLinks(nodeNetns(this.prefix, n))).map((l) => l.ifname))] as const)),
     );
     const nodes = new Set<string>();
     const vns = new Set<number>();
-    for (const row of rows) {
-      const active = links.get(row.node)?.has(row.systemName) ? this.evaluate(row.uuid) : undefined;
+    for (const { row, config } of mayChange) {
+      const active = links.get(row.node)?.has(row.systemName) ? config : undefined;
       if (sameActive(active, row.active)) continue;
       this.ports.setActive(row.uuid, active);
       nodes.add(row.node);
@@ -229,7 +234,7 @@ export class VRouterAgents {
     void this.serial
       .run(async () => {
         this.refreshQueued = false;
-        await this.refreshNow(false);
+        await this.refreshNow(false, true);
       })
       .catch((e: unknown) => this.log(`port refresh after a config change failed: ${String(e)}`));
   }
