@@ -111,6 +111,8 @@ export interface NetworkServiceEndpoint {
   network_service_names: string[];
   network_service_labels?: Record<string, { labels: Record<string, string> }>;
   url?: string;
+  /** When the registration lapses unless refreshed: a google.protobuf.Timestamp in its JSON form, RFC 3339
+   *  ("2024-05-01T12:00:00.000Z"; the registry also takes Go's {seconds, nanos}). Default: one lifetime from registering. */
   expiration_time?: string;
 }
 

@@ -4,11 +4,11 @@
 //
 //   begin            one at a time per connection id; a repeated Request is a refresh; remembers
 //   findService      the service must be registered (404)
-//   selectForwarder  "<forwarder>@<node>" must be registered and its type known (400)
+//   selectForwarder  "<forwarder>@<node>" must be registered, unexpired, and its type known (400)
 //   reselect         a refresh whose service or forwarder changed closes the old connection first
 //   forward          the forwarder builds the interface
 import type { Connection, NetworkService, NetworkServiceRequest } from "./api.ts";
-import { NODE_LABEL } from "./api.ts";
+import { forwarderEndpointName, NODE_LABEL } from "./api.ts";
 import { begin, chain } from "./chain.ts";
 import type { Element, Memory, Next } from "./chain.ts";
 import { NsmError } from "./errors.ts";
@@ -179,6 +179,15 @@ function selectForwarder(registry: Registry, forwarders: ForwarderRegistry): Ele
       const node = call.connection.labels![NODE_LABEL]!;
       const endpoint = registry.findForwarder(service.forwarder, node);
       if (!endpoint) {
+        const name = forwarderEndpointName(service.forwarder, node);
+        const expired = registry.expiredAt(name);
+        if (expired) {
+          throw new NsmError(
+            400,
+            `network service "${service.name}" needs forwarder "${name}", whose registration expired at ${expired} and was not refreshed` +
+              ` (is the forwarder running?)`,
+          );
+        }
         const there = registry.listEndpoints("forwarder").map((e) => e.name);
         throw new NsmError(
           400,

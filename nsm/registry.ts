@@ -1,6 +1,9 @@
 // The NSM registry: NetworkService records (what a client can ask for) and NetworkServiceEndpoint
 // records (who provides it; forwarders register under the service "forwarder"). Records are
 // validated here, once, and kept in an injected store (sqlite in the lab).
+// As in NSM v1, an endpoint registration lasts until its expiration_time (default: one lifetime,
+// one minute, from registering); its owner refreshes it by registering again. An expired endpoint
+// is no longer returned and is removed when next looked at.
 import type { NetworkService, NetworkServiceEndpoint, Payload } from "./api.ts";
 import { FORWARDER_SERVICE, forwarderEndpointName } from "./api.ts";
 import { NsmError } from "./errors.ts";
@@ -23,7 +26,14 @@ export interface RegistryStore {
 export interface RegistryOptions {
   /** Forwarder-specific checks of a service record (ForwarderRegistry.checkService). */
   checkService?: (service: NetworkService) => string | undefined;
+  /** How long a registration without expiration_time lasts, in ms. Default one minute, as NSM. */
+  endpointLifetimeMs?: number;
+  /** The current time in ms since the epoch; tests pass their own. Default Date.now. */
+  now?: () => number;
 }
+
+/** NSM's default endpoint registration lifetime. */
+export const DEFAULT_ENDPOINT_LIFETIME_MS = 60_000;
 
 const PAYLOADS: readonly Payload[] = ["ETHERNET", "IP"];
 const SERVICE_FIELDS = new Set(["name", "payload", "matches", "forwarder", "tungsten", "kernel"]);
@@ -92,25 +102,58 @@ export function parseNetworkServiceEndpoint(input: unknown): NetworkServiceEndpo
       }
     }
   }
-  for (const field of ["url", "expiration_time"] as const) {
-    if (input[field] !== undefined && typeof input[field] !== "string") throw bad(what, `${field} must be a string`);
+  if (input.url !== undefined && typeof input.url !== "string") throw bad(what, "url must be a string");
+  const expires = input.expiration_time === undefined ? undefined : parseTimestamp(input.expiration_time);
+  if (expires === undefined && input.expiration_time !== undefined) {
+    throw bad(what, `expiration_time must be an RFC 3339 time (e.g. "2024-05-01T12:00:00Z") or {seconds, nanos}, got ${JSON.stringify(input.expiration_time)}`);
   }
   return {
     name,
     network_service_names: names as string[],
     ...(labels !== undefined ? { network_service_labels: labels as NetworkServiceEndpoint["network_service_labels"] } : {}),
     ...(input.url !== undefined ? { url: input.url as string } : {}),
-    ...(input.expiration_time !== undefined ? { expiration_time: input.expiration_time as string } : {}),
+    ...(expires !== undefined ? { expiration_time: new Date(expires).toISOString() } : {}),
   };
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** A google.protobuf.Timestamp in ms since the epoch: the RFC 3339 string of its JSON mapping, or the
+ *  {seconds, nanos} object Go's encoding/json writes. Undefined when it is neither. */
+export function parseTimestamp(v: unknown): number | undefined {
+  if (typeof v === "string") {
+    const m = RFC3339.exec(v);
+    if (!m) return undefined;
+    const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+    // Date.parse rolls "02-30" over into March; a timestamp naming no real time is refused instead.
+    if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d || mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 59) return undefined;
+    const ms = Date.parse(v.toUpperCase().replace(/(\.\d{3})\d+/, "$1"));
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+  if (isObject(v) && Object.keys(v).every((k) => k === "seconds" || k === "nanos")) {
+    const seconds = Number(v.seconds ?? 0);
+    const nanos = Number(v.nanos ?? 0);
+    if (!Number.isInteger(seconds) || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) return undefined;
+    const ms = seconds * 1000 + Math.floor(nanos / 1e6);
+    return Number.isFinite(new Date(ms).getTime()) ? ms : undefined;
+  }
+  return undefined;
 }
 
 export class Registry {
   private readonly store: RegistryStore;
   private readonly opts: RegistryOptions;
+  private readonly now: () => number;
+  readonly endpointLifetimeMs: number;
+  /** Endpoints removed because their registration expired, with the time it did: lets a refusal say why. */
+  private readonly lapsed = new Map<string, string>();
 
   constructor(store: RegistryStore, opts: RegistryOptions = {}) {
     this.store = store;
     this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    this.endpointLifetimeMs = opts.endpointLifetimeMs ?? DEFAULT_ENDPOINT_LIFETIME_MS;
+    if (!(this.endpointLifetimeMs > 0)) throw new Error(`endpointLifetimeMs must be positive, got ${this.endpointLifetimeMs}`);
   }
 
   /** Validates and upserts a NetworkService record. */
@@ -140,34 +183,56 @@ export class Registry {
     if (!this.store.services.delete(name)) throw new NsmError(404, `network service "${name}" is not registered`);
   }
 
-  /** Validates and upserts a NetworkServiceEndpoint record. */
+  /** Validates and upserts a NetworkServiceEndpoint record (a refresh is the same call); one without
+   *  expiration_time lasts one lifetime from now. Answers the record as stored. */
   registerEndpoint(input: unknown): NetworkServiceEndpoint {
-    const endpoint = parseNetworkServiceEndpoint(input);
+    const parsed = parseNetworkServiceEndpoint(input);
+    const endpoint = parsed.expiration_time ? parsed : { ...parsed, expiration_time: new Date(this.now() + this.endpointLifetimeMs).toISOString() };
     this.store.endpoints.put(endpoint.name, endpoint);
+    this.lapsed.delete(endpoint.name);
     return endpoint;
   }
 
+  /** The endpoint, unless absent or expired. */
   getEndpoint(name: string): NetworkServiceEndpoint | undefined {
-    return this.store.endpoints.get(name);
+    const e = this.store.endpoints.get(name);
+    return e && this.live(e) ? e : undefined;
   }
 
-  /** All endpoints, or those providing `networkService`. */
+  /** All live endpoints, or those providing `networkService`. */
   listEndpoints(networkService?: string): NetworkServiceEndpoint[] {
-    const all = this.store.endpoints.list();
+    const all = this.store.endpoints.list().filter((e) => this.live(e));
     return networkService === undefined ? all : all.filter((e) => e.network_service_names.includes(networkService));
   }
 
   /** Removes an endpoint; absent is fine. Returns whether there was one. */
   unregisterEndpoint(name: string): boolean {
+    this.lapsed.delete(name);
     return this.store.endpoints.delete(name);
   }
 
-  /** The forwarder endpoint of `type` on `node` (name `<type>@<node>`, labelled type and node), if registered. */
+  /** When the registration of endpoint `name` expired, if it was removed for that and not registered since. */
+  expiredAt(name: string): string | undefined {
+    this.getEndpoint(name);
+    return this.lapsed.get(name);
+  }
+
+  /** The forwarder endpoint of `type` on `node` (name `<type>@<node>`, labelled type and node), if registered and not expired. */
   findForwarder(type: string, node: string): NetworkServiceEndpoint | undefined {
-    const e = this.store.endpoints.get(forwarderEndpointName(type, node));
+    const e = this.getEndpoint(forwarderEndpointName(type, node));
     const labels = e?.network_service_labels?.[FORWARDER_SERVICE]?.labels;
     if (!e || !e.network_service_names.includes(FORWARDER_SERVICE)) return undefined;
     if (labels && ((labels.type !== undefined && labels.type !== type) || (labels.node !== undefined && labels.node !== node))) return undefined;
     return e;
+  }
+
+  /** Whether `e` has not expired; removes it when it has. A record stored without expiration_time
+   *  (written before registrations expired) counts as live. */
+  private live(e: NetworkServiceEndpoint): boolean {
+    const expires = e.expiration_time === undefined ? undefined : parseTimestamp(e.expiration_time);
+    if (expires === undefined || expires > this.now()) return true;
+    this.store.endpoints.delete(e.name);
+    this.lapsed.set(e.name, e.expiration_time!);
+    return false;
   }
 }

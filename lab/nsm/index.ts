@@ -29,14 +29,21 @@ export interface NsmOptions {
   log?: (line: string) => void;
   /** Tests may watch or replace the kernel. */
   kernel?: KernelOps;
+  /** Lifetime of the forwarders' registrations in ms (refreshed at 2/3 of it). Default one minute, as NSM. */
+  endpointLifetimeMs?: number;
+  /** The registry's clock (ms since the epoch); tests pass their own. */
+  now?: () => number;
 }
 
 export interface LabNsm {
   server: http.Server;
   registry: Registry;
   manager: Manager & { closeByPod(podName: string): Promise<void> };
-  /** Registers the forwarders of every k8s node and heals the stored connections. */
+  /** Registers the forwarders of every k8s node, keeps refreshing their registrations at 2/3 of
+   *  their lifetime until stop(), and heals the stored connections. */
   start(): Promise<void>;
+  /** Registers (again) the forwarders of every k8s node, each for one lifetime from now. */
+  registerForwarders(): void;
   stop(): Promise<void>;
 }
 
@@ -78,20 +85,44 @@ export function createNsm(opts: NsmOptions): LabNsm {
     createTungstenForwarder({ tf, agentOf, kernel, placement }),
     createKernelForwarder({ kernel, ipam: stores.leases, placement }),
   ]);
-  const registry = new Registry(stores, { checkService: (s) => forwarders.checkService(s) });
+  const registry = new Registry(stores, {
+    checkService: (s) => forwarders.checkService(s),
+    ...(opts.endpointLifetimeMs !== undefined ? { endpointLifetimeMs: opts.endpointLifetimeMs } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   const manager = Object.assign(new Manager({ registry, connections: stores.connections, forwarders }), {
     closeByPod: (podName: string) =>
       manager.closeWhere((s) => s.connection.labels?.[POD_LABEL] === podName || netnsOf(s.connection.mechanism) === `${podNetnsPrefix}${podName}`),
   });
 
+  const registerForwarders = () => {
+    for (const node of instance.k8sNodes) {
+      for (const type of forwarders.types()) registry.registerEndpoint(forwarderEndpoint(type, node, endpoints.nsm));
+    }
+  };
+  let refresher: NodeJS.Timeout | undefined;
+  const stopRefreshing = () => {
+    if (refresher) clearInterval(refresher);
+    refresher = undefined;
+  };
+
   return {
     server: createNsmServer({ registry, manager }),
     registry,
     manager,
+    registerForwarders,
     async start() {
-      for (const node of instance.k8sNodes) {
-        for (const type of forwarders.types()) registry.registerEndpoint(forwarderEndpoint(type, node, endpoints.nsm));
-      }
+      registerForwarders();
+      stopRefreshing();
+      // NSM's forwarders refresh at 2/3 of the lifetime, so one late refresh does not drop them.
+      refresher = setInterval(() => {
+        try {
+          registerForwarders();
+        } catch (e) {
+          log(`nsm: refreshing the forwarder registrations failed: ${(e as Error).message}`);
+        }
+      }, Math.max(1, Math.floor((registry.endpointLifetimeMs * 2) / 3)));
+      refresher.unref();
       for (const { connection: s, error } of await manager.heal()) {
         if (!error) continue;
         const netns = netnsOf(s.connection.mechanism);
@@ -104,6 +135,8 @@ export function createNsm(opts: NsmOptions): LabNsm {
         }
       }
     },
-    async stop() {},
+    async stop() {
+      stopRefreshing();
+    },
   };
 }
