@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 // The lab's command line: start, stop, inspect and step into a lab instance.
-//   npm run lab -- <command> [--instance <name>] [--prefix <p>] [--state-dir <dir>]
+//   tfmesh lab <command> [--instance <name>] [--prefix <p>] [--state-dir <dir>]
+// (`npm run lab -- <command>` in this repository). cli/tfmesh.ts is the program that runs it.
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { HttpClient } from "../lib/http/client.ts";
@@ -19,7 +19,7 @@ import { renderTopology } from "./topologyView.ts";
 import type { TopologyView } from "./topologyView.ts";
 import { findWorkload, WorkloadLookupError } from "./workloads.ts";
 
-const USAGE = `usage: npm run lab -- <command> [options]
+export const LAB_USAGE = `usage: tfmesh lab <command> [options]   (in the tfmesh repository: npm run lab -- <command>)
 
 commands
   up                         start the lab daemon in the background and wait until it is healthy
@@ -43,7 +43,7 @@ options
 `;
 
 /** A failure the user caused or can fix: printed without a stack. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 type Options = {
   instance?: string;
@@ -84,7 +84,7 @@ function parse(argv: string[]) {
       },
     });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
+    throw new UsageError(`${(e as Error).message}\n\n${LAB_USAGE}`);
   }
   return { command: parsed.positionals[0], args: parsed.positionals.slice(1), opts: parsed.values as Options, passthrough };
 }
@@ -108,7 +108,7 @@ function instanceOptions(o: Options): LabInstanceOptions {
 function existingInstance(o: Options): LabInstanceConfig {
   const { name, stateDir } = locateInstance({ name: o.instance, stateDir: o["state-dir"] });
   const config = loadInstance(stateDir);
-  if (!config) throw new UsageError(`there is no lab instance "${name}" in ${stateDir}; start one with "npm run lab -- up${o.instance ? ` --instance ${o.instance}` : ""}"`);
+  if (!config) throw new UsageError(`there is no lab instance "${name}" in ${stateDir}; start one with "tfmesh lab up${o.instance ? ` --instance ${o.instance}` : ""}"`);
   if (o.prefix !== undefined && o.prefix !== config.prefix) throw new UsageError(`instance "${config.name}" uses prefix ${config.prefix}, not ${o.prefix}`);
   return config;
 }
@@ -176,7 +176,7 @@ function labApi(config: LabInstanceConfig): HttpClient {
     baseUrl: `http://127.0.0.1:${config.ports.pods}`,
     retries: 0,
     timeoutMs: 30_000,
-    unreachableHint: `is lab "${config.name}" running? ("npm run lab -- up${config.name === "default" ? "" : ` --instance ${config.name}`}")`,
+    unreachableHint: `is lab "${config.name}" running? ("tfmesh lab up${config.name === "default" ? "" : ` --instance ${config.name}`}")`,
   });
 }
 
@@ -220,7 +220,7 @@ async function topology(o: Options): Promise<number> {
 
 async function exec(o: Options, args: string[], argv: string[]): Promise<number> {
   const target = args[0];
-  if (!target || argv.length === 0 || args.length > 1) throw new UsageError(`usage: npm run lab -- exec <vm|pod> -- <command...>`);
+  if (!target || argv.length === 0 || args.length > 1) throw new UsageError(`usage: tfmesh lab exec <vm|pod> -- <command...>`);
   const config = existingInstance(o);
   const view = (await labApi(config).get<TopologyView>("/lab/topology")).body;
   return netns.spawn(findWorkload(view, target).netns, argv, { stdio: "inherit" });
@@ -258,7 +258,7 @@ async function reach(o: Options): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const { command, args, opts, passthrough } = parse(argv);
   if (opts.help || command === undefined || command === "help") {
-    out(USAGE);
+    out(LAB_USAGE);
     return command === undefined && !opts.help ? 2 : 0;
   }
   if (command !== "exec" && passthrough.length > 0) throw new UsageError(`"${command}" takes no command after "--"`);
@@ -279,17 +279,11 @@ export async function main(argv: string[]): Promise<number> {
       if (args.length > 0) throw new UsageError(`"reach" takes no arguments (got ${args.join(" ")})`);
       return reach(opts);
     default:
-      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+      throw new UsageError(`unknown command "${command}"\n\n${LAB_USAGE}`);
   }
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: Error) => {
-      const known = e instanceof UsageError || e instanceof InstanceConfigError || e instanceof WorkloadLookupError || e instanceof ExpectationError;
-      process.stderr.write(`lab: ${known || !process.env.LAB_DEBUG ? e.message : (e.stack ?? e.message)}\n`);
-      process.exit(known ? 2 : 1);
-    },
-  );
+/** Errors the user caused or can fix: the command prints their message without a stack. */
+export function isLabUsageError(e: unknown): boolean {
+  return e instanceof UsageError || e instanceof InstanceConfigError || e instanceof WorkloadLookupError || e instanceof ExpectationError;
 }

@@ -9,7 +9,9 @@ import type { LabInstanceConfig } from "./instance.ts";
 import { logPath } from "./log.ts";
 
 export const PID_FILE = "daemon.pid";
-export const DAEMON_SCRIPT = new URL("./daemon.ts", import.meta.url).pathname;
+// The daemon beside this module: daemon.ts in the checkout, daemon.js in the built package.
+const DAEMON_FILE = `daemon${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`;
+export const DAEMON_SCRIPT = new URL(`./${DAEMON_FILE}`, import.meta.url).pathname;
 
 export interface LabHealth {
   status: "starting" | "ok" | "stopping";
@@ -47,7 +49,7 @@ export function runningDaemonPid(stateDir: string): number | undefined {
   if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return undefined;
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    if (!argv.some((a) => a.endsWith("daemon.ts"))) return undefined;
+    if (!argv.some((a) => /(^|\/)daemon\.[jt]s$/.test(a))) return undefined;
     const i = argv.indexOf("--state-dir");
     if (i >= 0 && path.resolve(argv[i + 1] ?? "") !== path.resolve(stateDir)) return undefined;
   } catch {

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const LAB_START_HINT = "Is the lab running? Start it with `npm run lab -- up` (or point tfmesh:* / openstack:* stack config at your clusters)";
+export const LAB_START_HINT = "Is the lab running? Start it with `npx tfmesh lab up` (or point tfmesh:* / openstack:* stack config at your clusters)";
 
 /** Reads one stack config value by full key ("openstack:authUrl"); undefined when unset. */
 export type ConfigGetter = (key: string) => string | undefined;

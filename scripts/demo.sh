@@ -30,7 +30,7 @@ stage() {
 }
 # Shows the command a reader can type, then runs the equivalent (without npm's banner).
 show_cmd() { printf '\n$ %s\n' "$*"; }
-lab() { node lab/cli.ts "$@"; }
+lab() { node cli/tfmesh.ts lab "$@"; }
 on_error() { printf '\n[demo] FAILED in stage %s/7 (%s)\n' "$stage_no" "$stage_name" >&2; }
 trap on_error ERR
 

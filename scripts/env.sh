@@ -9,6 +9,13 @@ case ":$PATH:" in
 esac
 export PATH
 
+# `tfmesh/...` resolves to this checkout's sources, not the built dist/ (package.json "exports"),
+# for the programs in this repository and the dynamic providers they start.
+case " ${NODE_OPTIONS:-} " in
+  *" --conditions=tfmesh-source "*) ;;
+  *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--conditions=tfmesh-source" ;;
+esac
+
 # Stacks live in a git-ignored folder of the checkout, not in Pulumi Cloud.
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_tfmesh_root/.state/pulumi}"
 # The documented passphrase of the embedded lab's stacks; set PULUMI_CONFIG_PASSPHRASE (or

@@ -9,8 +9,21 @@ export const repoRoot = resolve(import.meta.dirname, "..");
 export const defaultPassphrase = "tfmesh-lab";
 
 /**
+ * The export condition that makes `tfmesh/...` resolve to this checkout's TypeScript sources
+ * instead of the built dist/ (package.json "exports"): the repository's own programs, and the
+ * dynamic providers they start, run what is in the tree, never a stale build.
+ */
+export const sourceCondition = "--conditions=tfmesh-source";
+
+/** NODE_OPTIONS with the source condition added once. */
+export function withSourceCondition(nodeOptions: string | undefined): string {
+  const options = (nodeOptions ?? "").split(/\s+/).filter(Boolean);
+  return options.includes(sourceCondition) ? options.join(" ") : [...options, sourceCondition].join(" ");
+}
+
+/**
  * Environment for the Pulumi CLI and Automation API. Values in `base` win, except PATH, which
- * gets the project's tool folders in front.
+ * gets the project's tool folders in front, and NODE_OPTIONS, which gets the source condition.
  */
 export function pulumiEnv(
   base: NodeJS.ProcessEnv = process.env,
@@ -18,6 +31,7 @@ export function pulumiEnv(
 ): Record<string, string> {
   const env: Record<string, string> = {
     PATH: [join(repoRoot, ".tools", "bin"), join(repoRoot, "node_modules", ".bin"), base.PATH ?? ""].join(delimiter),
+    NODE_OPTIONS: withSourceCondition(base.NODE_OPTIONS),
     PULUMI_BACKEND_URL: base.PULUMI_BACKEND_URL ?? `file://${backendDir}`,
     PULUMI_SKIP_UPDATE_CHECK: base.PULUMI_SKIP_UPDATE_CHECK ?? "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: base.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? "true",

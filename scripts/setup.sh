@@ -5,6 +5,7 @@
 #   3. Node 24 from the `node` devDependency (node_modules/.bin/node)
 #   4. the Pulumi CLI, its Node.js language host and the dynamic-provider plugin (.tools/bin)
 #   5. the real Python clients (openstacksdk, vnc_api) in the venv .tools/python, for one test
+#   6. the package build (dist/: JavaScript, declarations, source maps), skipped when no source changed
 # Usage: bash scripts/setup.sh   (also run by `npm test` and `npm run demo`)
 set -euo pipefail
 
@@ -87,6 +88,21 @@ fi
 # --- 5. Python clients ------------------------------------------------------------------------------
 # Only test/lab/openstack-clients.test.ts needs them: a failure warns and that test is skipped.
 bash scripts/setup-python.sh || say "WARNING: scripts/setup-python.sh failed; test/lab/openstack-clients.test.ts will be skipped"
+
+# --- 6. the package build ----------------------------------------------------------------------
+# dist/ is what the published package runs (package.json "exports" and "bin"); the repository's own
+# programs and tests run the sources. Skipped when neither the sources nor the build config changed.
+build_hash=$( (find cli lib lab nsm provider components -name '*.ts' -print0 | sort -z | xargs -0 sha256sum; sha256sum tsconfig.json tsconfig.build.json package-lock.json) | sha256sum | cut -c1-16)
+build_stamp=dist/.source.stamp
+if [[ -f $build_stamp && $(cat "$build_stamp") == "$build_hash" ]]; then
+  say "package build up to date (dist/)"
+else
+  build_started=$SECONDS
+  say "building the package (tsc -p tsconfig.build.json -> dist/)"
+  "$node_bin" node_modules/typescript/bin/tsc -p tsconfig.build.json || die "the package build failed (see the TypeScript errors above); run: npm run build"
+  printf '%s\n' "$build_hash" >"$build_stamp"
+  say "package built in $((SECONDS - build_started))s"
+fi
 
 mkdir -p .state/pulumi
 say "ready in $((SECONDS - started))s. For a shell: source scripts/env.sh"

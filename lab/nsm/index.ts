@@ -47,7 +47,7 @@ export interface LabNsm {
   stop(): Promise<void>;
 }
 
-const UNREACHABLE = "is the lab daemon running? (npm run lab -- up)";
+const UNREACHABLE = "is the lab daemon running? (npx tfmesh lab up)";
 
 export function createNsm(opts: NsmOptions): LabNsm {
   const { instance, endpoints } = opts;

@@ -1,5 +1,5 @@
 // The kernel adapter: the only code that runs ip, bridge, sysctl, ping and arping.
-export { run, runStats, KernelError, isExists, isMissing, PROGRAMS } from "./run.ts";
+export { run, runStats, KernelError, isExists, isMissing, missingPrograms, PROGRAMS } from "./run.ts";
 export type { Program, RunOptions, RunResult } from "./run.ts";
 export * as ip from "./ip.ts";
 export * as bridge from "./bridge.ts";

@@ -55,7 +55,7 @@ const TRACE = process.env.TFMESH_KERNEL_TRACE === "1";
 
 const resolved = new Map<Program, string>();
 
-function programPath(cmd: Program): string {
+function findProgram(cmd: Program): string | undefined {
   const hit = resolved.get(cmd);
   if (hit) return hit;
   for (const dir of SEARCH_DIRS) {
@@ -65,7 +65,18 @@ function programPath(cmd: Program): string {
       return p;
     }
   }
+  return undefined;
+}
+
+function programPath(cmd: Program): string {
+  const found = findProgram(cmd);
+  if (found) return found;
   throw new KernelError([cmd], 127, `${cmd} is not installed (apt-get install ${PACKAGE_OF[cmd]})`);
+}
+
+/** The programs of `wanted` that are not installed, each with the Debian package that brings it. */
+export function missingPrograms(wanted: readonly Program[] = PROGRAMS): Array<{ program: Program; package: string }> {
+  return wanted.filter((cmd) => findProgram(cmd) === undefined).map((program) => ({ program, package: PACKAGE_OF[program] }));
 }
 
 export function isProgram(cmd: string): cmd is Program {

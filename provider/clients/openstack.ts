@@ -86,7 +86,7 @@ export class KeystoneSession {
     if (!s.password) {
       throw new Error(
         `no OpenStack password for user ${s.userName} at ${this.authUrl}: set it with ` +
-          "`pulumi config set --secret openstack:password ...` or OS_PASSWORD, or start the lab (`npm run lab -- up`), which publishes its credentials",
+          "`pulumi config set --secret openstack:password ...` or OS_PASSWORD, or start the lab (`npx tfmesh lab up`), which publishes its credentials",
       );
     }
     const body = {

@@ -13,7 +13,7 @@ import type { LabInstanceConfig } from "../../lab/instance.ts";
 import { runningDaemonPid, stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
 import { LAB_TIMEOUT, registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../helpers/lab.ts";
 
-const CLI = new URL("../../lab/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../cli/tfmesh.ts", import.meta.url).pathname;
 
 interface CliResult {
   code: number;
@@ -28,7 +28,7 @@ const instanceArgs = () => ["--instance", name, "--prefix", prefix, "--state-dir
 
 function cli(...args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: LAB_TIMEOUT }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, "lab", ...args], { encoding: "utf8", timeout: LAB_TIMEOUT }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -17,7 +17,7 @@ import type { Connection } from "../../nsm/api.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
 
-const CLI = new URL("../../lab/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../cli/tfmesh.ts", import.meta.url).pathname;
 
 let lab: TestLab;
 let prefix = "";
@@ -32,7 +32,7 @@ interface CliResult {
 }
 
 function cli(command: string, ...args: string[]): Promise<CliResult> {
-  const argv = [CLI, command, "--instance", lab.name, "--state-dir", lab.stateDir, ...args];
+  const argv = [CLI, "lab", command, "--instance", lab.name, "--state-dir", lab.stateDir, ...args];
   return new Promise((resolve) => {
     execFile(process.execPath, argv, { encoding: "utf8", timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// tfmesh: the package's command.
+//   tfmesh lab <command> [options]   start, stop, inspect and step into the embedded lab
+//   tfmesh --version | help
+import { readFileSync } from "node:fs";
+import { isLabUsageError, main as labMain } from "../lab/cli.ts";
+import { prerequisiteProblems, requirementOf } from "./prerequisites.ts";
+
+const USAGE = `usage: tfmesh <command>
+
+commands
+  lab <command> [options]   the embedded lab: up, down [--wipe], status, topology, reach, exec
+                            ("tfmesh lab help" for its options)
+  version                   the installed tfmesh version
+  help                      this text
+`;
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL(import.meta.url.endsWith(".ts") ? "../package.json" : "../../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "lab": {
+      const sub = rest[0];
+      const problems = sub === undefined ? [] : prerequisiteProblems(sub, requirementOf(sub, { wipe: rest.includes("--wipe") }));
+      if (problems.length > 0) {
+        process.stderr.write(`tfmesh: cannot run "lab ${sub}" here:\n${problems.map((p) => `  - ${p}`).join("\n")}\n`);
+        return 2;
+      }
+      return labMain(rest);
+    }
+    case "version":
+    case "--version":
+    case "-v":
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return 0;
+    case undefined:
+      process.stderr.write(USAGE);
+      return 2;
+    default:
+      process.stderr.write(`tfmesh: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    const known = isLabUsageError(e);
+    process.stderr.write(`tfmesh: ${known || !process.env.TFMESH_DEBUG ? e.message : (e.stack ?? e.message)}\n`);
+    process.exit(known ? 2 : 1);
+  },
+);
