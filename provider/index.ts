@@ -1,5 +1,5 @@
 // tfmesh/provider: TF virtual networks, OpenStack VMs, NSM network services and pod attachments,
-// and lab pods, as Pulumi resources.
+// and lab pods, as Pulumi resources; lookups of existing objects.
 export { VirtualNetwork } from "./virtualNetwork.ts";
 export type { VirtualNetworkArgs, SubnetArgs, AllocationPoolArgs, VirtualNetworkSubnet } from "./virtualNetwork.ts";
 export { VirtualMachine } from "./virtualMachine.ts";
@@ -10,3 +10,19 @@ export { Pod } from "./pod.ts";
 export type { PodArgs, PodEth0 } from "./pod.ts";
 export { PodAttachment } from "./podAttachment.ts";
 export type { PodAttachmentArgs, PodAttachmentRoute } from "./podAttachment.ts";
+export {
+  getNetworkService,
+  getNetworkServiceOutput,
+  getVirtualMachine,
+  getVirtualMachineOutput,
+  getVirtualNetwork,
+  getVirtualNetworkOutput,
+} from "./lookups.ts";
+export type {
+  GetNetworkServiceArgs,
+  GetNetworkServiceResult,
+  GetVirtualMachineArgs,
+  GetVirtualMachineResult,
+  GetVirtualNetworkArgs,
+  GetVirtualNetworkResult,
+} from "./lookups.ts";

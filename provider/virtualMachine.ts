@@ -24,6 +24,13 @@ export interface VirtualMachineArgs {
   host?: pulumi.Input<string>;
   /** How long create waits for ACTIVE before deleting the server again; default 600. */
   timeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Take over the existing server named `name` instead of booting one (`name` is then required,
+   * and exactly one server may carry it; its image, flavor and networks must be the declared ones).
+   */
+  adopt?: pulumi.Input<boolean>;
+  /** With `adopt`: delete the server on destroy too (default: destroy leaves an adopted server running). */
+  deleteAdopted?: pulumi.Input<boolean>;
 }
 
 /** A port of the server, as Neutron reports it. */
@@ -54,6 +61,8 @@ export class VirtualMachine extends pulumi.dynamic.Resource {
   declare readonly ip: pulumi.Output<string>;
   /** The administrator password Nova generated (secret), when it reports one. */
   declare readonly adminPass: pulumi.Output<string | undefined>;
+  /** True when the server existed and was adopted rather than booted. */
+  declare readonly adopted: pulumi.Output<boolean | undefined>;
 
   constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -67,6 +76,9 @@ export class VirtualMachine extends pulumi.dynamic.Resource {
         networks: args.networks,
         host: args.host,
         timeoutSeconds: args.timeoutSeconds,
+        adopt: args.adopt,
+        deleteAdopted: args.deleteAdopted,
+        adopted: undefined,
         serverId: undefined,
         status: undefined,
         imageId: undefined,

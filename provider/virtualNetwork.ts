@@ -33,6 +33,13 @@ export interface VirtualNetworkArgs {
   ipam?: pulumi.Input<string>;
   /** At least one subnet; subnets must not overlap. */
   subnets: pulumi.Input<pulumi.Input<SubnetArgs>[]>;
+  /**
+   * Take over the existing network `<project>:<name>` instead of creating one (`name` is then
+   * required, and `subnets` must describe the network as it is). Checked at preview.
+   */
+  adopt?: pulumi.Input<boolean>;
+  /** With `adopt`: delete the network on destroy too (default: destroy leaves an adopted network in place). */
+  deleteAdopted?: pulumi.Input<boolean>;
 }
 
 /** A subnet as TF holds it, with the values the server computed. */
@@ -60,6 +67,8 @@ export class VirtualNetwork extends pulumi.dynamic.Resource {
   declare readonly networkId: pulumi.Output<number>;
   /** Subnets with the gateway, DNS address and subnet uuid TF assigned. */
   declare readonly subnets: pulumi.Output<VirtualNetworkSubnet[]>;
+  /** True when the network existed and was adopted rather than created. */
+  declare readonly adopted: pulumi.Output<boolean | undefined>;
 
   constructor(name: string, args: VirtualNetworkArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -71,6 +80,9 @@ export class VirtualNetwork extends pulumi.dynamic.Resource {
         project: args.project,
         ipam: args.ipam,
         subnets: args.subnets,
+        adopt: args.adopt,
+        deleteAdopted: args.deleteAdopted,
+        adopted: undefined,
         uuid: undefined,
         fqName: undefined,
         networkId: undefined,

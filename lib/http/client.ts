@@ -186,3 +186,13 @@ export class HttpClient {
 export function isStatus(err: unknown, ...statuses: number[]): err is HttpError {
   return err instanceof HttpError && statuses.includes(err.status);
 }
+
+/** Returns undefined instead of throwing when the server answers 404. */
+export async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (isStatus(err, 404)) return undefined;
+    throw err;
+  }
+}

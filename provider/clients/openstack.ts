@@ -1,7 +1,7 @@
 // OpenStack client: Keystone v3 password auth (token cached until shortly before it expires,
 // re-authenticated once on a 401), service URLs from the token's catalog, and the Nova, Neutron
 // and Glance calls a VM lifecycle needs. Wire shapes: shared/reference/openstack.md.
-import { HttpClient, isStatus } from "../../lib/http/client.ts";
+import { HttpClient, isStatus, orUndefinedOn404 } from "../../lib/http/client.ts";
 import type { HttpResponse, RequestOptions } from "../../lib/http/client.ts";
 import type { OpenStackSettings } from "../config.ts";
 
@@ -154,15 +154,6 @@ export class AuthedService {
   }
 }
 
-/** Returns undefined instead of throwing when the server answers 404. */
-export async function orUndefinedOn404<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (isStatus(err, 404)) return undefined;
-    throw err;
-  }
-}
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 export const looksLikeUuid = (s: string): boolean => UUID_RE.test(s);

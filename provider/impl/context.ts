@@ -44,9 +44,13 @@ export function settings(): Settings {
 }
 
 function build(opts: ClientOptions): Clients {
-  const s = settings();
+  return connect(settings(), configGetter ?? (() => undefined), opts);
+}
+
+/** API clients for these settings; `config` is read for `tfmesh:tfAuth`. */
+export function connect(s: Settings, config: ConfigGetter, opts: ClientOptions): Clients {
   const openstack = new OpenStackClient(s.openstack, opts);
-  const tfAuth = configGetter?.("tfmesh:tfAuth") ?? process.env.TFMESH_TF_AUTH ?? (s.openstack.password ? "keystone" : "none");
+  const tfAuth = config("tfmesh:tfAuth") ?? process.env.TFMESH_TF_AUTH ?? (s.openstack.password ? "keystone" : "none");
   return {
     openstack,
     tf: new TfClient({
@@ -61,10 +65,13 @@ function build(opts: ClientOptions): Clients {
   };
 }
 
+/** Options of the patient clients: retries and long timeouts, and the hint to start the lab. */
+export const LAB_START_HINT_OPTIONS: ClientOptions = { unreachableHint: LAB_START_HINT };
+
 /** Clients for create/read/update/delete: patient (retries, long timeouts). */
 export function clients(): Clients {
   let c = clientCache.get("full");
-  if (!c) clientCache.set("full", (c = build({ unreachableHint: LAB_START_HINT })));
+  if (!c) clientCache.set("full", (c = build(LAB_START_HINT_OPTIONS)));
   return c;
 }
 

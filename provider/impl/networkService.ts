@@ -94,7 +94,7 @@ function record(inputs: NetworkServiceInputs): NetworkService {
   });
 }
 
-function outputsOf(ns: NetworkService, logical: unknown): NetworkServiceOutputs {
+export function outputsOf(ns: NetworkService, logical: unknown): NetworkServiceOutputs {
   return compact({
     [LOGICAL_NAME]: logical as string | undefined,
     name: ns.name,

@@ -6,6 +6,8 @@ import { isIpv4 } from "../../lib/ipv4.ts";
 import { checkResourceName } from "../../lib/validate/names.ts";
 import { looksLikeUuid } from "../clients/openstack.ts";
 import type { NovaServer, OpenStackClient } from "../clients/openstack.ts";
+import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
+import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients } from "./context.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
@@ -16,7 +18,7 @@ export interface VmNetworkInputs {
   fixedIp?: string;
 }
 
-export interface VirtualMachineInputs {
+export interface VirtualMachineInputs extends AdoptionInputs {
   [LOGICAL_NAME]?: string;
   name: string;
   image: string;
@@ -46,6 +48,8 @@ export interface VirtualMachineOutputs extends VirtualMachineInputs {
   /** The address on the first network. */
   ip: string;
   adminPass?: string;
+  /** True when create took over an existing server (adopt) instead of booting one. */
+  [ADOPTED]?: boolean;
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 600;
@@ -108,8 +112,14 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   if (timeout !== undefined && !isUnknown(timeout) && !(typeof timeout === "number" && timeout > 0)) {
     f.add("timeoutSeconds", "must be a positive number of seconds");
   }
+  const { adopt, deleteAdopted } = checkAdoption(f, news, "server");
   if (f.empty && image !== undefined && flavor !== undefined) await checkReferences(f, quickClients().openstack, image, flavor, networks);
-  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, image, flavor, networks, host, timeoutSeconds: timeout });
+  if (f.empty && adopt === true && olds.name === undefined && !isUnknown(name)) {
+    const found = await lookup(() => serversNamed(quickClients().openstack, String(name)));
+    if (found.status === "failed") f.add("adopt", `cannot look up server "${String(name)}" in Nova: ${found.message}`);
+    if (found.status === "ok") f.add("adopt", adoptionProblem(String(name), found.value));
+  }
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, image, flavor, networks, host, timeoutSeconds: timeout, adopt, deleteAdopted });
   return { inputs, failures: f.list };
 }
 
@@ -117,7 +127,7 @@ async function diff(_id: string, olds: Record<string, unknown>, news: Record<str
   const replaces = changedKeys(olds, news, ["image", "flavor", "networks"]);
   // `host` is both a request and an output (where Nova placed it): only a requested host counts.
   if (news.host !== undefined && (isUnknown(news.host) || news.host !== olds.host)) replaces.push("host");
-  const inPlace = changedKeys(olds, news, ["name", "timeoutSeconds"]);
+  const inPlace = changedKeys(olds, news, ["name", "timeoutSeconds", "adopt", "deleteAdopted"]);
   // A fixed address cannot be held by the old and the new server at once.
   const fixed = (v: unknown) => Array.isArray(v) && v.some((n) => (n as VmNetworkInputs)?.fixedIp !== undefined);
   return {
@@ -142,7 +152,7 @@ async function resolveRefs(openstack: OpenStackClient, inputs: VirtualMachineInp
   return { image, flavor, nets };
 }
 
-async function outputsOf(openstack: OpenStackClient, server: NovaServer, base: Partial<VirtualMachineOutputs>): Promise<VirtualMachineOutputs> {
+export async function outputsOf(openstack: OpenStackClient, server: NovaServer, base: Partial<VirtualMachineOutputs>): Promise<VirtualMachineOutputs> {
   const [ports, nets] = await Promise.all([
     openstack.neutron.listPorts({ device_id: server.id }),
     openstack.neutron.listNetworks(),
@@ -180,9 +190,42 @@ async function outputsOf(openstack: OpenStackClient, server: NovaServer, base: P
   }) as VirtualMachineOutputs;
 }
 
+/** Servers Nova holds under exactly this name (its name filter matches substrings), gone ones left out. */
+async function serversNamed(openstack: OpenStackClient, name: string): Promise<NovaServer[]> {
+  return (await openstack.nova.listServers({ name })).filter((s) => s.name === name && !GONE.has(s.status));
+}
+
+function adoptionProblem(name: string, servers: NovaServer[]): string | undefined {
+  if (servers.length === 1) return undefined;
+  if (servers.length === 0) return `there is no server named "${name}" in Nova to adopt; boot it first, or drop adopt to have Pulumi boot it`;
+  return `${servers.length} servers are named "${name}" (${servers.map((s) => s.id).join(", ")}); adopt needs exactly one: rename or delete the others`;
+}
+
+/** Create with adopt: the one server with this name, as it is, becomes this resource's. */
+async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, refs: Awaited<ReturnType<typeof resolveRefs>>): Promise<pulumi.dynamic.CreateResult> {
+  const servers = await serversNamed(openstack, inputs.name);
+  const problem = adoptionProblem(inputs.name, servers);
+  if (problem) throw new Error(`adopt: ${problem}`);
+  const found = servers[0]!;
+  const server = found.status === "ACTIVE" ? found : await openstack.nova.waitForStatus(found.id, "ACTIVE", { timeoutMs: (inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 });
+  const outs = await outputsOf(openstack, server, { ...inputs, imageId: refs.image.id, flavorId: refs.flavor.id });
+  const imageId = typeof server.image === "object" ? server.image?.id : undefined;
+  if (imageId && imageId !== refs.image.id) throw new Error(`image: to adopt server "${inputs.name}" (${server.id}), declare its image as it is: ${imageId} (the program says "${inputs.image}", ${refs.image.id})`);
+  if (server.flavor?.id && server.flavor.id !== refs.flavor.id) throw new Error(`flavor: to adopt server "${inputs.name}" (${server.id}), declare its flavor as it is: ${server.flavor.id} (the program says "${inputs.flavor}", ${refs.flavor.id})`);
+  const have = outs.ports.map((p) => p.networkId);
+  const want = refs.nets.map((n) => n.id);
+  if (!sameJson([...have].sort(), [...want].sort())) {
+    throw new Error(`networks: to adopt server "${inputs.name}" (${server.id}), declare its networks as they are: ${JSON.stringify(outs.ports.map((p) => p.networkName || p.networkId))} (the program says ${JSON.stringify(inputs.networks.map((n) => n.network))})`);
+  }
+  progress(`adopted server ${inputs.name} (${server.id}); destroy ${inputs.deleteAdopted ? "deletes it" : "leaves it running"}`);
+  return { id: server.id, outs: withRecordedInputs({ ...outs, [ADOPTED]: true }, inputs) };
+}
+
 async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.CreateResult> {
   const { openstack } = clients();
-  const { image, flavor, nets } = await resolveRefs(openstack, inputs);
+  const refs = await resolveRefs(openstack, inputs);
+  if (inputs.adopt) return adopt(openstack, inputs, refs);
+  const { image, flavor, nets } = refs;
   const created = await openstack.nova.createServer({
     name: inputs.name,
     imageRef: image.id,
@@ -264,7 +307,11 @@ async function update(id: string, olds: Record<string, unknown>, news: VirtualMa
   return { outs: withRecordedInputs(await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news }), news) };
 }
 
-async function remove(id: string): Promise<void> {
+async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+  if (leavesInPlace(props)) {
+    progress(`leaving adopted server ${String(props.name ?? id)} (${id}) in place (set deleteAdopted: true to delete it with the stack)`);
+    return;
+  }
   const { openstack } = clients();
   await openstack.nova.deleteServer(id);
   await openstack.nova.waitForDeleted(id);

@@ -9,7 +9,9 @@ import { checkResourceName } from "../../lib/validate/names.ts";
 import { isIpv4 } from "../../lib/ipv4.ts";
 import { fqNameString } from "../clients/tf.ts";
 import type { TfObject, TfRef } from "../clients/tf.ts";
-import { clients, configure, lookup, quickClients, settings } from "./context.ts";
+import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
+import type { AdoptionInputs } from "./adoption.ts";
+import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
 import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, recordedInputs, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
 
@@ -31,7 +33,7 @@ export interface SubnetInputs {
   addrFromStart?: boolean;
 }
 
-export interface VirtualNetworkInputs {
+export interface VirtualNetworkInputs extends AdoptionInputs {
   [LOGICAL_NAME]?: string;
   name: string;
   project: string;
@@ -48,7 +50,9 @@ export interface SubnetOutputs {
   addrFromStart: boolean;
 }
 
-export interface VirtualNetworkOutputs extends Omit<VirtualNetworkInputs, "subnets"> {
+export interface VirtualNetworkOutputs extends Omit<VirtualNetworkInputs, "subnets" | keyof AdoptionInputs> {
+  /** True when create took over an existing network (adopt) instead of creating it. */
+  [ADOPTED]?: boolean;
   uuid: string;
   fqName: string;
   networkId: number;
@@ -143,25 +147,47 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   if (!isUnknown(ipam)) f.add("ipam", checkFqName(ipam, { length: 3 }));
   const subnets = checkSubnets(f, news.subnets);
 
-  // With the lab (or TF) reachable, catch what would fail at create: a missing project, a name taken.
+  const { adopt, deleteAdopted } = checkAdoption(f, news, "virtual network");
+
+  // With the lab (or TF) reachable, catch what would fail at create: a missing project, a name
+  // taken (or, to adopt, a network that is not there or differs from the program).
   const isNew = olds.name === undefined;
-  if (f.empty && !isUnknown(project) && !isUnknown(name)) {
+  if (f.empty && !isUnknown(project) && !isUnknown(name) && !isUnknown(adopt)) {
     const tf = quickClients().tf;
+    const fq = [...project.split(":"), String(name)];
     const found = await lookup(async () => ({
       project: await tf.lookupId("project", project.split(":")),
-      existing: isNew ? await tf.lookupId("virtual-network", [...project.split(":"), String(name)]) : undefined,
+      existing: isNew ? await tf.readByFqName("virtual-network", fq, { excludeBackRefs: true, excludeChildren: true }) : undefined,
     }));
     if (found.status === "failed") f.add("project", `cannot check the project in TF at ${settings().tfApiUrl}: ${found.message}`);
     if (found.status === "ok") {
+      const existing = found.value.existing;
       if (!found.value.project) f.add("project", `project ${project} does not exist in TF at ${settings().tfApiUrl}`);
-      else if (found.value.existing) {
-        f.add("name", `virtual network ${project}:${String(name)} already exists (uuid ${found.value.existing}); pick another name`);
+      else if (isNew && adopt === true) {
+        if (!existing) f.add("adopt", `there is no virtual network ${fqNameString(fq)} in TF at ${settings().tfApiUrl} to adopt; create it first, or drop adopt to have Pulumi create it`);
+        else if (!hasUnknown(subnets)) f.add("subnets", adoptionMismatch(existing, ipam, subnets as SubnetInputs[]));
+      } else if (existing) {
+        f.add("name", `virtual network ${fqNameString(fq)} already exists (uuid ${existing.uuid}); pick another name, or set adopt: true to manage that network`);
       }
     }
   }
 
-  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, project, ipam, subnets });
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, project, ipam, subnets, adopt, deleteAdopted });
   return { inputs, failures: f.list };
+}
+
+/**
+ * Why the existing network cannot be adopted as the program declares it, or undefined. Adoption
+ * takes a network over as it is: a program that declares other subnets (or another ipam) would
+ * change a network others may depend on, so it must first say what is there.
+ */
+function adoptionMismatch(existing: TfObject, ipam: string, wanted: SubnetInputs[]): string | undefined {
+  const have = subnetsOf(existing);
+  const fq = fqNameString(existing.fq_name);
+  const ipamRef = ((existing.network_ipam_refs as IpamRef[] | undefined) ?? [])[0];
+  if (ipamRef && fqNameString(ipamRef.to) !== ipam) return `to adopt ${fq}, declare its ipam as it is: "${fqNameString(ipamRef.to)}" (the program says "${ipam}")`;
+  if (sameSubnets(have, wanted)) return undefined;
+  return `to adopt ${fq}, declare its subnets as they are: ${JSON.stringify(subnetInputsOf(have, wanted))} (the program says ${JSON.stringify(wanted)})`;
 }
 
 /** The gateway TF picks when none is given: last host, or first host with addrFromStart. */
@@ -189,7 +215,7 @@ export function sameSubnets(have: unknown, want: unknown): boolean {
 
 async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const replaces = changedKeys(olds, news, ["name", "project"]);
-  const inPlace = changedKeys(olds, news, ["ipam"]);
+  const inPlace = changedKeys(olds, news, ["ipam", "adopt", "deleteAdopted"]);
   if (!sameSubnets(olds.subnets, news.subnets)) inPlace.push("subnets");
   return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: false };
 }
@@ -225,7 +251,7 @@ function subnetsOf(vn: TfObject): SubnetOutputs[] {
   );
 }
 
-function outputsOf(vn: TfObject, inputs: Partial<VirtualNetworkInputs>): VirtualNetworkOutputs {
+export function outputsOf(vn: TfObject, inputs: Partial<VirtualNetworkInputs>): VirtualNetworkOutputs {
   const fq = vn.fq_name;
   const ipamRef = ((vn.network_ipam_refs as IpamRef[] | undefined) ?? [])[0];
   return compact({
@@ -252,6 +278,7 @@ async function readVn(uuid: string): Promise<TfObject | undefined> {
 async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.CreateResult> {
   const tf = clients().tf;
   const fq = [...inputs.project.split(":"), inputs.name];
+  if (inputs.adopt) return adopt(fq, inputs);
   const created = await tf.create("virtual-network", {
     fq_name: fq,
     parent_type: "project",
@@ -263,10 +290,21 @@ async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.Crea
   return { id: created.uuid, outs: withRecordedInputs(outputsOf(vn, inputs), inputs) };
 }
 
+/** Create with adopt: the network with this fq_name, as it is, becomes this resource's. */
+async function adopt(fq: string[], inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.CreateResult> {
+  const tf = clients().tf;
+  const vn = await tf.readByFqName("virtual-network", fq, { excludeBackRefs: true, excludeChildren: true });
+  if (!vn) throw new Error(`adopt: there is no virtual network ${fqNameString(fq)} in TF at ${settings().tfApiUrl} to adopt; create it first, or drop adopt to have Pulumi create it`);
+  const mismatch = adoptionMismatch(vn, inputs.ipam, inputs.subnets);
+  if (mismatch) throw new Error(`subnets: ${mismatch}`);
+  progress(`adopted virtual network ${fqNameString(fq)} (${vn.uuid}); destroy ${inputs.deleteAdopted ? "deletes it" : "leaves it in place"}`);
+  return { id: vn.uuid, outs: withRecordedInputs({ ...outputsOf(vn, inputs), [ADOPTED]: true }, inputs) };
+}
+
 async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const vn = await readVn(id);
   if (!vn) return { id: "" };
-  const outs = outputsOf(vn, props as Partial<VirtualNetworkInputs>);
+  const outs = { ...outputsOf(vn, props as Partial<VirtualNetworkInputs>), ...adoptedOf(props) };
   const was = recordedInputs(props) ?? legacyInputs(props as Partial<VirtualNetworkOutputs>);
   const wanted = was.subnets as SubnetInputs[] | undefined;
   const inputs = compact({
@@ -304,10 +342,16 @@ async function update(id: string, olds: Record<string, unknown>, news: VirtualNe
   await tf.update("virtual-network", id, { network_ipam_refs: ipamRefs(news.ipam, news.subnets, (olds.subnets as SubnetOutputs[] | undefined) ?? []) });
   const vn = await readVn(id);
   if (!vn) throw new Error(`virtual network ${id} disappeared during the update; run \`pulumi refresh\``);
-  return { outs: withRecordedInputs(outputsOf(vn, news), news) };
+  return { outs: withRecordedInputs({ ...outputsOf(vn, news), ...adoptedOf(olds) }, news) };
 }
 
-async function remove(id: string): Promise<void> {
+const adoptedOf = (props: Record<string, unknown>) => (props[ADOPTED] === true ? { [ADOPTED]: true } : {});
+
+async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+  if (leavesInPlace(props)) {
+    progress(`leaving adopted virtual network ${String(props.fqName ?? id)} in place (set deleteAdopted: true to delete it with the stack)`);
+    return;
+  }
   await clients().tf.deleteIfExists("virtual-network", id);
 }
 
