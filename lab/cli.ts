@@ -155,8 +155,10 @@ async function up(o: Options): Promise<number> {
 }
 
 async function down(o: Options): Promise<number> {
-  const { name, stateDir } = locateInstance({ name: o.instance, stateDir: o["state-dir"] });
+  const located = locateInstance({ name: o.instance, stateDir: o["state-dir"] });
+  const stateDir = located.stateDir;
   const config = loadInstance(stateDir);
+  const name = config?.name ?? located.name;
   const stopped = await stopDaemon(stateDir);
   out(stopped ? `Stopped lab "${name}".` : `Lab "${name}" was not running.`);
   if (!o.wipe) {

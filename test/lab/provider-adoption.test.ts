@@ -20,9 +20,19 @@ let ctx: LookupContext;
 const savedEndpoints = process.env.TFMESH_ENDPOINTS;
 
 const IPAM = ["default-domain", "default-project", "default-network-ipam"];
-const legacyFq = ["default-domain", "admin", "legacy"];
 let legacyUuid: string;
 let legacyServerId: string;
+
+/** A TF network made outside Pulumi, in project admin with one /24. */
+async function networkOutsidePulumi(name: string, prefix: string, addrFromStart?: boolean): Promise<string> {
+  const subnet = { subnet: { ip_prefix: prefix, ip_prefix_len: 24 }, ...(addrFromStart ? { addr_from_start: true } : {}) };
+  const created = await api.tf.create("virtual-network", {
+    fq_name: ["default-domain", "admin", name],
+    parent_type: "project",
+    network_ipam_refs: [{ to: IPAM, attr: { ipam_subnets: [subnet] } }],
+  });
+  return created.uuid;
+}
 
 beforeAll(async () => {
   lab = await startLab({ inProcess: true });
@@ -32,13 +42,7 @@ beforeAll(async () => {
   const settings = resolveSettings({ env: process.env });
   ctx = { settings, clients: connect(settings, () => undefined, { retries: 0 }) };
   // Made outside Pulumi: a network with one subnet handed out from the start, and a server on it.
-  legacyUuid = (
-    await api.tf.create("virtual-network", {
-      fq_name: legacyFq,
-      parent_type: "project",
-      network_ipam_refs: [{ to: IPAM, attr: { ipam_subnets: [{ subnet: { ip_prefix: "10.9.9.0", ip_prefix_len: 24 }, addr_from_start: true }] } }],
-    })
-  ).uuid;
+  legacyUuid = await networkOutsidePulumi("legacy", "10.9.9.0", true);
   const [image, flavor] = await Promise.all([api.openstack.glance.findImage("cirros-0.6.2"), api.openstack.nova.findFlavor("m1.tiny")]);
   const server = await api.openstack.nova.createServer({ name: "legacy-vm", imageRef: image!.id, flavorRef: flavor!.id, networks: [{ uuid: legacyUuid }] });
   legacyServerId = server.id;
@@ -122,15 +126,11 @@ describe("adopt on VirtualNetwork", () => {
   });
 
   it("with deleteAdopted, delete removes the adopted network", async () => {
-    const other = await api.tf.create("virtual-network", {
-      fq_name: ["default-domain", "admin", "legacy-2"],
-      parent_type: "project",
-      network_ipam_refs: [{ to: IPAM, attr: { ipam_subnets: [{ subnet: { ip_prefix: "10.9.8.0", ip_prefix_len: 24 } }] } }],
-    });
+    const otherUuid = await networkOutsidePulumi("legacy-2", "10.9.8.0");
     const checked = await virtualNetwork.check!({}, { __logicalName: "legacy-2", name: "legacy-2", adopt: true, deleteAdopted: true, subnets: [{ cidr: "10.9.8.0/24" }] });
     expect(checked.failures).toEqual([]);
     const created = await virtualNetwork.create(checked.inputs);
-    expect(created.id).toBe(other.uuid);
+    expect(created.id).toBe(otherUuid);
     await virtualNetwork.delete!(created.id, created.outs);
     expect(await api.tf.lookupId("virtual-network", ["default-domain", "admin", "legacy-2"])).toBeUndefined();
   });
@@ -150,17 +150,13 @@ describe("adopt on VirtualMachine", () => {
   });
 
   it("create fails on networks when the server is on another one, saying which, and boots nothing", async () => {
-    const other = await api.tf.create("virtual-network", {
-      fq_name: ["default-domain", "admin", "elsewhere"],
-      parent_type: "project",
-      network_ipam_refs: [{ to: IPAM, attr: { ipam_subnets: [{ subnet: { ip_prefix: "10.9.7.0", ip_prefix_len: 24 } }] } }],
-    });
+    const elsewhere = await networkOutsidePulumi("elsewhere", "10.9.7.0");
     const before = (await api.openstack.nova.listServers()).map((s) => s.id);
     const checked = await virtualMachine.check!({}, { __logicalName: "legacy-vm", ...declared, networks: [{ network: "elsewhere" }] });
     expect(checked.failures).toEqual([]);
     await expect(virtualMachine.create(checked.inputs)).rejects.toThrow(/^networks: to adopt server "legacy-vm" .*declare its networks as they are: \["legacy"\] \(the program says \["elsewhere"\]\)/);
     expect((await api.openstack.nova.listServers()).map((s) => s.id)).toEqual(before);
-    await api.tf.delete("virtual-network", other.uuid);
+    await api.tf.delete("virtual-network", elsewhere);
   });
 
   it("create takes the server over, and delete leaves it running", async () => {

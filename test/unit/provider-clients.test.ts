@@ -101,7 +101,7 @@ describe("OpenStack client", () => {
     const err = await os.glance.findImage("cirros").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toContain("http://127.0.0.1:9/v3/auth/tokens");
-    expect((err as Error).message).toContain("npm run lab -- up");
+    expect((err as Error).message).toContain("npx tfmesh lab up");
   });
 });
 
