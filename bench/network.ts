@@ -1,5 +1,5 @@
 // A TF virtual network for a benchmark to put VMs and NSM connections on.
-import type { TfClient } from "../provider/clients/tf.ts";
+import type { TfClient } from "../wire/tf.ts";
 
 export interface BenchNetwork {
   uuid: string;

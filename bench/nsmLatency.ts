@@ -3,8 +3,8 @@
 // node): n connections spread over 4 pods on both k8s nodes, first one at a time, then with
 // `concurrency` in flight (throughput). Every connection must come up UP with its own address and
 // leave nothing behind.
-import type { NetworkServiceRequest } from "../nsm/api.ts";
-import type { PodInfo } from "../provider/clients/pods.ts";
+import type { NetworkServiceRequest } from "../wire/nsm/api.ts";
+import type { PodInfo } from "../wire/pods.ts";
 import { timingRow } from "./benchmark.ts";
 import type { Benchmark, Row } from "./benchmark.ts";
 import { startBenchLab } from "./labs.ts";

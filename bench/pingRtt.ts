@@ -4,7 +4,7 @@
 import * as link from "../lib/kernel/link.ts";
 import * as netns from "../lib/kernel/netns.ts";
 import { parsePing } from "../lib/kernel/ping.ts";
-import type { NovaServer } from "../provider/clients/openstack.ts";
+import type { NovaServer } from "../wire/openstack/index.ts";
 import { timingRow } from "./benchmark.ts";
 import type { Benchmark, Row } from "./benchmark.ts";
 import { scratchNamespaces, startBenchLab } from "./labs.ts";

@@ -1,7 +1,7 @@
 // What a forwarder is to the manager: something that builds (request) and removes (close) a
 // client's interface for a network service. Forwarders are found by type, so adding a third one
 // means registering it here, not touching the manager.
-import type { Connection, NetworkService } from "./api.ts";
+import type { Connection, NetworkService } from "../wire/nsm/api.ts";
 import { NsmError } from "./errors.ts";
 
 /** What the manager hands a forwarder. */

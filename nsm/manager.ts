@@ -7,8 +7,8 @@
 //   selectForwarder  "<forwarder>@<node>" must be registered, unexpired, and its type known (400)
 //   reselect         a refresh whose service or forwarder changed closes the old connection first
 //   forward          the forwarder builds the interface
-import type { Connection, NetworkService, NetworkServiceRequest } from "./api.ts";
-import { forwarderEndpointName, NODE_LABEL } from "./api.ts";
+import type { Connection, NetworkService, NetworkServiceRequest } from "../wire/nsm/api.ts";
+import { forwarderEndpointName, NODE_LABEL } from "../wire/nsm/api.ts";
 import { begin, chain } from "./chain.ts";
 import type { Element, Memory, Next } from "./chain.ts";
 import { NsmError } from "./errors.ts";

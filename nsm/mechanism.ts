@@ -1,6 +1,6 @@
 // The kernel mechanism: which Linux interface a client gets, and in which network namespace.
-import type { Mechanism } from "./api.ts";
-import { KERNEL, MechanismParam } from "./api.ts";
+import type { Mechanism } from "../wire/nsm/api.ts";
+import { KERNEL, MechanismParam } from "../wire/nsm/api.ts";
 import { NsmError } from "./errors.ts";
 import { checkIfName, checkNetnsName } from "../lib/validate/names.ts";
 

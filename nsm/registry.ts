@@ -4,8 +4,8 @@
 // As in NSM v1, an endpoint registration lasts until its expiration_time (default: one lifetime,
 // one minute, from registering); its owner refreshes it by registering again. An expired endpoint
 // is no longer returned and is removed when next looked at.
-import type { NetworkService, NetworkServiceEndpoint, Payload } from "./api.ts";
-import { FORWARDER_SERVICE, forwarderEndpointName } from "./api.ts";
+import type { NetworkService, NetworkServiceEndpoint, Payload } from "../wire/nsm/api.ts";
+import { FORWARDER_SERVICE, forwarderEndpointName } from "../wire/nsm/api.ts";
 import { NsmError } from "./errors.ts";
 import { checkK8sName } from "../lib/validate/names.ts";
 

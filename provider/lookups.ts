@@ -3,8 +3,8 @@
 // in the program (at preview too) against the endpoints the stack config, the environment or the
 // lab's endpoints.json name, as the resources do.
 import * as pulumi from "@pulumi/pulumi";
-import { resolveSettings } from "./config.ts";
-import type { ConfigGetter } from "./config.ts";
+import { resolveSettings } from "../wire/settings.ts";
+import type { ConfigGetter } from "../wire/settings.ts";
 import { connect, LAB_START_HINT_OPTIONS } from "./impl/context.ts";
 import * as lookups from "./impl/lookups.ts";
 import type { LookupContext } from "./impl/lookups.ts";

@@ -92,7 +92,7 @@ bash scripts/setup-python.sh || say "WARNING: scripts/setup-python.sh failed; te
 # --- 6. the package build ----------------------------------------------------------------------
 # dist/ is what the published package runs (package.json "exports" and "bin"); the repository's own
 # programs and tests run the sources. Skipped when neither the sources nor the build config changed.
-build_hash=$( (find cli lib lab nsm provider components -name '*.ts' -print0 | sort -z | xargs -0 sha256sum; sha256sum tsconfig.json tsconfig.build.json package-lock.json) | sha256sum | cut -c1-16)
+build_hash=$( (find cli lib wire lab nsm provider components -name '*.ts' -print0 | sort -z | xargs -0 sha256sum; sha256sum tsconfig.json tsconfig.build.json package-lock.json) | sha256sum | cut -c1-16)
 build_stamp=dist/.source.stamp
 if [[ -f $build_stamp && $(cat "$build_stamp") == "$build_hash" ]]; then
   say "package build up to date (dist/)"

@@ -3,10 +3,10 @@
 // agents over HTTP with the same clients a forwarder on a real cluster would use.
 import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
-import { KeystoneSession } from "../../provider/clients/openstack.ts";
-import { TfClient } from "../../provider/clients/tf.ts";
-import { VrouterAgentClient } from "../../provider/clients/vrouterAgent.ts";
-import { forwarderEndpoint, POD_LABEL } from "../../nsm/api.ts";
+import { KeystoneSession } from "../../wire/openstack/index.ts";
+import { TfClient } from "../../wire/tf.ts";
+import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
+import { forwarderEndpoint, POD_LABEL } from "../../wire/nsm/api.ts";
 import { NsmError } from "../../nsm/errors.ts";
 import { ForwarderRegistry } from "../../nsm/forwarder.ts";
 import type { KernelOps } from "../../nsm/forwarders/common/kernelOps.ts";

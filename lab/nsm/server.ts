@@ -5,7 +5,7 @@ import type http from "node:http";
 import { ConnectionError, HttpError } from "../../lib/http/client.ts";
 import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts";
 import type { Handler, Route } from "../../lib/http/server.ts";
-import type { NetworkServiceRequest } from "../../nsm/api.ts";
+import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { ChainError } from "../../nsm/chain.ts";
 import { NsmError, rootCause } from "../../nsm/errors.ts";
 import type { Manager } from "../../nsm/manager.ts";

@@ -1,7 +1,7 @@
 // NSM's durable state in the lab's sqlite database: registry records, connections and the kernel
 // forwarder's address leases. Records are stored as JSON, one row each.
 import type { DatabaseSync } from "node:sqlite";
-import type { NetworkService, NetworkServiceEndpoint } from "../../nsm/api.ts";
+import type { NetworkService, NetworkServiceEndpoint } from "../../wire/nsm/api.ts";
 import type { IpamLease, IpamStore } from "../../nsm/forwarders/kernel/ipam.ts";
 import type { ConnectionStore, StoredConnection } from "../../nsm/manager.ts";
 import type { RecordStore, RegistryStore } from "../../nsm/registry.ts";

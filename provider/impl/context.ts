@@ -2,13 +2,13 @@
 // resolved from it, and one set of API clients shared by every resource in the process.
 import type * as pulumi from "@pulumi/pulumi";
 import { ConnectionError } from "../../lib/http/client.ts";
-import { LAB_START_HINT, resolveSettings } from "../config.ts";
-import type { ConfigGetter, Settings } from "../config.ts";
-import { NsmClient } from "../clients/nsm.ts";
-import { OpenStackClient } from "../clients/openstack.ts";
-import type { ClientOptions } from "../clients/openstack.ts";
-import { PodsClient } from "../clients/pods.ts";
-import { TfClient } from "../clients/tf.ts";
+import { LAB_START_HINT, resolveSettings } from "../../wire/settings.ts";
+import type { ConfigGetter, Settings } from "../../wire/settings.ts";
+import { NsmClient } from "../../wire/nsm/client.ts";
+import { OpenStackClient } from "../../wire/openstack/index.ts";
+import type { ClientOptions } from "../../wire/openstack/index.ts";
+import { PodsClient } from "../../wire/pods.ts";
+import { TfClient } from "../../wire/tf.ts";
 
 export interface Clients {
   tf: TfClient;

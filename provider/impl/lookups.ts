@@ -5,7 +5,7 @@
 import { orUndefinedOn404 } from "../../lib/http/client.ts";
 import { checkFqName } from "../../lib/validate/fqname.ts";
 import { checkUuid } from "../../lib/validate/uuid.ts";
-import type { Settings } from "../config.ts";
+import type { Settings } from "../../wire/settings.ts";
 import type { Clients } from "./context.ts";
 import { outputsOf as networkServiceOutputs } from "./networkService.ts";
 import type { NetworkServiceOutputs } from "./networkService.ts";

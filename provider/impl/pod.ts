@@ -4,7 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isStatus } from "../../lib/http/client.ts";
 import { checkK8sName } from "../../lib/validate/names.ts";
-import type { PodInfo } from "../clients/pods.ts";
+import type { PodInfo } from "../../wire/pods.ts";
 import { clients, configure, lookup, quickClients, settings } from "./context.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";

@@ -4,8 +4,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isIpv4 } from "../../lib/ipv4.ts";
 import { checkResourceName } from "../../lib/validate/names.ts";
-import { looksLikeUuid } from "../clients/openstack.ts";
-import type { NovaServer, OpenStackClient } from "../clients/openstack.ts";
+import { looksLikeUuid } from "../../lib/validate/uuid.ts";
+import type { NovaServer, OpenStackClient } from "../../wire/openstack/index.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients } from "./context.ts";

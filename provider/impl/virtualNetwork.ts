@@ -4,11 +4,10 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isStatus } from "../../lib/http/client.ts";
 import { cidrAddress, checkCidr, checkOverlap, checkSubnet, parseCidr } from "../../lib/validate/cidr.ts";
-import { checkFqName } from "../../lib/validate/fqname.ts";
+import { checkFqName, formatFqName } from "../../lib/validate/fqname.ts";
 import { checkResourceName } from "../../lib/validate/names.ts";
 import { isIpv4 } from "../../lib/ipv4.ts";
-import { fqNameString } from "../clients/tf.ts";
-import type { TfObject, TfRef } from "../clients/tf.ts";
+import type { TfObject, TfRef } from "../../wire/tf.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
@@ -164,10 +163,10 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
       const existing = found.value.existing;
       if (!found.value.project) f.add("project", `project ${project} does not exist in TF at ${settings().tfApiUrl}`);
       else if (isNew && adopt === true) {
-        if (!existing) f.add("adopt", `there is no virtual network ${fqNameString(fq)} in TF at ${settings().tfApiUrl} to adopt; create it first, or drop adopt to have Pulumi create it`);
+        if (!existing) f.add("adopt", `there is no virtual network ${formatFqName(fq)} in TF at ${settings().tfApiUrl} to adopt; create it first, or drop adopt to have Pulumi create it`);
         else if (!hasUnknown(subnets)) f.add("subnets", adoptionMismatch(existing, ipam, subnets as SubnetInputs[]));
       } else if (existing) {
-        f.add("name", `virtual network ${fqNameString(fq)} already exists (uuid ${existing.uuid}); pick another name, or set adopt: true to manage that network`);
+        f.add("name", `virtual network ${formatFqName(fq)} already exists (uuid ${existing.uuid}); pick another name, or set adopt: true to manage that network`);
       }
     }
   }
@@ -183,9 +182,9 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
  */
 function adoptionMismatch(existing: TfObject, ipam: string, wanted: SubnetInputs[]): string | undefined {
   const have = subnetsOf(existing);
-  const fq = fqNameString(existing.fq_name);
+  const fq = formatFqName(existing.fq_name);
   const ipamRef = ((existing.network_ipam_refs as IpamRef[] | undefined) ?? [])[0];
-  if (ipamRef && fqNameString(ipamRef.to) !== ipam) return `to adopt ${fq}, declare its ipam as it is: "${fqNameString(ipamRef.to)}" (the program says "${ipam}")`;
+  if (ipamRef && formatFqName(ipamRef.to) !== ipam) return `to adopt ${fq}, declare its ipam as it is: "${formatFqName(ipamRef.to)}" (the program says "${ipam}")`;
   if (sameSubnets(have, wanted)) return undefined;
   return `to adopt ${fq}, declare its subnets as they are: ${JSON.stringify(subnetInputsOf(have, wanted))} (the program says ${JSON.stringify(wanted)})`;
 }
@@ -257,10 +256,10 @@ export function outputsOf(vn: TfObject, inputs: Partial<VirtualNetworkInputs>): 
   return compact({
     [LOGICAL_NAME]: inputs[LOGICAL_NAME],
     name: fq[fq.length - 1]!,
-    project: fqNameString(fq.slice(0, -1)),
-    ipam: ipamRef ? fqNameString(ipamRef.to) : (inputs.ipam ?? DEFAULT_IPAM),
+    project: formatFqName(fq.slice(0, -1)),
+    ipam: ipamRef ? formatFqName(ipamRef.to) : (inputs.ipam ?? DEFAULT_IPAM),
     uuid: vn.uuid,
-    fqName: fqNameString(fq),
+    fqName: formatFqName(fq),
     networkId: Number(vn.virtual_network_network_id ?? 0),
     subnets: subnetsOf(vn),
   });
@@ -286,7 +285,7 @@ async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.Crea
     network_ipam_refs: ipamRefs(inputs.ipam, inputs.subnets),
   });
   const vn = await readVn(created.uuid);
-  if (!vn) throw new Error(`virtual network ${fqNameString(fq)} (${created.uuid}) vanished right after it was created`);
+  if (!vn) throw new Error(`virtual network ${formatFqName(fq)} (${created.uuid}) vanished right after it was created`);
   return { id: created.uuid, outs: withRecordedInputs(outputsOf(vn, inputs), inputs) };
 }
 
@@ -294,10 +293,10 @@ async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.Crea
 async function adopt(fq: string[], inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.CreateResult> {
   const tf = clients().tf;
   const vn = await tf.readByFqName("virtual-network", fq, { excludeBackRefs: true, excludeChildren: true });
-  if (!vn) throw new Error(`adopt: there is no virtual network ${fqNameString(fq)} in TF at ${settings().tfApiUrl} to adopt; create it first, or drop adopt to have Pulumi create it`);
+  if (!vn) throw new Error(`adopt: there is no virtual network ${formatFqName(fq)} in TF at ${settings().tfApiUrl} to adopt; create it first, or drop adopt to have Pulumi create it`);
   const mismatch = adoptionMismatch(vn, inputs.ipam, inputs.subnets);
   if (mismatch) throw new Error(`subnets: ${mismatch}`);
-  progress(`adopted virtual network ${fqNameString(fq)} (${vn.uuid}); destroy ${inputs.deleteAdopted ? "deletes it" : "leaves it in place"}`);
+  progress(`adopted virtual network ${formatFqName(fq)} (${vn.uuid}); destroy ${inputs.deleteAdopted ? "deletes it" : "leaves it in place"}`);
   return { id: vn.uuid, outs: withRecordedInputs({ ...outputsOf(vn, inputs), [ADOPTED]: true }, inputs) };
 }
 

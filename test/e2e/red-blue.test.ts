@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
-import type { TfRef } from "../../provider/clients/tf.ts";
+import type { TfRef } from "../../wire/tf.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
 

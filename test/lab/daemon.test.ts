@@ -7,7 +7,7 @@ import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";
 import { runningDaemonPid } from "../../lab/lifecycle.ts";
-import type { PodInfo as Pod } from "../../provider/clients/pods.ts";
+import type { PodInfo as Pod } from "../../wire/pods.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
 

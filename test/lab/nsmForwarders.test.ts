@@ -10,8 +10,8 @@ import { ConfigStore } from "../../lab/tf/configStore.ts";
 import { createTfServer } from "../../lab/tf/server.ts";
 import { createNsm } from "../../lab/nsm/index.ts";
 import type { LabNsm } from "../../lab/nsm/index.ts";
-import { TfClient } from "../../provider/clients/tf.ts";
-import type { NetworkServiceRequest } from "../../nsm/api.ts";
+import { TfClient } from "../../wire/tf.ts";
+import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { bridgeName } from "../../nsm/forwarders/kernel/call.ts";
 import { tapName } from "../../nsm/forwarders/tungsten/call.ts";
 

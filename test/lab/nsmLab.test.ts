@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
-import { NsmClient } from "../../provider/clients/nsm.ts";
-import type { PodInfo } from "../../provider/clients/pods.ts";
-import { TfClient } from "../../provider/clients/tf.ts";
-import { VrouterAgentClient } from "../../provider/clients/vrouterAgent.ts";
-import type { Connection, NetworkServiceRequest } from "../../nsm/api.ts";
+import { NsmClient } from "../../wire/nsm/client.ts";
+import type { PodInfo } from "../../wire/pods.ts";
+import { TfClient } from "../../wire/tf.ts";
+import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
+import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
 

@@ -3,7 +3,7 @@
 // takes a network or server over as it is, fails at check when it is missing or differs, and
 // delete leaves it in place unless `deleteAdopted: true`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveSettings } from "../../provider/config.ts";
+import { resolveSettings } from "../../wire/settings.ts";
 import { connect, useConfig } from "../../provider/impl/context.ts";
 import * as lookups from "../../provider/impl/lookups.ts";
 import type { LookupContext } from "../../provider/impl/lookups.ts";

@@ -11,9 +11,9 @@ import { HttpClient } from "../../lib/http/client.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { measureReachability } from "../../lab/reachability.ts";
 import type { Reachability } from "../../lab/reachability.ts";
-import { NsmClient } from "../../provider/clients/nsm.ts";
-import { TfClient } from "../../provider/clients/tf.ts";
-import type { Connection } from "../../nsm/api.ts";
+import { NsmClient } from "../../wire/nsm/client.ts";
+import { TfClient } from "../../wire/tf.ts";
+import type { Connection } from "../../wire/nsm/api.ts";
 import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
 import type { TestLab } from "../helpers/lab.ts";
 

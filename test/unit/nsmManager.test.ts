@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { Connection, NetworkServiceRequest } from "../../nsm/api.ts";
-import { forwarderEndpoint } from "../../nsm/api.ts";
+import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
+import { forwarderEndpoint } from "../../wire/nsm/api.ts";
 import { NsmError } from "../../nsm/errors.ts";
 import { ForwarderRegistry } from "../../nsm/forwarder.ts";
 import type { Forwarder, ForwarderCall } from "../../nsm/forwarder.ts";

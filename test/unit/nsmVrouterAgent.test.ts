@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpError } from "../../lib/http/client.ts";
 import { ApiError, close, createJsonServer, listen } from "../../lib/http/server.ts";
-import { agentPort, VrouterAgentClient } from "../../provider/clients/vrouterAgent.ts";
+import { agentPort, VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 
 const ports = new Map<string, Record<string, unknown>>();
 const server = createJsonServer({

@@ -2,10 +2,10 @@
 // microversions and polling, lookups by name, NSM and pod runtime calls, and the errors a user sees.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, HttpError } from "../../lib/http/client.ts";
-import { LAB_START_HINT } from "../../provider/config.ts";
-import { NsmClient } from "../../provider/clients/nsm.ts";
-import { OpenStackClient } from "../../provider/clients/openstack.ts";
-import { PodsClient } from "../../provider/clients/pods.ts";
+import { LAB_START_HINT } from "../../wire/settings.ts";
+import { NsmClient } from "../../wire/nsm/client.ts";
+import { OpenStackClient } from "../../wire/openstack/index.ts";
+import { PodsClient } from "../../wire/pods.ts";
 import { PASSWORD, startFakeCloud } from "./providerFakes.ts";
 import type { FakeCloud } from "./providerFakes.ts";
 

@@ -4,7 +4,7 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { endpointsFilePath, resolveSettings } from "../../provider/config.ts";
+import { endpointsFilePath, resolveSettings } from "../../wire/settings.ts";
 
 let dir: string;
 let labFile: string;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { ApiError, close, createJsonServer, listen, objectBody } from "../../lib/http/server.ts";
 import type { ApiRequest, Route } from "../../lib/http/server.ts";
-import type { PodInfo } from "../../provider/clients/pods.ts";
+import type { PodInfo } from "../../wire/pods.ts";
 import { useConfig } from "../../provider/impl/context.ts";
 
 export const PASSWORD = "fake-secret";

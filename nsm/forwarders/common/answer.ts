@@ -1,7 +1,7 @@
 // Element: the answer to the client. The connection carries what was built: its addresses, routes
 // and MAC (the context), the mechanism with the final interface name, the path through the
 // forwarder, and state UP.
-import type { ConnectionContext } from "../../api.ts";
+import type { ConnectionContext } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import type { PodCall } from "./podCall.ts";
 

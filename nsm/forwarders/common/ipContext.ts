@@ -1,7 +1,7 @@
 // Element: the client interface's addresses and routes, with replace semantics: the wanted address
 // replaces whatever else is on the interface, routes are replaced, so a refresh converges instead
 // of failing on "File exists". Both go away with the interface, so close has nothing of its own.
-import type { Route } from "../../api.ts";
+import type { Route } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import { interfaceNameOf } from "../../mechanism.ts";
 import type { KernelOps } from "./kernelOps.ts";

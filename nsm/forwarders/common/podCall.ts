@@ -1,7 +1,7 @@
 // What every forwarder element sees: the manager's call plus where the client's interface lives.
 // A forwarder's own elements add their state (TF objects, an address lease) to it as it flows.
-import type { Connection } from "../../api.ts";
-import { MechanismParam } from "../../api.ts";
+import type { Connection } from "../../../wire/nsm/api.ts";
+import { MechanismParam } from "../../../wire/nsm/api.ts";
 import type { Next } from "../../chain.ts";
 import { NsmError } from "../../errors.ts";
 import type { Forwarder, ForwarderCall } from "../../forwarder.ts";

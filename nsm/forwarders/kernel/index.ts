@@ -3,7 +3,7 @@
 // every forwarder implements: the same chain shape, other elements.
 import { parseCidr } from "../../../lib/validate/cidr.ts";
 import { ValidationError } from "../../../lib/validate/errors.ts";
-import type { NetworkService } from "../../api.ts";
+import type { NetworkService } from "../../../wire/nsm/api.ts";
 import { chain } from "../../chain.ts";
 import type { Forwarder } from "../../forwarder.ts";
 import { announce } from "../common/announce.ts";

@@ -1,8 +1,8 @@
 // The tungsten forwarder's view of a request: the pod call plus what TF told us about the
 // connection's objects (filled by the tf-objects element, read by the ones after it).
 import { createHash } from "node:crypto";
-import type { Connection } from "../../api.ts";
-import type { FqName } from "../../../provider/clients/tf.ts";
+import type { Connection } from "../../../wire/nsm/api.ts";
+import type { FqName } from "../../../wire/tf.ts";
 import type { PodCall } from "../common/podCall.ts";
 
 export interface TfAttachment {

@@ -1,9 +1,9 @@
 // The tungsten forwarder: plugs a pod straight into a TF virtual network, the way TF's own CNI plugs
 // a pod's eth0, but as an extra interface requested through NSM. Read top to bottom; close runs it
 // bottom to top, and a failing step undoes the ones above it.
-import type { TfClient } from "../../../provider/clients/tf.ts";
+import type { TfClient } from "../../../wire/tf.ts";
 import { checkFqName } from "../../../lib/validate/fqname.ts";
-import type { NetworkService, Route } from "../../api.ts";
+import type { NetworkService, Route } from "../../../wire/nsm/api.ts";
 import { chain } from "../../chain.ts";
 import type { Forwarder } from "../../forwarder.ts";
 import { announce } from "../common/announce.ts";

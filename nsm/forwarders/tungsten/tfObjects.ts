@@ -4,12 +4,11 @@
 // ref that tells the pod's node it hosts the VM. Names derive from the connection id, so every
 // step looks up by fq_name first (idempotent, and close finds them after a restart). Close and
 // rollback delete all of them, in reverse.
-import type { FqName, TfClient, TfObject, TfRef } from "../../../provider/clients/tf.ts";
-import { fqNameString } from "../../../provider/clients/tf.ts";
+import type { FqName, TfClient, TfObject, TfRef } from "../../../wire/tf.ts";
+import { formatFqName, parseFqName } from "../../../lib/validate/fqname.ts";
 import { isStatus } from "../../../lib/http/client.ts";
 import { cidrContains } from "../../../lib/validate/cidr.ts";
-import { parseFqName } from "../../../lib/validate/fqname.ts";
-import type { Connection } from "../../api.ts";
+import type { Connection } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import { applyOrUndo, passCloseOn, passOn } from "../../chain.ts";
 import { NsmError } from "../../errors.ts";
@@ -55,11 +54,11 @@ export function tfObjects(tf: TfClient): Element<TungstenCall> {
 
 async function ensureObjects(tf: TfClient, call: TungstenCall): Promise<TungstenCall> {
   const names = attachmentNames(call);
-  const vnName = fqNameString(names.vnFqName);
+  const vnName = formatFqName(names.vnFqName);
   const vn = await tf.readByFqName<VirtualNetwork>("virtual-network", names.vnFqName);
   if (!vn) throw new NsmError(400, `virtual network ${vnName} (of network service "${call.service.name}") does not exist in TF`);
   const routerUuid = await tf.lookupId("virtual-router", routerFqName(call.node));
-  if (!routerUuid) throw new NsmError(400, `node "${call.node}" has no virtual-router in TF (${fqNameString(routerFqName(call.node))})`);
+  if (!routerUuid) throw new NsmError(400, `node "${call.node}" has no virtual-router in TF (${formatFqName(routerFqName(call.node))})`);
   const vnRef = [{ to: names.vnFqName, uuid: vn.uuid }];
 
   // A refresh that finds the VMI or instance-ip gone (deleted in TF behind NSM's back) rebuilds
@@ -81,7 +80,7 @@ async function ensureObjects(tf: TfClient, call: TungstenCall): Promise<Tungsten
   );
   const vmiVn = (vmi.virtual_network_refs as TfRef[] | undefined)?.[0]?.uuid;
   if (vmiVn !== vn.uuid) {
-    throw new NsmError(409, `VMI ${fqNameString(names.vmiFqName)} is on another virtual network than ${vnName}; close the connection first`);
+    throw new NsmError(409, `VMI ${formatFqName(names.vmiFqName)} is on another virtual network than ${vnName}; close the connection first`);
   }
   const iip = await ensurePreferring(
     tf,

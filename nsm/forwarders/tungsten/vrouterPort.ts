@@ -4,8 +4,8 @@
 // The agent keeps a port until it is unplugged, even once its VMI is gone from the config (TF's
 // agent does the same), so a refresh that rebuilt a VMI deleted in TF unplugs the old VMI's port,
 // and close unplugs the port the connection last plugged as well as the VMI TF has now.
-import type { VrouterAgentClient } from "../../../provider/clients/vrouterAgent.ts";
-import { agentPort } from "../../../provider/clients/vrouterAgent.ts";
+import type { VrouterAgentClient } from "../../../wire/vrouterAgent.ts";
+import { agentPort } from "../../../wire/vrouterAgent.ts";
 import type { Element } from "../../chain.ts";
 import { passCloseOn, passOn } from "../../chain.ts";
 import type { TungstenCall } from "./call.ts";

@@ -1,6 +1,6 @@
 // Pod runtime client: the lab's stand-in for a kubelet (docs/architecture.md, "Pod runtime API").
-import { HttpClient, isStatus } from "../../lib/http/client.ts";
-import type { ClientOptions } from "./openstack.ts";
+import { HttpClient, isStatus } from "../lib/http/client.ts";
+import type { ClientOptions } from "./openstack/index.ts";
 
 export interface PodInfo {
   name: string;

@@ -2,7 +2,8 @@
 // format described in shared/reference/tungsten-fabric.md, so it works unchanged against a real
 // TF cluster and against the lab. TF answers errors as plain text; they surface as HttpError
 // with the server's text in `serverMessage`.
-import { HttpClient, isStatus } from "../../lib/http/client.ts";
+import { HttpClient, isStatus } from "../lib/http/client.ts";
+import { formatFqName } from "../lib/validate/fqname.ts";
 
 /** A TF fully qualified name as an array: ["default-domain", "admin", "red"]. */
 export type FqName = string[];
@@ -93,8 +94,6 @@ export interface TfClientOptions {
 }
 
 /** "default-domain:admin:red" from ["default-domain", "admin", "red"]. */
-export const fqNameString = (fq: FqName): string => fq.join(":");
-
 /** `/virtual-networks` (TF appends a plain "s", even to "network-policy"). */
 export const collectionPath = (type: string): string => `/${type}s`;
 
@@ -106,11 +105,11 @@ const csv = (v: string | string[] | undefined): string | undefined => (v === und
 function listQuery(q: TfListQuery): Record<string, string | undefined> {
   return {
     parent_id: csv(q.parentId),
-    parent_fq_name_str: q.parentFqName ? fqNameString(q.parentFqName) : undefined,
+    parent_fq_name_str: q.parentFqName ? formatFqName(q.parentFqName) : undefined,
     parent_type: q.parentType,
     back_ref_id: csv(q.backRefId),
     obj_uuids: csv(q.objUuids),
-    fq_names: q.fqNames ? q.fqNames.map(fqNameString).join(",") : undefined,
+    fq_names: q.fqNames ? q.fqNames.map(formatFqName).join(",") : undefined,
     fields: csv(q.fields),
     filters: q.filters
       ? Object.entries(q.filters)

@@ -1,7 +1,7 @@
 // Client of the vRouter agent's port API (one agent per compute node, default port 9091), the
 // interface through which TF's CNI and Nova's vif driver plug ports. Wire format in
 // shared/reference/tungsten-fabric.md section 2.
-import { HttpClient, isStatus } from "../../lib/http/client.ts";
+import { HttpClient, isStatus } from "../lib/http/client.ts";
 import { definedOnly } from "./tf.ts";
 
 /** Port type 0: a VM port (vn-id required); 1: a namespace port. */
