@@ -6,10 +6,10 @@ import os from "node:os";
 import path from "node:path";
 import * as netns from "../lib/kernel/netns.ts";
 import { wipeKernel } from "../lab/lifecycle.ts";
-import { registerForSweep, startLab, testInstanceIdentity } from "../test/helpers/lab.ts";
-import type { TestLab } from "../test/helpers/lab.ts";
-import { labClients } from "../test/helpers/labClients.ts";
-import type { LabClients } from "../test/helpers/labClients.ts";
+import { registerForSweep, startLab, testInstanceIdentity } from "../harness/lab.ts";
+import type { TestLab } from "../harness/lab.ts";
+import { labClients } from "../harness/labClients.ts";
+import type { LabClients } from "../harness/labClients.ts";
 import { track } from "./cleanup.ts";
 
 /** Every kernel prefix this run used; the run ends by checking that none of them is left. */

@@ -1,13 +1,13 @@
-// A throw-away stack of an in-repo Pulumi program on a bench lab: test/helpers/pulumiStack.ts (the
+// A throw-away stack of an in-repo Pulumi program on a bench lab: harness/pulumiStack.ts (the
 // set-up test/e2e uses) with the CLI from .tools and its files tracked for cleanup, so an interrupt
 // still removes them (after Ctrl-C the lab is being wiped anyway, and a destroy against it would
 // only retry).
 import fs from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../scripts/pulumiEnv.ts";
-import type { TestLab } from "../test/helpers/lab.ts";
-import { labStack } from "../test/helpers/pulumiStack.ts";
-import type { LabStack } from "../test/helpers/pulumiStack.ts";
+import type { TestLab } from "../harness/lab.ts";
+import { labStack } from "../harness/pulumiStack.ts";
+import type { LabStack } from "../harness/pulumiStack.ts";
 import { track } from "./cleanup.ts";
 
 export const pulumiRoot = join(repoRoot, ".tools");

@@ -2,7 +2,7 @@
 // provider plugin, Node 24 type stripping) end to end on the local backend.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { Marker } from "tfmesh/test/smoke/marker";
+import { Marker } from "tfmesh/harness/smoke/marker";
 
 const config = new pulumi.Config("smoke");
 const dir = process.env.TFMESH_SMOKE_DIR ?? path.resolve(import.meta.dirname, "../../.state/smoke");

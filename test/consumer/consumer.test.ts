@@ -16,7 +16,7 @@ import { stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
 import type { Reachability } from "../../lab/reachability.ts";
 import { KeystoneSession } from "../../wire/openstack/index.ts";
 import { TfClient } from "../../wire/tf.ts";
-import { registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../helpers/lab.ts";
+import { registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../../harness/lab.ts";
 import { EMPTY_LAB, NODE24, REPO, TSC, cleanEnv, parseLabCounts, run, show } from "./helpers.ts";
 import type { CommandResult, LabCounts } from "./helpers.ts";
 

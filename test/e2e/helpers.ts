@@ -1,14 +1,14 @@
 // Automation API plumbing shared by the e2e tests: a private lab with a stack of an in-repo
-// program on it (test/helpers/pulumiStack.ts) and their removal afterwards; clients of the lab's
+// program on it (harness/pulumiStack.ts) and their removal afterwards; clients of the lab's
 // APIs and the "destroy leaves nothing" check.
 import { afterAll, beforeAll, expect } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
-import { labClients } from "../helpers/labClients.ts";
-import type { LabClients } from "../helpers/labClients.ts";
-import { labStack } from "../helpers/pulumiStack.ts";
-import type { LabStack } from "../helpers/pulumiStack.ts";
+import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
+import type { TestLab } from "../../harness/lab.ts";
+import { labClients } from "../../harness/labClients.ts";
+import type { LabClients } from "../../harness/labClients.ts";
+import { labStack } from "../../harness/pulumiStack.ts";
+import type { LabStack } from "../../harness/pulumiStack.ts";
 
 export { labClients, labStack };
 export type { LabClients };

@@ -11,7 +11,7 @@ import * as netns from "../../lib/kernel/netns.ts";
 import { loadInstance } from "../../lab/instance.ts";
 import type { LabInstanceConfig } from "../../lab/instance.ts";
 import { runningDaemonPid, stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
-import { LAB_TIMEOUT, registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../helpers/lab.ts";
+import { LAB_TIMEOUT, registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../../harness/lab.ts";
 
 const CLI = new URL("../../cli/tfmesh.ts", import.meta.url).pathname;
 

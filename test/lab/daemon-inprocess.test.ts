@@ -8,8 +8,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startLabInstance } from "../../lab/daemon.ts";
 import { resolveInstance } from "../../lab/instance.ts";
 import * as netns from "../../lib/kernel/netns.ts";
-import { LAB_TIMEOUT, startLab, testInstanceIdentity } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
+import { LAB_TIMEOUT, startLab, testInstanceIdentity } from "../../harness/lab.ts";
+import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
 

@@ -7,9 +7,9 @@ import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import * as netns from "../../lib/kernel/netns.ts";
 import { stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
-import { LAB_TIMEOUT, testInstanceIdentity } from "../helpers/lab.ts";
+import { LAB_TIMEOUT, testInstanceIdentity } from "../../harness/lab.ts";
 
-const PARENT = new URL("../helpers/labParent.ts", import.meta.url).pathname;
+const PARENT = new URL("../../harness/labParent.ts", import.meta.url).pathname;
 const { name, prefix } = testInstanceIdentity();
 const base = fs.mkdtempSync(path.join(os.tmpdir(), "tfmesh-orphan-"));
 const stateDir = path.join(base, "state");

@@ -8,8 +8,8 @@ import * as netns from "../../lib/kernel/netns.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";
 import { runningDaemonPid } from "../../lab/lifecycle.ts";
 import type { PodInfo as Pod } from "../../wire/pods.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
+import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
+import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
 let pods: HttpClient;

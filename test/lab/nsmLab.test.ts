@@ -10,8 +10,8 @@ import type { PodInfo } from "../../wire/pods.ts";
 import { TfClient } from "../../wire/tf.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
+import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
+import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
 let prefix = "";

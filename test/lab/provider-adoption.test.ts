@@ -9,10 +9,10 @@ import * as lookups from "../../provider/impl/lookups.ts";
 import type { LookupContext } from "../../provider/impl/lookups.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
-import { labClients } from "../helpers/labClients.ts";
-import type { LabClients } from "../helpers/labClients.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
+import { labClients } from "../../harness/labClients.ts";
+import type { LabClients } from "../../harness/labClients.ts";
+import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
+import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
 let api: LabClients;

@@ -14,8 +14,8 @@ import type { Reachability } from "../../lab/reachability.ts";
 import { NsmClient } from "../../wire/nsm/client.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { Connection } from "../../wire/nsm/api.ts";
-import { LAB_TIMEOUT, startLab } from "../helpers/lab.ts";
-import type { TestLab } from "../helpers/lab.ts";
+import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
+import type { TestLab } from "../../harness/lab.ts";
 
 const CLI = new URL("../../cli/tfmesh.ts", import.meta.url).pathname;
 

@@ -70,7 +70,7 @@ describe("smoke stack lifecycle (preview, up, refresh, destroy)", () => {
     const marker = state.deployment.resources.find((r: { type: string }) => r.type === markerType);
     const providerText: string = marker.inputs.__provider;
     expect(providerText).toContain("import(implementation)");
-    expect(providerText).toContain('"tfmesh/test/smoke/markerProvider"');
+    expect(providerText).toContain('"tfmesh/harness/smoke/markerProvider"');
     expect(providerText).not.toContain("writeFile");
     expect(Buffer.byteLength(providerText)).toBeLessThan(4096);
   });

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { MarkerInputs, MarkerOutputs } from "./markerProvider.ts";
 
-const implementation = "tfmesh/test/smoke/markerProvider";
+const implementation = "tfmesh/harness/smoke/markerProvider";
 
 export const markerShim: pulumi.dynamic.ResourceProvider<MarkerInputs, MarkerOutputs> = {
   async check(olds, news) {

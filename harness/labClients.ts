@@ -1,9 +1,9 @@
 // Clients of every wire API of a lab, as the admin user: what e2e tests and benchmarks drive and
 // check the lab through.
-import { NsmClient } from "../../wire/nsm/client.ts";
-import { OpenStackClient } from "../../wire/openstack/index.ts";
-import { PodsClient } from "../../wire/pods.ts";
-import { TfClient } from "../../wire/tf.ts";
+import { NsmClient } from "../wire/nsm/client.ts";
+import { OpenStackClient } from "../wire/openstack/index.ts";
+import { PodsClient } from "../wire/pods.ts";
+import { TfClient } from "../wire/tf.ts";
 import type { TestLab } from "./lab.ts";
 
 export interface LabClients {

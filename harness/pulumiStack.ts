@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { pulumiEnv } from "../../scripts/pulumiEnv.ts";
+import { pulumiEnv } from "../scripts/pulumiEnv.ts";
 import type { TestLab } from "./lab.ts";
 
 export interface LabStack {
