@@ -1,12 +1,11 @@
 // Errors NSM answers with: a status a caller can act on and a message naming what is wrong.
+import { ApiError } from "../lib/http/server.ts";
 
 /** A refused request: 400 bad input, 404 unknown service or connection, 409 conflicting state. */
-export class NsmError extends Error {
-  readonly status: number;
+export class NsmError extends ApiError {
   constructor(status: number, message: string) {
-    super(message);
+    super(status, message);
     this.name = "NsmError";
-    this.status = status;
   }
 }
 

@@ -4,6 +4,12 @@
 import { HttpClient, isStatus } from "../lib/http/client.ts";
 import { definedOnly } from "./tf.ts";
 
+/**
+ * The host end of a VM or pod port, as Nova's vif driver and TF's CNI name it: "tap" + the first
+ * 11 hex digits of the VMI uuid. It is the port's `system-name`.
+ */
+export const tapName = (vmiUuid: string): string => `tap${vmiUuid.toLowerCase().replace(/[^0-9a-f]/g, "").slice(0, 11)}`;
+
 /** Port type 0: a VM port (vn-id required); 1: a namespace port. */
 export type AgentPortType = 0 | 1;
 

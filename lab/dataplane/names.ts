@@ -29,8 +29,6 @@ export const nodeNetns = (prefix: string, node: string) => `${prefix}-${node}`;
 export const vmNetns = (prefix: string, serverId: string) => `${prefix}-vm-${hex(serverId).slice(0, 8)}`;
 export const podNetns = (prefix: string, pod: string) => `${prefix}-pod-${pod}`;
 export const switchPort = (node: string) => `u-${node}`;
-/** Host end of a VM or pod port, as Nova/TF's CNI name it: "tap" + 11 hex characters of the VMI uuid. */
-export const tapName = (vmiUuid: string) => `tap${hex(vmiUuid).slice(0, 11)}`;
 export const vnBridge = (networkId: number) => `vn${networkId}`;
 export const vnVxlan = (networkId: number) => `vx${networkId}`;
 export const vnTable = (networkId: number) => VN_TABLE_BASE + networkId;

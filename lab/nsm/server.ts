@@ -19,7 +19,6 @@ export interface NsmServerOptions {
 /** The status and message a failure answers with. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof NsmError) return new ApiError(err.status, err.message);
   const cause = rootCause(err);
   const message = err instanceof Error ? err.message : String(err);
   if (cause instanceof NsmError) return new ApiError(cause.status, message);

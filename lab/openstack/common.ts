@@ -2,7 +2,6 @@
 // error body shapes of each service, and small id helpers.
 import { ApiError } from "../../lib/http/server.ts";
 import type { ApiRequest, ApiResponse } from "../../lib/http/server.ts";
-import { TfError } from "../tf/errors.ts";
 
 export type TokenValidator = (token: string | undefined) => boolean;
 
@@ -68,15 +67,6 @@ export function neutronFault(status: number, type: string, message: string): Api
   return new ApiError(status, message, type);
 }
 
-/** Runs fn, turning the TF store's errors into HTTP errors with the same status and message. */
-export function fromTf<T>(fn: () => T, map?: (e: TfError) => ApiError | undefined): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof TfError) throw map?.(e) ?? new ApiError(e.status, e.message);
-    throw e;
-  }
-}
 
 /** "http://host:port" of the request, for links. */
 export const hostUrl = (req: ApiRequest) => `http://${req.headers.host ?? "127.0.0.1"}`;

@@ -1,11 +1,11 @@
-// TF's api-server answers errors as plain text with an HTTP status; TfError carries both.
+// TF's api-server answers errors as plain text with an HTTP status; TfError carries both, and
+// being an ApiError, the TF server answers it as it is.
+import { ApiError } from "../../lib/http/server.ts";
 
-export class TfError extends Error {
-  readonly status: number;
+export class TfError extends ApiError {
   constructor(status: number, message: string) {
-    super(message);
+    super(status, message);
     this.name = "TfError";
-    this.status = status;
   }
 }
 

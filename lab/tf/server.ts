@@ -4,7 +4,6 @@ import type http from "node:http";
 import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts";
 import type { ApiRequest, ApiResponse, Route } from "../../lib/http/server.ts";
 import type { ConfigStore, ListQuery, ReadOptions } from "./configStore.ts";
-import { TfError } from "./errors.ts";
 import { TYPE_NAMES, schemaOf } from "./schema.ts";
 
 /** true when the token is valid (Keystone); null disables authentication. */
@@ -34,16 +33,6 @@ function flag(q: URLSearchParams, name: string): boolean {
 
 const truthy = (v: unknown) => v === true || (typeof v === "string" && v.toLowerCase().includes("true"));
 const csv = (v: string | null | undefined) => (v ? v.split(",").filter((s) => s !== "") : undefined);
-
-/** Maps store errors to HTTP errors; everything else is a 500. */
-function wrap(fn: () => ApiResponse): ApiResponse {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof TfError) throw new ApiError(e.status, e.message);
-    throw e;
-  }
-}
 
 /** "virtual-networks" -> "virtual-network", or a 404 in TF's words. */
 function typeOfCollection(collection: string): string {
@@ -122,36 +111,36 @@ export function createTfServer(opts: TfServerOptions): http.Server {
     return { body: { href: base, links } };
   };
 
-  const list = (type: string, q: ListQuery) => wrap(() => listResponse(type, store.list(type, q), q.detail === true));
+  const list = (type: string, q: ListQuery) => listResponse(type, store.list(type, q), q.detail === true);
 
   const routes: Route[] = [
     { method: "GET", pattern: "/", handler: homepage },
     {
       method: "POST",
       pattern: "/fqname-to-id",
-      handler: (req) => wrap(() => {
+      handler: (req) => {
         const b = objectBody(req);
         return { body: { uuid: store.fqNameToId(String(b.type), b.fq_name) } };
-      }),
+      },
     },
     {
       method: "POST",
       pattern: "/id-to-fqname",
-      handler: (req) => wrap(() => {
+      handler: (req) => {
         const b = objectBody(req);
         if (typeof b.uuid !== "string") throw new ApiError(400, "Bad Request: uuid is required");
         return { body: store.idToFqName(b.uuid) };
-      }),
+      },
     },
-    { method: "POST", pattern: "/ref-update", handler: (req) => wrap(() => ({ body: store.refUpdate(objectBody(req)) })) },
+    { method: "POST", pattern: "/ref-update", handler: (req) => ({ body: store.refUpdate(objectBody(req)) }) },
     {
       method: "POST",
       pattern: "/prop-collection-update",
-      handler: (req) => wrap(() => {
+      handler: (req) => {
         const b = objectBody(req);
         store.propCollectionUpdate(b.uuid, b.updates);
         return { text: "" };
-      }),
+      },
     },
     {
       method: "POST",
@@ -182,13 +171,11 @@ export function createTfServer(opts: TfServerOptions): http.Server {
       pattern: "/:collection",
       handler: (req) => {
         const type = typeOfCollection(req.params.collection!);
-        return wrap(() => {
-          const body = objectBody(req, type);
-          const o = store.create(type, body, { baseUrl: baseUrl(req) });
-          const out: Record<string, unknown> = { name: o.name, fq_name: o.fq_name, uuid: o.uuid, href: o.href };
-          if (o.parent_type) Object.assign(out, { parent_type: o.parent_type, parent_uuid: o.parent_uuid, parent_href: o.parent_href });
-          return { body: { [type]: out } };
-        });
+        const body = objectBody(req, type);
+        const o = store.create(type, body, { baseUrl: baseUrl(req) });
+        const out: Record<string, unknown> = { name: o.name, fq_name: o.fq_name, uuid: o.uuid, href: o.href };
+        if (o.parent_type) Object.assign(out, { parent_type: o.parent_type, parent_uuid: o.parent_uuid, parent_href: o.parent_href });
+        return { body: { [type]: out } };
       },
     },
     {
@@ -204,12 +191,10 @@ export function createTfServer(opts: TfServerOptions): http.Server {
           excludeHrefs: flag(q, "exclude_hrefs"),
           baseUrl: baseUrl(req),
         };
-        return wrap(() => {
-          const o = store.read(type, req.params.uuid!, ro);
-          const lm = (o.id_perms as { last_modified?: string } | undefined)?.last_modified;
-          const headers: Record<string, string> = lm ? { etag: `"${lm}"` } : {};
-          return { body: { [type]: o }, headers };
-        });
+        const o = store.read(type, req.params.uuid!, ro);
+        const lm = (o.id_perms as { last_modified?: string } | undefined)?.last_modified;
+        const headers: Record<string, string> = lm ? { etag: `"${lm}"` } : {};
+        return { body: { [type]: o }, headers };
       },
     },
     {
@@ -217,16 +202,14 @@ export function createTfServer(opts: TfServerOptions): http.Server {
       pattern: "/:type/:uuid",
       handler: (req) => {
         const type = typeOfItem(req.params.type!);
-        return wrap(() => {
-          const uuid = req.params.uuid!;
-          // TF answers an empty PUT without touching the object.
-          if (req.body === undefined || (typeof req.body === "object" && req.body !== null && (req.body as Record<string, unknown>)[type] == null)) {
-            store.read(type, uuid);
-            return { body: { [type]: { uuid, href: `${baseUrl(req)}/${type}/${uuid}` } } };
-          }
-          store.update(type, uuid, objectBody(req, type));
+        const uuid = req.params.uuid!;
+        // TF answers an empty PUT without touching the object.
+        if (req.body === undefined || (typeof req.body === "object" && req.body !== null && (req.body as Record<string, unknown>)[type] == null)) {
+          store.read(type, uuid);
           return { body: { [type]: { uuid, href: `${baseUrl(req)}/${type}/${uuid}` } } };
-        });
+        }
+        store.update(type, uuid, objectBody(req, type));
+        return { body: { [type]: { uuid, href: `${baseUrl(req)}/${type}/${uuid}` } } };
       },
     },
     {
@@ -234,10 +217,8 @@ export function createTfServer(opts: TfServerOptions): http.Server {
       pattern: "/:type/:uuid",
       handler: (req) => {
         const type = typeOfItem(req.params.type!);
-        return wrap(() => {
-          store.delete(type, req.params.uuid!, { baseUrl: baseUrl(req) });
-          return { text: "" };
-        });
+        store.delete(type, req.params.uuid!, { baseUrl: baseUrl(req) });
+        return { text: "" };
       },
     },
   ];

@@ -11,7 +11,8 @@ import { createVeth, ip, netns, ping } from "../../lib/kernel/index.ts";
 import { formatIpv4, net, parseIpv4 } from "../../lib/ipv4.ts";
 import { createDataplane } from "../../lab/dataplane/index.ts";
 import type { Dataplane, VmPort } from "../../lab/dataplane/index.ts";
-import { nodeNetns, podNetns, tapName, vmNetns } from "../../lab/dataplane/names.ts";
+import { nodeNetns, podNetns, vmNetns } from "../../lab/dataplane/names.ts";
+import { tapName } from "../../wire/vrouterAgent.ts";
 import type { PortConfigSource, ResolvedPort } from "../../lab/vrouter/portConfig.ts";
 
 export interface FakeVn {

@@ -4,7 +4,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteLink, ip, listLinks, netns, ping, showLink } from "../../lib/kernel/index.ts";
-import { nodeNetns, tapName, vnBridge, vnVxlan } from "../../lab/dataplane/names.ts";
+import { nodeNetns, vnBridge, vnVxlan } from "../../lab/dataplane/names.ts";
+import { tapName } from "../../wire/vrouterAgent.ts";
 import { readSnapshot } from "../../lab/dataplane/snapshot.ts";
 import { planEntries } from "../../lab/dataplane/vnEntries.ts";
 import { planPlumbing } from "../../lab/dataplane/vnPlumbing.ts";

@@ -13,7 +13,7 @@ import type { LabNsm } from "../../lab/nsm/index.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { bridgeName } from "../../nsm/forwarders/kernel/call.ts";
-import { tapName } from "../../nsm/forwarders/tungsten/call.ts";
+import { tapName } from "../../wire/vrouterAgent.ts";
 
 const prefix = `n${randomBytes(2).toString("hex")}`;
 const node = "k8s-1";

@@ -32,8 +32,6 @@ export interface TungstenCall extends PodCall {
   tf?: TfAttachment;
 }
 
-/** The host end of a VMI's port: "tap" + the first 11 hex digits of the VMI uuid (docs/architecture.md). */
-export const tapName = (vmiUuid: string): string => `tap${vmiUuid.replace(/-/g, "").slice(0, 11)}`;
 
 /** The name of the VM, VMI and instance-ip of a connection. Ids that would make a too-long or odd
  *  TF name are hashed. */

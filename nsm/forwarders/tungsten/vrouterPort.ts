@@ -9,7 +9,8 @@ import { agentPort } from "../../../wire/vrouterAgent.ts";
 import type { Element } from "../../chain.ts";
 import { passCloseOn, passOn } from "../../chain.ts";
 import type { TungstenCall } from "./call.ts";
-import { pluggedVmi, tapName } from "./call.ts";
+import { pluggedVmi } from "./call.ts";
+import { tapName } from "../../../wire/vrouterAgent.ts";
 
 /** The agent of a node; throws (naming the node) when there is none. */
 export type AgentOf = (node: string) => VrouterAgentClient;
