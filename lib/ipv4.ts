@@ -41,11 +41,6 @@ export function broadcastOf(addr: number, prefixLen: number): number {
   return (networkOf(addr, prefixLen) | (~prefixMask(prefixLen) >>> 0)) >>> 0;
 }
 
-/** Number of addresses in a prefix (256 for a /24). */
-export function sizeOf(prefixLen: number): number {
-  return 2 ** (32 - prefixLen);
-}
-
 /** A parsed network: integers for math, strings for display. */
 export interface Ipv4Net {
   network: number;

@@ -43,8 +43,6 @@ export function parseCidr(value: unknown, field = "cidr", opts: CidrOptions = {}
   return r;
 }
 
-export const assertCidr = parseCidr;
-
 export interface AllocationPool {
   start: string;
   end: string;
@@ -111,11 +109,6 @@ export function checkOverlap(cidrs: string[]): string | undefined {
     }
   }
   return undefined;
-}
-
-export function assertNoOverlap(cidrs: string[], field = "subnets"): void {
-  const reason = checkOverlap(cidrs);
-  if (reason !== undefined) throw new ValidationError(field, reason);
 }
 
 /** Whether address `ip` lies inside `cidr` (both already valid). */

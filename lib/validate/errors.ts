@@ -10,10 +10,3 @@ export class ValidationError extends Error {
     this.reason = reason;
   }
 }
-
-/** Turns a check (reason or undefined) into an assertion that throws ValidationError. */
-export function assertWith<T>(check: (value: unknown) => string | undefined, value: unknown, field: string): T {
-  const reason = check(value);
-  if (reason !== undefined) throw new ValidationError(field, reason);
-  return value as T;
-}

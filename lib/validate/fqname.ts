@@ -44,8 +44,6 @@ export function parseFqName(value: unknown, opts: FqNameOptions = {}, field = "f
   return typeof value === "string" ? value.split(":") : [...(value as string[])];
 }
 
-export const assertFqName = parseFqName;
-
 export function formatFqName(fq: readonly string[]): string {
   return fq.join(":");
 }

@@ -1,5 +1,4 @@
 // MAC addresses in the colon form every API here uses ("02:aa:bb:cc:dd:ee").
-import { ValidationError } from "./errors.ts";
 
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
@@ -11,14 +10,3 @@ export function checkMac(value: unknown): string | undefined {
   return undefined;
 }
 
-export function assertMac(value: unknown, field = "mac_address"): string {
-  const reason = checkMac(value);
-  if (reason !== undefined) throw new ValidationError(field, reason);
-  return (value as string).toLowerCase();
-}
-
-export function normalizeMac(mac: string): string {
-  return mac.toLowerCase();
-}
-
-export const validateMac = checkMac;

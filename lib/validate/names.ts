@@ -58,11 +58,3 @@ function asserter(check: (v: unknown) => string | undefined, defaultField: strin
 
 export const assertIfName = asserter(checkIfName, "interface name");
 export const assertNetnsName = asserter(checkNetnsName, "netns");
-export const assertK8sName = asserter(checkK8sName, "name");
-export const assertResourceName = asserter(checkResourceName, "name");
-
-// The names docs/architecture.md lists; they return the reason like check*.
-export const validateIfName = checkIfName;
-export const validateNetnsName = checkNetnsName;
-export const validateK8sName = checkK8sName;
-export const validateResourceName = checkResourceName;

@@ -1,5 +1,4 @@
 // UUIDs in the canonical lower-case 8-4-4-4-12 form TF and OpenStack use in URLs.
-import { ValidationError } from "./errors.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -14,10 +13,4 @@ export const looksLikeUuid = (s: string): boolean => LOOSE_UUID.test(s);
 
 export function checkUuid(value: unknown): string | undefined {
   return isUuid(value) ? undefined : `expected a lower-case UUID such as "3f0c2a1e-...", got ${JSON.stringify(value) ?? String(value)}`;
-}
-
-export function assertUuid(value: unknown, field = "uuid"): string {
-  const reason = checkUuid(value);
-  if (reason !== undefined) throw new ValidationError(field, reason);
-  return value as string;
 }

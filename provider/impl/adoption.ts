@@ -2,7 +2,7 @@
 // pulumi#16175): `adopt: true` makes create find the object by its name and manage it instead of
 // creating one; delete then leaves it in place unless `deleteAdopted: true`. The rules every
 // adopting resource shares live here; each resource finds and compares its own kind of object.
-import { isUnknown, recordedInputs } from "./inputs.ts";
+import { isUnknown, inputsOf } from "./inputs.ts";
 import type { Failures } from "./inputs.ts";
 
 export interface AdoptionInputs {
@@ -40,5 +40,5 @@ export const ADOPTED = "adopted";
 
 /** Whether delete must leave the object of these outputs in place (adopted, and not told to delete it). */
 export function leavesInPlace(props: Record<string, unknown>): boolean {
-  return props[ADOPTED] === true && (recordedInputs(props) ?? props).deleteAdopted !== true;
+  return props[ADOPTED] === true && inputsOf(props).deleteAdopted !== true;
 }

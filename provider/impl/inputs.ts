@@ -84,7 +84,12 @@ export function withRecordedInputs<T extends object>(outs: T, inputs: object): T
   return { ...outs, [RECORDED_INPUTS]: own };
 }
 
-/** The inputs the outputs were made from; undefined for state written before outputs recorded them. */
+/** The inputs the outputs were made from (every state tfmesh writes records them; bare outputs otherwise). */
+export function inputsOf(props: Record<string, unknown>): Record<string, unknown> {
+  return recordedInputs(props) ?? props;
+}
+
+/** The inputs the outputs were made from; undefined for outputs that did not record them. */
 export function recordedInputs(props: Record<string, unknown>): Record<string, unknown> | undefined {
   const r = props[RECORDED_INPUTS];
   return r && typeof r === "object" && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined;

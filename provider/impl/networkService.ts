@@ -7,7 +7,7 @@ import { checkK8sName, checkResourceName } from "../../lib/validate/names.ts";
 import { FORWARDER_SERVICE } from "../../wire/nsm/api.ts";
 import type { NetworkService } from "../../wire/nsm/api.ts";
 import { clients, configure, lookup, quickClients, settings } from "./context.ts";
-import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, withRecordedInputs } from "./inputs.ts";
+import { Failures, changedKeys, compact, isUnknown, optionalString, inputsOf, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";
 
 /** Forwarders this project ships; others count as known once they register in the registry. */
@@ -127,7 +127,7 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   if (!ns) return { id: "" };
   const outs = outputsOf(ns, props[LOGICAL_NAME]);
   // Every input of a service is a field of its record: the record is the inputs, drifted or not.
-  const inputs = { ...outs, [LOGICAL_NAME]: (recordedInputs(props) ?? props)[LOGICAL_NAME] };
+  const inputs = { ...outs, [LOGICAL_NAME]: inputsOf(props)[LOGICAL_NAME] };
   return { id, props: withRecordedInputs(outs, inputs), inputs: compact(inputs) };
 }
 

@@ -9,7 +9,7 @@ import type { NovaServer, OpenStackClient } from "../../wire/openstack/index.ts"
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients } from "./context.ts";
-import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
+import { Failures, changedKeys, compact, isUnknown, inputsOf, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
 
 export interface VmNetworkInputs {
@@ -266,13 +266,8 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   if (!server || GONE.has(server.status)) return { id: "" };
   const old = props as Partial<VirtualMachineOutputs>;
   const outs = await outputsOf(openstack, server, old);
-  const inputs = refreshedInputs(recordedInputs(props) ?? legacyInputs(old), old, outs);
+  const inputs = refreshedInputs(inputsOf(props), old, outs);
   return { id, props: withRecordedInputs(outs, inputs), inputs };
-}
-
-/** State from before outputs recorded their inputs: the requested host cannot be told from Nova's choice. */
-function legacyInputs(old: Partial<VirtualMachineOutputs>): Record<string, unknown> {
-  return compact({ [LOGICAL_NAME]: old[LOGICAL_NAME], name: old.name, image: old.image, flavor: old.flavor, networks: old.networks, timeoutSeconds: old.timeoutSeconds });
 }
 
 /**

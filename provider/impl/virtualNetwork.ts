@@ -11,7 +11,7 @@ import type { TfObject, TfRef } from "../../wire/tf.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
-import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, recordedInputs, sameJson, withRecordedInputs } from "./inputs.ts";
+import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, inputsOf, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
 
 export const DEFAULT_PROJECT = "default-domain:admin";
@@ -304,7 +304,7 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   const vn = await readVn(id);
   if (!vn) return { id: "" };
   const outs = { ...outputsOf(vn, props as Partial<VirtualNetworkInputs>), ...adoptedOf(props) };
-  const was = recordedInputs(props) ?? legacyInputs(props as Partial<VirtualNetworkOutputs>);
+  const was = inputsOf(props);
   const wanted = was.subnets as SubnetInputs[] | undefined;
   const inputs = compact({
     ...was,
@@ -314,11 +314,6 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
     subnets: wanted !== undefined && sameSubnets(outs.subnets, wanted) ? wanted : subnetInputsOf(outs.subnets, wanted ?? []),
   });
   return { id, props: withRecordedInputs(outs, inputs), inputs };
-}
-
-/** State from before outputs recorded their inputs: subnets in their shortest form. */
-function legacyInputs(old: Partial<VirtualNetworkOutputs>): Record<string, unknown> {
-  return compact({ [LOGICAL_NAME]: old[LOGICAL_NAME], name: old.name, project: old.project, ipam: old.ipam, subnets: subnetInputsOf(old.subnets ?? [], []) });
 }
 
 /**
