@@ -11,6 +11,7 @@ import * as netns from "../../lib/kernel/netns.ts";
 import { loadInstance } from "../../lab/instance.ts";
 import type { LabInstanceConfig } from "../../lab/instance.ts";
 import { runningDaemonPid, stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
+import { eventually } from "../../harness/eventually.ts";
 import { LAB_TIMEOUT, registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../../harness/lab.ts";
 
 const CLI = new URL("../../cli/tfmesh.ts", import.meta.url).pathname;
@@ -107,15 +108,15 @@ describe("with a VM and pods in the lab", () => {
     const created = (
       await nova.post<{ server: { id: string } }>("/servers", { server: { name: "red-vm", imageRef: images[0]!.id, flavorRef: "1", networks: [{ uuid: net.id }] } })
     ).body.server;
-    for (;;) {
-      const server = (await nova.get<{ server: { status: string; addresses: Record<string, Array<{ addr: string }>> } }>(`/servers/${created.id}`)).body.server;
-      if (server.status === "ERROR") throw new Error("red-vm failed to boot");
-      if (server.status === "ACTIVE") {
-        vm = { id: created.id, ip: server.addresses.red![0]!.addr, gateway: subnet.gateway_ip };
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const server = await eventually(
+      async () => {
+        const s = (await nova.get<{ server: { status: string; addresses: Record<string, Array<{ addr: string }>> } }>(`/servers/${created.id}`)).body.server;
+        return s.status !== "BUILD" && s;
+      },
+      { what: "red-vm to leave BUILD", timeoutMs: 60_000 },
+    );
+    if (server.status !== "ACTIVE") throw new Error(`red-vm failed to boot: ${server.status}`);
+    vm = { id: created.id, ip: server.addresses.red![0]!.addr, gateway: subnet.gateway_ip };
     pods = new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.pods}`, retries: 0 });
     await pods.post("/pods", { name: "web", node: "k8s-1" });
     bIp = (await pods.post<{ eth0: { ip: string } }>("/pods", { name: "db", node: "k8s-2" })).body.eth0.ip;

@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import * as netns from "../../lib/kernel/netns.ts";
 import { stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
+import { eventually } from "../../harness/eventually.ts";
 import { LAB_TIMEOUT, testInstanceIdentity } from "../../harness/lab.ts";
 
 const PARENT = new URL("../../harness/labParent.ts", import.meta.url).pathname;
@@ -20,26 +21,18 @@ afterAll(async () => {
   fs.rmSync(base, { recursive: true, force: true });
 }, LAB_TIMEOUT);
 
-async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 it(
   "removes the lab of a test process that was killed",
   async () => {
     const parent = spawn(process.execPath, [PARENT, name, prefix, stateDir], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     parent.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    await until("the lab to become healthy", () => out.includes("READY") || parent.exitCode !== null, LAB_TIMEOUT);
+    await eventually(() => out.includes("READY") || parent.exitCode !== null, { what: "the lab to become healthy", timeoutMs: LAB_TIMEOUT });
     expect(out).toContain(`READY ${prefix}`);
     expect(netns.list(`${prefix}-`)).toContain(`${prefix}-underlay`);
 
     parent.kill("SIGKILL");
-    await until("the orphaned lab to remove itself", () => netns.list(`${prefix}-`).length === 0 && !fs.existsSync(stateDir));
+    await eventually(() => netns.list(`${prefix}-`).length === 0 && !fs.existsSync(stateDir), { what: "the orphaned lab to remove itself" });
     expect(netns.list(`${prefix}-`)).toEqual([]);
   },
   LAB_TIMEOUT,

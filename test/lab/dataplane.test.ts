@@ -10,18 +10,12 @@ import { readSnapshot } from "../../lab/dataplane/snapshot.ts";
 import { planEntries } from "../../lab/dataplane/vnEntries.ts";
 import { planPlumbing } from "../../lab/dataplane/vnPlumbing.ts";
 import type { VmPort } from "../../lab/dataplane/index.ts";
+import { eventually } from "../../harness/eventually.ts";
 import { agentRequest, attachPod, createTestLab, isolated, podNs, portBody, reaches, startAgents, vmNs } from "./dataplane-fixture.ts";
 import type { FakeVn, TestLab } from "./dataplane-fixture.ts";
 
 let lab: TestLab;
 
-async function eventually(check: () => Promise<boolean>, attempts = 50): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 let red: FakeVn;
 let blue: FakeVn;
 const vm = {
@@ -186,7 +180,7 @@ describe("agent port API", () => {
     expect(await isolated(ns, vm.red1.ip)).toBe(true);
     lab.config.vmis.set(uuid, { vnUuid: red.uuid, mac: late.mac, ip: late.ip });
     lab.config.addVn("unrelated", 99, "10.99.0.0/24"); // a config change wakes the agents
-    expect(await eventually(async () => (await agentRequest(lab, "k2", "GET", `/port/${uuid}`)).status === 200)).toBe(true);
+    expect(await eventually(async () => (await agentRequest(lab, "k2", "GET", `/port/${uuid}`)).status === 200, { what: `the late port ${uuid} to become active on k2` })).toBe(true);
     await lab.dp.agents.refresh(); // queued behind the refresh the change started, so that one has finished
     expect(await reaches(ns, vm.red1.ip)).toBe(true);
     expect(await reaches(vmNs(lab, vm.red3.id), late.ip)).toBe(true);

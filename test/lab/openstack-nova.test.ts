@@ -1,6 +1,7 @@
 // Nova v2.1: microversions, flavors, and the server lifecycle through TF objects and the VmRuntime.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, eventually, startLab, stopLab, token } from "./tf-harness.ts";
+import { eventually } from "../../harness/eventually.ts";
+import { call, startLab, stopLab, token } from "./tf-harness.ts";
 import type { Lab } from "./tf-harness.ts";
 
 let lab: Lab;
@@ -25,7 +26,7 @@ async function active(id: string) {
   return eventually(async () => {
     const s = (await nova("GET", `/v2.1/servers/${id}`)).json.server;
     return s.status === "BUILD" ? undefined : s;
-  }, `server ${id} to leave BUILD`);
+  }, { what: `server ${id} to leave BUILD`, intervalMs: 10 });
 }
 
 beforeAll(async () => {

@@ -1,7 +1,8 @@
 // A daemon restart keeps servers, ports and tokens, and finishes boots that were interrupted.
 import { afterAll, describe, expect, it } from "vitest";
 import { close } from "../../lib/http/server.ts";
-import { FakeVmRuntime, call, eventually, removeDir, startLab, stopLab, tempDir, token } from "./tf-harness.ts";
+import { eventually } from "../../harness/eventually.ts";
+import { FakeVmRuntime, call, removeDir, startLab, stopLab, tempDir, token } from "./tf-harness.ts";
 import type { Lab } from "./tf-harness.ts";
 
 const dir = tempDir("tfmesh-restart-");
@@ -34,7 +35,7 @@ describe("openstack across a restart", () => {
       const s = await eventually(async () => {
         const g = await call("GET", `${second.url.nova}/v2.1/servers/${id}`, undefined, H);
         return g.json.server.status === "ACTIVE" ? g.json.server : undefined;
-      }, "the interrupted boot to finish");
+      }, { what: "the interrupted boot to finish", intervalMs: 10 });
       expect(s.addresses.persist[0].addr).toBe("10.70.0.3");
       expect(second.vm.boots.map((b) => b.serverId)).toEqual([id]);
       expect((await call("GET", `${second.url.neutron}/v2.0/ports?device_id=${id}`, undefined, H)).json.ports).toHaveLength(1);

@@ -14,6 +14,7 @@ import type { Reachability } from "../../lab/reachability.ts";
 import { NsmClient } from "../../wire/nsm/client.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { Connection } from "../../wire/nsm/api.ts";
+import { eventually } from "../../harness/eventually.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 
@@ -73,15 +74,15 @@ beforeAll(async () => {
     await nsm.upsertNetworkService({ name: color, payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: `default-domain:admin:${color}` } });
 
     const server = (await nova.post<{ server: { id: string } }>("/servers", { server: { name: `${color}-vm`, imageRef: image, flavorRef: "1", networks: [{ uuid: vn.uuid }] } })).body.server;
-    for (;;) {
-      const s = (await nova.get<{ server: { status: string; addresses: Record<string, Array<{ addr: string }>> } }>(`/servers/${server.id}`)).body.server;
-      if (s.status === "ERROR") throw new Error(`${color}-vm failed to boot`);
-      if (s.status === "ACTIVE") {
-        vmIp[color] = Object.values(s.addresses)[0]![0]!.addr;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const booted = await eventually(
+      async () => {
+        const s = (await nova.get<{ server: { status: string; addresses: Record<string, Array<{ addr: string }>> } }>(`/servers/${server.id}`)).body.server;
+        return s.status !== "BUILD" && s;
+      },
+      { what: `${color}-vm to leave BUILD`, timeoutMs: 60_000 },
+    );
+    if (booted.status !== "ACTIVE") throw new Error(`${color}-vm failed to boot: ${booted.status}`);
+    vmIp[color] = Object.values(booted.addresses)[0]![0]!.addr;
 
     const pod = (await pods.post<{ name: string; node: string; netns: string }>("/pods", { name: `${color}-pod`, node: "k8s-1" })).body;
     nsmConn[color] = await nsm.request({

@@ -143,13 +143,3 @@ export async function token(lab: Lab): Promise<string> {
   if (r.status !== 201) throw new Error(`token: ${r.status} ${r.text}`);
   return r.headers.get("x-subject-token")!;
 }
-
-/** Polls until check() returns a value (bounded; for async boots). */
-export async function eventually<T>(check: () => Promise<T | undefined>, what: string, tries = 200): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await check();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}

@@ -3,6 +3,7 @@
 import { createRequire } from "node:module";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../harness/eventually.ts";
 import { NetworkService, Pod, PodAttachment, VirtualMachine, VirtualNetwork } from "../../provider/index.ts";
 
 const providerTexts = new Map<string, string>();
@@ -34,7 +35,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => vn.urn.apply(() => resolve()));
   // Serialization is asynchronous; wait until every resource has been registered.
   const registered = () => [...textsPerType.values()].reduce((n, texts) => n + texts.length, 0);
-  for (let i = 0; i < 100 && registered() < 6; i++) await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => registered() >= 6, { what: "the six resources to be registered", timeoutMs: 10_000, intervalMs: 20 });
 });
 
 const tokens = [
