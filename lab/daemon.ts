@@ -10,7 +10,7 @@ import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { close, listen } from "../lib/http/server.ts";
-import { createDataplane } from "./dataplane/index.ts";
+import { createDataplane } from "./compute/index.ts";
 import { endpointsFor, writeEndpoints } from "./endpoints.ts";
 import type { LabEndpoints } from "./endpoints.ts";
 import { instanceFile, labNodes, loadInstance } from "./instance.ts";

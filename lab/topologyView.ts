@@ -1,6 +1,6 @@
 // `lab topology`: the instance drawn as a tree a person can read at a glance — the underlay, each
 // node with its VN bridges, and the VMs and pods on it with every interface, MAC, address and network.
-import type { DataplaneDescription, IfaceDescription } from "./dataplane/types.ts";
+import type { DataplaneDescription, IfaceDescription } from "./compute/describe.ts";
 
 export type IfaceView = IfaceDescription;
 export type NodeView = DataplaneDescription["nodes"][number];

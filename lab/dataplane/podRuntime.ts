@@ -4,10 +4,9 @@
 import { createVeth, deleteLink, ip, listLinks, netns } from "../../lib/kernel/index.ts";
 import { checkK8sName } from "../../lib/validate/names.ts";
 import { POD_BRIDGE, POD_PLEN, nodeNetns, podAddress, podGateway, podHostIf, podMac, podNetns } from "./names.ts";
-import type { Serial } from "./serial.ts";
 import { emptySnapshot, isUp, readSnapshot } from "./snapshot.ts";
 import type { DataplaneState, PodRow } from "./state.ts";
-import type { NodeInfo, PodEth0, PodRuntime, PodSpec } from "./types.ts";
+import type { KernelTurn, NodeInfo, PodEth0, PodRuntime, PodSpec } from "./types.ts";
 
 export class PodSpecError extends Error {
   constructor(message: string) {
@@ -20,8 +19,8 @@ export interface PodRuntimeDeps {
   prefix: string;
   nodes: Map<string, NodeInfo>;
   state: DataplaneState;
-  serial: Serial;
-  /** Runs (inside the serial lock) after a pod's interfaces are gone, so agents drop ports whose tap went with them. */
+  inTurn: KernelTurn;
+  /** Runs (in the same kernel turn) after a pod's interfaces are gone, so agents drop ports whose tap went with them. */
   afterInterfacesGone?: () => Promise<void>;
 }
 
@@ -38,11 +37,11 @@ export class LabPodRuntime implements PodRuntime {
   }
 
   createPod(p: PodSpec): Promise<{ netns: string; eth0: PodEth0 }> {
-    return this.d.serial.run(() => this.createNow(p));
+    return this.d.inTurn(() => this.createNow(p));
   }
 
   deletePod(name: string): Promise<void> {
-    return this.d.serial.run(() => this.deleteNow(name));
+    return this.d.inTurn(() => this.deleteNow(name));
   }
 
   private async createNow(p: PodSpec): Promise<{ netns: string; eth0: PodEth0 }> {

@@ -41,45 +41,6 @@ export interface PodRuntime {
   deletePod(name: string): Promise<void>;
 }
 
-export interface IfaceDescription {
-  name: string;
-  mac: string;
-  /** "10.1.1.3/24" */
-  addresses: string[];
-  /** "pod" or the VN's fq_name string. */
-  network?: string;
-  networkId?: number;
-}
-
-export interface DataplaneDescription {
-  underlay: { netns: string; cidr: string };
-  nodes: Array<{
-    name: string;
-    kind: "compute" | "k8s";
-    netns: string;
-    underlayIp: string;
-    networks: Array<{
-      networkId: number;
-      vnUuid?: string;
-      fqName?: string;
-      bridge: string;
-      vxlan: string;
-      /** "10.1.1.254/24" */
-      gateways: string[];
-      /** tap names */
-      ports: string[];
-    }>;
-    vms: Array<{ serverId: string; name?: string; netns: string; interfaces: IfaceDescription[] }>;
-    pods: Array<{ name: string; netns: string; interfaces: IfaceDescription[] }>;
-    /**
-     * The node's vRouter agent port table: every port plugged with POST /port and not yet
-     * unplugged, active (config and interface present) or not. TF's port API has no list call, so
-     * this is where a leftover port shows.
-     */
-    vrouterPorts?: Array<{ id: string; systemName: string; active: boolean }>;
-  }>;
-}
-
 /** The lab nodes as lab/instance.ts numbers them (computeNodes then k8sNodes). */
 export interface NodeInfo {
   name: string;
@@ -87,3 +48,9 @@ export interface NodeInfo {
   index: number;
   ip: string;
 }
+
+/**
+ * Runs kernel work after all work queued before it: plug, unplug, boot and reconcile all read the
+ * kernel, plan, and write, and two of those interleaved would plan against stale reads.
+ */
+export type KernelTurn = <T>(work: () => Promise<T>) => Promise<T>;

@@ -4,8 +4,7 @@
 // hosting node's routes. Every change ends in ControlNode.sync of the nodes it touches.
 import { listLinks } from "../../lib/kernel/index.ts";
 import { nodeNetns } from "../dataplane/names.ts";
-import type { Serial } from "../dataplane/serial.ts";
-import type { NodeInfo } from "../dataplane/types.ts";
+import type { KernelTurn, NodeInfo } from "../dataplane/types.ts";
 import { ControlNode } from "./control.ts";
 import type { PortConfigSource } from "./portConfig.ts";
 import { PortRequestError } from "./portRequest.ts";
@@ -19,7 +18,7 @@ export interface AgentsOptions {
   nodes: NodeInfo[];
   db: DatabaseSync;
   config: PortConfigSource;
-  serial: Serial;
+  inTurn: KernelTurn;
   log?: (line: string) => void;
 }
 
@@ -37,7 +36,7 @@ export class VRouterAgents {
   readonly nodes: Map<string, NodeInfo>;
   private readonly prefix: string;
   private readonly config: PortConfigSource;
-  private readonly serial: Serial;
+  private readonly inTurn: KernelTurn;
   private readonly log: (line: string) => void;
   private unsubscribe: (() => void) | undefined;
   private refreshQueued = false;
@@ -49,7 +48,7 @@ export class VRouterAgents {
     this.ports = new PortStore(opts.db);
     this.control = new ControlNode({ prefix: opts.prefix, nodes: opts.nodes, ports: this.ports, ...(opts.log ? { log: opts.log } : {}) });
     this.config = opts.config;
-    this.serial = opts.serial;
+    this.inTurn = opts.inTurn;
     this.log = opts.log ?? (() => {});
   }
 
@@ -76,7 +75,7 @@ export class VRouterAgents {
   private enqueue(op: PortOp): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ op, resolve, reject });
-      if (this.pending.length === 1) void this.serial.run(() => this.drain());
+      if (this.pending.length === 1) void this.inTurn(() => this.drain());
     });
   }
 
@@ -156,7 +155,7 @@ export class VRouterAgents {
 
   /** Re-reads config and interfaces of every port; `all` converges every node even without changes (start-up). */
   refresh(all = false): Promise<void> {
-    return this.serial.run(() => this.refreshNow(all));
+    return this.inTurn(() => this.refreshNow(all));
   }
 
   /** GET /port/<uuid>: the plugged port with its live config, or undefined (404) until both exist. */
@@ -168,12 +167,12 @@ export class VRouterAgents {
     return { ...row.request, "ip-address": cfg.ip, plen: cfg.prefixLength, gateway: cfg.gateway ?? "", "dns-server": cfg.dnsServer ?? "" };
   }
 
-  /** All or nothing: on any failure the table and the kernel go back to how they were. Caller holds the serial lock. */
+  /** All or nothing: on any failure the table and the kernel go back to how they were. Caller runs in its kernel turn. */
   plugNow(node: string, reqs: PortRequest[]): Promise<void> {
     return this.applyAndSync({ kind: "plug", node, reqs });
   }
 
-  /** Removes the port from its VN on every node; unknown ports are fine. Caller holds the serial lock. */
+  /** Removes the port from its VN on every node; unknown ports are fine. Caller runs in its kernel turn. */
   unplugNow(node: string, uuid: string): Promise<void> {
     return this.applyAndSync({ kind: "unplug", node, uuid });
   }
@@ -198,17 +197,14 @@ export class VRouterAgents {
   }
 
   /**
-   * Caller holds the serial lock. `configOnly`: only the config changed (not the interfaces), so
+   * Caller runs in its kernel turn. `configOnly`: only the config changed (not the interfaces), so
    * rows whose config still says what they show cannot change and their nodes' interfaces need not
    * be listed (a process per node, on every TF write).
    */
   async refreshNow(all: boolean, configOnly = false): Promise<void> {
     const rows = this.ports.list().map((row) => ({ row, config: this.evaluate(row.uuid) }));
     const mayChange = configOnly ? rows.filter(({ row, config }) => (row.active ? !sameActive(config, row.active) : config !== undefined)) : rows;
-    const withPorts = [...new Set(mayChange.map((r) => r.row.node))].filter((n) => this.nodes.has(n));
-    const links = new Map(
-      await Promise.all(withPorts.map(async (n) => [n, new Set((await listLinks(nodeNetns(this.prefix, n))).map((l) => l.ifname))] as const)),
-    );
+    const links = await this.presentLinks(mayChange.map((r) => r.row.node));
     const nodes = new Set<string>();
     const vns = new Set<number>();
     for (const { row, config } of mayChange) {
@@ -231,12 +227,10 @@ export class VRouterAgents {
   private scheduleRefresh(): void {
     if (this.refreshQueued) return;
     this.refreshQueued = true;
-    void this.serial
-      .run(async () => {
-        this.refreshQueued = false;
-        await this.refreshNow(false, true);
-      })
-      .catch((e: unknown) => this.log(`port refresh after a config change failed: ${String(e)}`));
+    void this.inTurn(async () => {
+      this.refreshQueued = false;
+      await this.refreshNow(false, true);
+    }).catch((e: unknown) => this.log(`port refresh after a config change failed: ${String(e)}`));
   }
 }
 
@@ -247,5 +241,3 @@ function union<T>(a: Iterable<T>, b: Iterable<T>): Set<T> {
 function sameActive(a: ActivePort | undefined, b: ActivePort | undefined): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
-
-export type { PortRow };

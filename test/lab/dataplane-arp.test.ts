@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ip, listLinks, ping } from "../../lib/kernel/index.ts";
 import { ANNOUNCER, ANNOUNCER_PORT } from "../../lab/dataplane/announce.ts";
 import { nodeNetns } from "../../lab/dataplane/names.ts";
-import type { VmPort } from "../../lab/dataplane/index.ts";
+import type { VmPort } from "../../lab/dataplane/types.ts";
 import { createTestLab, startAgents, vmNs } from "./dataplane-fixture.ts";
 import type { FakeVn, TestLab } from "./dataplane-fixture.ts";
 

@@ -9,7 +9,7 @@ import { tapName } from "../../wire/vrouterAgent.ts";
 import { readSnapshot } from "../../lab/dataplane/snapshot.ts";
 import { planEntries } from "../../lab/dataplane/vnEntries.ts";
 import { planPlumbing } from "../../lab/dataplane/vnPlumbing.ts";
-import type { VmPort } from "../../lab/dataplane/index.ts";
+import type { VmPort } from "../../lab/dataplane/types.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { agentRequest, attachPod, createTestLab, isolated, podNs, portBody, reaches, startAgents, vmNs } from "./dataplane-fixture.ts";
 import type { FakeVn, TestLab } from "./dataplane-fixture.ts";

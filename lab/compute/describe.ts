@@ -2,12 +2,51 @@
 // with gateways and ports, its VMs and pods with every interface (NSM ones included), and the
 // ports its vRouter agent holds.
 import { netns } from "../../lib/kernel/index.ts";
+import { UNDERLAY_CIDR, networkIdOfBridge, nodeNetns, podNetns, underlayNetns, vmNetns, vnBridge, vnVxlan } from "../dataplane/names.ts";
+import { readSnapshot } from "../dataplane/snapshot.ts";
+import type { DataplaneState } from "../dataplane/state.ts";
+import type { NodeInfo } from "../dataplane/types.ts";
 import type { PortConfigSource } from "../vrouter/portConfig.ts";
 import type { PortRow } from "../vrouter/portStore.ts";
-import { UNDERLAY_CIDR, networkIdOfBridge, nodeNetns, podNetns, underlayNetns, vmNetns, vnBridge, vnVxlan } from "./names.ts";
-import { readSnapshot } from "./snapshot.ts";
-import type { DataplaneState } from "./state.ts";
-import type { DataplaneDescription, IfaceDescription, NodeInfo } from "./types.ts";
+
+export interface IfaceDescription {
+  name: string;
+  mac: string;
+  /** "10.1.1.3/24" */
+  addresses: string[];
+  /** "pod" or the VN's fq_name string. */
+  network?: string;
+  networkId?: number;
+}
+
+export interface DataplaneDescription {
+  underlay: { netns: string; cidr: string };
+  nodes: Array<{
+    name: string;
+    kind: "compute" | "k8s";
+    netns: string;
+    underlayIp: string;
+    networks: Array<{
+      networkId: number;
+      vnUuid?: string;
+      fqName?: string;
+      bridge: string;
+      vxlan: string;
+      /** "10.1.1.254/24" */
+      gateways: string[];
+      /** tap names */
+      ports: string[];
+    }>;
+    vms: Array<{ serverId: string; name?: string; netns: string; interfaces: IfaceDescription[] }>;
+    pods: Array<{ name: string; netns: string; interfaces: IfaceDescription[] }>;
+    /**
+     * The node's vRouter agent port table: every port plugged with POST /port and not yet
+     * unplugged, active (config and interface present) or not. TF's port API has no list call, so
+     * this is where a leftover port shows.
+     */
+    vrouterPorts?: Array<{ id: string; systemName: string; active: boolean }>;
+  }>;
+}
 
 export interface DescribeDeps {
   prefix: string;

@@ -1,8 +1,17 @@
-// The lab's Linux data plane: underlay, nodes, VMs, pods, and the vRouter agents that plug ports
-// into per-VN bridges. createDataplane is what lab/daemon.ts builds (docs/architecture.md).
+// The lab's compute nodes put together: the Linux data plane (lab/dataplane: underlay, nodes, VN
+// plumbing, VM and pod namespaces), a vRouter agent per node (lab/vrouter) that plugs ports into
+// the per-VN bridges, and the runtimes that put VMs and pods on the nodes. createDataplane is what
+// lab/daemon.ts builds (docs/architecture.md).
 import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import { netns } from "../../lib/kernel/index.ts";
+import { KeyedQueue } from "../../lib/keyedQueue.ts";
+import { nodeNetns, podNetns, underlayNetns, vmNetns } from "../dataplane/names.ts";
+import { LabPodRuntime } from "../dataplane/podRuntime.ts";
+import { DataplaneState } from "../dataplane/state.ts";
+import { ensureTopology } from "../dataplane/topology.ts";
+import type { KernelTurn, NodeInfo, PodRuntime, VmRuntime } from "../dataplane/types.ts";
+import { realizeVmNamespace } from "../dataplane/vmNamespace.ts";
 import { labNodes } from "../instance.ts";
 import type { LabInstanceConfig } from "../instance.ts";
 import { createAgentServer } from "../vrouter/agent.ts";
@@ -10,15 +19,8 @@ import { VRouterAgents } from "../vrouter/agents.ts";
 import { configStorePortConfig } from "../vrouter/portConfig.ts";
 import type { ConfigReader, PortConfigSource } from "../vrouter/portConfig.ts";
 import { describeDataplane } from "./describe.ts";
-import { nodeNetns, podNetns, underlayNetns, vmNetns } from "./names.ts";
-import { LabPodRuntime } from "./podRuntime.ts";
-import { Serial } from "./serial.ts";
-import { DataplaneState } from "./state.ts";
-import { ensureTopology } from "./topology.ts";
-import type { DataplaneDescription, NodeInfo, PodRuntime, VmRuntime } from "./types.ts";
+import type { DataplaneDescription } from "./describe.ts";
 import { LabVmRuntime } from "./vmRuntime.ts";
-
-export type * from "./types.ts";
 
 export interface DataplaneOptions {
   instance: Pick<LabInstanceConfig, "name" | "prefix" | "computeNodes" | "k8sNodes">;
@@ -37,17 +39,16 @@ export interface Dataplane {
   stop(): Promise<void>;
   /** Removes every kernel object of the instance (all "<prefix>-*" namespaces). */
   destroy(): Promise<void>;
-  ensureTopology(): Promise<void>;
-  /** The reconcile half of start(): stored VMs, pods and ports into the kernel, orphans out. */
-  reconcile(): Promise<void>;
   vmRuntime: VmRuntime;
   podRuntime: PodRuntime;
   agents: VRouterAgents;
   /** One agent HTTP server per node, not yet listening (the daemon listens on agentBase + i). */
   agentServers(): Map<string, http.Server>;
   describe(): Promise<DataplaneDescription>;
-  nodes: NodeInfo[];
 }
+
+/** The one key of the instance's kernel queue: all its kernel work runs one at a time. */
+const KERNEL = "kernel";
 
 export function createDataplane(opts: DataplaneOptions): Dataplane {
   const prefix = opts.instance.prefix;
@@ -56,11 +57,12 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const nodeMap = new Map(nodes.map((n) => [n.name, n]));
   const config = opts.portConfig ?? (opts.store ? configStorePortConfig(opts.store) : undefined);
   if (!config) throw new Error("createDataplane needs the TF config store (store) or a portConfig");
-  const serial = new Serial();
+  const kernel = new KeyedQueue();
+  const inTurn: KernelTurn = (work) => kernel.run(KERNEL, work);
   const state = new DataplaneState(opts.db);
-  const agents = new VRouterAgents({ prefix, nodes, db: opts.db, config, serial, log });
-  const vms = new LabVmRuntime({ prefix, nodes: nodeMap, state, agents, serial, log });
-  const pods = new LabPodRuntime({ prefix, nodes: nodeMap, state, serial, afterInterfacesGone: () => agents.refreshNow(false) });
+  const agents = new VRouterAgents({ prefix, nodes, db: opts.db, config, inTurn, log });
+  const vms = new LabVmRuntime({ prefix, nodes: nodeMap, state, agents, inTurn, log });
+  const pods = new LabPodRuntime({ prefix, nodes: nodeMap, state, inTurn, afterInterfacesGone: () => agents.refreshNow(false) });
   let servers: Map<string, http.Server> | undefined;
 
   const knownNamespaces = () =>
@@ -83,7 +85,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const reconcileNow = async () => {
     await removeOrphans();
     const failures: string[] = [];
-    for (const vm of state.listVms()) await vms.realize(vm).catch((e: unknown) => failures.push(`VM ${vm.serverId}: ${String(e)}`));
+    for (const vm of state.listVms()) await realizeVmNamespace(prefix, vm).catch((e: unknown) => failures.push(`VM ${vm.serverId}: ${String(e)}`));
     for (const pod of state.listPods()) await pods.realize(pod).catch((e: unknown) => failures.push(`pod ${pod.name}: ${String(e)}`));
     await agents.refreshNow(true);
     for (const f of failures) log(`reconcile: ${f}`);
@@ -91,12 +93,11 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   };
 
   return {
-    nodes,
     vmRuntime: vms,
     podRuntime: pods,
     agents,
     async start() {
-      await serial.run(async () => {
+      await inTurn(async () => {
         await ensureTopology(prefix, nodes);
         await reconcileNow();
       });
@@ -104,19 +105,17 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
     },
     async stop() {
       agents.unwatchConfig();
-      await serial.idle();
+      await kernel.idle();
     },
     async destroy() {
       agents.unwatchConfig();
-      await serial.run(async () => {
+      await inTurn(async () => {
         const all = netns.list(`${prefix}-`);
         const infra = new Set([underlayNetns(prefix), ...nodes.map((n) => nodeNetns(prefix, n.name))]);
         await Promise.all(all.filter((ns) => !infra.has(ns)).map((ns) => netns.del(ns)));
         await Promise.all(all.filter((ns) => infra.has(ns)).map((ns) => netns.del(ns)));
       });
     },
-    ensureTopology: () => serial.run(() => ensureTopology(prefix, nodes)),
-    reconcile: () => serial.run(reconcileNow),
     agentServers() {
       servers ??= new Map(nodes.map((n) => [n.name, createAgentServer(n.name, agents)]));
       return servers;

@@ -1,19 +1,18 @@
-// VMs as namespaces: eth<i> per port (port MAC, address, default route via the first port's
-// gateway), its host end tap<11 hex of the VMI uuid> in the node, plugged into that node's agent
-// the way nova-compute's VIF driver does it.
-import { createVeth, deleteLink, ip, listLinks, netns } from "../../lib/kernel/index.ts";
+// The VM runtime, nova-compute's part: the VM's namespace and interfaces (lab/dataplane), then its
+// ports plugged into its node's vRouter agent the way nova-compute's VIF driver does it. The VM is
+// kept in the data plane's state, so a restart builds it again.
+import { deleteLink, netns } from "../../lib/kernel/index.ts";
 import { isIpv4 } from "../../lib/ipv4.ts";
 import { checkMac } from "../../lib/validate/mac.ts";
 import { isUuid } from "../../lib/validate/uuid.ts";
+import { tapName } from "../../wire/vrouterAgent.ts";
+import { announceFromGuest } from "../dataplane/announce.ts";
+import { nodeNetns, vmIf, vmNetns } from "../dataplane/names.ts";
+import type { DataplaneState } from "../dataplane/state.ts";
+import type { KernelTurn, NodeInfo, VmPort, VmRuntime, VmSpec } from "../dataplane/types.ts";
+import { realizeVmNamespace } from "../dataplane/vmNamespace.ts";
 import type { VRouterAgents } from "../vrouter/agents.ts";
 import { parsePortRequest } from "../vrouter/portRequest.ts";
-import { announceFromGuest } from "./announce.ts";
-import { nodeNetns, vmIf, vmNetns } from "./names.ts";
-import { tapName } from "../../wire/vrouterAgent.ts";
-import type { Serial } from "./serial.ts";
-import { emptySnapshot, isUp, readSnapshot } from "./snapshot.ts";
-import type { DataplaneState } from "./state.ts";
-import type { NodeInfo, VmPort, VmRuntime, VmSpec } from "./types.ts";
 
 export class VmSpecError extends Error {
   constructor(message: string) {
@@ -27,7 +26,7 @@ export interface VmRuntimeDeps {
   nodes: Map<string, NodeInfo>;
   state: DataplaneState;
   agents: VRouterAgents;
-  serial: Serial;
+  inTurn: KernelTurn;
   log?: (line: string) => void;
 }
 
@@ -39,11 +38,11 @@ export class LabVmRuntime implements VmRuntime {
   }
 
   bootVm(vm: VmSpec): Promise<void> {
-    return this.d.serial.run(() => this.bootNow(vm));
+    return this.d.inTurn(() => this.bootNow(vm));
   }
 
   deleteVm(serverId: string): Promise<void> {
-    return this.d.serial.run(() => this.deleteNow(serverId));
+    return this.d.inTurn(() => this.deleteNow(serverId));
   }
 
   private async bootNow(vm: VmSpec): Promise<void> {
@@ -55,7 +54,7 @@ export class LabVmRuntime implements VmRuntime {
       for (const p of old.ports.filter((x) => !keep.has(x.vmiUuid))) await this.removePort(old.node, p);
     }
     this.d.state.saveVm(vm);
-    await this.realize(vm);
+    await realizeVmNamespace(this.d.prefix, vm);
     await this.d.agents.plugNow(vm.node, vm.ports.map((p) => portRequest(vm, p)));
     // The guest brings its interfaces up once they are plugged and announces its addresses, so a
     // peer that knew an earlier owner of an address (with another MAC) switches at once.
@@ -74,43 +73,6 @@ export class LabVmRuntime implements VmRuntime {
   private async removePort(node: string, p: VmPort): Promise<void> {
     await this.d.agents.unplugNow(node, p.vmiUuid);
     await deleteLink(tapName(p.vmiUuid), nodeNetns(this.d.prefix, node));
-  }
-
-  /** Makes the VM's namespace and interfaces match the spec; reads first, writes only what differs. */
-  async realize(vm: VmSpec): Promise<void> {
-    const vmNs = vmNetns(this.d.prefix, vm.serverId);
-    const nodeNs = nodeNetns(this.d.prefix, vm.node);
-    const created = await netns.add(vmNs);
-    const [snap, nodeLinks] = await Promise.all([created ? emptySnapshot() : readSnapshot(vmNs, { routes: true }), listLinks(nodeNs)]);
-    const onNode = new Set(nodeLinks.map((l) => l.ifname));
-    const lines: string[][] = [];
-    for (const [i, p] of vm.ports.entries()) {
-      const eth = vmIf(i);
-      const tap = tapName(p.vmiUuid);
-      const found = snap.links.get(eth);
-      const intact = found !== undefined && onNode.has(tap) && found.address === p.mac.toLowerCase();
-      if (!intact) {
-        if (onNode.has(tap)) await deleteLink(tap, nodeNs);
-        if (found) await deleteLink(eth, vmNs);
-        await createVeth(tap, eth, { netnsA: nodeNs, netnsB: vmNs, macB: p.mac });
-      }
-      const link = intact ? found : undefined;
-      const want = `${p.ip}/${p.prefixLength}`;
-      const have = link ? (snap.addrs.get(eth) ?? []) : [];
-      if (!have.includes(want)) lines.push(["addr", "replace", want, "dev", eth]);
-      for (const a of have) if (a !== want) lines.push(["addr", "del", a, "dev", eth]);
-      if (!isUp(link)) lines.push(["link", "set", eth, "up"]);
-    }
-    for (const name of snap.links.keys()) {
-      const m = /^eth(\d+)$/.exec(name);
-      if (m && Number(m[1]) >= vm.ports.length) lines.push(["link", "del", name]);
-    }
-    const first = vm.ports[0];
-    const def = snap.routes.find((r) => r.dst === "default" && (r.table === undefined || r.table === "main"));
-    if (first && (lines.length > 0 || def?.gateway !== first.gateway || def?.dev !== vmIf(0))) {
-      lines.push(["route", "replace", "default", "via", first.gateway, "dev", vmIf(0)]);
-    }
-    await ip.batch(lines, vmNs);
   }
 
   private check(vm: VmSpec): void {
