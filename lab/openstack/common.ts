@@ -2,6 +2,7 @@
 // error body shapes of each service, and small id helpers.
 import { ApiError } from "../../lib/http/server.ts";
 import type { ApiRequest, ApiResponse } from "../../lib/http/server.ts";
+import type { TfObject } from "../tf/configStore.ts";
 
 export type TokenValidator = (token: string | undefined) => boolean;
 
@@ -67,6 +68,8 @@ export function neutronFault(status: number, type: string, message: string): Api
   return new ApiError(status, message, type);
 }
 
+/** The references of a TF object in one ref or back-ref field ("virtual_network_refs"). */
+export const refsOf = (o: TfObject, field: string) => ((o[field] as Array<{ to: string[]; uuid: string; attr?: unknown }> | undefined) ?? []);
 
 /** "http://host:port" of the request, for links. */
 export const hostUrl = (req: ApiRequest) => `http://${req.headers.host ?? "127.0.0.1"}`;

@@ -11,7 +11,9 @@ import { createGlanceServer } from "./glance.ts";
 import { Keystone } from "./keystone.ts";
 import { createNeutronServer } from "./neutron.ts";
 import { NeutronModel } from "./neutronModel.ts";
-import { Nova } from "./nova.ts";
+import { createNovaServer } from "./nova.ts";
+import { NovaModel } from "./novaModel.ts";
+import { ServerViews } from "./novaViews.ts";
 import type { VmRuntime } from "../dataplane/types.ts";
 
 export type { TokenValidator } from "./common.ts";
@@ -34,7 +36,7 @@ export interface OpenStack {
   neutron: http.Server;
   glance: http.Server;
   /** In-process access for the daemon and tests. */
-  model: { keystone: Keystone; neutron: NeutronModel; nova: Nova };
+  model: { keystone: Keystone; neutron: NeutronModel; nova: NovaModel };
 }
 
 export function createOpenStack(opts: OpenStackOptions): OpenStack {
@@ -48,22 +50,20 @@ export function createOpenStack(opts: OpenStackOptions): OpenStack {
   });
   // In no-auth mode every service accepts requests without a token, like TF's no-auth mode.
   const auth = opts.instance.auth === "keystone" ? keystone.validateToken : null;
-  const nova = new Nova({
+  const nova = new NovaModel({
     db: opts.db,
     store: opts.store,
     neutron: neutronModel,
     computeNodes: opts.instance.computeNodes,
     vmRuntime: opts.vmRuntime,
-    auth,
-    projectId: keystone.identity.project.id,
-    userId: keystone.identity.user.id,
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.bootTimeoutMs !== undefined ? { bootTimeoutMs: opts.bootTimeoutMs } : {}),
   });
   nova.resume();
+  const views = new ServerViews({ store: opts.store, neutron: neutronModel, projectId: keystone.identity.project.id, userId: keystone.identity.user.id });
   return {
     keystone: { server: keystone.createServer(), validateToken: keystone.validateToken },
-    nova: nova.createServer(),
+    nova: createNovaServer({ model: nova, views, auth }),
     neutron: createNeutronServer({ model: neutronModel, auth, isServer: nova.isServer }),
     glance: createGlanceServer(auth),
     model: { keystone, neutron: neutronModel, nova },

@@ -9,11 +9,10 @@ import { checkMac } from "../../lib/validate/mac.ts";
 import { isUuid } from "../../lib/validate/uuid.ts";
 import type { ConfigStore, TfObject } from "../tf/configStore.ts";
 import { TfError } from "../tf/errors.ts";
-import { hexId, neutronFault } from "./common.ts";
+import { hexId, neutronFault, refsOf } from "./common.ts";
 
 export type Json = Record<string, unknown>;
 
-type Ref = { to: string[]; uuid: string; attr?: unknown };
 type IpamSubnet = {
   subnet?: { ip_prefix: string; ip_prefix_len: number };
   default_gateway?: string | null;
@@ -35,7 +34,6 @@ export interface PortBinding {
 
 const PROJECT_FQ = ["default-domain", "admin"];
 const DEFAULT_IPAM = ["default-domain", "default-project", "default-network-ipam"];
-const refs = (o: TfObject, field: string) => ((o[field] as Ref[] | undefined) ?? []);
 const kv = (o: TfObject, field: string) => ((o[field] as { key_value_pair?: Array<{ key: string; value: string }> } | undefined)?.key_value_pair ?? []);
 const stamp = (o: TfObject, which: "created" | "last_modified") => {
   const v = (o.id_perms as Record<string, string> | undefined)?.[which];
@@ -163,11 +161,11 @@ export class NeutronModel {
   deleteNetwork(id: string): void {
     const vn = this.store.find("virtual-network", id);
     if (!vn) throw neutronFault(404, "NetworkNotFound", `Network ${id} could not be found.`);
-    if (refs(vn, "virtual_machine_interface_back_refs").length || refs(vn, "instance_ip_back_refs").length) {
+    if (refsOf(vn, "virtual_machine_interface_back_refs").length || refsOf(vn, "instance_ip_back_refs").length) {
       throw neutronFault(409, "NetworkInUse", `Unable to complete operation on network ${id}. There are one or more ports still in use on the network.`);
     }
     this.store.transaction(() => {
-      if (refs(vn, "network_ipam_refs").length) this.store.update("virtual-network", id, { network_ipam_refs: [] });
+      if (refsOf(vn, "network_ipam_refs").length) this.store.update("virtual-network", id, { network_ipam_refs: [] });
       this.store.delete("virtual-network", id);
     });
   }
@@ -175,7 +173,7 @@ export class NeutronModel {
   // ---- subnets ---------------------------------------------------------------------------------
 
   private subnetsOfVn(vn: TfObject): IpamSubnet[] {
-    return refs(vn, "network_ipam_refs").flatMap((r) => ((r.attr as { ipam_subnets?: IpamSubnet[] } | null)?.ipam_subnets ?? []).filter((s) => s.subnet));
+    return refsOf(vn, "network_ipam_refs").flatMap((r) => ((r.attr as { ipam_subnets?: IpamSubnet[] } | null)?.ipam_subnets ?? []).filter((s) => s.subnet));
   }
 
   subnetView(vn: TfObject, s: IpamSubnet): Json {
@@ -261,7 +259,7 @@ export class NeutronModel {
       last_modified: ts,
     };
     const ipamFq = this.exists("network-ipam", [...vn.fq_name.slice(0, -1), "default-network-ipam"]) ? [...vn.fq_name.slice(0, -1), "default-network-ipam"] : DEFAULT_IPAM;
-    const current = refs(vn, "network_ipam_refs").map((r) => ({ to: r.to, uuid: r.uuid, attr: r.attr }));
+    const current = refsOf(vn, "network_ipam_refs").map((r) => ({ to: r.to, uuid: r.uuid, attr: r.attr }));
     const mine = current.find((r) => r.to.join(":") === ipamFq.join(":"));
     if (mine) {
       const attr = (mine.attr ?? {}) as { ipam_subnets?: IpamSubnet[] };
@@ -279,7 +277,7 @@ export class NeutronModel {
     for (const k of ["cidr", "network_id", "ip_version", "allocation_pools"]) {
       if (k in body) throw neutronFault(400, "BadRequest", `Cannot update read-only attribute ${k}`);
     }
-    const current = refs(vn, "network_ipam_refs").map((r) => ({ to: r.to, uuid: r.uuid, attr: structuredClone(r.attr) as { ipam_subnets?: IpamSubnet[] } }));
+    const current = refsOf(vn, "network_ipam_refs").map((r) => ({ to: r.to, uuid: r.uuid, attr: structuredClone(r.attr) as { ipam_subnets?: IpamSubnet[] } }));
     for (const r of current) {
       for (const s of r.attr?.ipam_subnets ?? []) {
         if (s.subnet_uuid !== id) continue;
@@ -306,7 +304,7 @@ export class NeutronModel {
 
   deleteSubnet(id: string): void {
     const { vn } = this.findSubnet(id);
-    const current = refs(vn, "network_ipam_refs")
+    const current = refsOf(vn, "network_ipam_refs")
       .map((r) => ({ to: r.to, uuid: r.uuid, attr: r.attr as { ipam_subnets?: IpamSubnet[] } }))
       .map((r) => ({ ...r, attr: { ...r.attr, ipam_subnets: (r.attr?.ipam_subnets ?? []).filter((s) => s.subnet_uuid !== id) } }));
     this.tfToNeutron(
@@ -330,7 +328,7 @@ export class NeutronModel {
 
   /** The port's addresses: [{subnet_id, ip_address}] from its instance-ips. */
   fixedIps(vmi: TfObject): Array<{ subnet_id: string; ip_address: string }> {
-    return refs(vmi, "instance_ip_back_refs")
+    return refsOf(vmi, "instance_ip_back_refs")
       .map((r) => this.store.find("instance-ip", r.uuid, { excludeBackRefs: true, excludeChildren: true }))
       .filter((iip): iip is TfObject => !!iip && typeof iip.instance_ip_address === "string")
       .map((iip) => ({ subnet_id: String(iip.subnet_uuid ?? ""), ip_address: String(iip.instance_ip_address) }));
@@ -338,14 +336,14 @@ export class NeutronModel {
 
   portView(vmi: TfObject): Json {
     const binding = Object.fromEntries(kv(vmi, "virtual_machine_interface_bindings").map((e) => [e.key, e.value]));
-    const deviceId = refs(vmi, "virtual_machine_refs")[0]?.uuid ?? "";
+    const deviceId = refsOf(vmi, "virtual_machine_refs")[0]?.uuid ?? "";
     const hostId = binding.host_id ?? "";
     const tenant = hexId(String(vmi.parent_type === "project" ? vmi.parent_uuid : this.projectUuid));
     const enabled = (vmi.id_perms as { enable?: boolean } | undefined)?.enable !== false;
     return {
       id: vmi.uuid,
       name: String(vmi.display_name ?? ""),
-      network_id: refs(vmi, "virtual_network_refs")[0]?.uuid ?? "",
+      network_id: refsOf(vmi, "virtual_network_refs")[0]?.uuid ?? "",
       tenant_id: tenant,
       project_id: tenant,
       mac_address: (vmi.virtual_machine_interface_mac_addresses as { mac_address: string[] }).mac_address[0],
@@ -460,7 +458,7 @@ export class NeutronModel {
   bind(id: string, b: PortBinding): void {
     this.store.transaction(() => {
       const vmi = this.getPortObject(id);
-      const oldVm = refs(vmi, "virtual_machine_refs")[0]?.uuid;
+      const oldVm = refsOf(vmi, "virtual_machine_refs")[0]?.uuid;
       let vmRefs: Array<{ uuid: string }> = [];
       if (b.deviceId) {
         if (!isUuid(b.deviceId)) throw neutronFault(400, "InvalidInput", `Invalid input for device_id. Reason: the lab expects a server UUID, got '${b.deviceId}'.`);
@@ -483,12 +481,12 @@ export class NeutronModel {
   /** Deletes the port's instance-ips and the VMI. `inUse` refuses ports attached to a server (409). */
   deletePort(id: string, isServer: (deviceId: string) => boolean = () => false): void {
     const vmi = this.getPortObject(id);
-    const deviceId = refs(vmi, "virtual_machine_refs")[0]?.uuid;
+    const deviceId = refsOf(vmi, "virtual_machine_refs")[0]?.uuid;
     if (deviceId && isServer(deviceId)) {
-      throw neutronFault(409, "PortInUse", `Unable to complete operation on port ${id} for network ${refs(vmi, "virtual_network_refs")[0]?.uuid}. Port already has an attached device ${deviceId}.`);
+      throw neutronFault(409, "PortInUse", `Unable to complete operation on port ${id} for network ${refsOf(vmi, "virtual_network_refs")[0]?.uuid}. Port already has an attached device ${deviceId}.`);
     }
     this.store.transaction(() => {
-      for (const r of refs(vmi, "instance_ip_back_refs")) this.store.delete("instance-ip", r.uuid);
+      for (const r of refsOf(vmi, "instance_ip_back_refs")) this.store.delete("instance-ip", r.uuid);
       this.store.delete("virtual-machine-interface", id);
       if (deviceId) this.dropVmIfOrphan(deviceId);
     });
@@ -498,7 +496,7 @@ export class NeutronModel {
   private dropVmIfOrphan(vmUuid: string): void {
     if (!this.db.prepare("SELECT 1 FROM os_neutron_vm WHERE vm_uuid = ?").get(vmUuid)) return;
     const vm = this.store.find("virtual-machine", vmUuid);
-    if (vm && refs(vm, "virtual_machine_interface_back_refs").length === 0 && refs(vm, "virtual_router_back_refs").length === 0) {
+    if (vm && refsOf(vm, "virtual_machine_interface_back_refs").length === 0 && refsOf(vm, "virtual_router_back_refs").length === 0) {
       this.store.delete("virtual-machine", vmUuid);
     }
     if (!vm || !this.store.find("virtual-machine", vmUuid)) this.db.prepare("DELETE FROM os_neutron_vm WHERE vm_uuid = ?").run(vmUuid);
