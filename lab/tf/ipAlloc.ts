@@ -3,7 +3,7 @@
 import { formatIpv4, isIpv4, parseIpv4 } from "../../lib/ipv4.ts";
 import { TfError, pyList } from "./errors.ts";
 import type { SubnetInfo } from "./subnets.ts";
-import type { TfTables } from "./tables.ts";
+import type { AllocationTables } from "./allocations.ts";
 
 export interface AllocRequest {
   vnUuid: string;
@@ -23,7 +23,7 @@ export interface Allocation {
 
 const reserved = (s: SubnetInfo, a: number) => a === s.net.network || a === s.net.broadcast || a === s.gateway || a === s.dns;
 
-export function allocateAddress(t: TfTables, req: AllocRequest): Allocation {
+export function allocateAddress(t: AllocationTables, req: AllocRequest): Allocation {
   const vn = pyList(req.vnFqName);
   if (req.subnets.length === 0) throw new TfError(400, `Virtual-Network(${vn}) has no defined subnet(s)`);
   let candidates = req.subnets;

@@ -146,6 +146,16 @@ for (const s of Object.values(TYPES)) (s as { props: Record<string, ValueSpec> }
 
 export const TYPE_NAMES: readonly string[] = Object.keys(TYPES);
 
+/** The parent of objects without one (fq_name of length 1). */
+export const CONFIG_ROOT = "config-root";
+
+/** Map properties (KeyValuePairs keyed by "key") /prop-collection-update edits, besides every type's annotations. */
+const MAP_PROPS: Record<string, readonly string[]> = { "virtual-machine-interface": ["virtual_machine_interface_bindings"] };
+
+export function isMapProperty(type: string, field: unknown): field is string {
+  return field === "annotations" || (typeof field === "string" && (MAP_PROPS[type]?.includes(field) ?? false));
+}
+
 export function schemaOf(type: string): TypeSchema | undefined {
   return Object.hasOwn(TYPES, type) ? TYPES[type] : undefined;
 }

@@ -1,5 +1,5 @@
 // sqlite persistence of TF objects: one row per object (properties as JSON), one row per reference
-// (with its attr), the virtual network id pool and the per-network address allocations.
+// (with its attr).
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 export interface ObjectRow {
@@ -18,12 +18,6 @@ export interface RefRow {
   type: string;
   fq_name: string[];
   attr: unknown;
-}
-
-/** A reference from another object to this one (a back reference). */
-export interface BackRefRow extends RefRow {
-  /** The referring object's type. */
-  from_type: string;
 }
 
 export interface ChildRow {
@@ -54,9 +48,6 @@ CREATE TABLE IF NOT EXISTS tf_ref (
   PRIMARY KEY (from_uuid, field, to_uuid)
 );
 CREATE INDEX IF NOT EXISTS tf_ref_to ON tf_ref (to_uuid);
-CREATE TABLE IF NOT EXISTS tf_vn_id (id INTEGER PRIMARY KEY, vn_uuid TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS tf_ip (vn_uuid TEXT NOT NULL, addr INTEGER NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (vn_uuid, addr));
-CREATE INDEX IF NOT EXISTS tf_ip_owner ON tf_ip (owner);
 `;
 
 type Raw = Record<string, unknown>;
@@ -96,7 +87,6 @@ export class TfTables {
     this.st = {
       get: p("SELECT * FROM tf_object WHERE uuid = ?"),
       byFq: p("SELECT * FROM tf_object WHERE type = ? AND fq_key = ?"),
-      byType: p("SELECT * FROM tf_object WHERE type = ? ORDER BY seq"),
       insert: p("INSERT INTO tf_object (uuid, type, fq_key, parent_type, parent_uuid, props, seq) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       updateProps: p("UPDATE tf_object SET props = ? WHERE uuid = ?"),
       delete: p("DELETE FROM tf_object WHERE uuid = ?"),
@@ -110,16 +100,7 @@ export class TfTables {
       insertRef: p("INSERT INTO tf_ref (from_uuid, field, to_uuid, attr, pos) VALUES (?, ?, ?, ?, ?)"),
       deleteRefsOfField: p("DELETE FROM tf_ref WHERE from_uuid = ? AND field = ?"),
       deleteRefsFrom: p("DELETE FROM tf_ref WHERE from_uuid = ?"),
-      referrers: p("SELECT DISTINCT from_uuid FROM tf_ref WHERE to_uuid = ?"),
       maxSeq: p("SELECT COALESCE(MAX(seq), 0) AS m FROM tf_object"),
-      vnIds: p("SELECT id FROM tf_vn_id ORDER BY id"),
-      insertVnId: p("INSERT INTO tf_vn_id (id, vn_uuid) VALUES (?, ?)"),
-      deleteVnId: p("DELETE FROM tf_vn_id WHERE vn_uuid = ?"),
-      ipsInRange: p("SELECT addr FROM tf_ip WHERE vn_uuid = ? AND addr BETWEEN ? AND ?"),
-      ipOwner: p("SELECT owner FROM tf_ip WHERE vn_uuid = ? AND addr = ?"),
-      insertIp: p("INSERT INTO tf_ip (vn_uuid, addr, owner) VALUES (?, ?, ?)"),
-      deleteIpsOf: p("DELETE FROM tf_ip WHERE owner = ?"),
-      ipCountInRange: p("SELECT addr FROM tf_ip WHERE vn_uuid = ? AND addr BETWEEN ? AND ? LIMIT 1"),
     };
     this.seq = Number((this.st.maxSeq!.get() as Raw).m);
   }
@@ -132,10 +113,6 @@ export class TfTables {
   byFqName(type: string, fq: readonly string[]): ObjectRow | undefined {
     const r = this.st.byFq!.get(type, JSON.stringify(fq)) as Raw | undefined;
     return r ? toObject(r) : undefined;
-  }
-
-  allOfType(type: string): ObjectRow[] {
-    return (this.st.byType!.all(type) as Raw[]).map(toObject);
   }
 
   /** Objects of `type` matching an optional SQL condition on tf_object columns (used by list). */
@@ -162,8 +139,8 @@ export class TfTables {
     return (this.st.refs!.all(uuid) as Raw[]).map(toRefRow);
   }
 
-  backRefs(uuid: string): BackRefRow[] {
-    return (this.st.backRefs!.all(uuid) as Raw[]).map((r) => ({ ...toRefRow(r), from_type: r.type as string }));
+  backRefs(uuid: string): RefRow[] {
+    return (this.st.backRefs!.all(uuid) as Raw[]).map(toRefRow);
   }
 
   children(uuid: string): ChildRow[] {
@@ -174,48 +151,5 @@ export class TfTables {
   setRefs(uuid: string, field: string, refs: Array<{ uuid: string; attr: unknown }>): void {
     this.st.deleteRefsOfField!.run(uuid, field);
     refs.forEach((r, i) => this.st.insertRef!.run(uuid, field, r.uuid, r.attr == null ? null : JSON.stringify(r.attr), i));
-  }
-
-  referrers(uuid: string): string[] {
-    return (this.st.referrers!.all(uuid) as Raw[]).map((r) => r.from_uuid as string);
-  }
-
-  /** Lowest free virtual network id from 1 upward (as TF's id allocator hands them out). */
-  allocateVnId(vnUuid: string, max: number): number | undefined {
-    let expect = 1;
-    for (const r of this.st.vnIds!.all() as Raw[]) {
-      const id = Number(r.id);
-      if (id !== expect) break;
-      expect += 1;
-    }
-    if (expect > max) return undefined;
-    this.st.insertVnId!.run(expect, vnUuid);
-    return expect;
-  }
-
-  freeVnId(vnUuid: string): void {
-    this.st.deleteVnId!.run(vnUuid);
-  }
-
-  allocatedIn(vnUuid: string, from: number, to: number): Set<number> {
-    return new Set((this.st.ipsInRange!.all(vnUuid, from, to) as Raw[]).map((r) => Number(r.addr)));
-  }
-
-  ipOwner(vnUuid: string, addr: number): string | undefined {
-    const r = this.st.ipOwner!.get(vnUuid, addr) as Raw | undefined;
-    return r ? (r.owner as string) : undefined;
-  }
-
-  anyIpIn(vnUuid: string, from: number, to: number): number | undefined {
-    const r = this.st.ipCountInRange!.get(vnUuid, from, to) as Raw | undefined;
-    return r ? Number(r.addr) : undefined;
-  }
-
-  recordIp(vnUuid: string, addr: number, owner: string): void {
-    this.st.insertIp!.run(vnUuid, addr, owner);
-  }
-
-  releaseIpsOf(owner: string): void {
-    this.st.deleteIpsOf!.run(owner);
   }
 }
