@@ -19,7 +19,7 @@ import { renderTopology } from "./topologyView.ts";
 import type { TopologyView } from "./topologyView.ts";
 import { findWorkload, WorkloadLookupError } from "./workloads.ts";
 
-export const LAB_USAGE = `usage: tfmesh lab <command> [options]   (in the tfmesh repository: npm run lab -- <command>)
+const LAB_USAGE = `usage: tfmesh lab <command> [options]   (in the tfmesh repository: npm run lab -- <command>)
 
 commands
   up                         start the lab daemon in the background and wait until it is healthy

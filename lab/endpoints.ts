@@ -19,7 +19,7 @@ export interface LabEndpoints {
   credentials: LabCredentials;
 }
 
-export const ENDPOINTS_FILE = "endpoints.json";
+const ENDPOINTS_FILE = "endpoints.json";
 
 const local = (port: number, suffix = "") => `http://127.0.0.1:${port}${suffix}`;
 

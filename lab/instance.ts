@@ -70,9 +70,9 @@ export const DEFAULT_PORTS: LabPorts = {
   pods: 5002,
   agentBase: 9091,
 };
-export const DEFAULT_COMPUTE_NODES = ["compute-1", "compute-2"];
-export const DEFAULT_K8S_NODES = ["k8s-1", "k8s-2"];
-export const INSTANCE_FILE = "instance.json";
+const DEFAULT_COMPUTE_NODES = ["compute-1", "compute-2"];
+const DEFAULT_K8S_NODES = ["k8s-1", "k8s-2"];
+const INSTANCE_FILE = "instance.json";
 
 /** A bad instance option; the message says which option and why. */
 export class InstanceConfigError extends Error {
@@ -186,7 +186,7 @@ function portFree(port: number): Promise<boolean> {
  * The ports auto-picked ports come from: below the kernel's ephemeral range, so an outgoing
  * connection of some other program can never hold the port the daemon is about to listen on.
  */
-export function autoPortRange(): { low: number; high: number } {
+function autoPortRange(): { low: number; high: number } {
   let ephemeralLow = 32768;
   try {
     const first = Number.parseInt(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0] ?? "", 10);
@@ -198,7 +198,7 @@ export function autoPortRange(): { low: number; high: number } {
 }
 
 /** Finds a run of `count` consecutive free 127.0.0.1 ports, at a random place to avoid parallel tests colliding. */
-export async function findFreePortRange(count: number, attempts = 200): Promise<number> {
+async function findFreePortRange(count: number, attempts = 200): Promise<number> {
   const { low, high } = autoPortRange();
   for (let a = 0; a < attempts; a++) {
     const base = low + Math.floor(Math.random() * (high - low + 1 - count));
@@ -238,7 +238,7 @@ export function loadInstance(stateDir: string): LabInstanceConfig | undefined {
   return config;
 }
 
-export function validateConfig(c: LabInstanceConfig): void {
+function validateConfig(c: LabInstanceConfig): void {
   must(checkInstanceName(c.name));
   must(checkPrefix(c.prefix));
   validateNodes(c.computeNodes, c.k8sNodes);
@@ -308,7 +308,7 @@ export async function resolveInstance(
 }
 
 /** Writes instance.json (owner-only: it holds the admin password). Refuses a non-empty foreign dir. */
-export function storeInstance(config: LabInstanceConfig): void {
+function storeInstance(config: LabInstanceConfig): void {
   fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const file = instanceFile(config.stateDir);
   if (!fs.existsSync(file)) {

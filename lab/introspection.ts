@@ -36,7 +36,7 @@ const asList = (r: TfObject[] | { count: number }): TfObject[] => (Array.isArray
 // Pods attached through NSM get a TF virtual-machine too (server_type "container"); they are not VMs.
 const isNovaVm = (vm: TfObject) => vm.server_type !== "container";
 
-export async function labStatus(s: LabState): Promise<LabStatus> {
+async function labStatus(s: LabState): Promise<LabStatus> {
   const vns = asList(s.store.list("virtual-network")).filter((vn) => vn.fq_name[1] !== "default-project");
   const vms = asList(s.store.list("virtual-machine", { detail: true })).filter(isNovaVm);
   const ports = asList(s.store.list("virtual-machine-interface"));

@@ -8,10 +8,10 @@ import * as netns from "../lib/kernel/netns.ts";
 import type { LabInstanceConfig } from "./instance.ts";
 import { logPath } from "./log.ts";
 
-export const PID_FILE = "daemon.pid";
+const PID_FILE = "daemon.pid";
 // The daemon beside this module: daemon.ts in the checkout, daemon.js in the built package.
 const DAEMON_FILE = `daemon${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`;
-export const DAEMON_SCRIPT = new URL(`./${DAEMON_FILE}`, import.meta.url).pathname;
+const DAEMON_SCRIPT = new URL(`./${DAEMON_FILE}`, import.meta.url).pathname;
 
 export interface LabHealth {
   status: "starting" | "ok" | "stopping";
@@ -90,7 +90,7 @@ export function spawnDaemon(config: LabInstanceConfig, opts: SpawnOptions = {}):
 }
 
 /** The end of daemon.log, from byte `from` on (what one start wrote), without stack frames. */
-export function logTail(stateDir: string, lines = 20, from = 0): string {
+function logTail(stateDir: string, lines = 20, from = 0): string {
   try {
     const text = fs.readFileSync(logPath(stateDir)).subarray(from).toString("utf8");
     const kept = text.trimEnd().split("\n").filter((l) => !/^(\S+ \[\d+\])?\s+at /.test(l));

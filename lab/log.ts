@@ -5,7 +5,7 @@ import path from "node:path";
 
 export type Log = (line: string) => void;
 
-export const LOG_FILE = "daemon.log";
+const LOG_FILE = "daemon.log";
 
 export function logPath(stateDir: string): string {
   return path.join(stateDir, LOG_FILE);

@@ -65,10 +65,10 @@ export interface Reachability {
 
 export type Pinger = (netns: string, address: string) => Promise<Omit<Probe, "iface" | "address" | "network">>;
 
-export const DEFAULT_PING: PingSettings = { count: 2, waitSeconds: 1 };
+const DEFAULT_PING: PingSettings = { count: 2, waitSeconds: 1 };
 
 /** Pings with lib/kernel; a ping that cannot send (no route) counts as isolated, with the reason. */
-export function kernelPinger(settings: PingSettings = DEFAULT_PING): Pinger {
+function kernelPinger(settings: PingSettings = DEFAULT_PING): Pinger {
   return async (netns, address) => {
     try {
       const r = await ping(netns, address, { count: settings.count, wait: settings.waitSeconds, interval: 0.2 });
@@ -87,7 +87,7 @@ const shortName = (fq: string) => fq.split(":").at(-1) ?? fq;
  * Every VM and pod of the topology with its addressed interfaces: VMs, then pods; the names in
  * `order` first (in that order), the rest grouped by the networks they are on, then by name.
  */
-export function reachWorkloads(view: TopologyView, order: string[] = []): ReachWorkload[] {
+function reachWorkloads(view: TopologyView, order: string[] = []): ReachWorkload[] {
   // Short VN names ("red") unless two VNs share one; then the full fq_name.
   const fqNames = new Set<string>();
   for (const node of view.nodes) {
@@ -164,7 +164,7 @@ async function pool<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T
 }
 
 /** The pairs measured: pods -> VMs, VMs -> pods, VMs -> VMs (not a VM to itself). */
-export function pairsOf(workloads: ReachWorkload[]): Array<{ kind: PairKind; from: ReachWorkload; to: ReachWorkload }> {
+function pairsOf(workloads: ReachWorkload[]): Array<{ kind: PairKind; from: ReachWorkload; to: ReachWorkload }> {
   const vms = workloads.filter((w) => w.kind === "vm");
   const pods = workloads.filter((w) => w.kind === "pod");
   return [

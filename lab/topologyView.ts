@@ -4,7 +4,6 @@ import type { DataplaneDescription, IfaceDescription } from "./compute/describe.
 
 export type IfaceView = IfaceDescription;
 export type NodeView = DataplaneDescription["nodes"][number];
-export type NetworkView = NodeView["networks"][number];
 
 /** What GET /lab/topology answers: the data plane's description with TF and Nova names filled in. */
 export interface TopologyView extends DataplaneDescription {

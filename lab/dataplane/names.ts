@@ -13,7 +13,6 @@ export const POD_VXLAN_PORT = 8472;
 export const POD_VNI = 1;
 export const POD_BRIDGE = "cni0";
 export const POD_VXLAN = "podvx";
-export const POD_NETWORK = "10.244.0.0/16";
 export const POD_PLEN = 16;
 export const UNDERLAY_BRIDGE = "br0";
 export const UNDERLAY_IF = "ul0";
@@ -47,7 +46,7 @@ function hex(uuid: string): string {
 }
 
 /** The pod subnet node k (position among the k8s nodes) allocates from: 10.244.<k+1>.0/24. */
-export function podNodeOctet(k8sIndex: number): number {
+function podNodeOctet(k8sIndex: number): number {
   return k8sIndex + 1;
 }
 export const podGateway = (k8sIndex: number) => `10.244.${podNodeOctet(k8sIndex)}.1`;

@@ -7,7 +7,6 @@ import type { FdbEntry } from "../../lib/kernel/bridge.ts";
 export interface RuleInfo {
   priority: number;
   src?: string;
-  srclen?: number;
   iif?: string;
   table?: string;
 }

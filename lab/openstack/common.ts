@@ -13,7 +13,7 @@ export function tokenOf(req: ApiRequest): string | undefined {
 }
 
 /** keystonemiddleware's answer to a missing or bad token, which every service returns as-is. */
-export const unauthorizedBody = {
+const unauthorizedBody = {
   error: { code: 401, title: "Unauthorized", message: "The request you have made requires authentication." },
 };
 

@@ -20,7 +20,7 @@ const MAX = parse(MAX_VERSION)!;
 const cmp = (a: Microversion, b: Microversion) => a.major - b.major || a.minor - b.minor;
 
 export const atLeast = (v: Microversion, minor: number) => cmp(v, { major: 2, minor }) >= 0;
-export const formatVersion = (v: Microversion) => `${v.major}.${v.minor}`;
+const formatVersion = (v: Microversion) => `${v.major}.${v.minor}`;
 
 function header(req: ApiRequest, name: string): string | undefined {
   const h = req.headers[name];

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 
-export const DB_FILE = "lab.db";
+const DB_FILE = "lab.db";
 
 /** Opens (creating if needed) <stateDir>/lab.db in WAL mode with a busy timeout, so the CLI can read while the daemon writes. */
 export function openDb(stateDir: string): DatabaseSync {

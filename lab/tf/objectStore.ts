@@ -96,11 +96,6 @@ export class ObjectStore {
     }
   }
 
-  /** The type of the object with this uuid, or undefined. */
-  typeOf(uuid: string): string | undefined {
-    return this.t.get(uuid)?.type;
-  }
-
   create(type: string, body: unknown, opts: ReadOptions = {}): TfObject {
     const schema = this.schema(type);
     return this.transaction(() => {

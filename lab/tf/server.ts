@@ -50,7 +50,7 @@ function typeOfItem(type: string): string {
  * vnc_api encodes filters as key==<json>[,key==<json>...]; JSON values may contain commas, so
  * pieces are joined until they parse.
  */
-export function parseFilters(text: string | null | undefined): Record<string, unknown[]> | undefined {
+function parseFilters(text: string | null | undefined): Record<string, unknown[]> | undefined {
   if (!text) return undefined;
   const out: Record<string, unknown[]> = {};
   const pieces = text.split(",");

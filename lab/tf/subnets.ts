@@ -40,7 +40,7 @@ const subnetName = (s: IpamSubnet) => `${s.subnet?.ip_prefix}/${s.subnet?.ip_pre
 export function defaultGateway(n: Ipv4Net, fromStart: boolean): string {
   return formatIpv4(fromStart ? n.network + 1 : n.broadcast - 1);
 }
-export function defaultDns(n: Ipv4Net, fromStart: boolean): string {
+function defaultDns(n: Ipv4Net, fromStart: boolean): string {
   return formatIpv4(fromStart ? n.network + 2 : n.broadcast - 2);
 }
 

@@ -4,8 +4,8 @@ import { checkMac } from "../../lib/validate/mac.ts";
 import { checkIfName } from "../../lib/validate/names.ts";
 import { isUuid } from "../../lib/validate/uuid.ts";
 
-export const PORT_TYPE_VM = 0;
-export const PORT_TYPE_NAMESPACE = 1;
+const PORT_TYPE_VM = 0;
+const PORT_TYPE_NAMESPACE = 1;
 
 export interface PortRequest {
   id: string;
