@@ -10,14 +10,10 @@ import type { LabClients } from "../../harness/labClients.ts";
 import { labStack } from "../../harness/pulumiStack.ts";
 import type { LabStack } from "../../harness/pulumiStack.ts";
 
-export { labClients, labStack };
-export type { LabClients };
-export type E2eStack = LabStack;
-
 /** What a test file runs against; the fields are set once its beforeAll has run. */
 export interface LabStackFixture {
   lab: TestLab;
-  e2e: E2eStack;
+  e2e: LabStack;
   api: LabClients;
   /** The lab's inventory before the stack did anything (for expectNothingLeft). */
   before: LabInventory;

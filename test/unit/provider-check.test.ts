@@ -9,8 +9,7 @@ import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
-import { startFakeCloud, unreachableEndpoints } from "./providerFakes.ts";
-import type { FakeCloud } from "./providerFakes.ts";
+import { fakeCloudFixture, unreachableEndpoints } from "./providerFakes.ts";
 
 type Provider = typeof virtualNetwork;
 const savedEnv = process.env.TFMESH_ENDPOINTS;
@@ -37,6 +36,8 @@ describe("with the APIs unreachable (preview without the lab)", () => {
   });
   afterAll(async () => {
     await down.cleanup();
+    if (savedEnv === undefined) delete process.env.TFMESH_ENDPOINTS;
+    else process.env.TFMESH_ENDPOINTS = savedEnv;
   });
 
   describe("VirtualNetwork.check", () => {
@@ -181,16 +182,7 @@ describe("with the APIs unreachable (preview without the lab)", () => {
 });
 
 describe("with the APIs reachable, check also catches what would fail at create", () => {
-  let cloud: FakeCloud;
-  beforeAll(async () => {
-    cloud = await startFakeCloud();
-    useEndpoints(cloud.endpointsFile);
-  });
-  afterAll(async () => {
-    await cloud.close();
-    if (savedEnv === undefined) delete process.env.TFMESH_ENDPOINTS;
-    else process.env.TFMESH_ENDPOINTS = savedEnv;
-  });
+  const t = fakeCloudFixture();
 
   it("an image or flavor that does not exist", async () => {
     const failures = await failuresOf(virtualMachine, { image: "ubuntu", flavor: "m1.huge", networks: ["red"] });
@@ -215,9 +207,9 @@ describe("with the APIs reachable, check also catches what would fail at create"
   });
 
   it("a pod or network service name already in use", async () => {
-    cloud.state.pods.set("busy", { name: "busy", node: "k8s-1", netns: "tfm-pod-busy", uid: "u", eth0: { ip: "10.244.1.9", prefixLength: 16, mac: "02:00:00:00:00:09" }, status: "Running" });
+    t.cloud.state.pods.set("busy", { name: "busy", node: "k8s-1", netns: "tfm-pod-busy", uid: "u", eth0: { ip: "10.244.1.9", prefixLength: 16, mac: "02:00:00:00:00:09" }, status: "Running" });
     expect(await propertiesFailing(pod, { name: "busy" })).toEqual(["name"]);
-    cloud.state.services.set("svc", { name: "svc" });
+    t.cloud.state.services.set("svc", { name: "svc" });
     expect(await propertiesFailing(networkService, { name: "svc", virtualNetwork: "default-domain:admin:red" })).toEqual(["name"]);
   });
 });
