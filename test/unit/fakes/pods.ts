@@ -34,6 +34,11 @@ function podName(raw: unknown, where: string): string {
 
 export function fakePods(state: PodsFakeState & NsmFakeState, opts: { closeByPod: (pod: string) => void }): http.Server {
   let placed = state.pods.size;
+  const known = (name: string) => {
+    const p = state.pods.get(name);
+    if (!p) throw new ApiError(404, `pod "${name}" not found`);
+    return p;
+  };
   const record = (p: FakePod) => ({ ...p, createdAt: p.createdAt ?? new Date(0).toISOString() });
 
   // As the lab's topology shows them: eth0 on the pod network, each NSM interface with the
@@ -85,16 +90,7 @@ export function fakePods(state: PodsFakeState & NsmFakeState, opts: { closeByPod
         },
       },
       { method: "GET", pattern: "/pods", handler: () => ({ body: { pods: [...state.pods.values()].map(record) } }) },
-      {
-        method: "GET",
-        pattern: "/pods/:name",
-        handler: (req) => {
-          const name = podName(req.params.name, "GET /pods");
-          const p = state.pods.get(name);
-          if (!p) throw new ApiError(404, `pod "${name}" not found`);
-          return { body: record(p) };
-        },
-      },
+      { method: "GET", pattern: "/pods/:name", handler: (req) => ({ body: record(known(podName(req.params.name, "GET /pods"))) }) },
       {
         method: "DELETE",
         pattern: "/pods/:name",
