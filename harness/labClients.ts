@@ -4,6 +4,7 @@ import { NsmClient } from "../wire/nsm/client.ts";
 import { OpenStackClient } from "../wire/openstack/index.ts";
 import { PodsClient } from "../wire/pods.ts";
 import { TfClient } from "../wire/tf.ts";
+import type { LabEndpoints } from "../lab/endpoints.ts";
 import type { TestLab } from "./lab.ts";
 
 export interface LabClients {
@@ -14,9 +15,14 @@ export interface LabClients {
 }
 
 export function labClients(lab: TestLab): LabClients {
-  const c = lab.config.credentials;
+  return endpointClients(lab.endpoints);
+}
+
+/** The same clients from a lab's endpoints.json (its admin credentials included). */
+export function endpointClients(endpoints: LabEndpoints, opts: { retries?: number } = {}): LabClients {
+  const c = endpoints.credentials;
   const openstack = new OpenStackClient({
-    authUrl: lab.endpoints.keystone,
+    authUrl: endpoints.keystone,
     userName: c.username,
     password: c.password,
     tenantName: c.project,
@@ -26,8 +32,8 @@ export function labClients(lab: TestLab): LabClients {
   });
   return {
     openstack,
-    tf: new TfClient({ baseUrl: lab.endpoints.tf, token: () => openstack.keystone.token() }),
-    nsm: new NsmClient(lab.endpoints.nsm),
-    pods: new PodsClient(lab.endpoints.pods),
+    tf: new TfClient({ baseUrl: endpoints.tf, token: () => openstack.keystone.token(), ...opts }),
+    nsm: new NsmClient(endpoints.nsm, opts),
+    pods: new PodsClient(endpoints.pods, opts),
   };
 }

@@ -14,8 +14,8 @@ import * as netns from "../../lib/kernel/netns.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";
 import { stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
 import type { Reachability } from "../../lab/reachability.ts";
-import { KeystoneSession } from "../../wire/openstack/index.ts";
-import { TfClient } from "../../wire/tf.ts";
+import type { TfClient } from "../../wire/tf.ts";
+import { endpointClients } from "../../harness/labClients.ts";
 import { registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../../harness/lab.ts";
 import { EMPTY_LAB, NODE24, REPO, TSC, cleanEnv, parseLabCounts, run, show } from "./helpers.ts";
 import type { CommandResult, LabCounts } from "./helpers.ts";
@@ -64,17 +64,7 @@ function writeProgram(source: string): void {
 function tfClient(): TfClient {
   const e = readEndpoints(stateDir);
   if (!e) throw new Error(`no endpoints.json in ${stateDir}`);
-  const c = e.credentials;
-  const keystone = new KeystoneSession({
-    authUrl: e.keystone,
-    userName: c.username,
-    password: c.password,
-    tenantName: c.project,
-    userDomainName: c.domain,
-    projectDomainName: c.domain,
-    region: undefined,
-  });
-  return new TfClient({ baseUrl: e.tf, token: () => keystone.token(), retries: 0 });
+  return endpointClients(e, { retries: 0 }).tf;
 }
 
 const CASE1_PROGRAM = `import * as pulumi from "@pulumi/pulumi";
