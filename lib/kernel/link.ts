@@ -50,6 +50,50 @@ function addressCidr(value: string): string {
 
 const ALIAS = /^[A-Za-z0-9_.:/@+,=-]{1,255}$/;
 
+function checkedAlias(alias: string): string {
+  if (!ALIAS.test(alias)) throw new ValidationError("alias", `interface alias may only contain [A-Za-z0-9_.:/@+,=-], 1-255 characters; got ${JSON.stringify(alias)}`);
+  return alias;
+}
+
+function checkedMtu(mtu: number): string {
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new ValidationError("mtu", `MTU must be 68..65535, got ${mtu}`);
+  return String(mtu);
+}
+
+// Lines for `ip -batch` (ip.batch): each is one `ip` command without the leading "ip", validated
+// like the single-command helpers below (which run the same lines), so several changes to a
+// namespace go in one process start without bypassing the checks.
+
+export interface LinkSettings {
+  mtu?: number;
+  alias?: string;
+  /** The bridge to enslave to. */
+  master?: string;
+  up?: boolean;
+}
+
+/** `link set dev <name> ...` lines, one per setting given (the kernel applies them in this order). */
+export function linkSetLines(name: string, s: LinkSettings): string[][] {
+  const set = (...args: string[]) => ["link", "set", "dev", assertIfName(name), ...args];
+  return [
+    ...(s.mtu !== undefined ? [set("mtu", checkedMtu(s.mtu))] : []),
+    ...(s.alias !== undefined ? [set("alias", checkedAlias(s.alias))] : []),
+    ...(s.master !== undefined ? [set("master", assertIfName(s.master))] : []),
+    ...(s.up ? [set("up")] : []),
+  ];
+}
+
+/** `link add <name> type bridge` */
+export const bridgeAddLine = (name: string): string[] => ["link", "add", assertIfName(name), "type", "bridge"];
+
+/** `addr replace|del <cidr> dev <name>`; `cidr` is an interface address ("10.1.1.3/24"). */
+export function addressLine(op: "replace" | "del", name: string, cidr: string, opts: AddressOptions = {}): string[] {
+  return ["addr", op, addressCidr(cidr), "dev", assertIfName(name), ...(opts.noPrefixRoute ? ["noprefixroute"] : [])];
+}
+
+/** `route replace|del <route>` */
+export const routeLine = (op: "replace" | "del", route: RouteSpec): string[] => ["route", op, ...routeArgs(route)];
+
 /** All links of a namespace; `details` adds linkinfo (kind, bridge port flags). */
 export async function listLinks(netns?: string, opts: { details?: boolean; master?: string; type?: string } = {}): Promise<LinkInfo[]> {
   const args = [...(opts.details ? ["-details"] : []), "link", "show"];
@@ -134,8 +178,7 @@ export async function setDown(name: string, netns?: string): Promise<void> {
 }
 
 export async function setMtu(name: string, mtu: number, netns?: string): Promise<void> {
-  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new ValidationError("mtu", `MTU must be 68..65535, got ${mtu}`);
-  await run("ip", ["link", "set", "dev", assertIfName(name), "mtu", String(mtu)], { netns });
+  await run("ip", linkSetLines(name, { mtu })[0]!, { netns });
 }
 
 /** Enslaves to `master`, or frees the interface when master is undefined. */
@@ -147,9 +190,7 @@ export async function setMaster(name: string, master: string | undefined, netns?
 
 /** Tags an interface (e.g. with the connection id that owns it) so it can be found again. */
 export async function setAlias(name: string, alias: string, netns?: string): Promise<void> {
-  assertIfName(name);
-  if (!ALIAS.test(alias)) throw new ValidationError("alias", `interface alias may only contain [A-Za-z0-9_.:/@+,=-], 1-255 characters; got ${JSON.stringify(alias)}`);
-  await run("ip", ["link", "set", "dev", name, "alias", alias], { netns });
+  await run("ip", linkSetLines(name, { alias })[0]!, { netns });
 }
 
 export async function findLinkByAlias(alias: string, netns?: string): Promise<string | undefined> {
@@ -175,14 +216,13 @@ export interface AddressOptions {
 
 /** Sets `cidr` ("10.1.1.3/24") on the interface; an existing identical address is fine. */
 export async function replaceAddress(name: string, cidr: string, netns?: string, opts: AddressOptions = {}): Promise<void> {
-  assertIfName(name);
-  await run("ip", ["addr", "replace", addressCidr(cidr), "dev", name, ...(opts.noPrefixRoute ? ["noprefixroute"] : [])], { netns });
+  await run("ip", addressLine("replace", name, cidr, opts), { netns });
 }
 
 export async function deleteAddress(name: string, cidr: string, netns?: string): Promise<void> {
-  assertIfName(name);
+  const line = addressLine("del", name, cidr);
   try {
-    await run("ip", ["addr", "del", addressCidr(cidr), "dev", name], { netns });
+    await run("ip", line, { netns });
   } catch (e) {
     if (!isMissing(e)) throw e;
   }
@@ -227,12 +267,13 @@ export function routeArgs(r: RouteSpec): string[] {
 }
 
 export async function replaceRoute(route: RouteSpec, netns?: string): Promise<void> {
-  await run("ip", ["route", "replace", ...routeArgs(route)], { netns });
+  await run("ip", routeLine("replace", route), { netns });
 }
 
 export async function deleteRoute(route: RouteSpec, netns?: string): Promise<void> {
+  const line = routeLine("del", route);
   try {
-    await run("ip", ["route", "del", ...routeArgs(route)], { netns });
+    await run("ip", line, { netns });
   } catch (e) {
     if (!isMissing(e)) throw e;
   }
