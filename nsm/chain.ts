@@ -1,5 +1,5 @@
 // Request handling as a chain, in the shape of networkservicemesh/sdk: every element has the same
-// two methods, `request(input, next)` and `close(input, next)`.
+// two methods, `request(input, next)` and `close(input, next)`, and may have a third, `check`.
 //
 // - request: an element applies its own change and passes the request on (or passes on first and
 //   then applies its change). If its own change fails, it undoes what it built and throws; if the
@@ -8,6 +8,8 @@
 //   try/catch around the whole chain.
 // - close: an element passes the close on and then undoes its own change (even when the rest
 //   failed), so a close undoes a request in reverse order.
+// - check (CNI's CHECK): an element that built something says whether it is still intact, else
+//   passes the check on; the first problem found is the answer. An element without `check` passes on.
 // - errors are wrapped once, by the element that threw them, so a message says where it failed;
 //   an NsmError is a refusal already worded for the client and passes through as it is.
 
@@ -18,6 +20,8 @@ import { NsmError } from "./errors.ts";
 export interface Next<T> {
   request(input: T): Promise<T>;
   close(input: T): Promise<void>;
+  /** What is wrong with what the chain built for `input`, or undefined when all of it is intact. */
+  check(input: T): Promise<string | undefined>;
 }
 
 export interface Element<T> {
@@ -25,15 +29,18 @@ export interface Element<T> {
   readonly name: string;
   request(input: T, next: Next<T>): Promise<T>;
   close(input: T, next: Next<T>): Promise<void>;
+  check?(input: T, next: Next<T>): Promise<string | undefined>;
 }
+
+type Op = "request" | "close" | "check";
 
 /** An error thrown inside `element`, with the original as `cause`. */
 export class ChainError extends Error {
   readonly element: string;
-  readonly op: "request" | "close";
+  readonly op: Op;
   /** Failures while undoing after this error; the first failure is what the caller sees. */
   readonly rollbackErrors: unknown[] = [];
-  constructor(element: string, op: "request" | "close", cause: unknown) {
+  constructor(element: string, op: Op, cause: unknown) {
     super(`${element}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = "ChainError";
     this.element = element;
@@ -41,22 +48,40 @@ export class ChainError extends Error {
   }
 }
 
-const END: Next<never> = { request: async (input) => input, close: async () => {} };
+const END: Next<never> = { request: async (input) => input, close: async () => {}, check: async () => undefined };
 
-/** Composes elements into one request/close pipeline, first element outermost. */
+/** Composes elements into one request/close/check pipeline, first element outermost. */
 export function chain<T>(elements: readonly Element<T>[]): Next<T> {
-  let next: Next<T> = END as Next<T>;
+  return linkAll(elements, END as Next<T>);
+}
+
+/**
+ * Elements as one element of a bigger chain: its request runs them in order and then passes on
+ * to the chain it sits in (a forwarder's elements are the last part of the manager's chain).
+ */
+export function compose<T>(name: string, elements: readonly Element<T>[]): Element<T> {
+  return {
+    name,
+    request: (input, next) => linkAll(elements, next).request(input),
+    close: (input, next) => linkAll(elements, next).close(input),
+    check: (input, next) => linkAll(elements, next).check(input),
+  };
+}
+
+function linkAll<T>(elements: readonly Element<T>[], end: Next<T>): Next<T> {
+  let next = end;
   for (const element of [...elements].reverse()) next = link(element, next);
   return next;
 }
 
 function link<T>(element: Element<T>, rest: Next<T>): Next<T> {
-  const attributed = (op: "request" | "close") => (err: unknown) => {
+  const attributed = (op: Op) => (err: unknown) => {
     throw err instanceof ChainError || err instanceof AggregateError || err instanceof NsmError ? err : new ChainError(element.name, op, err);
   };
   return {
     request: (input) => element.request(input, rest).catch(attributed("request")),
     close: (input) => element.close(input, rest).catch(attributed("close")),
+    check: (input) => (element.check ? element.check(input, rest).catch(attributed("check")) : rest.check(input)),
   };
 }
 
@@ -100,6 +125,11 @@ export async function passCloseOn<T>(input: T, next: Next<T>, undo: () => Promis
   if (restError !== undefined) throw restError;
 }
 
+/** This element's problem with `input` if it has one, else what the rest of the chain finds. */
+export async function checkThenPassOn<T>(input: T, next: Next<T>, own: () => Promise<string | undefined>): Promise<string | undefined> {
+  return (await own()) ?? next.check(input);
+}
+
 function noteRollbackFailure(err: unknown, undoErr: unknown): void {
   if (err instanceof ChainError) err.rollbackErrors.push(undoErr);
 }
@@ -122,18 +152,20 @@ export interface BeginOptions<T> {
   /** The connection id of an input. */
   id(input: T): string;
   memory?: Memory<T>;
-  /** What a repeated request for an established id passes on: the incoming request merged with what
-   *  was established (for example the interface name chosen the first time), marked as a refresh. */
-  refresh(established: T, incoming: T): T;
+  /** What a repeated request for an established id passes on: the established value updated with
+   *  what the incoming request asks for now. The rest of the chain heals it: rebuilds what is
+   *  missing, keeps what is there. */
+  heal(established: T, incoming: T): T;
 }
 
 /**
  * `begin`: the first element of a chain. Guarantees:
- * - requests and closes for one id are processed one at a time, in arrival order;
- * - a repeated request for an established id is a refresh of that connection (see `refresh`),
- *   never a second one;
- * - close sees the last value a successful request returned (the caller may pass only the id);
- *   closing an unknown id is a no-op, and a failed close keeps the record so it can be retried.
+ * - requests, closes and checks for one id are processed one at a time, in arrival order;
+ * - a repeated request for an established id heals that connection (see `heal`), never makes a
+ *   second one;
+ * - close and check see the last value a successful request returned (the caller may pass only
+ *   the id); closing an unknown id is a no-op, and a failed close keeps the record so it can be
+ *   retried; checking an unknown id answers that it is not established.
  */
 export function begin<T>(opts: BeginOptions<T>): Element<T> {
   const serializer = new KeyedQueue();
@@ -144,7 +176,7 @@ export function begin<T>(opts: BeginOptions<T>): Element<T> {
       serializer.run(opts.id(input), async () => {
         const id = opts.id(input);
         const established = await memory.get(id);
-        const output = await next.request(established === undefined ? input : opts.refresh(established, input));
+        const output = await next.request(established === undefined ? input : opts.heal(established, input));
         await memory.set(id, output);
         return output;
       }),
@@ -155,6 +187,11 @@ export function begin<T>(opts: BeginOptions<T>): Element<T> {
         if (established === undefined) return;
         await next.close(established);
         await memory.delete(id);
+      }),
+    check: (input, next) =>
+      serializer.run(opts.id(input), async () => {
+        const established = await memory.get(opts.id(input));
+        return established === undefined ? `connection ${opts.id(input)} is not established` : next.check(established);
       }),
   };
 }

@@ -1,32 +1,51 @@
-// What a forwarder is to the manager: something that builds (request) and removes (close) a
-// client's interface for a network service. Forwarders are found by type, so adding a third one
-// means registering it here, not touching the manager.
+// What a forwarder is to the manager: the last part of its chain. The manager's `forward` element
+// passes a connection on to the elements of the forwarder its endpoint name says, and they build
+// (request), remove (close) or check the client's interface. Forwarders are found by type, so
+// adding a third one means registering it here, not touching the manager.
 import type { Connection, NetworkService } from "../wire/nsm/api.ts";
+import { forwarderTypeOf } from "../wire/nsm/api.ts";
+import type { Element } from "./chain.ts";
+import { compose } from "./chain.ts";
 import { NsmError } from "./errors.ts";
 
-/** What the manager hands a forwarder. */
-export interface ForwarderCall {
-  connection: Connection;
-  /** The connection was established before: this is a refresh or a heal. Forwarders rebuild what is
-   *  missing and keep what is there, and on failure leave the established pieces in place. */
-  refresh: boolean;
-  /** The service record as it was when the connection was made (close uses this snapshot). */
-  service: NetworkService;
-  /** The client's node. */
-  node: string;
-  /** The forwarder endpoint that handles the connection, e.g. "tungsten@k8s-1". */
-  endpoint: string;
-}
-
-export interface Forwarder {
+/**
+ * A forwarder: one element made of its own. It receives a connection with
+ * network_service_endpoint_name "<type>@<node>", payload, and the service's section for this
+ * forwarder in extra_context (`<type>.<key>`, see serviceBinding), and answers it with its
+ * context filled, its path through the forwarder, and state UP. Close removes everything request
+ * built and is idempotent; check says what of it broke.
+ */
+export interface Forwarder extends Element<Connection> {
   /** "tungsten", "kernel", ...: the value of NetworkService.forwarder it serves. */
   readonly type: string;
   /** The problem with a service record for this forwarder (e.g. a missing `kernel.cidr`), if any. */
   checkService?(service: NetworkService): string | undefined;
-  /** Builds or refreshes the client's interface; answers the connection with its context, state UP. */
-  request(call: ForwarderCall): Promise<Connection>;
-  /** Removes everything request built; idempotent. */
-  close(call: ForwarderCall): Promise<void>;
+}
+
+/** Appends the segment `name(connection)` to the connection's path (dropping an older one of that name). */
+export function updatePath(name: (c: Connection) => string): Element<Connection> {
+  return {
+    name: "path",
+    request: (c, next) => {
+      const segment = name(c);
+      const others = (c.path?.path_segments ?? []).filter((s) => s.name !== segment);
+      return next.request({ ...c, path: { index: c.path?.index ?? 0, path_segments: [...others, { name: segment, id: c.id }] } });
+    },
+    close: (c, next) => next.close(c),
+  };
+}
+
+/** The connection is UP once every element built its part. */
+const up: Element<Connection> = {
+  name: "up",
+  request: (c, next) => next.request({ ...c, state: "UP" }),
+  close: (c, next) => next.close(c),
+};
+
+/** A forwarder of `type` whose elements run top to bottom on request and bottom to top on close. */
+export function forwarder(type: string, elements: readonly Element<Connection>[], checkService?: Forwarder["checkService"]): Forwarder {
+  const path = updatePath((c) => c.network_service_endpoint_name ?? type);
+  return { type, ...(checkService ? { checkService } : {}), ...compose(type, [path, ...elements, up]) };
 }
 
 export class ForwarderRegistry {
@@ -61,5 +80,16 @@ export class ForwarderRegistry {
     const f = this.byType.get(service.forwarder);
     if (!f) return `forwarder: unknown forwarder "${service.forwarder}"; known forwarders: ${this.types().join(", ") || "none"}`;
     return f.checkService?.(service);
+  }
+
+  /** The manager's last element: the forwarder the connection's endpoint name says takes it from here. */
+  forward(): Element<Connection> {
+    const of = (c: Connection) => this.get(forwarderTypeOf(c.network_service_endpoint_name) ?? "");
+    return {
+      name: "nsmgr/forward",
+      request: (c, next) => of(c).request(c, next),
+      close: (c, next) => of(c).close(c, next),
+      check: (c, next) => of(c).check?.(c, next) ?? next.check(c),
+    };
   }
 }

@@ -1,48 +1,30 @@
 // The NSM manager (NSMgr) of the nodes: takes a client's Request, checks the network service exists,
 // picks the forwarder the service names among the forwarders registered for the client's node,
-// passes the request on and remembers the connection; Close undoes it. Itself a chain:
+// and passes the connection on to that forwarder's elements, which end the chain; Close undoes it.
+// One chain over one shape, the Connection:
 //
-//   begin            one at a time per connection id; a repeated Request is a refresh; remembers
-//   findService      the service must be registered (404)
-//   selectForwarder  "<forwarder>@<node>" must be registered, unexpired, and its type known (400)
-//   reselect         a refresh whose service or forwarder changed closes the old connection first
-//   forward          the forwarder builds the interface
-import type { Connection, NetworkService, NetworkServiceRequest } from "../wire/nsm/api.ts";
+//   begin            one at a time per connection id; a repeated Request heals; remembers the answer
+//   nsmgr/discover   the service must be registered (404) and "<forwarder>@<node>" registered,
+//                    unexpired and of a known type (400); writes payload, endpoint name and the
+//                    service's section into the connection; a heal whose selection changed is
+//                    a reselect: the old connection is closed first and built anew
+//   path             the manager's segment
+//   nsmgr/forward    the forwarder's elements (nsm/forwarders/<type>/index.ts)
+import type { Connection, NetworkService, NetworkServiceEndpoint, NetworkServiceRequest } from "../wire/nsm/api.ts";
 import { forwarderEndpointName, NODE_LABEL } from "../wire/nsm/api.ts";
 import { begin, chain } from "./chain.ts";
 import type { Element, Memory, Next } from "./chain.ts";
+import { isHeal, nodeOf, withContext } from "./connection.ts";
 import { NsmError } from "./errors.ts";
+import { updatePath } from "./forwarder.ts";
 import type { ForwarderRegistry } from "./forwarder.ts";
 import { kernelMechanism } from "./mechanism.ts";
 import type { Registry } from "./registry.ts";
 
-/** What the manager remembers per connection. */
-export interface StoredConnection {
-  connection: Connection;
-  /** The service as it was when the connection was made. */
-  service: NetworkService;
-  node: string;
-  /** "<forwarder>@<node>" */
-  endpoint: string;
-  /** The forwarder type. */
-  forwarder: string;
-}
-
-/** Persisted connections (sqlite in the lab). */
-export interface ConnectionStore extends Memory<StoredConnection> {
-  get(id: string): StoredConnection | undefined;
-  list(): StoredConnection[];
-}
-
-/** A request on its way through the manager's chain. */
-interface ManagerCall {
-  connection: Connection;
-  service?: NetworkService;
-  node?: string;
-  endpoint?: string;
-  forwarder?: string;
-  /** Set by begin on a refresh: what was established before. */
-  established?: StoredConnection;
+/** Persisted connections, as the chain answered them (sqlite in the lab). */
+export interface ConnectionStore extends Memory<Connection> {
+  get(id: string): Connection | undefined;
+  list(): Connection[];
 }
 
 export interface ManagerOptions {
@@ -53,71 +35,86 @@ export interface ManagerOptions {
   name?: string;
 }
 
+/** A connection as its forwarder finds it now: state DOWN and the problem when its data plane broke. */
+export interface CheckedConnection {
+  connection: Connection;
+  problem?: string;
+}
+
 const CONNECTION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export class Manager {
   private readonly opts: ManagerOptions;
-  private readonly pipeline: Next<ManagerCall>;
+  private readonly pipeline: Next<Connection>;
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
-    this.pipeline = chain<ManagerCall>([
-      begin<ManagerCall>({
-        id: (c) => c.connection.id,
-        memory: storedCalls(opts.connections),
-        refresh: (established, incoming) => ({ ...incoming, connection: refreshed(established.connection, incoming.connection), established: stored(established) }),
-      }),
-      findService(opts.registry),
-      selectForwarder(opts.registry, opts.forwarders),
-      reselect(),
-      forward(opts.forwarders, opts.name ?? "nsmgr"),
+    const managerName = opts.name ?? "nsmgr";
+    this.pipeline = chain<Connection>([
+      begin<Connection>({ id: (c) => c.id, memory: opts.connections, heal: healRequest }),
+      discover(opts.registry, opts.forwarders, (id) => opts.connections.get(id)),
+      updatePath((c) => `${managerName}@${nodeOf(c)}`),
+      opts.forwarders.forward(),
     ]);
   }
 
   /** Request(NetworkServiceRequest) -> Connection (state UP, context filled). */
   async request(req: NetworkServiceRequest): Promise<Connection> {
-    const connection = validRequest(req);
-    const out = await this.pipeline.request({ connection });
-    return out.connection;
+    return this.pipeline.request(validRequest(req));
   }
 
   /** Close(Connection): needs only the id; closing an unknown connection is fine. */
   async close(conn: Pick<Connection, "id">): Promise<void> {
     if (!conn || typeof conn.id !== "string" || conn.id === "") throw new NsmError(400, "close needs the connection id");
-    await this.pipeline.close({ connection: { id: conn.id, network_service: "" } });
+    await this.pipeline.close({ id: conn.id, network_service: "" });
   }
 
+  /** The connection as it was answered and stored. */
   get(id: string): Connection | undefined {
-    return this.opts.connections.get(id)?.connection;
+    return this.opts.connections.get(id);
+  }
+
+  /**
+   * The connection with the state its forwarder finds now (as NSM's monitor reports it): UP, or
+   * DOWN with the problem when the data plane it built broke (an interface gone or changed, a
+   * port the vRouter no longer carries). Undefined for an unknown connection.
+   */
+  async check(id: string): Promise<CheckedConnection | undefined> {
+    const known = this.get(id);
+    if (!known) return undefined;
+    const problem = await this.pipeline.check(known);
+    const connection = this.get(id);
+    if (!connection) return undefined;
+    return problem === undefined ? { connection: { ...connection, state: "UP" } } : { connection: { ...connection, state: "DOWN" }, problem };
   }
 
   list(): Connection[] {
-    return this.opts.connections.list().map((s) => s.connection);
+    return this.opts.connections.list();
   }
 
   /** The stored connections that match. */
-  find(match: (s: StoredConnection) => boolean): StoredConnection[] {
+  find(match: (c: Connection) => boolean): Connection[] {
     return this.opts.connections.list().filter(match);
   }
 
   /** Closes every connection that matches; tries all, then throws the first failure. */
-  async closeWhere(match: (s: StoredConnection) => boolean): Promise<void> {
-    const results = await Promise.allSettled(this.find(match).map((s) => this.close(s.connection)));
+  async closeWhere(match: (c: Connection) => boolean): Promise<void> {
+    const results = await Promise.allSettled(this.find(match).map((c) => this.close(c)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
   }
 
-  /** Re-requests every stored connection (a refresh rebuilds missing pieces), a few at a time. Reports failures per id. */
-  async heal(concurrency = 8): Promise<Array<{ connection: StoredConnection; error?: unknown }>> {
+  /** Re-requests every stored connection (a heal rebuilds missing pieces), a few at a time. Reports failures per id. */
+  async heal(concurrency = 8): Promise<Array<{ connection: Connection; error?: unknown }>> {
     const todo = this.opts.connections.list();
-    const results: Array<{ connection: StoredConnection; error?: unknown }> = [];
+    const results: Array<{ connection: Connection; error?: unknown }> = [];
     const worker = async () => {
-      for (let s = todo.shift(); s; s = todo.shift()) {
+      for (let c = todo.shift(); c; c = todo.shift()) {
         try {
-          await this.request({ connection: s.connection });
-          results.push({ connection: s });
+          await this.request({ connection: c });
+          results.push({ connection: c });
         } catch (error) {
-          results.push({ connection: s, error });
+          results.push({ connection: c, error });
         }
       }
     };
@@ -126,6 +123,7 @@ export class Manager {
   }
 }
 
+/** The client's connection as the chain takes it: what the client may ask for, nothing the chain fills in. */
 function validRequest(req: NetworkServiceRequest): Connection {
   const c = req?.connection;
   if (!c || typeof c !== "object") throw new NsmError(400, "the request needs a connection");
@@ -138,106 +136,81 @@ function validRequest(req: NetworkServiceRequest): Connection {
     throw new NsmError(400, `connection ${c.id}: labels must map names to strings`);
   }
   if (!labels[NODE_LABEL]) throw new NsmError(400, `connection ${c.id}: label ${NODE_LABEL} (the client's node) is required`);
-  return { ...c, labels: { ...labels }, mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism) };
+  return { id: c.id, network_service: c.network_service, labels: { ...labels }, mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism) };
 }
 
-/** A refresh keeps what the first request settled (e.g. the generated interface name) unless the client changes it. */
-function refreshed(established: Connection, incoming: Connection): Connection {
+/** Only what the client asks for: a connection without anything the chain filled in. */
+function asRequested({ id, network_service, labels, mechanism }: Connection): Connection {
+  return { id, network_service, ...(labels ? { labels } : {}), ...(mechanism ? { mechanism } : {}) };
+}
+
+/** A heal keeps what the first request settled (e.g. the interface name the forwarder chose) unless the client changes it. */
+function healRequest(established: Connection, incoming: Connection): Connection {
   const params = { ...established.mechanism?.parameters };
   for (const [k, v] of Object.entries(incoming.mechanism?.parameters ?? {})) if (v !== "") params[k] = v;
+  return { ...established, ...incoming, mechanism: { ...(incoming.mechanism ?? established.mechanism!), parameters: params } };
+}
+
+/**
+ * What a connection records of its service for the forwarder: the service's section for that
+ * forwarder as extra_context entries `<forwarder>.<key>` (tungsten.virtual_network, kernel.cidr).
+ * The forwarder's elements read it from there, so close and heal see the service as it was.
+ */
+export function serviceBinding(service: NetworkService): Record<string, string> {
+  const section = (service as unknown as Record<string, unknown>)[service.forwarder];
+  const entries = section && typeof section === "object" ? Object.entries(section as Record<string, unknown>) : [];
+  return Object.fromEntries(entries.map(([k, v]) => [`${service.forwarder}.${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+/** The connection bound to `service` through `endpoint`. */
+function bound(c: Connection, service: NetworkService, endpoint: NetworkServiceEndpoint): Connection {
+  return withContext({ ...c, payload: service.payload, network_service_endpoint_name: endpoint.name }, { extra_context: serviceBinding(service) });
+}
+
+/** Whether an established connection was built for this service through this endpoint. */
+function builtFor(c: Connection, service: NetworkService, endpoint: NetworkServiceEndpoint): boolean {
+  if (c.network_service !== service.name || c.network_service_endpoint_name !== endpoint.name || c.payload !== service.payload) return false;
+  return Object.entries(serviceBinding(service)).every(([k, v]) => c.context?.extra_context?.[k] === v);
+}
+
+function discover(registry: Registry, forwarders: ForwarderRegistry, established: (id: string) => Connection | undefined): Element<Connection> {
   return {
-    ...incoming,
-    mechanism: { ...(incoming.mechanism ?? established.mechanism!), parameters: params },
-    ...(established.context ? { context: established.context } : {}),
-    ...(established.path ? { path: established.path } : {}),
-  };
-}
-
-function stored(c: ManagerCall | StoredConnection): StoredConnection {
-  if (!c.service || !c.node || !c.endpoint || !c.forwarder) throw new Error(`connection ${c.connection.id} is incomplete`);
-  return { connection: c.connection, service: c.service, node: c.node, endpoint: c.endpoint, forwarder: c.forwarder };
-}
-
-/** The connection store seen as begin's memory of ManagerCalls. */
-function storedCalls(store: ConnectionStore): Memory<ManagerCall> {
-  return { get: (id) => store.get(id), set: (id, call) => store.set(id, stored(call)), delete: (id) => store.delete(id) };
-}
-
-function findService(registry: Registry): Element<ManagerCall> {
-  return {
-    name: "nsmgr/find-service",
-    request: (call, next) => next.request({ ...call, service: registry.requireService(call.connection.network_service) }),
-    close: (call, next) => next.close(call),
-  };
-}
-
-function selectForwarder(registry: Registry, forwarders: ForwarderRegistry): Element<ManagerCall> {
-  return {
-    name: "nsmgr/select-forwarder",
-    request: (call, next) => {
-      const service = call.service!;
-      const node = call.connection.labels![NODE_LABEL]!;
-      const endpoint = registry.findForwarder(service.forwarder, node);
-      if (!endpoint) {
-        const name = forwarderEndpointName(service.forwarder, node);
-        const expired = registry.expiredAt(name);
-        if (expired) {
-          throw new NsmError(
-            400,
-            `network service "${service.name}" needs forwarder "${name}", whose registration expired at ${expired} and was not refreshed` +
-              ` (is the forwarder running?)`,
-          );
-        }
-        const there = registry.listEndpoints("forwarder").map((e) => e.name);
-        throw new NsmError(
-          400,
-          `network service "${service.name}" needs forwarder "${service.forwarder}", which is not registered on node "${node}"` +
-            ` (registered forwarders: ${there.join(", ") || "none"})`,
-        );
+    name: "nsmgr/discover",
+    request: async (c, next) => {
+      const service = registry.requireService(c.network_service);
+      const endpoint = selectForwarder(registry, forwarders, service, nodeOf(c));
+      const old = isHeal(c) ? established(c.id) : undefined;
+      if (old && !builtFor(old, service, endpoint)) {
+        // NSM reselects when what a connection was built for changed: close the old one, build anew.
+        await next.close(old);
+        return next.request(bound(asRequested(c), service, endpoint));
       }
-      forwarders.get(service.forwarder);
-      return next.request({ ...call, node, endpoint: endpoint.name, forwarder: service.forwarder });
+      return next.request(bound(c, service, endpoint));
     },
-    close: (call, next) => next.close(call),
+    close: (c, next) => next.close(c),
   };
 }
 
-/** NSM reselects when what a connection was built for changed: close the old one, build anew. */
-function reselect(): Element<ManagerCall> {
-  return {
-    name: "nsmgr/reselect",
-    request: async (call, next) => {
-      const old = call.established;
-      if (old && (old.endpoint !== call.endpoint || JSON.stringify(old.service) !== JSON.stringify(call.service))) {
-        await next.close({ ...old });
-        const { established: _, ...fresh } = call;
-        const { context: _ctx, ...connection } = fresh.connection;
-        return next.request({ ...fresh, connection });
-      }
-      return next.request(call);
-    },
-    close: (call, next) => next.close(call),
-  };
-}
-
-function forward(forwarders: ForwarderRegistry, managerName: string): Element<ManagerCall> {
-  return {
-    name: "nsmgr/forward",
-    request: async (call, next) => {
-      const s = stored(call);
-      const connection = await forwarders.get(s.forwarder).request({
-        connection: { ...s.connection, path: { index: 0, path_segments: [{ name: `${managerName}@${s.node}`, id: s.connection.id }] } },
-        refresh: call.established !== undefined,
-        service: s.service,
-        node: s.node,
-        endpoint: s.endpoint,
-      });
-      return next.request({ ...s, connection });
-    },
-    close: async (call, next) => {
-      const s = stored(call);
-      await next.close(call);
-      await forwarders.get(s.forwarder).close({ connection: s.connection, refresh: true, service: s.service, node: s.node, endpoint: s.endpoint });
-    },
-  };
+/** The endpoint "<forwarder>@<node>" of the service's forwarder on the client's node, or a 400 saying why there is none. */
+function selectForwarder(registry: Registry, forwarders: ForwarderRegistry, service: NetworkService, node: string): NetworkServiceEndpoint {
+  const endpoint = registry.findForwarder(service.forwarder, node);
+  if (!endpoint) {
+    const name = forwarderEndpointName(service.forwarder, node);
+    const expired = registry.expiredAt(name);
+    if (expired) {
+      throw new NsmError(
+        400,
+        `network service "${service.name}" needs forwarder "${name}", whose registration expired at ${expired} and was not refreshed` +
+          ` (is the forwarder running?)`,
+      );
+    }
+    const there = registry.listEndpoints("forwarder").map((e) => e.name);
+    throw new NsmError(
+      400,
+      `network service "${service.name}" needs forwarder "${service.forwarder}", which is not registered on node "${node}"` +
+        ` (registered forwarders: ${there.join(", ") || "none"})`,
+    );
+  }
+  forwarders.get(service.forwarder);
+  return endpoint;
 }

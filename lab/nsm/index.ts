@@ -11,11 +11,11 @@ import { NsmError } from "../../nsm/errors.ts";
 import { ForwarderRegistry } from "../../nsm/forwarder.ts";
 import type { KernelOps } from "../../nsm/forwarders/common/kernelOps.ts";
 import { linuxKernel } from "../../nsm/forwarders/common/kernelOps.ts";
-import type { PodPlacement } from "../../nsm/forwarders/common/podCall.ts";
+import type { PodPlacement } from "../../nsm/forwarders/common/clientNetns.ts";
 import { createKernelForwarder } from "../../nsm/forwarders/kernel/index.ts";
 import { createTungstenForwarder } from "../../nsm/forwarders/tungsten/index.ts";
 import { Manager } from "../../nsm/manager.ts";
-import { netnsOf } from "../../nsm/mechanism.ts";
+import { interfaceNameOf, netnsOf } from "../../nsm/mechanism.ts";
 import { Registry } from "../../nsm/registry.ts";
 import type { LabEndpoints } from "../endpoints.ts";
 import type { LabInstanceConfig } from "../instance.ts";
@@ -79,6 +79,11 @@ export function createNsm(opts: NsmOptions): LabNsm {
     nodeNetns: (node) => `${instance.prefix}-${node}`,
     allowPodNetns: (netns) => netns.startsWith(podNetnsPrefix),
     netnsExists: (netns) => kernel.netnsExists(netns),
+    heldInterfaceNames: (netns, except) =>
+      stores.connections
+        .list()
+        .filter((c) => c.id !== except && netnsOf(c.mechanism) === netns)
+        .flatMap((c) => interfaceNameOf(c.mechanism) ?? []),
   };
 
   const forwarders = new ForwarderRegistry([
@@ -92,7 +97,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
   });
   const manager = Object.assign(new Manager({ registry, connections: stores.connections, forwarders }), {
     closeByPod: (podName: string) =>
-      manager.closeWhere((s) => s.connection.labels?.[POD_LABEL] === podName || netnsOf(s.connection.mechanism) === `${podNetnsPrefix}${podName}`),
+      manager.closeWhere((c) => c.labels?.[POD_LABEL] === podName || netnsOf(c.mechanism) === `${podNetnsPrefix}${podName}`),
   });
 
   const registerForwarders = () => {
@@ -123,15 +128,15 @@ export function createNsm(opts: NsmOptions): LabNsm {
         }
       }, Math.max(1, Math.floor((registry.endpointLifetimeMs * 2) / 3)));
       refresher.unref();
-      for (const { connection: s, error } of await manager.heal()) {
+      for (const { connection: c, error } of await manager.heal()) {
         if (!error) continue;
-        const netns = netnsOf(s.connection.mechanism);
+        const netns = netnsOf(c.mechanism);
         if (netns && !kernel.netnsExists(netns)) {
           // The pod went away while the daemon was down: nothing to heal, but its TF objects and leases must go.
-          log(`nsm: connection ${s.connection.id}: pod netns ${netns} is gone; closing it`);
-          await manager.close(s.connection).catch((e: Error) => log(`nsm: closing ${s.connection.id} failed: ${e.message}`));
+          log(`nsm: connection ${c.id}: pod netns ${netns} is gone; closing it`);
+          await manager.close(c).catch((e: Error) => log(`nsm: closing ${c.id} failed: ${e.message}`));
         } else {
-          log(`nsm: healing connection ${s.connection.id} failed: ${(error as Error).message ?? error}`);
+          log(`nsm: healing connection ${c.id} failed: ${(error as Error).message ?? error}`);
         }
       }
     },

@@ -1,9 +1,12 @@
-// NSM's durable state in the lab's sqlite database: registry records, connections and the kernel
-// forwarder's address leases. Records are stored as JSON, one row each.
+// NSM's durable state in the lab's sqlite database: registry records, connections (as the chain
+// answered them) and the kernel forwarder's address leases. Records are stored as JSON, one row each.
 import type { DatabaseSync } from "node:sqlite";
-import type { NetworkService, NetworkServiceEndpoint } from "../../wire/nsm/api.ts";
+import type { Connection, NetworkService, NetworkServiceEndpoint } from "../../wire/nsm/api.ts";
+import { withContext } from "../../nsm/connection.ts";
 import type { IpamLease, IpamStore } from "../../nsm/forwarders/kernel/ipam.ts";
-import type { ConnectionStore, StoredConnection } from "../../nsm/manager.ts";
+import { PLUGGED_PORT, VMI_UUID } from "../../nsm/forwarders/tungsten/context.ts";
+import { serviceBinding } from "../../nsm/manager.ts";
+import type { ConnectionStore } from "../../nsm/manager.ts";
 import type { RecordStore, RegistryStore } from "../../nsm/registry.ts";
 
 const SCHEMA = `
@@ -40,9 +43,26 @@ function jsonTable<T>(db: DatabaseSync, table: string, key: string): RecordStore
   };
 }
 
+/**
+ * Rows of tfmesh 0.2 and earlier held `{connection, service, node, endpoint, forwarder}`: the
+ * connection gets what it now carries itself (endpoint name, payload, the service's section) and
+ * the tungsten VMI it plugged under its own key, so a lab made before keeps healing and closing.
+ */
+function migrateConnections(db: DatabaseSync): void {
+  const update = db.prepare("UPDATE nsm_connection SET record = ? WHERE id = ?");
+  for (const row of db.prepare("SELECT id, record FROM nsm_connection").all() as Array<{ id: string; record: string }>) {
+    const old = JSON.parse(row.record) as { connection?: Connection; service?: NetworkService; endpoint?: string };
+    if (!old.connection || !old.service) continue;
+    const plugged = old.connection.context?.extra_context?.[VMI_UUID];
+    const c = { ...old.connection, payload: old.service.payload, ...(old.endpoint ? { network_service_endpoint_name: old.endpoint } : {}) };
+    update.run(JSON.stringify(withContext(c, { extra_context: { ...serviceBinding(old.service), ...(plugged ? { [PLUGGED_PORT]: plugged } : {}) } })), row.id);
+  }
+}
+
 export function nsmStores(db: DatabaseSync): NsmStores {
   db.exec(SCHEMA);
-  const connections = jsonTable<StoredConnection>(db, "nsm_connection", "id");
+  migrateConnections(db);
+  const connections = jsonTable<Connection>(db, "nsm_connection", "id");
   const findLease = db.prepare("SELECT service, connection_id, address FROM nsm_kernel_lease WHERE service = ? AND connection_id = ?");
   const listLeases = db.prepare("SELECT service, connection_id, address FROM nsm_kernel_lease WHERE service = ?");
   const addLease = db.prepare("INSERT INTO nsm_kernel_lease (service, connection_id, address) VALUES (?, ?, ?)");

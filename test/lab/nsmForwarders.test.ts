@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createJsonServer, close, listen } from "../../lib/http/server.ts";
+import { ApiError, createJsonServer, close, listen } from "../../lib/http/server.ts";
 import type { ApiRequest } from "../../lib/http/server.ts";
 import { listLinks, listAddresses, netns, ping, run } from "../../lib/kernel/index.ts";
 import { ConfigStore } from "../../lab/tf/configStore.ts";
@@ -12,7 +12,7 @@ import { createNsm } from "../../lab/nsm/index.ts";
 import type { LabNsm } from "../../lab/nsm/index.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
-import { bridgeName } from "../../nsm/forwarders/kernel/call.ts";
+import { bridgeName } from "../../nsm/forwarders/kernel/names.ts";
 import { tapName } from "../../wire/vrouterAgent.ts";
 
 const prefix = `n${randomBytes(2).toString("hex")}`;
@@ -63,6 +63,15 @@ beforeAll(async () => {
           return { body: {} };
         },
       },
+      {
+        method: "GET",
+        pattern: "/port/:id",
+        handler: (req) => {
+          const p = agentPorts.get(req.params.id!);
+          if (!p) throw new ApiError(404, "Not Found");
+          return { body: p };
+        },
+      },
       { method: "DELETE", pattern: "/port/:id", handler: (req) => (agentPorts.delete(req.params.id!), { body: {} }) },
     ],
   });
@@ -109,7 +118,7 @@ describe("kernel forwarder", () => {
     expect((await ping(podNs("b"), "10.60.0.1", { wait: 2 })).ok).toBe(true);
   });
 
-  it("treats a repeated request as a refresh: same interface, same address", async () => {
+  it("treats a repeated request as a heal: same interface, same address", async () => {
     const again = await nsm.manager.request(attach("ka", "a", "local"));
     expect(again.mechanism?.parameters?.name).toBe("nsm-1");
     expect(again.context?.ip_context?.src_ip_addrs).toEqual(["10.60.0.2/24"]);
@@ -122,6 +131,37 @@ describe("kernel forwarder", () => {
     expect(results.filter((r) => r.error)).toEqual([]);
     expect(await addrsOf(podNs("a"), "nsm-1")).toEqual(["10.60.0.2/24"]);
     expect((await ping(podNs("a"), "10.60.0.3", { wait: 2 })).ok).toBe(true);
+  });
+
+  it("checks the data plane: UP while intact; DOWN naming a lost address, another MAC or a lost interface, each healed by a repeated request", async () => {
+    const state = async () => (await nsm.manager.check("ka"))!;
+    expect(await state()).toEqual({ connection: expect.objectContaining({ id: "ka", state: "UP" }) });
+    await run("ip", ["addr", "flush", "dev", "nsm-1"], { netns: podNs("a") });
+    expect(await state()).toMatchObject({ connection: { state: "DOWN" }, problem: expect.stringContaining("10.60.0.2/24") });
+    await nsm.manager.request(attach("ka", "a", "local"));
+    expect((await state()).connection.state).toBe("UP");
+    await run("ip", ["link", "set", "dev", "nsm-1", "address", "02:00:00:00:00:99"], { netns: podNs("a") });
+    expect(await state()).toMatchObject({ connection: { state: "DOWN" }, problem: expect.stringContaining("02:00:00:00:00:99") });
+    await nsm.manager.request(attach("ka", "a", "local"));
+    expect((await state()).connection.state).toBe("UP");
+    await run("ip", ["link", "del", "dev", "nsm-1"], { netns: podNs("a") });
+    expect(await state()).toMatchObject({ connection: { state: "DOWN" }, problem: expect.stringContaining("nsm-1") });
+    await nsm.manager.request(attach("ka", "a", "local"));
+    expect((await state()).connection.state).toBe("UP");
+    expect(await nsm.manager.check("unknown")).toBeUndefined();
+  });
+
+  it("chooses interface names itself: a connection whose interface went missing keeps its name, a new one takes the next", async () => {
+    const held = await nsm.manager.request(attach("kh", "a", "local"));
+    expect(held.mechanism?.parameters?.name).toBe("nsm-2");
+    await run("ip", ["link", "del", "dev", "nsm-2"], { netns: podNs("a") });
+    const next = await nsm.manager.request(attach("kn", "a", "local"));
+    expect(next.mechanism?.parameters?.name).toBe("nsm-3");
+    const healed = await nsm.manager.request(attach("kh", "a", "local"));
+    expect(healed.mechanism?.parameters?.name).toBe("nsm-2");
+    expect((await nsmLinks(podNs("a"))).sort()).toEqual(["nsm-1", "nsm-2", "nsm-3"]);
+    await nsm.manager.close({ id: "kh" });
+    await nsm.manager.close({ id: "kn" });
   });
 
   it("undoes a request that fails half-way: no lease, no host interface, no bridge left", async () => {
@@ -171,7 +211,16 @@ describe("tungsten forwarder", () => {
     expect(agentPorts.get(vmi!.uuid)).toMatchObject({ "system-name": tap, "mac-address": mac, "ip-address": ip.split("/")[0], type: 0 });
   });
 
-  it("a refresh after its VMI was deleted in TF plugs the rebuilt VMI and unplugs the deleted one's port", async () => {
+  it("checks the data plane: UP while the pod interface is there and the agent carries the port, DOWN when it does not", async () => {
+    expect((await nsm.manager.check("t1"))?.connection.state).toBe("UP");
+    const [port, body] = [...agentPorts.entries()][0]!;
+    agentPorts.delete(port);
+    expect(await nsm.manager.check("t1")).toMatchObject({ connection: { state: "DOWN" }, problem: expect.stringContaining(`does not carry port ${port}`) });
+    agentPorts.set(port, body);
+    expect((await nsm.manager.check("t1"))?.connection.state).toBe("UP");
+  });
+
+  it("a heal after its VMI was deleted in TF plugs the rebuilt VMI and unplugs the deleted one's port", async () => {
     const fq = ["default-domain", "admin", "nsm-t1"];
     const old = (await tf.readByFqName("virtual-machine-interface", fq))!;
     for (const iip of (old.instance_ip_back_refs as Array<{ uuid: string }> | undefined) ?? []) await tf.delete("instance-ip", iip.uuid);

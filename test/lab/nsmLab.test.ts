@@ -107,7 +107,7 @@ describe("NSM in the lab", () => {
     expect(await reach(pod["blue-pod"]!, addressOf(a))).toBe(true);
   });
 
-  it("a repeated request refreshes the connection instead of adding an interface", async () => {
+  it("a repeated request heals the connection instead of adding an interface", async () => {
     const again = await nsm.request(attach("red-1", pod["red-pod"]!, "red"));
     expect(addressOf(again)).toBe(addressOf(conns.red!));
     expect(await links(pod["red-pod"]!.netns)).toEqual(["eth0", "nsm-1", "nsm-2"]);

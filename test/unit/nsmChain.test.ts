@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { begin, chain, ChainError, passCloseOn, passOn } from "../../nsm/chain.ts";
+import { begin, chain, ChainError, compose, passCloseOn, passOn } from "../../nsm/chain.ts";
 import type { Element } from "../../nsm/chain.ts";
 
 interface Call {
   id: string;
-  refresh?: boolean;
+  heal?: boolean;
   built: string[];
 }
 
@@ -94,7 +94,7 @@ describe("begin", () => {
       name: "interface",
       request: async (call, next) => {
         const name = call.name ?? `nsm-${created.length + 1}`;
-        if (!call.refresh) created.push(name);
+        if (!call.heal) created.push(name);
         return next.request({ ...call, name });
       },
       close: async (call, next) => {
@@ -105,25 +105,25 @@ describe("begin", () => {
     return { created, element };
   }
 
-  const refresh = (established: Call & { name?: string }, incoming: Call & { name?: string }) => ({
+  const heal = (established: Call & { name?: string }, incoming: Call & { name?: string }) => ({
     ...incoming,
     name: incoming.name ?? established.name,
-    refresh: true,
+    heal: true,
   });
 
-  it("turns a repeated request for an established id into a refresh, not a second interface", async () => {
+  it("turns a repeated request for an established id into a heal, not a second interface", async () => {
     const ifs = interfaces();
-    const c = chain([begin<Call & { name?: string }>({ id: (x) => x.id, refresh }), ifs.element]);
+    const c = chain([begin<Call & { name?: string }>({ id: (x) => x.id, heal }), ifs.element]);
     const first = await c.request({ id: "conn-1", built: [] });
     const again = await c.request({ id: "conn-1", built: [] });
     expect(ifs.created).toEqual(["nsm-1"]);
     expect(again.name).toBe(first.name);
-    expect(again.refresh).toBe(true);
+    expect(again.heal).toBe(true);
   });
 
   it("gives close the connection the last request returned, even when the caller passes only the id", async () => {
     const ifs = interfaces();
-    const c = chain([begin<Call & { name?: string }>({ id: (x) => x.id, refresh }), ifs.element]);
+    const c = chain([begin<Call & { name?: string }>({ id: (x) => x.id, heal }), ifs.element]);
     await c.request({ id: "a", built: [] });
     await c.request({ id: "b", built: [] });
     await c.close({ id: "a", built: [] });
@@ -151,7 +151,7 @@ describe("begin", () => {
         return next.close(call);
       },
     };
-    const c = chain([begin<Call>({ id: (x) => x.id, refresh: (_e, i) => ({ ...i, refresh: true }) }), slow]);
+    const c = chain([begin<Call>({ id: (x) => x.id, heal: (_e, i) => ({ ...i, heal: true }) }), slow]);
     const r1 = c.request({ id: "x", built: ["first"] });
     const r2 = c.request({ id: "x", built: ["second"] });
     const closed = c.close({ id: "x", built: [] });
@@ -169,7 +169,7 @@ describe("begin", () => {
     expect(events.slice(-2)).toEqual(["end x:second", "close x"]);
   });
 
-  it("keeps the established connection when a refresh fails, and forgets a new one that failed", async () => {
+  it("keeps the established connection when a heal fails, and forgets a new one that failed", async () => {
     let fail = false;
     const flaky: Element<Call> = {
       name: "flaky",
@@ -181,7 +181,7 @@ describe("begin", () => {
     };
     const closed: string[] = [];
     const tail: Element<Call> = { name: "tail", request: (c, n) => n.request(c), close: async (c) => void closed.push(c.id) };
-    const c = chain([begin<Call>({ id: (x) => x.id, refresh: (_e, i) => ({ ...i, refresh: true }) }), flaky, tail]);
+    const c = chain([begin<Call>({ id: (x) => x.id, heal: (_e, i) => ({ ...i, heal: true }) }), flaky, tail]);
     await c.request({ id: "kept", built: [] });
     fail = true;
     await expect(c.request({ id: "kept", built: [] })).rejects.toThrow("flaky: down");
@@ -189,5 +189,61 @@ describe("begin", () => {
     await c.close({ id: "kept", built: [] });
     await c.close({ id: "never", built: [] });
     expect(closed).toEqual(["kept"]);
+  });
+});
+
+describe("check", () => {
+  /** An element that finds `problem` (or nothing) in what it built. */
+  const checker = (name: string, log: string[], problem?: string): Element<Call> => ({
+    name,
+    request: (call, next) => next.request(call),
+    close: (call, next) => next.close(call),
+    check: async (call, next) => {
+      log.push(name);
+      return problem ?? next.check(call);
+    },
+  });
+
+  it("answers the first problem in chain order; elements without a check pass it on", async () => {
+    const log: string[] = [];
+    const c = chain([checker("a", log), recorder("plain", []), checker("b", log, "b is broken"), checker("c", log, "c is broken")]);
+    expect(await c.check({ id: "1", built: [] })).toBe("b is broken");
+    expect(log).toEqual(["a", "b"]);
+    expect(await chain([checker("a", []), recorder("plain", [])]).check({ id: "1", built: [] })).toBeUndefined();
+  });
+
+  it("names the element whose check failed", async () => {
+    const broken: Element<Call> = { ...checker("x", []), check: async () => Promise.reject(new Error("agent down")) };
+    await expect(chain([broken]).check({ id: "1", built: [] })).rejects.toThrow("x: agent down");
+  });
+
+  it("begin checks what the last request returned, in turn with requests, and says when the id is not established", async () => {
+    const seen: Call[] = [];
+    const spy: Element<Call> = { ...recorder("r", []), check: async (call) => (seen.push(call), undefined) };
+    const c = chain([begin<Call>({ id: (x) => x.id, heal: (_e, i) => ({ ...i, heal: true }) }), spy]);
+    expect(await c.check({ id: "x", built: [] })).toBe("connection x is not established");
+    await c.request({ id: "x", built: [] });
+    expect(await c.check({ id: "x", built: [] })).toBeUndefined();
+    expect(seen.map((s) => s.built)).toEqual([["r"]]);
+  });
+});
+
+describe("compose", () => {
+  it("runs its elements, then the rest of the chain it sits in, and undoes in reverse", async () => {
+    const log: string[] = [];
+    const c = chain([recorder("outer", log), compose("inner", [recorder("i1", log), recorder("i2", log)]), recorder("after", log)]);
+    const out = await c.request({ id: "1", built: [] });
+    expect(out.built).toEqual(["outer", "i1", "i2", "after"]);
+    await c.close(out);
+    expect(log).toEqual(["build outer", "build i1", "build i2", "build after", "undo after", "undo i2", "undo i1", "undo outer"]);
+  });
+
+  it("a failure after the composed elements rolls them back, named by the element that failed", async () => {
+    const log: string[] = [];
+    const err = (await chain([compose("inner", [recorder("i1", log)]), recorder("last", log, true)])
+      .request({ id: "1", built: [] })
+      .catch((e: unknown) => e)) as ChainError;
+    expect(err.element).toBe("last");
+    expect(log).toEqual(["build i1", "undo i1"]);
   });
 });

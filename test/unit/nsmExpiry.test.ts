@@ -9,13 +9,13 @@ import { close, listen } from "../../lib/http/server.ts";
 import { createNsm } from "../../lab/nsm/index.ts";
 import type { LabNsm } from "../../lab/nsm/index.ts";
 import { createNsmServer } from "../../lab/nsm/server.ts";
-import type { NetworkServiceEndpoint, NetworkServiceRequest } from "../../wire/nsm/api.ts";
+import type { Connection, NetworkServiceEndpoint, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { forwarderEndpoint } from "../../wire/nsm/api.ts";
 import { NsmError } from "../../nsm/errors.ts";
 import { ForwarderRegistry } from "../../nsm/forwarder.ts";
 import type { Forwarder } from "../../nsm/forwarder.ts";
 import { Manager } from "../../nsm/manager.ts";
-import type { ConnectionStore, StoredConnection } from "../../nsm/manager.ts";
+import type { ConnectionStore } from "../../nsm/manager.ts";
 import { DEFAULT_ENDPOINT_LIFETIME_MS, parseTimestamp, Registry } from "../../nsm/registry.ts";
 import type { RecordStore } from "../../nsm/registry.ts";
 
@@ -27,19 +27,21 @@ function records<T>(): RecordStore<T> & { map: Map<string, T> } {
 }
 
 function connections(): ConnectionStore {
-  const map = new Map<string, StoredConnection>();
+  const map = new Map<string, Connection>();
   return { get: (id) => map.get(id), set: (id, s) => void map.set(id, s), delete: (id) => void map.delete(id), list: () => [...map.values()] };
 }
 
 const built = new Set<string>();
 const fakeTungsten: Forwarder = {
   type: "tungsten",
-  async request(call) {
-    built.add(call.connection.id);
-    return { ...call.connection, state: "UP" };
+  name: "tungsten",
+  async request(conn, next) {
+    built.add(conn.id);
+    return next.request({ ...conn, state: "UP" });
   },
-  async close(call) {
-    built.delete(call.connection.id);
+  async close(conn, next) {
+    built.delete(conn.id);
+    await next.close(conn);
   },
 };
 

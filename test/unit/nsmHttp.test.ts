@@ -19,18 +19,20 @@ const built = new Set<string>();
 let failNext: Error | undefined;
 const fake: Forwarder = {
   type: "tungsten",
+  name: "tungsten",
   checkService: (s) => (s.tungsten?.virtual_network ? undefined : "tungsten.virtual_network is required"),
-  async request(call) {
+  async request(conn, next) {
     if (failNext) {
       const e = failNext;
       failNext = undefined;
       throw e;
     }
-    built.add(call.connection.id);
-    return { ...call.connection, state: "UP", context: { ip_context: { src_ip_addrs: ["10.1.1.5/24"] } } };
+    built.add(conn.id);
+    return next.request({ ...conn, state: "UP", context: { ip_context: { src_ip_addrs: ["10.1.1.5/24"] } } });
   },
-  async close(call) {
-    built.delete(call.connection.id);
+  async close(conn, next) {
+    built.delete(conn.id);
+    await next.close(conn);
   },
 };
 
@@ -136,5 +138,21 @@ describe("NSM HTTP API", () => {
     expect(again.registry.getService("red")).toEqual(red);
     expect(again.manager.get("c4")?.state).toBe("UP");
     await client.close({ id: "c4" });
+  });
+});
+
+describe("NSM store", () => {
+  it("migrates a connection stored by tfmesh 0.2 ({connection, service, node, endpoint, forwarder}) to the connection alone", () => {
+    const old = new DatabaseSync(":memory:");
+    old.exec("CREATE TABLE nsm_connection (id TEXT PRIMARY KEY, record TEXT NOT NULL)");
+    const connection = { id: "c1", network_service: "red", labels: { nodeName: "k8s-1" }, state: "UP", context: { extra_context: { "tungsten.vmi_uuid": "v-1" } } };
+    const record = { connection, service: red, node: "k8s-1", endpoint: "tungsten@k8s-1", forwarder: "tungsten" };
+    old.prepare("INSERT INTO nsm_connection (id, record) VALUES (?, ?)").run("c1", JSON.stringify(record));
+    expect(nsmStores(old).connections.get("c1")).toEqual({
+      ...connection,
+      payload: "ETHERNET",
+      network_service_endpoint_name: "tungsten@k8s-1",
+      context: { extra_context: { "tungsten.vmi_uuid": "v-1", "tungsten.virtual_network": "default-domain:admin:red", "tungsten.plugged_port": "v-1" } },
+    });
   });
 });

@@ -1,8 +1,9 @@
-// lib/kernel's validated batch lines: nothing reaches `ip -batch` with a name, address, route or
-// alias that lib/kernel would refuse for a single command.
+// The forwarders' kernel changes go through lib/kernel's validated batch lines: nothing reaches
+// `ip -batch` with a name, address, route or alias that lib/kernel would refuse for a single command.
 import { describe, expect, it } from "vitest";
 import { addressLine, bridgeAddLine, linkSetLines, routeLine } from "../../lib/kernel/index.ts";
 import { ValidationError } from "../../lib/validate/errors.ts";
+import { linuxKernel } from "../../nsm/forwarders/common/kernelOps.ts";
 
 describe("lib/kernel batch lines", () => {
   it("build one `ip` command per change, in the order the kernel needs them", () => {
@@ -24,5 +25,17 @@ describe("lib/kernel batch lines", () => {
     expect(() => linkSetLines("nsm-1", { master: "a-very-long-bridge-name" })).toThrow(ValidationError);
     expect(() => addressLine("replace", "nsm-1", "10.1.1.300/24")).toThrow(ValidationError);
     expect(() => routeLine("replace", { dst: "10.2.0.0/16", via: "gateway" })).toThrow(/route gateway/);
+  });
+});
+
+describe("the forwarders' kernel operations", () => {
+  it("validate before running anything, so a bad value is a ValidationError, not a half-applied batch", async () => {
+    await expect(linuxKernel.configureIp("nsm-1", "t-pod-x", { remove: [], address: "10.1.1.3/33", routes: [] })).rejects.toThrow(ValidationError);
+    await expect(linuxKernel.configureIp("nsm-1", "t-pod-x", { remove: ["bad"], address: "10.1.1.3/24", routes: [] })).rejects.toThrow(ValidationError);
+    await expect(
+      linuxKernel.configureIp("nsm-1", "t-pod-x", { remove: [], address: "10.1.1.3/24", routes: [{ dst: "10.1.1.0/24", dev: "nsm-1", src: "me" }] }),
+    ).rejects.toThrow(/route source/);
+    await expect(linuxKernel.configureLink("nsm-1", "t-pod-x", { alias: "nsm:c 1" })).rejects.toThrow(/alias/);
+    await expect(linuxKernel.ensureBridge("bridge with space", "t-node", "10.60.0.1/24")).rejects.toThrow(ValidationError);
   });
 });

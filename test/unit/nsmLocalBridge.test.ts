@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import type { Connection } from "../../wire/nsm/api.ts";
 import type { Next } from "../../nsm/chain.ts";
 import type { KernelOps, LinkInfo } from "../../nsm/forwarders/common/kernelOps.ts";
-import type { KernelCall } from "../../nsm/forwarders/kernel/call.ts";
-import { bridgeName } from "../../nsm/forwarders/kernel/call.ts";
-import { localBridge } from "../../nsm/forwarders/kernel/localBridge.ts";
+import { bridgeName } from "../../nsm/forwarders/kernel/names.ts";
+import { localBridge as bridgeElement } from "../../nsm/forwarders/kernel/localBridge.ts";
 
 const NODE = "t-node";
 const BRIDGE = bridgeName("svc");
@@ -33,17 +33,22 @@ function fakeKernel(): KernelOps & { nodeLinks: LinkInfo[] } {
   };
 }
 
-const call = (id: string, refresh = false): KernelCall =>
-  ({
-    connection: { id, network_service: "svc" },
-    refresh,
-    service: { name: "svc", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.60.0.0/24" } },
-    node: "n",
-    endpoint: "kernel@n",
-    podNetns: `t-pod-${id}`,
-    nodeNetns: NODE,
-    lease: { address: "10.60.0.2", prefixLen: 24, gateway: "10.60.0.1", cidr: "10.60.0.0/24" },
-  }) as KernelCall;
+/** Connection `id` of service "svc" on node "n" as it reaches the bridge element: ipam wrote its addresses. */
+const call = (id: string, heal = false): Connection => ({
+  id,
+  network_service: "svc",
+  labels: { nodeName: "n" },
+  mechanism: { cls: "LOCAL", type: "KERNEL", parameters: { netnsName: `t-pod-${id}` } },
+  network_service_endpoint_name: "kernel@n",
+  context: {
+    ip_context: { src_ip_addrs: ["10.60.0.2/24"], dst_ip_addrs: ["10.60.0.1/24"], src_routes: [{ prefix: "10.60.0.0/24" }] },
+    extra_context: { "kernel.cidr": "10.60.0.0/24" },
+  },
+  ...(heal ? { state: "UP" as const } : {}),
+});
+
+/** The element on node "n", whose netns is NODE. */
+const localBridge = (kernel: KernelOps) => bridgeElement(kernel, { nodeNetns: () => NODE });
 
 const deferred = () => {
   let resolve!: () => void;
@@ -53,17 +58,18 @@ const deferred = () => {
 };
 
 /** The rest of the chain: enslaves a host end named after the connection once `gate` opens. */
-function restOfChain(kernel: ReturnType<typeof fakeKernel>, gates: Map<string, ReturnType<typeof deferred>>, reached: string[]): Next<KernelCall> {
+function restOfChain(kernel: ReturnType<typeof fakeKernel>, gates: Map<string, ReturnType<typeof deferred>>, reached: string[]): Next<Connection> {
   return {
     request: async (c) => {
-      reached.push(c.connection.id);
-      await gates.get(c.connection.id)?.promise;
-      kernel.nodeLinks.push({ name: `host-${c.connection.id}`, up: true, master: BRIDGE });
+      reached.push(c.id);
+      await gates.get(c.id)?.promise;
+      kernel.nodeLinks.push({ name: `host-${c.id}`, up: true, master: BRIDGE });
       return c;
     },
     close: async (c) => {
-      await kernel.deleteLink(`host-${c.connection.id}`, NODE);
+      await kernel.deleteLink(`host-${c.id}`, NODE);
     },
+    check: async () => undefined,
   };
 }
 
@@ -107,11 +113,12 @@ describe("kernel forwarder bridge element", () => {
   it("removes the bridge a failed first request created when nothing else uses it", async () => {
     const kernel = fakeKernel();
     const element = localBridge(kernel);
-    const failing: Next<KernelCall> = {
+    const failing: Next<Connection> = {
       request: async () => {
         throw new Error("veth failed");
       },
       close: async () => {},
+      check: async () => undefined,
     };
     await expect(element.request(call("a"), failing)).rejects.toThrow("veth failed");
     expect(kernel.nodeLinks).toEqual([]);

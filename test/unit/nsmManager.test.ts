@@ -1,11 +1,12 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
-import { forwarderEndpoint } from "../../wire/nsm/api.ts";
+import { forwarderEndpoint, forwarderTypeOf } from "../../wire/nsm/api.ts";
+import { isHeal } from "../../nsm/connection.ts";
 import { NsmError } from "../../nsm/errors.ts";
 import { ForwarderRegistry } from "../../nsm/forwarder.ts";
-import type { Forwarder, ForwarderCall } from "../../nsm/forwarder.ts";
+import type { Forwarder } from "../../nsm/forwarder.ts";
 import { Manager } from "../../nsm/manager.ts";
-import type { ConnectionStore, StoredConnection } from "../../nsm/manager.ts";
+import type { ConnectionStore } from "../../nsm/manager.ts";
 import { Registry } from "../../nsm/registry.ts";
 import type { RecordStore } from "../../nsm/registry.ts";
 
@@ -14,28 +15,30 @@ function records<T>(): RecordStore<T> {
   return { get: (n) => m.get(n), put: (n, r) => void m.set(n, r), delete: (n) => m.delete(n), list: () => [...m.values()] };
 }
 
-function connections(): ConnectionStore & { map: Map<string, StoredConnection> } {
-  const map = new Map<string, StoredConnection>();
+function connections(): ConnectionStore & { map: Map<string, Connection> } {
+  const map = new Map<string, Connection>();
   return { map, get: (id) => map.get(id), set: (id, s) => void map.set(id, s), delete: (id) => void map.delete(id), list: () => [...map.values()] };
 }
 
-/** A forwarder that "builds" interfaces in a set and records every call. */
+/** A forwarder that "builds" interfaces in a set and records every call (the connection it was handed). */
 function fakeForwarder(type: string) {
   const built = new Map<string, string>();
-  const calls: Array<{ op: string; call: ForwarderCall }> = [];
+  const calls: Array<{ op: string; call: Connection }> = [];
   let fail: Error | undefined;
   const forwarder: Forwarder = {
     type,
-    async request(call) {
+    name: type,
+    async request(call, next) {
       calls.push({ op: "request", call });
       if (fail) throw fail;
-      const name = call.connection.mechanism?.parameters?.name ?? `nsm-${built.size + 1}`;
-      built.set(call.connection.id, name);
-      return { ...call.connection, mechanism: { ...call.connection.mechanism!, parameters: { ...call.connection.mechanism!.parameters, name } }, state: "UP" };
+      const name = call.mechanism?.parameters?.name ?? `nsm-${built.size + 1}`;
+      built.set(call.id, name);
+      return next.request({ ...call, mechanism: { ...call.mechanism!, parameters: { ...call.mechanism!.parameters, name } }, state: "UP" });
     },
-    async close(call) {
+    async close(call, next) {
       calls.push({ op: "close", call });
-      built.delete(call.connection.id);
+      built.delete(call.id);
+      await next.close(call);
     },
   };
   return { forwarder, built, calls, failWith: (e: Error | undefined) => (fail = e) };
@@ -114,18 +117,21 @@ describe("manager", () => {
     expect(conn.state).toBe("UP");
     expect(tungsten.calls).toHaveLength(1);
     const call = tungsten.calls[0]!.call;
-    expect(call).toMatchObject({ node: "k8s-1", endpoint: "tungsten@k8s-1", refresh: false, service: { name: "red" } });
-    expect(call.connection.mechanism?.parameters).toMatchObject({ netnsName: "t-pod-red-pod", inodeURL: "file:///var/run/netns/t-pod-red-pod" });
+    expect(call).toMatchObject({ labels: { nodeName: "k8s-1" }, network_service_endpoint_name: "tungsten@k8s-1", network_service: "red" });
+    expect(isHeal(call)).toBe(false);
+    expect(call.context?.extra_context).toEqual({ "tungsten.virtual_network": "default-domain:admin:red" });
+    expect(call.mechanism?.parameters).toMatchObject({ netnsName: "t-pod-red-pod", inodeURL: "file:///var/run/netns/t-pod-red-pod" });
     expect(kernel.calls).toEqual([]);
     expect(manager.get("c1")).toEqual(conn);
-    expect(store.map.get("c1")).toMatchObject({ forwarder: "tungsten", endpoint: "tungsten@k8s-1", node: "k8s-1" });
+    expect(store.map.get("c1")).toMatchObject({ network_service_endpoint_name: "tungsten@k8s-1", labels: { nodeName: "k8s-1" } });
+    expect(forwarderTypeOf(store.map.get("c1")!.network_service_endpoint_name)).toBe("tungsten");
   });
 
-  it("treats a repeated request as a refresh of the same interface", async () => {
+  it("treats a repeated request as a heal of the same interface", async () => {
     const first = await manager.request(request("c1", "red"));
     const again = await manager.request(request("c1", "red"));
     expect(tungsten.built.size).toBe(1);
-    expect(tungsten.calls[1]!.call.refresh).toBe(true);
+    expect(isHeal(tungsten.calls[1]!.call)).toBe(true);
     // The generated interface name is kept although the client did not repeat it.
     expect(again.mechanism?.parameters?.name).toBe(first.mechanism?.parameters?.name);
     expect(manager.list()).toHaveLength(1);
@@ -136,7 +142,8 @@ describe("manager", () => {
     registry.registerService({ name: "red", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.60.0.0/24" } });
     await manager.close({ id: "c1" });
     expect(tungsten.calls.map((c) => c.op)).toEqual(["request", "close"]);
-    expect(tungsten.calls[1]!.call.service.forwarder).toBe("tungsten");
+    expect(forwarderTypeOf(tungsten.calls[1]!.call.network_service_endpoint_name)).toBe("tungsten");
+    expect(tungsten.calls[1]!.call.context?.extra_context?.["tungsten.virtual_network"]).toBe("default-domain:admin:red");
     expect(kernel.calls).toEqual([]);
     expect(manager.get("c1")).toBeUndefined();
     await manager.close({ id: "c1" });
@@ -156,9 +163,9 @@ describe("manager", () => {
     registry.registerService({ name: "red", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.60.0.0/24" } });
     const conn = await manager.request(request("c1", "red"));
     expect(tungsten.calls.map((c) => c.op)).toEqual(["request", "close"]);
-    expect(kernel.calls.map((c) => [c.op, c.call.refresh])).toEqual([["request", false]]);
+    expect(kernel.calls.map((c) => [c.op, isHeal(c.call)])).toEqual([["request", false]]);
     expect(conn.state).toBe("UP");
-    expect(store.map.get("c1")?.forwarder).toBe("kernel");
+    expect(forwarderTypeOf(store.map.get("c1")?.network_service_endpoint_name)).toBe("kernel");
   });
 
   it("does not remember a new connection whose forwarder failed", async () => {
@@ -171,7 +178,7 @@ describe("manager", () => {
     await manager.request(request("c1", "red"));
     await manager.request(request("c2", "red"));
     await manager.request(request("c3", "red", { labels: { nodeName: "k8s-1", podName: "other" } }));
-    await manager.closeWhere((s) => s.connection.labels?.podName === "red-pod");
+    await manager.closeWhere((c) => c.labels?.podName === "red-pod");
     expect(manager.list().map((c) => c.id)).toEqual(["c3"]);
   });
 
@@ -181,7 +188,7 @@ describe("manager", () => {
     const results = await manager.heal();
     expect(results.map((r) => r.error)).toEqual([undefined]);
     expect(tungsten.built.get("c1")).toBe("nsm-1");
-    expect(tungsten.calls.at(-1)!.call.refresh).toBe(true);
+    expect(isHeal(tungsten.calls.at(-1)!.call)).toBe(true);
   });
 });
 

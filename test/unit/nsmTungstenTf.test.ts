@@ -8,12 +8,13 @@ import { ConfigStore } from "../../lab/tf/configStore.ts";
 import { createTfServer } from "../../lab/tf/server.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { TfObject, TfRef } from "../../wire/tf.ts";
-import type { Connection } from "../../wire/nsm/api.ts";
+import type { Connection, ConnectionContext, NetworkService } from "../../wire/nsm/api.ts";
 import { chain, ChainError } from "../../nsm/chain.ts";
 import type { Element } from "../../nsm/chain.ts";
 import { NsmError } from "../../nsm/errors.ts";
-import type { TungstenCall } from "../../nsm/forwarders/tungsten/call.ts";
+import { IIP_UUID, VM_UUID, VMI_UUID, VN_UUID } from "../../nsm/forwarders/tungsten/context.ts";
 import { tfObjects } from "../../nsm/forwarders/tungsten/tfObjects.ts";
+import { serviceBinding } from "../../nsm/manager.ts";
 
 let server: ReturnType<typeof createTfServer>;
 let tf: TfClient;
@@ -39,25 +40,46 @@ afterAll(async () => {
   if (server) await close(server);
 });
 
-function call(id: string, over: Partial<TungstenCall> = {}): TungstenCall {
-  const connection: Connection = { id, network_service: "red", labels: { nodeName: "k8s-1" } };
+const RED: NetworkService = { name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } };
+
+/** Connection `id` as the manager hands it to the forwarder (a heal carries state UP and the established context). */
+function call(id: string, over: { heal?: boolean; service?: NetworkService; node?: string; context?: ConnectionContext } = {}): Connection {
+  const service = over.service ?? RED;
+  const node = over.node ?? "k8s-1";
   return {
-    connection,
-    refresh: false,
-    service: { name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } },
-    node: "k8s-1",
-    endpoint: "tungsten@k8s-1",
-    podNetns: "t-pod-x",
-    nodeNetns: "t-k8s-1",
-    ...over,
+    id,
+    network_service: service.name,
+    labels: { nodeName: node },
+    mechanism: { cls: "LOCAL", type: "KERNEL", parameters: { netnsName: "t-pod-x" } },
+    network_service_endpoint_name: `tungsten@${node}`,
+    payload: service.payload,
+    context: { ...over.context, extra_context: serviceBinding(service) },
+    ...(over.heal ? { state: "UP" as const } : {}),
+  };
+}
+
+/** What tf-objects wrote into a connection's context, in the shape these tests read it. */
+function tfOf(c: Connection) {
+  const extra = c.context?.extra_context ?? {};
+  const [ip, plen] = (c.context?.ip_context?.src_ip_addrs?.[0] ?? "").split("/");
+  return {
+    vnUuid: extra[VN_UUID],
+    vmUuid: extra[VM_UUID],
+    vmiUuid: extra[VMI_UUID],
+    iipUuid: extra[IIP_UUID],
+    mac: c.context?.ethernet_context?.src_mac,
+    ip,
+    prefixLen: Number(plen),
+    subnet: c.context?.ip_context?.src_routes?.[0]?.prefix,
+    gateway: c.context?.ip_context?.dst_ip_addrs?.[0]?.split("/")[0],
   };
 }
 
 /** The rest of the forwarder, reduced to "remember what arrived, or fail". */
 function downstream() {
-  const seen: TungstenCall[] = [];
+  const seen: Connection[] = [];
   let fail = false;
-  const element: Element<TungstenCall> = {
+  const element: Element<Connection> = {
     name: "tungsten/veth",
     request: async (c, next) => {
       if (fail) throw new Error("veth broke");
@@ -83,16 +105,16 @@ async function establishedThenVmiDeletedInTf() {
   const d = downstream();
   const c = chain([tfObjects(tf), d.element]);
   await c.request(call("c1"));
-  const first = d.seen[0]!.tf!;
+  const first = tfOf(d.seen[0]!);
   await tf.delete("instance-ip", first.iipUuid!);
   await tf.delete("virtual-machine-interface", first.vmiUuid!);
   return { d, c, first };
 }
 
-/** A refresh of `id` whose connection context holds the MAC and address the client got before. */
-function refreshWithClientContext(id: string, before: { ip?: string; mac?: string }): TungstenCall {
+/** A heal of `id` whose connection context holds the MAC and address the client got before. */
+function healWithClientContext(id: string, before: { ip?: string; mac?: string }): Connection {
   const context = { ip_context: { src_ip_addrs: [`${before.ip}/24`] }, ethernet_context: { src_mac: before.mac! } };
-  return call(id, { refresh: true, connection: { ...call(id).connection, context } });
+  return call(id, { heal: true, context });
 }
 
 describe("tungsten forwarder: TF objects", () => {
@@ -112,7 +134,7 @@ describe("tungsten forwarder: TF objects", () => {
   it("creates the VM, VMI, instance-ip and the node's virtual-router ref, and hands the port's facts on", async () => {
     const d = downstream();
     await chain([tfObjects(tf), d.element]).request(call("c1"));
-    const got = d.seen[0]!.tf!;
+    const got = tfOf(d.seen[0]!);
 
     const vm = await tf.read("virtual-machine", got.vmUuid!);
     expect(vm.fq_name).toEqual(["nsm-c1"]);
@@ -135,8 +157,8 @@ describe("tungsten forwarder: TF objects", () => {
     const d = downstream();
     const c = chain([tfObjects(tf), d.element]);
     await c.request(call("c1"));
-    await c.request(call("c1", { refresh: true }));
-    expect(d.seen[1]!.tf).toEqual(d.seen[0]!.tf);
+    await c.request(call("c1", { heal: true }));
+    expect(tfOf(d.seen[1]!)).toEqual(tfOf(d.seen[0]!));
     expect(await names("virtual-machine-interface")).toEqual(["default-domain:admin:nsm-c1"]);
     expect(await names("instance-ip")).toEqual(["nsm-c1"]);
   });
@@ -145,15 +167,15 @@ describe("tungsten forwarder: TF objects", () => {
     const d = downstream();
     const c = chain([tfObjects(tf), d.element]);
     await c.request(call("c1"));
-    const vmiUuid = d.seen[0]!.tf!.vmiUuid;
-    await c.close(call("c1", { refresh: true }));
-    expect(d.seen[1]!.tf!.vmiUuid).toBe(vmiUuid);
+    const vmiUuid = tfOf(d.seen[0]!).vmiUuid;
+    await c.close(call("c1", { heal: true }));
+    expect(tfOf(d.seen[1]!).vmiUuid).toBe(vmiUuid);
     expect(await names("virtual-machine")).toEqual([]);
     expect(await names("virtual-machine-interface")).toEqual([]);
     expect(await names("instance-ip")).toEqual([]);
     expect(await routerRefs("k8s-1")).toEqual([]);
     // A second close finds nothing and is fine.
-    await c.close(call("c1", { refresh: true }));
+    await c.close(call("c1", { heal: true }));
   });
 
   it("rolls its objects back when a later element fails a new request, and names that element", async () => {
@@ -168,19 +190,19 @@ describe("tungsten forwarder: TF objects", () => {
     expect(await routerRefs("k8s-1")).toEqual([]);
   });
 
-  it("keeps an established connection's objects when its refresh fails further down", async () => {
+  it("keeps an established connection's objects when its heal fails further down", async () => {
     const ok = downstream();
     await chain([tfObjects(tf), ok.element]).request(call("c1"));
     const broken = downstream();
     broken.fail();
-    await expect(chain([tfObjects(tf), broken.element]).request(call("c1", { refresh: true }))).rejects.toThrow(/veth broke/);
+    await expect(chain([tfObjects(tf), broken.element]).request(call("c1", { heal: true }))).rejects.toThrow(/veth broke/);
     expect(await names("virtual-machine-interface")).toEqual(["default-domain:admin:nsm-c1"]);
   });
 
-  it("a refresh after the VMI and instance-ip were deleted in TF rebuilds them with the client's MAC and address", async () => {
+  it("a heal after the VMI and instance-ip were deleted in TF rebuilds them with the client's MAC and address", async () => {
     const { d, c, first } = await establishedThenVmiDeletedInTf();
-    await c.request(refreshWithClientContext("c1", first));
-    const rebuilt = d.seen[1]!.tf!;
+    await c.request(healWithClientContext("c1", first));
+    const rebuilt = tfOf(d.seen[1]!);
     expect(rebuilt.vmiUuid).not.toBe(first.vmiUuid);
     expect({ mac: rebuilt.mac, ip: rebuilt.ip }).toEqual({ mac: first.mac, ip: first.ip });
     expect(await names("virtual-machine-interface")).toEqual(["default-domain:admin:nsm-c1"]);
@@ -189,9 +211,9 @@ describe("tungsten forwarder: TF objects", () => {
   it("a rebuilt VMI takes the address TF offers when the client's old one is taken meanwhile", async () => {
     const { d, c, first } = await establishedThenVmiDeletedInTf();
     await c.request(call("c2"));
-    expect(d.seen[1]!.tf!.ip).toBe(first.ip);
-    await c.request(refreshWithClientContext("c1", first));
-    const rebuilt = d.seen[2]!.tf!;
+    expect(tfOf(d.seen[1]!).ip).toBe(first.ip);
+    await c.request(healWithClientContext("c1", first));
+    const rebuilt = tfOf(d.seen[2]!);
     expect(rebuilt.ip).toMatch(/^10\.1\.1\.\d+$/);
     expect(rebuilt.ip).not.toBe(first.ip);
     expect(rebuilt.mac).toBe(first.mac);
@@ -211,7 +233,7 @@ describe("tungsten forwarder: TF objects", () => {
     const d = downstream();
     const c = chain([tfObjects(tf), d.element]);
     await Promise.all([c.request(call("a")), c.request(call("b", { node: "k8s-2" }))]);
-    const [a, b] = [d.seen.find((s) => s.connection.id === "a")!.tf!, d.seen.find((s) => s.connection.id === "b")!.tf!];
+    const [a, b] = [tfOf(d.seen.find((s) => s.id === "a")!), tfOf(d.seen.find((s) => s.id === "b")!)];
     expect(a.ip).not.toBe(b.ip);
     expect(a.mac).not.toBe(b.mac);
     expect(await routerRefs("k8s-2")).toEqual(["nsm-b"]);

@@ -56,7 +56,8 @@ export interface ConnectionContext {
   ip_context?: IPContext;
   dns_context?: { configs?: Array<{ dns_server_ips?: string[]; search_domains?: string[] }> };
   ethernet_context?: EthernetContext;
-  /** NSM's free-form map; forwarders keep what a refresh or close must know (e.g. the TF VMI uuid). */
+  /** NSM's free-form map: the service's section for its forwarder (`tungsten.virtual_network`, `kernel.cidr`)
+   *  and what the forwarder built that a heal, check or close must know (e.g. `tungsten.vmi_uuid`). */
   extra_context?: Record<string, string>;
   MTU?: number;
 }
@@ -126,6 +127,12 @@ export const POD_LABEL = "podName";
 
 /** `<forwarder>@<node>`: the endpoint name of one forwarder instance. */
 export const forwarderEndpointName = (type: string, node: string): string => `${type}@${node}`;
+
+/** The forwarder type in an endpoint name `<forwarder>@<node>`; undefined for other names. */
+export function forwarderTypeOf(endpointName: string | undefined): string | undefined {
+  const at = endpointName?.lastIndexOf("@") ?? -1;
+  return at > 0 ? endpointName!.slice(0, at) : undefined;
+}
 
 /** The endpoint record a forwarder of `type` on `node` registers. */
 export function forwarderEndpoint(type: string, node: string, url?: string): NetworkServiceEndpoint {

@@ -2,18 +2,20 @@
 // does when an address comes up), so peers that still hold another MAC for that address (an earlier
 // interface that had it) switch at once instead of after their neighbour entry expires. Nothing to
 // undo on close.
+import type { Connection } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
-import { interfaceNameOf } from "../../mechanism.ts";
+import { clientNetnsOf, interfaceOf, srcIpOf } from "../../connection.ts";
 import type { KernelOps } from "./kernelOps.ts";
-import type { PodCall } from "./podCall.ts";
 
-export function announce<T extends PodCall>(name: string, kernel: KernelOps, address: (call: T) => string): Element<T> {
+export function announce(name: string, kernel: KernelOps): Element<Connection> {
   return {
     name,
-    request: (call, next) => {
-      kernel.announce(interfaceNameOf(call.connection.mechanism)!, call.podNetns, address(call));
-      return next.request(call);
+    request: (c, next) => {
+      const dev = interfaceOf(c);
+      const ip = srcIpOf(c);
+      if (dev && ip) kernel.announce(dev, clientNetnsOf(c), ip);
+      return next.request(c);
     },
-    close: (call, next) => next.close(call),
+    close: (c, next) => next.close(c),
   };
 }

@@ -1,9 +1,25 @@
 // The kernel operations the forwarders need, as one small interface: elements depend on it (so
 // they can be tested with a fake) and `linuxKernel` implements it over lib/kernel, the only place
-// that runs `ip`. Each `ip` run costs ~10 ms in a namespace, so related changes go in one batch.
-import { createVeth, deleteLink, gratuitousArp, ip, listAddresses, listLinks, netns, routeArgs, showLink } from "../../../lib/kernel/index.ts";
-import { checkMac } from "../../../lib/validate/mac.ts";
-import { assertIfName } from "../../../lib/validate/names.ts";
+// that runs `ip` and the one that validates names and addresses. Each `ip` run costs ~10 ms in a
+// namespace, so related changes go in one batch of lib/kernel's validated lines.
+import {
+  addressLine,
+  bridgeAddLine,
+  createVeth,
+  deleteLink,
+  gratuitousArp,
+  ip,
+  isMissing,
+  linkSetLines,
+  listAddresses,
+  listLinks,
+  netns,
+  routeLine,
+  showLink,
+} from "../../../lib/kernel/index.ts";
+import type { LinkSettings, RouteSpec } from "../../../lib/kernel/index.ts";
+
+export type { LinkSettings, RouteSpec };
 
 export interface LinkInfo {
   name: string;
@@ -12,20 +28,6 @@ export interface LinkInfo {
   up: boolean;
   /** The bridge it is enslaved to. */
   master?: string;
-}
-
-export interface LinkSettings {
-  alias?: string;
-  mtu?: number;
-  master?: string;
-  up?: boolean;
-}
-
-export interface RouteSpec {
-  prefix: string;
-  dev: string;
-  via?: string;
-  src?: string;
 }
 
 export interface IpSettings {
@@ -45,7 +47,7 @@ export interface KernelOps {
   configureLink(name: string, netns: string, settings: LinkSettings): Promise<void>;
   /** A missing link (or namespace) is fine. */
   deleteLink(name: string, netns: string): Promise<void>;
-  /** The IPv4 addresses on a link, "a.b.c.d/len". */
+  /** The IPv4 addresses on a link, "a.b.c.d/len"; none when the link is missing. */
   addresses(name: string, netns: string): Promise<string[]>;
   configureIp(dev: string, netns: string, settings: IpSettings): Promise<void>;
   /** A bridge, up, with `address` on it; created unless present. */
@@ -55,16 +57,6 @@ export interface KernelOps {
    * once; the tool lingers a second). A failure is reported, never thrown: it only delays peers.
    */
   announce(dev: string, netns: string, address: string): void;
-}
-
-function linkLines(name: string, s: LinkSettings): string[][] {
-  assertIfName(name);
-  const lines: string[][] = [];
-  if (s.mtu !== undefined) lines.push(["link", "set", "dev", name, "mtu", String(s.mtu)]);
-  if (s.alias !== undefined) lines.push(["link", "set", "dev", name, "alias", s.alias]);
-  if (s.master !== undefined) lines.push(["link", "set", "dev", name, "master", assertIfName(s.master)]);
-  if (s.up) lines.push(["link", "set", "dev", name, "up"]);
-  return lines;
 }
 
 export const linuxKernel: KernelOps = {
@@ -81,35 +73,26 @@ export const linuxKernel: KernelOps = {
   },
 
   async createVeth(a, b, mtu) {
-    if (b.mac !== undefined && checkMac(b.mac)) throw new Error(`bad MAC for ${b.name}: ${checkMac(b.mac)}`);
     await createVeth(a.name, b.name, { netnsA: a.netns, netnsB: b.netns, ...(b.mac ? { macB: b.mac } : {}), ...(mtu ? { mtu } : {}) });
   },
 
   async configureLink(name, ns, settings) {
-    const lines = linkLines(name, settings);
-    if (lines.length) await ip.batch(lines, ns);
+    await ip.batch(linkSetLines(name, settings), ns);
   },
 
   deleteLink: (name, ns) => deleteLink(name, ns),
 
   async addresses(name, ns) {
-    return (await listAddresses(ns, name)).flatMap((a) => a.addr_info.filter((i) => i.family === "inet").map((i) => `${i.local}/${i.prefixlen}`));
+    try {
+      return (await listAddresses(ns, name)).flatMap((a) => a.addr_info.filter((i) => i.family === "inet").map((i) => `${i.local}/${i.prefixlen}`));
+    } catch (e) {
+      if (isMissing(e)) return [];
+      throw e;
+    }
   },
 
   async configureIp(dev, ns, s) {
-    assertIfName(dev);
-    await ip.batch(
-      [
-        ...s.remove.map((a) => ["addr", "del", a, "dev", dev]),
-        ["addr", "replace", s.address, "dev", dev],
-        ...s.routes.map((r) => [
-          "route",
-          "replace",
-          ...routeArgs({ dst: r.prefix, dev: r.dev, ...(r.via ? { via: r.via } : { scope: "link" as const }), ...(r.src ? { src: r.src } : {}) }),
-        ]),
-      ],
-      ns,
-    );
+    await ip.batch([...s.remove.map((a) => addressLine("del", dev, a)), addressLine("replace", dev, s.address), ...s.routes.map((r) => routeLine("replace", r))], ns);
   },
 
   announce(dev, ns, address) {
@@ -119,11 +102,7 @@ export const linuxKernel: KernelOps = {
   },
 
   async ensureBridge(name, ns, address) {
-    assertIfName(name);
     const exists = (await showLink(name, ns)) !== undefined;
-    await ip.batch(
-      [...(exists ? [] : [["link", "add", name, "type", "bridge"]]), ["link", "set", "dev", name, "up"], ["addr", "replace", address, "dev", name]],
-      ns,
-    );
+    await ip.batch([...(exists ? [] : [bridgeAddLine(name)]), ...linkSetLines(name, { up: true }), addressLine("replace", name, address)], ns);
   },
 };

@@ -1,23 +1,28 @@
 // Element: the client's interface, a veth pair with the host end in the node netns and the peer in
-// the pod netns under the requested name (default nsm-<n>). Both ends carry an alias derived from
-// the connection id, which is how a refresh finds them, and how leftovers of a crashed forwarder
-// are found and removed before building anew. A refresh keeps a healthy pair as it is.
+// the pod netns. The forwarder alone chooses the interface name: the one the client asked for in
+// the kernel mechanism, else the one it chose before (the established connection keeps it), else
+// the first nsm-<n> free in the pod; it writes its choice into the mechanism (`name`), where the
+// client reads it. The pod end gets the MAC in the context (allocated by an earlier element, e.g.
+// TF's VMI MAC), else a stable one derived from the connection id, which it writes into the
+// context. Both ends carry an alias derived from the connection id, which is how a heal finds them,
+// and how leftovers of a crashed forwarder are found and removed before building anew. A heal keeps
+// a healthy pair as it is. Check: the pod end is there, under its name, with its MAC.
+import { createHash } from "node:crypto";
 import { KeyedQueue } from "../../../lib/keyedQueue.ts";
+import type { Connection } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
-import { applyOrUndo, passCloseOn, passOn } from "../../chain.ts";
+import { applyOrUndo, checkThenPassOn, passCloseOn, passOn } from "../../chain.ts";
+import { clientNetnsOf, connectionAlias, interfaceOf, isHeal, mtuOf, nodeOf, srcMacOf, withContext, withInterfaceName } from "../../connection.ts";
 import { NsmError } from "../../errors.ts";
+import type { PodPlacement } from "./clientNetns.ts";
 import type { KernelOps, LinkInfo } from "./kernelOps.ts";
-import { connectionAlias, requestedInterface, withInterfaceName } from "./podCall.ts";
-import type { PodCall } from "./podCall.ts";
 
-export interface VethSpec {
-  /** Host end name, e.g. tap<11 hex of the VMI uuid>. Unknown on a close whose state is gone. */
-  hostName?: string;
-  /** Pod-side MAC (e.g. the VMI MAC); the kernel picks one when absent. */
-  mac?: string;
-  mtu?: number;
-  /** Bridge the host end joins. */
-  master?: string;
+/** The forwarder's names for the host end. */
+export interface VethEnds {
+  /** Host end name, e.g. tap<11 hex of the VMI uuid>, from what earlier elements wrote into the connection. */
+  hostName(c: Connection): string | undefined;
+  /** The bridge the host end joins, if any. */
+  master?(c: Connection): string | undefined;
 }
 
 const DEFAULT_PREFIX = "nsm-";
@@ -26,73 +31,88 @@ const DEFAULT_PREFIX = "nsm-";
 // covers choosing the name until the interface exists under it; configuring it needs no lock.
 const podLocks = new KeyedQueue();
 
-export function podVeth<T extends PodCall>(name: string, kernel: KernelOps, spec: (call: T) => VethSpec): Element<T> {
+export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement, ends: VethEnds): Element<Connection> {
+  const where = (c: Connection) => ({ pod: clientNetnsOf(c), node: placement.nodeNetns(nodeOf(c)), alias: connectionAlias(c.id) });
   /** Removes whatever carries this connection's alias (or the host end's name) in the pod and on the node. */
-  const removeLeftovers = async (call: T, podLinks: LinkInfo[], hostLinks: LinkInfo[], hostName: string | undefined) => {
-    const alias = connectionAlias(call.connection.id);
-    for (const l of podLinks.filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, call.podNetns);
-    for (const l of hostLinks.filter((l) => l.alias === alias || l.name === hostName)) await kernel.deleteLink(l.name, call.nodeNetns);
+  const removeLeftovers = async (c: Connection, podLinks: LinkInfo[], hostLinks: LinkInfo[]) => {
+    const { pod, node, alias } = where(c);
+    const hostName = ends.hostName(c);
+    for (const l of podLinks.filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, pod);
+    for (const l of hostLinks.filter((l) => l.alias === alias || l.name === hostName)) await kernel.deleteLink(l.name, node);
   };
-  const nodeLinks = async (call: T) => (kernel.netnsExists(call.nodeNetns) ? kernel.links(call.nodeNetns) : []);
+  const linksIn = async (ns: string) => (kernel.netnsExists(ns) ? kernel.links(ns) : []);
 
   /** Under the pod's lock: the interface under its final name (created unless healthy). */
-  const claim = (call: T): Promise<{ out: T; s: VethSpec; ifName: string; created: boolean }> =>
-    podLocks.run(call.podNetns, async () => {
-      if (!kernel.netnsExists(call.podNetns)) throw new NsmError(400, `the client netns "${call.podNetns}" does not exist`);
-      const s = spec(call);
-      if (!s.hostName) throw new Error("no host interface name");
-      const alias = connectionAlias(call.connection.id);
-      const [podLinks, hostLinks] = await Promise.all([kernel.links(call.podNetns), nodeLinks(call)]);
+  const claim = (c: Connection): Promise<{ out: Connection; ifName: string; hostName: string; created: boolean }> =>
+    podLocks.run(clientNetnsOf(c), async () => {
+      const { pod, node, alias } = where(c);
+      if (!kernel.netnsExists(pod)) throw new NsmError(400, `the client netns "${pod}" does not exist`);
+      const hostName = ends.hostName(c);
+      if (!hostName) throw new Error("no host interface name");
+      const [podLinks, hostLinks] = await Promise.all([kernel.links(pod), linksIn(node)]);
       const mine = podLinks.find((l) => l.alias === alias);
-      const ifName = requestedInterface(call.connection) ?? mine?.name ?? nextFreeName(podLinks);
-      const out = { ...call, connection: withInterfaceName(call.connection, ifName) };
+      const ifName = interfaceOf(c) ?? mine?.name ?? nextFreeName([...podLinks.map((l) => l.name), ...(placement.heldInterfaceNames?.(pod, c.id) ?? [])]);
+      const mac = (srcMacOf(c) ?? stableMac(c.id)).toLowerCase();
+      const out = withContext(withInterfaceName(c, ifName), { ethernet_context: { src_mac: mac } });
 
-      const host = hostLinks.find((l) => l.name === s.hostName);
-      const healthy = mine && mine.name === ifName && host?.alias === alias && (s.mac === undefined || mine.mac === s.mac.toLowerCase());
-      if (healthy) return { out, s, ifName, created: false };
+      const host = hostLinks.find((l) => l.name === hostName);
+      if (mine && mine.name === ifName && host?.alias === alias && mine.mac === mac) return { out, ifName, hostName, created: false };
       const clash = podLinks.find((l) => l.name === ifName && l.alias !== alias);
-      if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${call.podNetns} and belongs to something else`);
-      await removeLeftovers(call, podLinks, hostLinks, s.hostName);
+      if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${pod} and belongs to something else`);
+      await removeLeftovers(c, podLinks, hostLinks);
       await applyOrUndo(
-        () => kernel.createVeth({ name: s.hostName!, netns: call.nodeNetns }, { name: ifName, netns: call.podNetns, ...(s.mac ? { mac: s.mac } : {}) }, s.mtu),
-        () => kernel.deleteLink(s.hostName!, call.nodeNetns),
+        () => kernel.createVeth({ name: hostName, netns: node }, { name: ifName, netns: pod, mac }, mtuOf(c)),
+        () => kernel.deleteLink(hostName, node),
       );
-      return { out, s, ifName, created: true };
+      return { out, ifName, hostName, created: true };
     });
 
-  const build = async (call: T): Promise<T> => {
-    const { out, s, ifName, created } = await claim(call);
-    if (created) await applyOrUndo(() => configure(out, s, ifName), () => kernel.deleteLink(s.hostName!, call.nodeNetns));
-    else await configure(out, s, ifName);
-    return out;
-  };
-
-  const configure = async (call: T, s: VethSpec, ifName: string) => {
-    const alias = connectionAlias(call.connection.id);
-    const mtu = s.mtu !== undefined ? { mtu: s.mtu } : {};
+  const configure = async (c: Connection, ifName: string, hostName: string) => {
+    const { pod, node, alias } = where(c);
+    const mtu = mtuOf(c);
+    const master = ends.master?.(c);
     await Promise.all([
-      kernel.configureLink(ifName, call.podNetns, { ...mtu, alias, up: true }),
-      kernel.configureLink(s.hostName!, call.nodeNetns, { ...mtu, alias, ...(s.master ? { master: s.master } : {}), up: true }),
+      kernel.configureLink(ifName, pod, { ...(mtu ? { mtu } : {}), alias, up: true }),
+      kernel.configureLink(hostName, node, { ...(mtu ? { mtu } : {}), alias, ...(master ? { master } : {}), up: true }),
     ]);
   };
 
-  const remove = async (call: T) => {
-    const podLinks = kernel.netnsExists(call.podNetns) ? await kernel.links(call.podNetns) : [];
-    await removeLeftovers(call, podLinks, await nodeLinks(call), spec(call).hostName);
+  const build = async (c: Connection): Promise<Connection> => {
+    const { out, ifName, hostName, created } = await claim(c);
+    if (created) await applyOrUndo(() => configure(out, ifName, hostName), () => kernel.deleteLink(hostName, where(c).node));
+    else await configure(out, ifName, hostName);
+    return out;
   };
+
+  const remove = async (c: Connection) => removeLeftovers(c, await linksIn(where(c).pod), await linksIn(where(c).node));
 
   return {
     name,
-    request: async (call, next) => {
-      const built = await build(call);
-      return passOn(built, next, call.refresh ? undefined : () => remove(built));
+    request: async (c, next) => {
+      const built = await build(c);
+      return passOn(built, next, isHeal(c) ? undefined : () => remove(built));
     },
-    close: (call, next) => passCloseOn(call, next, () => remove(call)),
+    close: (c, next) => passCloseOn(c, next, () => remove(c)),
+    check: (c, next) =>
+      checkThenPassOn(c, next, async () => {
+        const { pod, alias } = where(c);
+        const ifName = interfaceOf(c);
+        const link = (await linksIn(pod)).find((l) => l.name === ifName && l.alias === alias);
+        if (!link) return `interface ${ifName} of connection ${c.id} is missing in ${pod}`;
+        const mac = srcMacOf(c)?.toLowerCase();
+        return mac && link.mac !== mac ? `interface ${ifName} in ${pod} has MAC ${link.mac}, not ${mac}` : undefined;
+      }),
   };
 }
 
-/** nsm-1, nsm-2, ...: the first name not taken in the pod. */
-export function nextFreeName(links: LinkInfo[], prefix = DEFAULT_PREFIX): string {
-  const taken = new Set(links.map((l) => l.name));
-  for (let n = 1; ; n++) if (!taken.has(`${prefix}${n}`)) return `${prefix}${n}`;
+/** nsm-1, nsm-2, ...: the first name not taken. */
+export function nextFreeName(taken: Iterable<string>, prefix = DEFAULT_PREFIX): string {
+  const used = new Set(taken);
+  for (let n = 1; ; n++) if (!used.has(`${prefix}${n}`)) return `${prefix}${n}`;
+}
+
+/** A stable, locally administered unicast MAC per connection, so a heal keeps the pod's MAC. */
+export function stableMac(connectionId: string): string {
+  const h = createHash("sha256").update(`mac:${connectionId}`).digest("hex");
+  return ["02", ...[0, 2, 4, 6, 8].map((i) => h.slice(i, i + 2))].join(":");
 }

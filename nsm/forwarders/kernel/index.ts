@@ -1,23 +1,23 @@
 // The kernel forwarder: a plain Linux interface without TF. The pod gets a veth to a bridge on its
-// node, one bridge per service, addresses from the service's `kernel.cidr`. It shows the interface
-// every forwarder implements: the same chain shape, other elements.
+// node, one bridge per service, addresses from the service's `kernel.cidr`. It shows what every
+// forwarder is: the same chain shape and the same generic elements (veth, ip context, announce),
+// fed through the connection's context by an allocator of its own (ipam instead of TF).
 import { parseCidr } from "../../../lib/validate/cidr.ts";
 import { ValidationError } from "../../../lib/validate/errors.ts";
 import type { NetworkService } from "../../../wire/nsm/api.ts";
-import { chain } from "../../chain.ts";
+import { extraOf } from "../../connection.ts";
+import { forwarder } from "../../forwarder.ts";
 import type { Forwarder } from "../../forwarder.ts";
 import { announce } from "../common/announce.ts";
-import { answer } from "../common/answer.ts";
+import { clientNetns } from "../common/clientNetns.ts";
+import type { PodPlacement } from "../common/clientNetns.ts";
 import { ipContext } from "../common/ipContext.ts";
 import type { KernelOps } from "../common/kernelOps.ts";
-import { forwarderOf, podCall, requestedMtu } from "../common/podCall.ts";
-import type { PodPlacement } from "../common/podCall.ts";
 import { podVeth } from "../common/podVeth.ts";
-import type { KernelCall } from "./call.ts";
-import { bridgeName, hostEndName, podMac } from "./call.ts";
 import type { IpamStore } from "./ipam.ts";
 import { ipam } from "./ipam.ts";
 import { localBridge } from "./localBridge.ts";
+import { hostEndName, KERNEL_BRIDGE } from "./names.ts";
 
 export const KERNEL_FORWARDER = "kernel";
 
@@ -28,25 +28,18 @@ export interface KernelForwarderDeps {
 }
 
 export function createKernelForwarder(deps: KernelForwarderDeps): Forwarder {
-  const pipeline = chain<KernelCall>([
-    ipam(deps.ipam),
-    localBridge(deps.kernel),
-    podVeth("kernel/veth", deps.kernel, (c) => {
-      const mtu = requestedMtu(c.connection);
-      return { hostName: hostEndName(c.connection.id), mac: podMac(c.connection.id), master: bridgeName(c.service.name), ...(mtu ? { mtu } : {}) };
-    }),
-    ipContext("kernel/ip-context", deps.kernel, (c) => ({ address: `${c.lease!.address}/${c.lease!.prefixLen}`, routes: [{ prefix: c.lease!.cidr }] })),
-    announce("kernel/announce", deps.kernel, (c) => c.lease!.address),
-    answer("kernel/answer", (c) => ({
-      ip_context: {
-        src_ip_addrs: [`${c.lease!.address}/${c.lease!.prefixLen}`],
-        dst_ip_addrs: [`${c.lease!.gateway}/${c.lease!.prefixLen}`],
-        src_routes: [{ prefix: c.lease!.cidr }],
-      },
-      ethernet_context: { src_mac: podMac(c.connection.id) },
-    })),
-  ]);
-  return forwarderOf(KERNEL_FORWARDER, pipeline, (call, op) => podCall(call, deps.placement, op), checkKernelService);
+  return forwarder(
+    KERNEL_FORWARDER,
+    [
+      clientNetns("kernel/client-netns", deps.placement),
+      ipam(deps.ipam),
+      localBridge(deps.kernel, deps.placement),
+      podVeth("kernel/veth", deps.kernel, deps.placement, { hostName: (c) => hostEndName(c.id), master: (c) => extraOf(c, KERNEL_BRIDGE) }),
+      ipContext("kernel/ip-context", deps.kernel),
+      announce("kernel/announce", deps.kernel),
+    ],
+    checkKernelService,
+  );
 }
 
 export function checkKernelService(service: NetworkService): string | undefined {

@@ -1,12 +1,16 @@
-// Element: a tiny IPAM over the service's `kernel.cidr`. The first host address belongs to the
-// bridge (the gateway), clients get the lowest free address after it. Leases are persisted per
-// service and connection, so a refresh or a restart keeps the address; close releases it.
+// Element: a tiny IPAM over the service's `kernel.cidr` (in the connection's extra_context). The
+// first host address belongs to the bridge (the gateway), clients get the lowest free address after
+// it. Leases are persisted per service and connection, so a heal or a restart keeps the address;
+// close releases it. What it allocated goes into the connection's ip_context: the client's address,
+// the gateway's, and the route to the CIDR.
 import { formatIpv4, nthAddress } from "../../../lib/ipv4.ts";
 import { cidrContains, parseCidr } from "../../../lib/validate/cidr.ts";
+import type { Connection } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import { passCloseOn, passOn } from "../../chain.ts";
+import { extraOf, isHeal, withContext } from "../../connection.ts";
 import { NsmError } from "../../errors.ts";
-import type { KernelCall } from "./call.ts";
+import { KERNEL_CIDR } from "./names.ts";
 
 export interface IpamLease {
   service: string;
@@ -22,25 +26,26 @@ export interface IpamStore {
   release(service: string, connectionId: string): void;
 }
 
-export function ipam(store: IpamStore): Element<KernelCall> {
+export function ipam(store: IpamStore): Element<Connection> {
   return {
     name: "kernel/ipam",
-    request: async (call, next) => {
-      const service = call.service.name;
-      const cidr = parseCidr(call.service.kernel?.cidr, "kernel.cidr");
+    request: async (c, next) => {
+      const service = c.network_service;
+      const cidr = parseCidr(extraOf(c, KERNEL_CIDR), "kernel.cidr");
       const gateway = formatIpv4(nthAddress(cidr, 1));
-      const id = call.connection.id;
-      let lease = store.find(service, id);
+      let lease = store.find(service, c.id);
       const fresh = !lease || !cidrContains(cidr.cidr, lease.address);
-      if (fresh) {
-        if (lease) store.release(service, id);
-        lease = { service, connectionId: id, address: allocate(cidr.cidr, gateway, store.list(service)) };
+      if (!lease || fresh) {
+        if (lease) store.release(service, c.id);
+        lease = { service, connectionId: c.id, address: allocate(cidr.cidr, gateway, store.list(service)) };
         store.add(lease);
       }
-      const leased = { ...call, lease: { address: lease!.address, prefixLen: cidr.prefixLen, gateway, cidr: cidr.cidr } };
-      return passOn(leased, next, call.refresh || !fresh ? undefined : async () => store.release(service, id));
+      const leased = withContext(c, {
+        ip_context: { src_ip_addrs: [`${lease.address}/${cidr.prefixLen}`], dst_ip_addrs: [`${gateway}/${cidr.prefixLen}`], src_routes: [{ prefix: cidr.cidr }] },
+      });
+      return passOn(leased, next, isHeal(c) || !fresh ? undefined : async () => store.release(service, c.id));
     },
-    close: (call, next) => passCloseOn(call, next, async () => store.release(call.service.name, call.connection.id)),
+    close: (c, next) => passCloseOn(c, next, async () => store.release(c.network_service, c.id)),
   };
 }
 

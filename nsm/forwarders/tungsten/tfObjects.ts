@@ -4,16 +4,19 @@
 // ref that tells the pod's node it hosts the VM. Names derive from the connection id, so every
 // step looks up by fq_name first (idempotent, and close finds them after a restart). Close and
 // rollback delete all of them, in reverse.
+// What TF allocated goes into the connection's context for the elements after it: the VMI MAC
+// (ethernet_context), the address with the VN gateway and the routes into the VN (ip_context), the
+// VN's MTU unless the client asked for one, and the objects' uuids (extra_context).
 import type { FqName, TfClient, TfObject, TfRef } from "../../../wire/tf.ts";
 import { formatFqName, parseFqName } from "../../../lib/validate/fqname.ts";
 import { isStatus } from "../../../lib/http/client.ts";
 import { cidrContains } from "../../../lib/validate/cidr.ts";
-import type { Connection } from "../../../wire/nsm/api.ts";
+import type { Connection, Route } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import { applyOrUndo, passCloseOn, passOn } from "../../chain.ts";
+import { extraOf, isHeal, nodeOf, requestedMtu, srcIpOf, srcMacOf, withContext } from "../../connection.ts";
 import { NsmError } from "../../errors.ts";
-import type { TfAttachment, TungstenCall } from "./call.ts";
-import { tfObjectName } from "./call.ts";
+import { IIP_UUID, PROJECT_UUID, tfObjectName, VIRTUAL_NETWORK, VM_UUID, VMI_UUID, VN_UUID } from "./context.ts";
 
 interface IpamSubnet {
   subnet?: { ip_prefix: string; ip_prefix_len: number };
@@ -28,43 +31,51 @@ interface VirtualNetwork extends TfObject {
 
 const routerFqName = (node: string): FqName => ["default-global-system-config", node];
 
+interface ObjectNames {
+  vnFqName: FqName;
+  vmName: string;
+  vmiFqName: FqName;
+  iipName: string;
+}
+
 /** The fq_names a connection's objects have (or will have). */
-export function attachmentNames(call: TungstenCall): Pick<TfAttachment, "vnFqName" | "vmName" | "vmiFqName" | "iipName"> {
-  const vn = call.service.tungsten?.virtual_network;
-  const vnFqName = parseFqName(vn, { length: 3 }, `network service "${call.service.name}": tungsten.virtual_network`);
-  const name = tfObjectName(call.connection.id);
+export function attachmentNames(c: Connection): ObjectNames {
+  const vnFqName = parseFqName(extraOf(c, VIRTUAL_NETWORK), { length: 3 }, `network service "${c.network_service}": tungsten.virtual_network`);
+  const name = tfObjectName(c.id);
   return { vnFqName, vmName: name, vmiFqName: [...vnFqName.slice(0, 2), name], iipName: name };
 }
 
-export function tfObjects(tf: TfClient): Element<TungstenCall> {
+export function tfObjects(tf: TfClient): Element<Connection> {
   return {
     name: "tungsten/tf-objects",
-    request: async (call, next) => {
-      // A failed first request removes whatever carries its names; a failed refresh keeps what was established.
-      const undo = call.refresh ? undefined : () => removeObjects(tf, call);
-      const built = await applyOrUndo(() => ensureObjects(tf, call), undo ?? (async () => {}));
+    request: async (c, next) => {
+      // A failed first request removes whatever carries its names; a failed heal keeps what was established.
+      const undo = isHeal(c) ? undefined : () => removeObjects(tf, c);
+      const built = await applyOrUndo(() => ensureObjects(tf, c), undo ?? (async () => {}));
       return passOn(built, next, undo);
     },
-    close: async (call, next) => {
-      const found = await locateObjects(tf, call);
-      await passCloseOn(found, next, () => removeObjects(tf, call));
+    close: async (c, next) => {
+      // The VMI TF has now goes down the close too: a failed heal may have rebuilt and plugged it.
+      const vmiNow = await tf.lookupId("virtual-machine-interface", attachmentNames(c).vmiFqName);
+      await passCloseOn(vmiNow ? withContext(c, { extra_context: { [VMI_UUID]: vmiNow } }) : c, next, () => removeObjects(tf, c));
     },
   };
 }
 
-async function ensureObjects(tf: TfClient, call: TungstenCall): Promise<TungstenCall> {
-  const names = attachmentNames(call);
+async function ensureObjects(tf: TfClient, c: Connection): Promise<Connection> {
+  const names = attachmentNames(c);
   const vnName = formatFqName(names.vnFqName);
   const vn = await tf.readByFqName<VirtualNetwork>("virtual-network", names.vnFqName);
-  if (!vn) throw new NsmError(400, `virtual network ${vnName} (of network service "${call.service.name}") does not exist in TF`);
-  const routerUuid = await tf.lookupId("virtual-router", routerFqName(call.node));
-  if (!routerUuid) throw new NsmError(400, `node "${call.node}" has no virtual-router in TF (${formatFqName(routerFqName(call.node))})`);
+  if (!vn) throw new NsmError(400, `virtual network ${vnName} (of network service "${c.network_service}") does not exist in TF`);
+  const node = nodeOf(c);
+  const routerUuid = await tf.lookupId("virtual-router", routerFqName(node));
+  if (!routerUuid) throw new NsmError(400, `node "${node}" has no virtual-router in TF (${formatFqName(routerFqName(node))})`);
   const vnRef = [{ to: names.vnFqName, uuid: vn.uuid }];
 
-  // A refresh that finds the VMI or instance-ip gone (deleted in TF behind NSM's back) rebuilds
+  // A heal that finds the VMI or instance-ip gone (deleted in TF behind NSM's back) rebuilds
   // them with the MAC and address the client already has: its peers keep reaching it through the
   // neighbour entries they hold, and whatever was configured with that address stays right.
-  const had = call.refresh ? establishedIdentity(call.connection) : {};
+  const had = isHeal(c) ? establishedIdentity(c) : {};
   const vm = await ensure(tf, "virtual-machine", [names.vmName], { server_type: "container", display_name: names.vmName });
   const vmi = await ensurePreferring(
     tf,
@@ -101,29 +112,26 @@ async function ensureObjects(tf: TfClient, call: TungstenCall): Promise<Tungsten
   if (!ip) throw new Error(`instance-ip ${iip.uuid} has no address`);
   const subnet = subnetOf(vn, ip, iip.subnet_uuid as string | undefined);
   if (!subnet?.subnet) throw new Error(`no subnet of ${vnName} contains ${ip}`);
-  const mtu = vn.virtual_network_properties?.mtu;
   const cidrOf = (s: IpamSubnet) => `${s.subnet!.ip_prefix}/${s.subnet!.ip_prefix_len}`;
-  const otherSubnets = allSubnets(vn)
-    .filter((s) => s.subnet && s !== subnet)
-    .map(cidrOf);
-  return {
-    ...call,
-    tf: {
-      ...names,
-      vnUuid: vn.uuid,
-      projectUuid: vn.parent_uuid ?? "",
-      vmUuid: vm.uuid,
-      vmiUuid: vmi.uuid,
-      iipUuid: iip.uuid,
-      mac: mac.toLowerCase(),
-      ip,
-      prefixLen: subnet.subnet.ip_prefix_len,
-      subnet: cidrOf(subnet),
-      otherSubnets,
-      ...(subnet.default_gateway ? { gateway: subnet.default_gateway } : {}),
-      ...(mtu ? { mtu } : {}),
-    },
-  };
+  const plen = subnet.subnet.ip_prefix_len;
+  const gateway = subnet.default_gateway && subnet.default_gateway !== "0.0.0.0" ? subnet.default_gateway : undefined;
+  const otherSubnets = allSubnets(vn).filter((s) => s.subnet && s !== subnet);
+  const mtu = requestedMtu(c) ?? vn.virtual_network_properties?.mtu;
+  return withContext(c, {
+    ip_context: { src_ip_addrs: [`${ip}/${plen}`], dst_ip_addrs: gateway ? [`${gateway}/${plen}`] : [], src_routes: vnRoutes(cidrOf(subnet), otherSubnets.map(cidrOf), gateway) },
+    ethernet_context: { src_mac: mac.toLowerCase() },
+    extra_context: { [VN_UUID]: vn.uuid, [PROJECT_UUID]: vn.parent_uuid ?? "", [VM_UUID]: vm.uuid, [VMI_UUID]: vmi.uuid, [IIP_UUID]: iip.uuid },
+    ...(mtu ? { MTU: mtu } : {}),
+  });
+}
+
+/**
+ * Routes into the VN and nowhere else (the pod's default route stays on its eth0): its own subnet
+ * on-link, since the VN is one L2 segment whose ARP the vRouter answers, and the VN's other subnets
+ * through the VN gateway.
+ */
+function vnRoutes(own: string, others: string[], gateway: string | undefined): Route[] {
+  return [{ prefix: own }, ...(gateway ? others.map((prefix) => ({ prefix, nextHop: gateway })) : [])];
 }
 
 /** Reads the object named fq, creating it from `body` when absent. */
@@ -155,10 +163,10 @@ async function ensurePreferring(tf: TfClient, type: string, fq: FqName, body: Re
   }
 }
 
-/** The MAC and address an established connection gave its client (kept in its context across refreshes). */
-function establishedIdentity(connection: Connection): { mac?: string; ip?: string } {
-  const mac = connection.context?.ethernet_context?.src_mac;
-  const ip = connection.context?.ip_context?.src_ip_addrs?.[0]?.split("/")[0];
+/** The MAC and address an established connection gave its client (kept in its context across heals). */
+function establishedIdentity(c: Connection): { mac?: string; ip?: string } {
+  const mac = srcMacOf(c);
+  const ip = srcIpOf(c);
   return { ...(mac ? { mac } : {}), ...(ip ? { ip } : {}) };
 }
 
@@ -172,23 +180,9 @@ function subnetOf(vn: VirtualNetwork, ip: string, subnetUuid: string | undefined
   );
 }
 
-/** What close needs downstream (the VMI uuid names the tap and the agent port), without creating anything. */
-async function locateObjects(tf: TfClient, call: TungstenCall): Promise<TungstenCall> {
-  const names = attachmentNames(call);
-  const [vmUuid, vmiUuid, iipUuid] = await Promise.all([
-    tf.lookupId("virtual-machine", [names.vmName]),
-    tf.lookupId("virtual-machine-interface", names.vmiFqName),
-    tf.lookupId("instance-ip", [names.iipName]),
-  ]);
-  return {
-    ...call,
-    tf: { ...names, vnUuid: "", projectUuid: "", ...(vmUuid ? { vmUuid } : {}), ...(vmiUuid ? { vmiUuid } : {}), ...(iipUuid ? { iipUuid } : {}) },
-  };
-}
-
 /** Deletes the connection's objects in reverse order of creation; absent ones are fine. */
-async function removeObjects(tf: TfClient, call: TungstenCall): Promise<void> {
-  const names = attachmentNames(call);
+async function removeObjects(tf: TfClient, c: Connection): Promise<void> {
+  const names = attachmentNames(c);
   const vm = await tf.readByFqName("virtual-machine", [names.vmName]);
   for (const router of (vm?.virtual_router_back_refs as TfRef[] | undefined) ?? []) {
     if (!router.uuid) continue;

@@ -1,48 +1,71 @@
 // Element: plugs the VMI's port into the vRouter agent of the pod's node (POST /port, a VM port of
-// the VN, system-name = the host end of the veth), as TF's CNI does. From then on the node's
-// vRouter carries the port's traffic and the control node advertises its address. Close unplugs.
+// the VN, system-name = the host end of the veth), as TF's CNI does, from what tf-objects wrote
+// into the connection's context. From then on the node's vRouter carries the port's traffic and the
+// control node advertises its address. Close unplugs.
 // The agent keeps a port until it is unplugged, even once its VMI is gone from the config (TF's
-// agent does the same), so a refresh that rebuilt a VMI deleted in TF unplugs the old VMI's port,
-// and close unplugs the port the connection last plugged as well as the VMI TF has now.
+// agent does the same), so a heal that rebuilt a VMI deleted in TF unplugs the old VMI's port, and
+// close unplugs the port the connection last plugged as well as the VMI TF has now.
+// Check: the agent carries the port (GET /port answers only while its VMI and address are in the
+// config), on the connection's VN with its MAC.
+import type { Connection } from "../../../wire/nsm/api.ts";
 import type { VrouterAgentClient } from "../../../wire/vrouterAgent.ts";
-import { agentPort } from "../../../wire/vrouterAgent.ts";
+import { agentPort, tapName } from "../../../wire/vrouterAgent.ts";
 import type { Element } from "../../chain.ts";
-import { passCloseOn, passOn } from "../../chain.ts";
-import type { TungstenCall } from "./call.ts";
-import { pluggedVmi } from "./call.ts";
-import { tapName } from "../../../wire/vrouterAgent.ts";
+import { checkThenPassOn, passCloseOn, passOn } from "../../chain.ts";
+import { extraOf, isHeal, nodeOf, srcIpOf, srcMacOf, withContext } from "../../connection.ts";
+import { PLUGGED_PORT, PROJECT_UUID, tfObjectName, VM_UUID, vmiOf, VN_UUID } from "./context.ts";
 
 /** The agent of a node; throws (naming the node) when there is none. */
 export type AgentOf = (node: string) => VrouterAgentClient;
 
-export function vrouterPort(agentOf: AgentOf): Element<TungstenCall> {
+/** What the port is made of, as tf-objects left it in the context. */
+function portOf(c: Connection) {
+  const facts = { vmi: vmiOf(c), vm: extraOf(c, VM_UUID), vn: extraOf(c, VN_UUID), ip: srcIpOf(c), mac: srcMacOf(c) };
+  const missing = Object.entries(facts).filter(([, v]) => !v).map(([k]) => k);
+  if (missing.length) throw new Error(`connection ${c.id} lacks the port's ${missing.join(", ")} (tungsten/tf-objects fills them in)`);
+  return facts as Record<keyof typeof facts, string>;
+}
+
+export function vrouterPort(agentOf: AgentOf): Element<Connection> {
   return {
     name: "tungsten/vrouter-port",
-    request: async (call, next) => {
-      const tf = call.tf!;
-      const agent = agentOf(call.node);
+    request: async (c, next) => {
+      const port = portOf(c);
+      const agent = agentOf(nodeOf(c));
       await agent.addPort(
         agentPort({
-          id: tf.vmiUuid!,
-          "instance-id": tf.vmUuid!,
-          "ip-address": tf.ip!,
-          "vn-id": tf.vnUuid,
-          "display-name": tf.vmName,
-          "vm-project-id": tf.projectUuid,
-          "mac-address": tf.mac!,
-          "system-name": tapName(tf.vmiUuid!),
+          id: port.vmi,
+          "instance-id": port.vm,
+          "ip-address": port.ip,
+          "vn-id": port.vn,
+          "display-name": tfObjectName(c.id),
+          "vm-project-id": extraOf(c, PROJECT_UUID) ?? "",
+          "mac-address": port.mac,
+          "system-name": tapName(port.vmi),
           type: 0,
           author: "nsm-tungsten-forwarder",
         }),
       );
-      const replaced = call.refresh ? pluggedVmi(call.connection) : undefined;
-      if (replaced && replaced !== tf.vmiUuid) await agent.deletePort(replaced);
-      return passOn(call, next, call.refresh ? undefined : () => agent.deletePort(tf.vmiUuid!));
+      const replaced = isHeal(c) ? extraOf(c, PLUGGED_PORT) : undefined;
+      if (replaced && replaced !== port.vmi) await agent.deletePort(replaced);
+      return passOn(withContext(c, { extra_context: { [PLUGGED_PORT]: port.vmi } }), next, isHeal(c) ? undefined : () => agent.deletePort(port.vmi));
     },
-    close: (call, next) =>
-      passCloseOn(call, next, async () => {
-        const ports = new Set([call.tf?.vmiUuid, pluggedVmi(call.connection)].filter((u): u is string => u !== undefined));
-        for (const uuid of ports) await agentOf(call.node).deletePort(uuid);
+    close: (c, next) =>
+      passCloseOn(c, next, async () => {
+        const ports = new Set([vmiOf(c), extraOf(c, PLUGGED_PORT)].filter((u): u is string => u !== undefined));
+        for (const uuid of ports) await agentOf(nodeOf(c)).deletePort(uuid);
+      }),
+    check: (c, next) =>
+      checkThenPassOn(c, next, async () => {
+        const plugged = extraOf(c, PLUGGED_PORT);
+        if (!plugged) return `connection ${c.id} has no vRouter port`;
+        const node = nodeOf(c);
+        const live = await agentOf(node).getPort(plugged);
+        if (!live) return `the vRouter agent of ${node} does not carry port ${plugged} (its VMI or address is gone from the config)`;
+        const vn = extraOf(c, VN_UUID);
+        if (vn && live["vn-id"] !== vn) return `port ${plugged} is on network ${live["vn-id"]}, not ${vn}`;
+        const mac = srcMacOf(c)?.toLowerCase();
+        return mac && live["mac-address"]?.toLowerCase() !== mac ? `port ${plugged} has MAC ${live["mac-address"]}, not ${mac}` : undefined;
       }),
   };
 }
