@@ -9,7 +9,7 @@ export interface PodAttachmentArgs {
   pod: pulumi.Input<string>;
   /** Name of the network service (e.g. `red.name`). */
   networkService: pulumi.Input<string>;
-  /** Interface name inside the pod (<= 15 characters); default: the lowest free "nsm-<n>". */
+  /** Interface name inside the pod (<= 15 characters); default: the forwarder picks the lowest free "nsm-<n>" and keeps it. */
   interfaceName?: pulumi.Input<string>;
   /** NSM client labels sent with the request; changing them re-requests in place. */
   labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -23,7 +23,7 @@ export interface PodAttachmentRoute {
 export class PodAttachment extends pulumi.dynamic.Resource {
   declare readonly pod: pulumi.Output<string>;
   declare readonly networkService: pulumi.Output<string>;
-  /** The interface inside the pod, e.g. "nsm-1". */
+  /** The interface inside the pod, e.g. "nsm-1": the requested name, else the one the forwarder chose. */
   declare readonly interfaceName: pulumi.Output<string>;
   /** NSM connection id (the resource id). */
   declare readonly connectionId: pulumi.Output<string>;
@@ -37,7 +37,8 @@ export class PodAttachment extends pulumi.dynamic.Resource {
   /** Node and network namespace of the pod. */
   declare readonly node: pulumi.Output<string>;
   declare readonly netns: pulumi.Output<string>;
-  /** "UP", or "DOWN" when a refresh found the connection or its interface broken (the next update heals it). */
+  /** "UP", or "DOWN" when at the last refresh the forwarder found the data plane it built broken
+   *  (the pod interface gone or changed, its port no longer carried by the VN); the next update heals it. */
   declare readonly state: pulumi.Output<string>;
   /** The forwarder endpoint that built the interface, e.g. "tungsten@k8s-1". */
   declare readonly endpoint: pulumi.Output<string>;

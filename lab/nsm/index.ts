@@ -112,7 +112,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
   };
 
   return {
-    server: createNsmServer({ registry, manager }),
+    server: createNsmServer({ registry, manager, log }),
     registry,
     manager,
     registerForwarders,

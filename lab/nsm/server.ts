@@ -14,6 +14,8 @@ import type { Registry } from "../../nsm/registry.ts";
 export interface NsmServerOptions {
   registry: Registry;
   manager: Manager;
+  /** Where a connection found DOWN is reported, with the reason. */
+  log?: (line: string) => void;
 }
 
 /** The status and message a failure answers with. */
@@ -37,7 +39,7 @@ const guarded =
     }
   };
 
-export function createNsmServer({ registry, manager }: NsmServerOptions): http.Server {
+export function createNsmServer({ registry, manager, log = () => {} }: NsmServerOptions): http.Server {
   const routes: Route[] = [
     { method: "POST", pattern: "/registry/network-services", handler: (req) => ({ body: registry.registerService(objectBody(req)) }) },
     { method: "GET", pattern: "/registry/network-services", handler: () => ({ body: registry.listServices() }) },
@@ -99,12 +101,14 @@ export function createNsmServer({ registry, manager }: NsmServerOptions): http.S
     },
     { method: "GET", pattern: "/nsmgr/connections", handler: () => ({ body: manager.list() }) },
     {
+      // One connection as its forwarder finds it now: state DOWN when the data plane it built broke.
       method: "GET",
       pattern: "/nsmgr/connections/:id",
-      handler: (req) => {
-        const c = manager.get(req.params.id!);
-        if (!c) throw new NsmError(404, `connection "${req.params.id}" is not known`);
-        return { body: c };
+      handler: async (req) => {
+        const checked = await manager.check(req.params.id!);
+        if (!checked) throw new NsmError(404, `connection "${req.params.id}" is not known`);
+        if (checked.problem) log(`connection ${req.params.id} is DOWN: ${checked.problem}`);
+        return { body: checked.connection };
       },
     },
   ];

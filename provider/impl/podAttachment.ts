@@ -1,23 +1,22 @@
 // PodAttachment: one NSM connection giving a pod an extra interface into a network service.
-// Create is an NSM Request with a connection id fixed in check (so a retried create refreshes
-// the same connection instead of adding a second interface); delete is Close. Refresh checks
-// that the connection and its kernel interface still exist; a broken one shows as state DOWN,
-// and the next update re-requests it, which rebuilds what is missing.
+// Create is an NSM Request with a connection id fixed in check (so a retried create heals the
+// same connection instead of adding a second interface); delete is Close. The forwarder chooses
+// the interface name (nsm-<n>) unless the program asks for one, and the outputs read it back from
+// the connection's kernel mechanism. Refresh reads the connection as the forwarder checks it now:
+// one whose data plane broke shows as state DOWN, and the next update re-requests it, which
+// rebuilds what is missing.
 import { randomUUID } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import { checkIfName, checkK8sName } from "../../lib/validate/names.ts";
 import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL } from "../../wire/nsm/api.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
-import type { NsmClient } from "../../wire/nsm/client.ts";
-import type { PodInfo, PodsClient } from "../../wire/pods.ts";
+import type { PodInfo } from "../../wire/pods.ts";
 import { clients, configure, settings } from "./context.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
 
 /** Interfaces the pod already has for itself. */
 const RESERVED_IFNAMES = new Set(["eth0", "lo"]);
-export const IFNAME_PREFIX = "nsm-";
 
 export interface PodAttachmentInputs {
   [LOGICAL_NAME]?: string;
@@ -77,30 +76,14 @@ async function diff(_id: string, olds: Record<string, unknown>, news: Record<str
   // interfaceName is also an output (the generated nsm-<n>): only a requested name counts.
   if (news.interfaceName !== undefined && (isUnknown(news.interfaceName) || news.interfaceName !== olds.interfaceName)) replaces.push("interfaceName");
   const inPlace = changedKeys(olds, news, ["labels"]);
-  // A refresh found the connection or its interface broken: re-request to heal it.
+  // At a refresh the forwarder found the connection's data plane broken: re-request to heal it.
   if (olds.state !== undefined && olds.state !== "UP") inPlace.push("state");
   // The replacement needs the same interface name in the same pod, so the old one goes first.
   return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: true };
 }
 
-// Requests for one pod run one at a time, so two attachments never pick the same nsm-<n>.
-const podLocks = new KeyedQueue();
-
-/** The lowest nsm-<n> no other connection of the pod uses. */
-export function freeInterfaceName(used: Iterable<string>): string {
-  const taken = new Set(used);
-  for (let n = 1; ; n++) if (!taken.has(`${IFNAME_PREFIX}${n}`)) return `${IFNAME_PREFIX}${n}`;
-}
-
-async function interfacesInUse(pod: PodInfo, ownId: string): Promise<string[]> {
-  const conns = await clients().nsm.listConnections();
-  return conns
-    .filter((c) => c.id !== ownId && (c.mechanism?.parameters?.[MechanismParam.netnsName] === pod.netns || c.labels?.[POD_LABEL] === pod.name))
-    .map((c) => c.mechanism?.parameters?.[MechanismParam.name])
-    .filter((n): n is string => !!n);
-}
-
-function requestFor(inputs: PodAttachmentInputs, pod: PodInfo, interfaceName: string): NetworkServiceRequest {
+/** The Request: a requested interface name goes in the kernel mechanism; without one the forwarder picks (and keeps) nsm-<n>. */
+function requestFor(inputs: PodAttachmentInputs, pod: PodInfo): NetworkServiceRequest {
   return {
     connection: {
       id: inputs.connectionId,
@@ -112,7 +95,7 @@ function requestFor(inputs: PodAttachmentInputs, pod: PodInfo, interfaceName: st
         cls: "LOCAL",
         type: KERNEL,
         parameters: {
-          [MechanismParam.name]: interfaceName,
+          ...(inputs.interfaceName ? { [MechanismParam.name]: inputs.interfaceName } : {}),
           [MechanismParam.inodeURL]: `file:///var/run/netns/${pod.netns}`,
           [MechanismParam.netnsName]: pod.netns,
         },
@@ -121,12 +104,12 @@ function requestFor(inputs: PodAttachmentInputs, pod: PodInfo, interfaceName: st
   };
 }
 
-function outputsOf(conn: Connection, inputs: PodAttachmentInputs, pod: { node: string; netns: string }, fallbackIfName: string): PodAttachmentOutputs {
+function outputsOf(conn: Connection, inputs: PodAttachmentInputs, pod: { node: string; netns: string }): PodAttachmentOutputs {
   const ip = conn.context?.ip_context?.src_ip_addrs?.[0] ?? "";
   const [addr = "", plen = ""] = ip.split("/");
   return compact({
     ...inputs,
-    interfaceName: conn.mechanism?.parameters?.[MechanismParam.name] ?? fallbackIfName,
+    interfaceName: conn.mechanism?.parameters?.[MechanismParam.name] ?? "",
     node: conn.labels?.[NODE_LABEL] ?? pod.node,
     netns: conn.mechanism?.parameters?.[MechanismParam.netnsName] ?? pod.netns,
     ip: addr,
@@ -147,25 +130,22 @@ async function podOrThrow(name: string): Promise<PodInfo> {
 async function create(inputs: PodAttachmentInputs): Promise<pulumi.dynamic.CreateResult> {
   const { nsm } = clients();
   const pod = await podOrThrow(inputs.pod);
-  return podLocks.run(pod.name, async () => {
-    const interfaceName = inputs.interfaceName ?? freeInterfaceName(await interfacesInUse(pod, inputs.connectionId));
-    const conn = await nsm.request(requestFor(inputs, pod, interfaceName));
-    const outs = outputsOf(conn, inputs, pod, interfaceName);
-    if (!outs.ip) {
-      await nsm.close({ id: conn.id, network_service: conn.network_service });
-      throw new Error(`network service "${inputs.networkService}" answered without an address for ${inputs.pod}/${interfaceName}; the connection was closed again`);
-    }
-    return { id: inputs.connectionId, outs: withRecordedInputs(outs, inputs) };
-  });
+  const conn = await nsm.request(requestFor(inputs, pod));
+  const outs = outputsOf(conn, inputs, pod);
+  if (!outs.ip || !outs.interfaceName) {
+    await nsm.close(conn);
+    const what = outs.ip ? "an interface name" : `an address for ${inputs.pod}/${outs.interfaceName}`;
+    throw new Error(`network service "${inputs.networkService}" answered without ${what}; the connection was closed again`);
+  }
+  return { id: inputs.connectionId, outs: withRecordedInputs(outs, inputs) };
 }
 
 async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
-  const { nsm, pods } = clients();
-  const conn = await nsm.getConnection(id);
+  // The forwarder checks the data plane it built (interface, MAC, address, the VN's port) and answers DOWN when it broke.
+  const conn = await clients().nsm.getConnection(id);
   if (!conn) return { id: "" };
   const old = props as unknown as PodAttachmentOutputs;
-  const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns }, old.interfaceName), networkService: conn.network_service };
-  if (!(await dataplaneAgrees(outs, pods, nsm))) outs.state = "DOWN";
+  const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns }), networkService: conn.network_service };
   // State from before outputs recorded their inputs cannot tell a requested interface name from a generated one.
   const was: Record<string, unknown> = recordedInputs(props) ?? compact({ [LOGICAL_NAME]: old[LOGICAL_NAME], pod: old.pod, networkService: old.networkService, labels: old.labels, connectionId: id });
   const labels = clientLabels(conn);
@@ -186,35 +166,15 @@ function clientLabels(conn: Connection): Record<string, string> {
   return own;
 }
 
-/**
- * NSM may still hold a connection whose data plane broke underneath it: the kernel lost the
- * interface (node restart, `ip link del`) or its address, or the VMI behind it was deleted in TF,
- * so the vRouter no longer carries it. The lab shows the kernel as it is (and which VN carries each
- * interface); elsewhere there is no such view and NSM's word stands.
- */
-async function dataplaneAgrees(outs: PodAttachmentOutputs, pods: PodsClient, nsm: NsmClient): Promise<boolean> {
-  const topo = await pods.labTopology();
-  if (!topo) return true;
-  const iface = topo.nodes.flatMap((n) => n.pods).find((p) => p.name === outs.pod)?.interfaces.find((i) => i.name === outs.interfaceName);
-  if (!iface) return false;
-  if (outs.mac && iface.mac.toLowerCase() !== outs.mac.toLowerCase()) return false;
-  if (outs.ip && !iface.addresses.includes(`${outs.ip}/${outs.prefixLength}`)) return false;
-  const vn = (await nsm.getNetworkService(outs.networkService))?.tungsten?.virtual_network;
-  return vn === undefined || iface.network === vn;
-}
-
-async function update(id: string, olds: Record<string, unknown>, news: PodAttachmentInputs): Promise<pulumi.dynamic.UpdateResult> {
-  const { nsm } = clients();
+async function update(id: string, _olds: Record<string, unknown>, news: PodAttachmentInputs): Promise<pulumi.dynamic.UpdateResult> {
   const pod = await podOrThrow(news.pod);
-  const interfaceName = news.interfaceName ?? (olds.interfaceName as string);
-  return podLocks.run(pod.name, async () => {
-    const conn = await nsm.request(requestFor({ ...news, connectionId: id }, pod, interfaceName));
-    return { outs: withRecordedInputs(outputsOf(conn, { ...news, connectionId: id }, pod, interfaceName), news) };
-  });
+  // A repeated Request heals the connection and keeps the interface name the forwarder chose.
+  const conn = await clients().nsm.request(requestFor({ ...news, connectionId: id }, pod));
+  return { outs: withRecordedInputs(outputsOf(conn, { ...news, connectionId: id }, pod), news) };
 }
 
-async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  await clients().nsm.close(compact({ id, network_service: props.networkService as string | undefined }));
+async function remove(id: string): Promise<void> {
+  await clients().nsm.close({ id });
 }
 
 export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };

@@ -100,6 +100,17 @@ describe("NSM in the lab", () => {
     expect(await reach(pod["both"]!, addressOf(conns.blue!))).toBe(true);
   });
 
+  it("answers a connection with the state its forwarder finds: DOWN once TF lost its VMI (the vRouter drops the port), UP after a repeated request", async () => {
+    expect((await nsm.getConnection("blue-1"))?.state).toBe("UP");
+    const vmi = (await tf.readByFqName("virtual-machine-interface", ["default-domain", "admin", "nsm-blue-1"]))!;
+    for (const iip of (vmi.instance_ip_back_refs as Array<{ uuid: string }> | undefined) ?? []) await tf.delete("instance-ip", iip.uuid);
+    await tf.delete("virtual-machine-interface", vmi.uuid);
+    expect((await nsm.getConnection("blue-1"))?.state).toBe("DOWN");
+    conns.blue = await nsm.request(attach("blue-1", pod["blue-pod"]!, "blue"));
+    expect((await nsm.getConnection("blue-1"))?.state).toBe("UP");
+    expect(await reach(pod["blue-pod"]!, addressOf(conns.bothBlue!))).toBe(true);
+  });
+
   it("runs the kernel forwarder beside it: two pods of one node meet on a local bridge", async () => {
     const a = await nsm.request(attach("local-1", pod["red-pod"]!, "local"));
     const b = await nsm.request(attach("local-2", pod["blue-pod"]!, "local"));

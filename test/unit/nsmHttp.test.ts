@@ -16,6 +16,8 @@ import { Registry } from "../../nsm/registry.ts";
 
 const db = new DatabaseSync(":memory:");
 const built = new Set<string>();
+/** Connections whose data plane the fake forwarder's check finds broken. */
+const broken = new Set<string>();
 let failNext: Error | undefined;
 const fake: Forwarder = {
   type: "tungsten",
@@ -34,6 +36,7 @@ const fake: Forwarder = {
     built.delete(conn.id);
     await next.close(conn);
   },
+  check: async (conn, next) => (broken.has(conn.id) ? `interface of ${conn.id} is gone` : next.check(conn)),
 };
 
 function build() {
@@ -129,6 +132,17 @@ describe("NSM HTTP API", () => {
     await client.deleteNetworkService("red");
     expect(await client.getNetworkService("red")).toBeUndefined();
     expect((await errorOf(raw.delete("/registry/network-services/red")))?.status).toBe(404);
+  });
+
+  it("answers one connection with the state its forwarder finds now; the list shows them as stored", async () => {
+    await client.upsertNetworkService(red);
+    const conn = await client.request(req("c5"));
+    broken.add("c5");
+    expect(await client.getConnection("c5")).toEqual({ ...conn, state: "DOWN" });
+    expect((await client.listConnections()).find((c) => c.id === "c5")?.state).toBe("UP");
+    broken.delete("c5");
+    expect(await client.getConnection("c5")).toEqual(conn);
+    await client.close({ id: "c5" });
   });
 
   it("keeps registry records and connections across a restart (sqlite)", async () => {

@@ -45,9 +45,9 @@ export class NsmClient {
     return listBody<NetworkServiceEndpoint>(res.body, "network_service_endpoints");
   }
 
-  /** NSM Request: idempotent per connection id (a repeated request refreshes the connection). */
+  /** NSM Request: idempotent per connection id (a repeated request heals the connection). */
   async request(req: NetworkServiceRequest): Promise<Connection> {
-    // Safe to resend on a dropped connection because the manager treats a known id as a refresh.
+    // Safe to resend on a dropped connection because the manager treats a known id as a heal.
     return (await this.http.post<Connection>("/nsmgr/request", req, { retryPost: true })).body;
   }
 
@@ -56,6 +56,7 @@ export class NsmClient {
     await this.http.post("/nsmgr/close", conn, { retryPost: true });
   }
 
+  /** The connection with the state its forwarder finds now: UP, or DOWN when the data plane it built broke. */
   async getConnection(id: string): Promise<Connection | undefined> {
     try {
       return (await this.http.get<Connection>(`/nsmgr/connections/${encodeURIComponent(id)}`)).body;
@@ -65,6 +66,7 @@ export class NsmClient {
     }
   }
 
+  /** The stored connections, as they were answered (no data-plane check: see getConnection). */
   async listConnections(): Promise<Connection[]> {
     return listBody<Connection>((await this.http.get("/nsmgr/connections")).body, "connections");
   }

@@ -1,11 +1,14 @@
 // Fake NSM HTTP API (registry and manager): just enough for the NSM client and the NetworkService
-// and PodAttachment providers. Its behaviour is kept as it was while NSM and PodAttachment are
-// reworked, so it is not yet in step with the lab's (lab/nsm/server.ts over nsm/): here
+// and PodAttachment providers. As the lab's forwarders do, it chooses the interface name (the one
+// requested, else the one the connection has, else the lowest nsm-<n> no other connection of the
+// pod holds) and answers GET /nsmgr/connections/<id> with the state its "check" finds (DOWN for an
+// interface in lostInterfaces or detachedInterfaces). It is not in step with the lab's
+// (lab/nsm/server.ts over nsm/) in what PodAttachment does not read: here
 //  - the connection's own-subnet route has nextHop 10.1.1.254 (the lab's tungsten forwarder puts the
 //    VN's own subnet on-link, without a nextHop, and only the VN's other subnets via the gateway);
 //  - network_service_endpoint_name is "tungsten@k8s-1" whatever the service's forwarder;
-//  - the answer's mechanism is the request's first preference as sent (the lab fills in the interface
-//    name, inodeURL and netnsName), and path, payload and extra_context are missing;
+//  - the answer's mechanism is the request's first preference with the interface name filled in (the
+//    lab also fills in inodeURL and netnsName), and path, payload and extra_context are missing;
 //  - nothing is validated (the lab: 400 for a bad id, a missing nodeName label, a bad service
 //    record, a forwarder not registered on the node) and 404/409 messages are not the lab's
 //    ("network service \"x\" is not registered", "connection \"x\" is not known");
@@ -29,9 +32,9 @@ export interface NsmFakeState {
   connections: Map<string, FakeConn>;
   /** Every request body, in order. */
   requests: unknown[];
-  /** Interfaces the fake kernel "lost" (name per pod), for drift tests. */
+  /** Interfaces ("<pod>/<name>") the fake kernel "lost", for drift tests: the fake forwarder's check finds them DOWN. */
   lostInterfaces: Set<string>;
-  /** Interfaces the fake data plane no longer carries on their VN (their VMI was deleted in TF). */
+  /** Interfaces the fake data plane no longer carries on their VN (their VMI was deleted in TF): DOWN as well. */
   detachedInterfaces: Set<string>;
 }
 
@@ -41,6 +44,13 @@ export function closeConnectionsOfPod(state: NsmFakeState, pod: string): void {
 }
 
 export function fakeNsm(state: NsmFakeState): http.Server {
+  const interfaceFor = (id: string, pod: string | undefined, requested: string | undefined) => {
+    const held = new Set([...state.connections.values()].filter((c) => c.id !== id && c.labels.podName === pod).map((c) => c.mechanism.parameters.name));
+    let n = 1;
+    while (held.has(`nsm-${n}`)) n++;
+    return requested || state.connections.get(id)?.mechanism.parameters.name || `nsm-${n}`;
+  };
+  const broken = (c: FakeConn) => [state.lostInterfaces, state.detachedInterfaces].some((s) => s.has(`${c.labels.podName}/${c.mechanism.parameters.name}`));
   return createJsonServer({
     name: "fake-nsm",
     routes: [
@@ -92,10 +102,12 @@ export function fakeNsm(state: NsmFakeState): http.Server {
           if (!state.services.has(r.connection.network_service)) throw new ApiError(404, `network service ${r.connection.network_service} not found`);
           const existing = state.connections.get(r.connection.id);
           const n = existing ? 0 : state.connections.size;
+          const preferred = r.mechanism_preferences[0]!;
+          const name = interfaceFor(r.connection.id, r.connection.labels.podName, preferred.parameters.name);
           const conn: FakeConn = {
             id: r.connection.id,
             network_service: r.connection.network_service,
-            mechanism: r.mechanism_preferences[0]!,
+            mechanism: { ...preferred, parameters: { ...preferred.parameters, name } },
             labels: r.connection.labels,
             context: (existing?.context as object) ?? {
               ip_context: { src_ip_addrs: [`10.1.1.${250 - n}/24`], src_routes: [{ prefix: "10.1.1.0/24", nextHop: "10.1.1.254" }] },
@@ -125,7 +137,7 @@ export function fakeNsm(state: NsmFakeState): http.Server {
         handler: (req) => {
           const c = state.connections.get(req.params.id!);
           if (!c) throw new ApiError(404, "not found");
-          return { body: c };
+          return { body: { ...c, state: broken(c) ? "DOWN" : "UP" } };
         },
       },
     ],

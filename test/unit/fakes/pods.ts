@@ -3,9 +3,7 @@
 // record; a pod lives in netns "tfm-pod-<name>" with eth0 on k8s-1's pod subnet (the lowest free
 // 10.244.1.<n>/16, n >= 2, MAC 0a:58 + the address, as the CNI bridge plugin makes it);
 // GET /pods answers {pods: [...]}; DELETE closes the pod's NSM connections first and answers
-// {name, deleted}, also when the pod was gone. Also GET /lab/topology, kept as it was while
-// PodAttachment is reworked: only node k8s-1 and its pods with their interfaces (what the
-// PodAttachment provider reads), none of the lab's other nodes, networks, VMs or port tables.
+// {name, deleted}, also when the pod was gone.
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import { ApiError, createJsonServer, objectBody } from "../../../lib/http/server.ts";
@@ -13,7 +11,6 @@ import { checkK8sName, checkNetnsName } from "../../../lib/validate/names.ts";
 import { POD_PLEN, podAddress, podMac, podNetns } from "../../../lab/dataplane/names.ts";
 import type { PodInfo } from "../../../wire/pods.ts";
 import { K8S_NODES } from "./mount.ts";
-import type { NsmFakeState } from "./nsm.ts";
 
 /** The lab's pod record; `createdAt` may be left out by a test that puts a pod in place itself. */
 export type FakePod = PodInfo & { createdAt?: string };
@@ -32,7 +29,7 @@ function podName(raw: unknown, where: string): string {
   return raw;
 }
 
-export function fakePods(state: PodsFakeState & NsmFakeState, opts: { closeByPod: (pod: string) => void }): http.Server {
+export function fakePods(state: PodsFakeState, opts: { closeByPod: (pod: string) => void }): http.Server {
   let placed = state.pods.size;
   const known = (name: string) => {
     const p = state.pods.get(name);
@@ -40,23 +37,6 @@ export function fakePods(state: PodsFakeState & NsmFakeState, opts: { closeByPod
     return p;
   };
   const record = (p: FakePod) => ({ ...p, createdAt: p.createdAt ?? new Date(0).toISOString() });
-
-  // As the lab's topology shows them: eth0 on the pod network, each NSM interface with the
-  // connection's MAC and address and the VN that carries it.
-  const podInterfaces = (pod: string) => {
-    const p = state.pods.get(pod)!;
-    const eth0 = { name: "eth0", mac: p.eth0.mac, addresses: [`${p.eth0.ip}/${p.eth0.prefixLength}`], network: "pod" };
-    const nsm = [...state.connections.values()]
-      .filter((c) => c.labels.podName === pod)
-      .map((c) => {
-        const name = c.mechanism.parameters.name!;
-        const ctx = c.context as { ip_context?: { src_ip_addrs?: string[] }; ethernet_context?: { src_mac?: string } };
-        const vn = (state.services.get(c.network_service)?.tungsten as { virtual_network?: string } | undefined)?.virtual_network;
-        const carried = vn !== undefined && !state.detachedInterfaces.has(`${pod}/${name}`);
-        return { name, mac: ctx.ethernet_context?.src_mac ?? "", addresses: ctx.ip_context?.src_ip_addrs ?? [], ...(carried ? { network: vn } : {}) };
-      });
-    return [eth0, ...nsm].filter((i) => !state.lostInterfaces.has(`${pod}/${i.name}`));
-  };
 
   const eth0For = (node: string) => {
     const k = K8S_NODES.indexOf(node);
@@ -99,13 +79,6 @@ export function fakePods(state: PodsFakeState & NsmFakeState, opts: { closeByPod
           opts.closeByPod(name);
           return { body: { name, deleted: state.pods.delete(name) } };
         },
-      },
-      {
-        method: "GET",
-        pattern: "/lab/topology",
-        handler: () => ({
-          body: { nodes: [{ name: "k8s-1", pods: [...state.pods.values()].map((p) => ({ name: p.name, netns: p.netns, interfaces: podInterfaces(p.name) })) }] },
-        }),
       },
     ],
   });
