@@ -92,10 +92,7 @@ export function createNsmServer({ registry, manager, log = () => {} }: NsmServer
       method: "POST",
       pattern: "/nsmgr/close",
       handler: async (req) => {
-        const body = objectBody(req);
-        // A NetworkServiceRequest is accepted too, as some clients close with what they requested.
-        const conn = (body.connection && typeof body.connection === "object" ? body.connection : body) as { id: string };
-        await manager.close(conn);
+        await manager.close(objectBody(req) as { id: string });
         return { body: {} };
       },
     },

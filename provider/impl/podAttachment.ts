@@ -12,7 +12,7 @@ import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL } from "../../wire/nsm/ap
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import type { PodInfo } from "../../wire/pods.ts";
 import { clients, configure, settings } from "./context.ts";
-import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
+import { Failures, changedKeys, compact, inputsOf, isUnknown, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
 
 /** Interfaces the pod already has for itself. */
@@ -146,8 +146,7 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   if (!conn) return { id: "" };
   const old = props as unknown as PodAttachmentOutputs;
   const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns }), networkService: conn.network_service };
-  // State from before outputs recorded their inputs cannot tell a requested interface name from a generated one.
-  const was: Record<string, unknown> = recordedInputs(props) ?? compact({ [LOGICAL_NAME]: old[LOGICAL_NAME], pod: old.pod, networkService: old.networkService, labels: old.labels, connectionId: id });
+  const was = inputsOf(props);
   const labels = clientLabels(conn);
   const inputs = compact({
     ...was,

@@ -28,7 +28,7 @@ export class NsmClient {
   }
 
   async listNetworkServices(): Promise<NetworkService[]> {
-    return listBody<NetworkService>((await this.http.get("/registry/network-services")).body, "network_services");
+    return (await this.http.get<NetworkService[]>("/registry/network-services")).body;
   }
 
   /** Deletes the record; an absent record counts as deleted. 409 (connections still use it) is thrown. */
@@ -41,8 +41,7 @@ export class NsmClient {
   }
 
   async listEndpoints(networkService?: string): Promise<NetworkServiceEndpoint[]> {
-    const res = await this.http.get("/registry/network-service-endpoints", { query: { network_service: networkService } });
-    return listBody<NetworkServiceEndpoint>(res.body, "network_service_endpoints");
+    return (await this.http.get<NetworkServiceEndpoint[]>("/registry/network-service-endpoints", { query: { network_service: networkService } })).body;
   }
 
   /** NSM Request: idempotent per connection id (a repeated request heals the connection). */
@@ -51,9 +50,9 @@ export class NsmClient {
     return (await this.http.post<Connection>("/nsmgr/request", req, { retryPost: true })).body;
   }
 
-  /** NSM Close: idempotent; closing an unknown connection succeeds. */
-  async close(conn: Pick<Connection, "id"> & Partial<Connection>): Promise<void> {
-    await this.http.post("/nsmgr/close", conn, { retryPost: true });
+  /** NSM Close: needs only the id; idempotent, closing an unknown connection succeeds. */
+  async close(conn: Pick<Connection, "id">): Promise<void> {
+    await this.http.post("/nsmgr/close", { id: conn.id }, { retryPost: true });
   }
 
   /** The connection with the state its forwarder finds now: UP, or DOWN when the data plane it built broke. */
@@ -68,13 +67,6 @@ export class NsmClient {
 
   /** The stored connections, as they were answered (no data-plane check: see getConnection). */
   async listConnections(): Promise<Connection[]> {
-    return listBody<Connection>((await this.http.get("/nsmgr/connections")).body, "connections");
+    return (await this.http.get<Connection[]>("/nsmgr/connections")).body;
   }
-}
-
-// Lists come back as a bare array; a wrapped {"<key>": [...]} is accepted too.
-function listBody<T>(body: unknown, key: string): T[] {
-  if (Array.isArray(body)) return body as T[];
-  const inner = body && typeof body === "object" ? (body as Record<string, unknown>)[key] : undefined;
-  return Array.isArray(inner) ? (inner as T[]) : [];
 }
