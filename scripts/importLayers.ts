@@ -6,7 +6,7 @@
 //
 // plus the rules a layer number cannot say: the lab, being the systems a program talks to, reaches
 // them only through wire/, never through provider/; inside lab/, vrouter/ may use dataplane's
-// plumbing but not the other way round; only provider/, components/ and what sits above cli/ may
+// plumbing but not the other way round, and lab/compute/ (which puts the two together) sits above both; only provider/, components/ and what sits above cli/ may
 // load Pulumi.
 import fs from "node:fs";
 import path from "node:path";
@@ -35,6 +35,8 @@ const FORBIDDEN_BELOW: Record<string, { to: string; why: string }> = {
 /** Sub-folders that must not import another sub-folder of the same folder. */
 const FORBIDDEN_INSIDE: Array<{ from: string; to: string; why: string }> = [
   { from: "lab/dataplane/", to: "lab/vrouter/", why: "the vRouter agents drive the data plane's plumbing, not the other way round" },
+  { from: "lab/dataplane/", to: "lab/compute/", why: "lab/compute puts the data plane and the agents together; neither depends on it" },
+  { from: "lab/vrouter/", to: "lab/compute/", why: "lab/compute puts the data plane and the agents together; neither depends on it" },
 ];
 
 const PULUMI_ALLOWED_BELOW = new Set(["provider", "components"]);
