@@ -1,4 +1,4 @@
-// Pod runtime client: the lab's stand-in for a kubelet (docs/architecture.md, "Pod runtime API").
+// Pod runtime client: the lab's stand-in for a kubelet (docs/contracts.md, "Pod runtime API").
 import { HttpClient, isStatus } from "../lib/http/client.ts";
 import type { ClientOptions } from "./openstack/index.ts";
 

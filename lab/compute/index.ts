@@ -1,7 +1,7 @@
 // The lab's compute nodes put together: the Linux data plane (lab/dataplane: underlay, nodes, VN
 // plumbing, VM and pod namespaces), a vRouter agent per node (lab/vrouter) that plugs ports into
 // the per-VN bridges, and the runtimes that put VMs and pods on the nodes. createDataplane is what
-// lab/daemon.ts builds (docs/architecture.md).
+// lab/daemon.ts builds (docs/contracts.md, "Daemon composition").
 import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import { netns } from "../../lib/kernel/index.ts";

@@ -1,4 +1,4 @@
-// Every kernel name and number the data plane uses, in one place (docs/architecture.md, "Kernel layout").
+// Every kernel name and number the data plane uses, in one place (docs/contracts.md, "Kernel layout").
 import { createHash } from "node:crypto";
 
 /** The distributed gateway's MAC, the same on every node (so a moved endpoint keeps its ARP entry). */

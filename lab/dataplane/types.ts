@@ -1,4 +1,4 @@
-// The data plane's contracts with the rest of the lab (docs/architecture.md, "Daemon composition").
+// The data plane's contracts with the rest of the lab (docs/contracts.md, "Daemon composition").
 
 export interface VmPort {
   vmiUuid: string;

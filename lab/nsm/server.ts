@@ -1,4 +1,4 @@
-// The NSM HTTP API of the lab (docs/architecture.md, "NSM HTTP API"): the registry and the
+// The NSM HTTP API of the lab (docs/contracts.md, "NSM HTTP API"): the registry and the
 // manager's Request/Close over JSON. Errors are {"error": message} with the status the manager
 // chose; failures of TF or an agent behind a forwarder answer 502.
 import type http from "node:http";

@@ -1,5 +1,5 @@
 // The lab's OpenStack: Keystone, Nova, Neutron and Glance over one TF store, composed as the
-// daemon expects (docs/architecture.md, "Daemon composition").
+// daemon expects (docs/contracts.md, "Daemon composition").
 import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import type { LabEndpoints } from "../endpoints.ts";

@@ -37,7 +37,7 @@ async function podLinks(pod: string) {
   return ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], await t.lab.netnsOf(pod));
 }
 
-/** The TF objects the tungsten forwarder made for a connection (docs/architecture.md: named nsm-<id>). */
+/** The TF objects the tungsten forwarder made for a connection (docs/contracts.md: named nsm-<id>). */
 async function tfObjectsOf(connectionId: string) {
   const name = `nsm-${connectionId}`;
   return {
@@ -56,7 +56,7 @@ describe("changing a running stack", () => {
   }, STEP);
 
   // The VM changes come first: moving it frees its red address, which a later attachment may get
-  // (with another MAC: peers learn it from gratuitous ARP, docs/architecture.md).
+  // (with another MAC: peers learn it from gratuitous ARP, docs/contracts.md).
   it("renaming the VM updates it in place: same server, new name in Nova, TF and the lab", async () => {
     const vm = last.appVm;
     expect(await up({ vmName: "app-vm-renamed" })).toEqual({ update: 1, same: RESOURCES - 1 });

@@ -311,7 +311,7 @@ describe("pod runtime", () => {
   const closed: string[] = [];
   beforeAll(async () => {
     const db = openDb(dir);
-    // The kernel side as the lab's pod runtime makes it on the first k8s node (docs/architecture.md).
+    // The kernel side as the lab's pod runtime makes it on the first k8s node (docs/contracts.md).
     const made = new Map<string, string>();
     server = createPodsServer({
       db,
