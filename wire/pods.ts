@@ -11,19 +11,6 @@ export interface PodInfo {
   status: string;
 }
 
-/** The part of the lab's `GET /lab/topology` (docs/architecture.md, DataplaneDescription) read here. */
-export interface LabTopology {
-  nodes: Array<{
-    name: string;
-    pods: Array<{
-      name: string;
-      netns: string;
-      /** `network`: the TF VN fq_name whose data plane carries the interface right now (absent when none does). */
-      interfaces: Array<{ name: string; mac: string; addresses: string[]; network?: string }>;
-    }>;
-  }>;
-}
-
 export class PodsClient {
   readonly http: HttpClient;
 
@@ -58,16 +45,6 @@ export class PodsClient {
       await this.http.delete(`/pods/${encodeURIComponent(name)}`);
     } catch (err) {
       if (!isStatus(err, 404)) throw err;
-    }
-  }
-
-  /** The lab's kernel view (pods with their interfaces); undefined when the server is not the lab. */
-  async labTopology(): Promise<LabTopology | undefined> {
-    try {
-      return (await this.http.get<LabTopology>("/lab/topology")).body;
-    } catch (err) {
-      if (isStatus(err, 404)) return undefined;
-      throw err;
     }
   }
 }

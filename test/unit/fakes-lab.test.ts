@@ -2,8 +2,8 @@
 // and against the lab's own services (in process, no kernel: TF, Keystone, Nova, Neutron, Glance on a
 // temp sqlite store; the pod runtime API over a stand-in for the kernel side) give the same status,
 // the same shape (every key, at every depth, with the same kind of value) and, where the data is the
-// same, the same values and messages. NSM and the lab topology are not compared here (their fakes
-// are kept as they are while NSM and PodAttachment are reworked).
+// same, the same values and messages. NSM is not compared here: its fake decides interface names and
+// answers the check as the forwarders do, without a kernel or TF behind it.
 import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { close, listen } from "../../lib/http/server.ts";
