@@ -81,6 +81,51 @@ function compile(route: Route, ignoreTrailingSlash: boolean): CompiledRoute {
   return { ...route, regex: new RegExp(`^${src}$`), keys };
 }
 
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+/** The host part of a Host header or URL authority ("127.0.0.1:8082" -> "127.0.0.1", "[::1]:80" -> "[::1]"). */
+function hostnameOf(authority: string): string {
+  const bracketed = /^\[[^\]]*\]/.exec(authority);
+  if (bracketed) return bracketed[0].toLowerCase();
+  return authority.replace(/:\d*$/, "").toLowerCase();
+}
+
+function isLocalName(hostname: string, localAddress: string | undefined): boolean {
+  if (LOOPBACK_NAMES.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname)) return true;
+  return localAddress !== undefined && (hostname === localAddress || hostname === `[${localAddress}]`);
+}
+
+/**
+ * What a browser could otherwise make these APIs do (DNS rebinding, cross-site requests): a request
+ * must be addressed to the address it arrived on (Host is loopback or the local address), carry no
+ * foreign Origin, and send a body only as JSON (a form or text/plain post never reaches a handler).
+ */
+export function refuseForeign(req: http.IncomingMessage, hasBody: boolean): void {
+  const local = req.socket.localAddress?.replace(/^::ffff:/, "");
+  const host = req.headers.host;
+  if (host !== undefined && !isLocalName(hostnameOf(host), local)) {
+    throw new ApiError(403, `Host "${host}" is not this server: it answers only requests addressed to ${local ?? "its own address"} or localhost`);
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    let originHost: string;
+    try {
+      originHost = origin === "null" ? "null" : new URL(origin).host;
+    } catch {
+      originHost = origin;
+    }
+    if (originHost === "null" || !isLocalName(hostnameOf(originHost), local) || (host !== undefined && originHost !== host)) {
+      throw new ApiError(403, `cross-origin request from ${origin} refused`);
+    }
+  }
+  if (hasBody) {
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json" && !/^application\/[a-z0-9.+-]*\+json$/.test(type)) {
+      throw new ApiError(415, `a request body must be JSON (Content-Type: application/json), got ${type ? `"${type}"` : "none"}`);
+    }
+  }
+}
+
 export const defaultRenderError = (err: ApiError): ApiResponse => ({ status: err.status, body: { error: err.message } });
 
 export function createJsonServer(opts: JsonServerOptions): http.Server {
@@ -122,6 +167,7 @@ export function createJsonServer(opts: JsonServerOptions): http.Server {
           const method = (req.method ?? "GET").toUpperCase();
           if (tooBig) throw new ApiError(413, `request body larger than ${maxBody} bytes`);
           const rawBody = Buffer.concat(chunks).toString("utf8");
+          refuseForeign(req, rawBody.trim() !== "");
           let body: unknown;
           if (rawBody.trim() !== "") {
             try {
