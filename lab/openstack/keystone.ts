@@ -11,6 +11,9 @@ import type { LabCredentials } from "../instance.ts";
 import { hostUrl, keystoneError, tokenOf } from "./common.ts";
 import type { TokenValidator } from "./common.ts";
 
+/** Keystone's name comparison on MySQL (a case-insensitive collation). */
+const sameName = (given: unknown, stored: string): boolean => typeof given === "string" && given.toLowerCase() === stored.toLowerCase();
+
 export interface Identity {
   domain: { id: string; name: string };
   user: { id: string; name: string };
@@ -140,7 +143,11 @@ export class Keystone {
     };
   }
 
-  /** Checks a POST /v3/auth/tokens body; throws 401/400 like Keystone. */
+  /**
+   * Checks a POST /v3/auth/tokens body; throws 401/400 like Keystone. Names (user, domain, project)
+   * match without regard to case, as a Keystone on MySQL's case-insensitive collation matches them
+   * (clients with their defaults send "default" or "Default" alike); ids match exactly.
+   */
   authenticate(body: unknown): string[] {
     const auth = (body as { auth?: Record<string, unknown> } | undefined)?.auth;
     const identity = auth?.identity as Record<string, unknown> | undefined;
@@ -153,8 +160,8 @@ export class Keystone {
       const user = (identity.password as { user?: Record<string, unknown> } | undefined)?.user;
       if (!user) throw new ApiError(400, "Expecting to find user in password.");
       const dom = user.domain as { id?: string; name?: string } | undefined;
-      const nameOk = user.id !== undefined ? user.id === this.identity.user.id : user.name === c.username;
-      const domOk = user.id !== undefined || dom?.id === "default" || dom?.name === c.domain;
+      const nameOk = user.id !== undefined ? user.id === this.identity.user.id : sameName(user.name, c.username);
+      const domOk = user.id !== undefined || dom?.id === "default" || sameName(dom?.name, c.domain);
       if (!nameOk || !domOk || typeof user.password !== "string" || !sameSecret(user.password, c.password)) {
         throw new ApiError(401, "The request you have made requires authentication.");
       }
@@ -167,7 +174,7 @@ export class Keystone {
     const scope = auth?.scope as { project?: { id?: string; name?: string; domain?: { id?: string; name?: string } }; system?: unknown; domain?: unknown } | undefined;
     if (scope?.project) {
       const p = scope.project;
-      const ok = p.id !== undefined ? p.id === this.identity.project.id : p.name === c.project && (p.domain?.id === "default" || p.domain?.name === c.domain);
+      const ok = p.id !== undefined ? p.id === this.identity.project.id : sameName(p.name, c.project) && (p.domain?.id === "default" || sameName(p.domain?.name, c.domain));
       if (!ok) throw new ApiError(401, `Could not find project: ${p.id ?? p.name}.`);
     } else if (scope && (scope.system || scope.domain)) {
       throw new ApiError(401, "The lab only issues tokens scoped to the admin project.");

@@ -57,6 +57,22 @@ describe("keystone", () => {
     expect(viaToken.status).toBe(201);
   });
 
+  it("matches user, domain and project names without regard to case, as a MySQL-backed Keystone does", async () => {
+    const auth = (user: string, domain: string, project: string) => ({
+      auth: {
+        identity: { methods: ["password"], password: { user: { name: user, domain: { name: domain }, password: CREDS.password } } },
+        scope: { project: { name: project, domain: { name: domain } } },
+      },
+    });
+    for (const [user, domain, project] of [["ADMIN", "default", "Admin"], ["Admin", "DEFAULT", "ADMIN"]] as const) {
+      const r = await call("POST", `${ks}/v3/auth/tokens`, auth(user, domain, project));
+      expect(r.status, `${user}/${domain}/${project}`).toBe(201);
+      expect(r.json.token.project).toMatchObject({ name: "admin", domain: { name: "Default" } });
+    }
+    expect((await call("POST", `${ks}/v3/auth/tokens`, auth("admins", "default", "admin"))).status).toBe(401);
+    expect((await call("POST", `${ks}/v3/auth/tokens`, { auth: { ...auth("admin", "Default", "admin").auth, identity: { methods: ["password"], password: { user: { name: "admin", domain: { name: "Default" }, password: CREDS.password.toUpperCase() } } } } })).status).toBe(401);
+  });
+
   it("401s a wrong password, an unknown project and a bad token, with keystone's error body", async () => {
     const wrong = await call("POST", `${ks}/v3/auth/tokens`, passwordAuth("nope"));
     expect(wrong.status).toBe(401);
