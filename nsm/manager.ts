@@ -11,7 +11,7 @@
 //   path             the manager's segment
 //   nsmgr/forward    the forwarder's elements (nsm/forwarders/<type>/index.ts)
 import type { Connection, NetworkService, NetworkServiceEndpoint, NetworkServiceRequest } from "../wire/nsm/api.ts";
-import { forwarderEndpointName, NODE_LABEL } from "../wire/nsm/api.ts";
+import { forwarderEndpointName, NODE_LABEL, serviceBinding } from "../wire/nsm/api.ts";
 import { begin, chain } from "./chain.ts";
 import type { Element, Memory, Next } from "./chain.ts";
 import { isHeal, nodeOf, withContext } from "./connection.ts";
@@ -20,6 +20,8 @@ import { updatePath } from "./forwarder.ts";
 import type { ForwarderRegistry } from "./forwarder.ts";
 import { kernelMechanism } from "./mechanism.ts";
 import type { Registry } from "./registry.ts";
+
+export { serviceBinding } from "../wire/nsm/api.ts";
 
 /** Persisted connections, as the chain answered them (sqlite in the lab). */
 export interface ConnectionStore extends Memory<Connection> {
@@ -149,17 +151,6 @@ function healRequest(established: Connection, incoming: Connection): Connection 
   const params = { ...established.mechanism?.parameters };
   for (const [k, v] of Object.entries(incoming.mechanism?.parameters ?? {})) if (v !== "") params[k] = v;
   return { ...established, ...incoming, mechanism: { ...(incoming.mechanism ?? established.mechanism!), parameters: params } };
-}
-
-/**
- * What a connection records of its service for the forwarder: the service's section for that
- * forwarder as extra_context entries `<forwarder>.<key>` (tungsten.virtual_network, kernel.cidr).
- * The forwarder's elements read it from there, so close and heal see the service as it was.
- */
-export function serviceBinding(service: NetworkService): Record<string, string> {
-  const section = (service as unknown as Record<string, unknown>)[service.forwarder];
-  const entries = section && typeof section === "object" ? Object.entries(section as Record<string, unknown>) : [];
-  return Object.fromEntries(entries.map(([k, v]) => [`${service.forwarder}.${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
 /** The connection bound to `service` through `endpoint`. */

@@ -2,10 +2,10 @@
 // answered them) and the kernel forwarder's address leases. Records are stored as JSON, one row each.
 import type { DatabaseSync } from "node:sqlite";
 import type { Connection, NetworkService, NetworkServiceEndpoint } from "../../wire/nsm/api.ts";
+import { serviceBinding } from "../../wire/nsm/api.ts";
 import { withContext } from "../../nsm/connection.ts";
 import type { IpamLease, IpamStore } from "../../nsm/forwarders/kernel/ipam.ts";
 import { PLUGGED_PORT, VMI_UUID } from "../../nsm/forwarders/tungsten/context.ts";
-import { serviceBinding } from "../../nsm/manager.ts";
 import type { ConnectionStore } from "../../nsm/manager.ts";
 import type { RecordStore, RegistryStore } from "../../nsm/registry.ts";
 

@@ -33,17 +33,38 @@ export interface IpNeighbor {
   hardware_address: string;
 }
 
+/** A request for further prefixes from the endpoint. */
+export interface ExtraPrefixRequest {
+  addr_family?: { family?: "IPV4" | "IPV6" };
+  prefix_len?: number;
+  required_number?: number;
+  requested_number?: number;
+}
+
+/** Source-based routing: traffic `from` an address (and of a protocol and ports) takes `routes`. */
+export interface PolicyRoute {
+  from?: string;
+  proto?: string;
+  dst_port?: string;
+  src_port?: string;
+  routes?: Route[];
+}
+
 /** Addresses and routes, seen from the client (src) and the endpoint (dst) side. */
 export interface IPContext {
   /** The client's own addresses, "a.b.c.d/len". */
   src_ip_addrs?: string[];
   dst_ip_addrs?: string[];
+  src_ip_required?: boolean;
+  dst_ip_required?: boolean;
   /** Routes to install in the client. */
   src_routes?: Route[];
   dst_routes?: Route[];
   excluded_prefixes?: string[];
   ip_neighbors?: IpNeighbor[];
-  policies?: unknown[];
+  extra_prefix_request?: ExtraPrefixRequest[];
+  extra_prefixes?: string[];
+  policies?: PolicyRoute[];
 }
 
 export interface EthernetContext {
@@ -94,6 +115,31 @@ export interface NetworkServiceRequest {
   mechanism_preferences?: Mechanism[];
 }
 
+/** What MonitorConnections streams: first every connection in scope, then each change. */
+export type ConnectionEventType = "INITIAL_STATE_TRANSFER" | "UPDATE" | "DELETE";
+
+export interface ConnectionEvent {
+  type: ConnectionEventType;
+  /** By connection id. */
+  connections: Record<string, Connection>;
+}
+
+/** Which connections a monitor sees: those of one of `network_services` whose path holds
+ *  `path_segments` in a row (an empty name, id or token matches any). Empty lists select all. */
+export interface MonitorScopeSelector {
+  path_segments?: Array<Pick<PathSegment, "name" | "id" | "token">>;
+  network_services?: string[];
+}
+
+/** One rule of a service's endpoint selection: for clients whose labels hold `source_selector`,
+ *  the endpoints whose labels hold a route's `destination_selector`; `metadata` labels select the forwarder. */
+export interface Match {
+  source_selector?: Record<string, string>;
+  routes?: Array<{ destination_selector?: Record<string, string>; weight?: number }>;
+  fallthrough?: boolean;
+  metadata?: { labels?: Record<string, string> };
+}
+
 /** A registry record: what a client can ask for. `forwarder` and the per-forwarder sections
  *  are this project's binding of a service to the forwarder that realizes it. */
 export interface NetworkService {
@@ -115,6 +161,17 @@ export interface NetworkServiceEndpoint {
   /** When the registration lapses unless refreshed: a google.protobuf.Timestamp in its JSON form, RFC 3339
    *  ("2024-05-01T12:00:00.000Z"; the registry also takes Go's {seconds, nanos}). Default: one lifetime from registering. */
   expiration_time?: string;
+}
+
+/**
+ * What a connection records of its service for the forwarder: the service's section for that
+ * forwarder as extra_context entries `<forwarder>.<key>` (tungsten.virtual_network, kernel.cidr).
+ * The forwarder's elements read it from there, so close and heal see the service as it was.
+ */
+export function serviceBinding(service: NetworkService): Record<string, string> {
+  const section = (service as unknown as Record<string, unknown>)[service.forwarder];
+  const entries = section && typeof section === "object" ? Object.entries(section as Record<string, unknown>) : [];
+  return Object.fromEntries(entries.map(([k, v]) => [`${service.forwarder}.${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
 /** The special service forwarders register under. */
