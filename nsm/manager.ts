@@ -18,6 +18,7 @@ import { isHeal, nodeOf, withContext } from "./connection.ts";
 import { NsmError } from "./errors.ts";
 import { updatePath } from "./forwarder.ts";
 import type { ForwarderRegistry } from "./forwarder.ts";
+import { Listeners } from "./listeners.ts";
 import { kernelMechanism } from "./mechanism.ts";
 import type { Registry } from "./registry.ts";
 
@@ -43,17 +44,24 @@ export interface CheckedConnection {
   problem?: string;
 }
 
+/** A connection a request established or healed (UPDATE), or one a close removed (DELETE), as NSM's monitor reports it. */
+export interface ConnectionChange {
+  type: "UPDATE" | "DELETE";
+  connection: Connection;
+}
+
 const CONNECTION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export class Manager {
   private readonly opts: ManagerOptions;
   private readonly pipeline: Next<Connection>;
+  private readonly changes = new Listeners<ConnectionChange>();
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
     const managerName = opts.name ?? "nsmgr";
     this.pipeline = chain<Connection>([
-      begin<Connection>({ id: (c) => c.id, memory: opts.connections, heal: healRequest }),
+      begin<Connection>({ id: (c) => c.id, memory: this.observed(opts.connections), heal: healRequest }),
       discover(opts.registry, opts.forwarders, (id) => opts.connections.get(id)),
       updatePath((c) => `${managerName}@${nodeOf(c)}`),
       opts.forwarders.forward(),
@@ -69,6 +77,19 @@ export class Manager {
   async close(conn: Pick<Connection, "id">): Promise<void> {
     if (!conn || typeof conn.id !== "string" || conn.id === "") throw new NsmError(400, "close needs the connection id");
     await this.pipeline.close({ id: conn.id, network_service: "" });
+  }
+
+  /** Tells `listener` of every change to the stored connections until the function returned is called. */
+  watch(listener: (change: ConnectionChange) => void): () => void {
+    return this.changes.add(listener);
+  }
+
+  /** Removes a network service no connection uses: 404 when it is not registered, 409 naming the connections that use it. */
+  unregisterService(name: string): void {
+    this.opts.registry.requireService(name);
+    const users = this.find((c) => c.network_service === name).map((c) => c.id);
+    if (users.length) throw new NsmError(409, `network service "${name}" is used by connection(s) ${users.join(", ")}; close them first`);
+    this.opts.registry.unregisterService(name);
   }
 
   /** The connection as it was answered and stored. */
@@ -122,6 +143,22 @@ export class Manager {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     return results;
+  }
+
+  /** The store as begin uses it, telling the watchers what it keeps and removes. */
+  private observed(store: ConnectionStore): Memory<Connection> {
+    return {
+      get: (id) => store.get(id),
+      set: async (id, connection) => {
+        await store.set(id, connection);
+        this.changes.emit({ type: "UPDATE", connection });
+      },
+      delete: async (id) => {
+        const connection = store.get(id);
+        await store.delete(id);
+        if (connection) this.changes.emit({ type: "DELETE", connection });
+      },
+    };
   }
 }
 

@@ -3,10 +3,12 @@
 // validated here, once, and kept in an injected store (sqlite in the lab).
 // As in NSM v1, an endpoint registration lasts until its expiration_time (default: one lifetime,
 // one minute, from registering); its owner refreshes it by registering again. An expired endpoint
-// is no longer returned and is removed when next looked at.
+// is no longer returned and is removed when next looked at, or when it is due while someone
+// watches the endpoints.
 import type { NetworkService, NetworkServiceEndpoint, Payload } from "../wire/nsm/api.ts";
 import { FORWARDER_SERVICE, forwarderEndpointName } from "../wire/nsm/api.ts";
 import { NsmError } from "./errors.ts";
+import { Listeners } from "./listeners.ts";
 import { checkK8sName } from "../lib/validate/names.ts";
 
 /** Named records, kept somewhere durable. */
@@ -31,6 +33,15 @@ export interface RegistryOptions {
   /** The current time in ms since the epoch; tests pass their own. Default Date.now. */
   now?: () => number;
 }
+
+/** A record registered (again), or one gone (`deleted`: unregistered, or expired). */
+export interface RegistryChange<T> {
+  record: T;
+  deleted: boolean;
+}
+
+/** setTimeout's longest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** NSM's default endpoint registration lifetime. */
 export const DEFAULT_ENDPOINT_LIFETIME_MS = 60_000;
@@ -147,6 +158,9 @@ export class Registry {
   readonly endpointLifetimeMs: number;
   /** Endpoints removed because their registration expired, with the time it did: lets a refusal say why. */
   private readonly lapsed = new Map<string, string>();
+  private readonly serviceChanges = new Listeners<RegistryChange<NetworkService>>();
+  private readonly endpointChanges = new Listeners<RegistryChange<NetworkServiceEndpoint>>();
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(store: RegistryStore, opts: RegistryOptions = {}) {
     this.store = store;
@@ -160,6 +174,7 @@ export class Registry {
   registerService(input: unknown): NetworkService {
     const service = parseNetworkService(input, this.opts.checkService);
     this.store.services.put(service.name, service);
+    this.serviceChanges.emit({ record: service, deleted: false });
     return service;
   }
 
@@ -180,7 +195,10 @@ export class Registry {
 
   /** Removes a service; 404 when absent. The caller refuses (409) while connections use it. */
   unregisterService(name: string): void {
-    if (!this.store.services.delete(name)) throw new NsmError(404, `network service "${name}" is not registered`);
+    const service = this.store.services.get(name);
+    if (!service) throw new NsmError(404, `network service "${name}" is not registered`);
+    this.store.services.delete(name);
+    this.serviceChanges.emit({ record: service, deleted: true });
   }
 
   /** Validates and upserts a NetworkServiceEndpoint record (a refresh is the same call); one without
@@ -190,6 +208,8 @@ export class Registry {
     const endpoint = parsed.expiration_time ? parsed : { ...parsed, expiration_time: new Date(this.now() + this.endpointLifetimeMs).toISOString() };
     this.store.endpoints.put(endpoint.name, endpoint);
     this.lapsed.delete(endpoint.name);
+    this.endpointChanges.emit({ record: endpoint, deleted: false });
+    this.scheduleExpiry();
     return endpoint;
   }
 
@@ -208,7 +228,26 @@ export class Registry {
   /** Removes an endpoint; absent is fine. Returns whether there was one. */
   unregisterEndpoint(name: string): boolean {
     this.lapsed.delete(name);
-    return this.store.endpoints.delete(name);
+    const endpoint = this.store.endpoints.get(name);
+    const there = this.store.endpoints.delete(name);
+    if (there && endpoint) this.endpointChanges.emit({ record: endpoint, deleted: true });
+    this.scheduleExpiry();
+    return there;
+  }
+
+  /** Tells `listener` of every service registered, re-registered or unregistered, until the function returned is called. */
+  watchServices(listener: (change: RegistryChange<NetworkService>) => void): () => void {
+    return this.serviceChanges.add(listener);
+  }
+
+  /** Tells `listener` of every endpoint registered, refreshed, unregistered or expired (when it is due), until the function returned is called. */
+  watchEndpoints(listener: (change: RegistryChange<NetworkServiceEndpoint>) => void): () => void {
+    const remove = this.endpointChanges.add(listener);
+    this.scheduleExpiry();
+    return () => {
+      remove();
+      this.scheduleExpiry();
+    };
   }
 
   /** When the registration of endpoint `name` expired, if it was removed for that and not registered since. */
@@ -233,6 +272,22 @@ export class Registry {
     if (expires === undefined || expires > this.now()) return true;
     this.store.endpoints.delete(e.name);
     this.lapsed.set(e.name, e.expiration_time!);
+    this.endpointChanges.emit({ record: e, deleted: true });
     return false;
+  }
+
+  /** While someone watches the endpoints, a timer removes each registration when it expires, so the watchers hear of it then. */
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (this.endpointChanges.size === 0) return;
+    const due = this.store.endpoints.list().flatMap((e) => parseTimestamp(e.expiration_time) ?? []);
+    if (due.length === 0) return;
+    const delay = Math.min(Math.max(0, Math.min(...due) - this.now()), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => {
+      this.listEndpoints();
+      this.scheduleExpiry();
+    }, delay);
+    this.expiryTimer.unref();
   }
 }

@@ -52,11 +52,7 @@ export function createNsmServer({ registry, manager, log = () => {} }: NsmServer
       method: "DELETE",
       pattern: "/registry/network-services/:name",
       handler: (req) => {
-        const name = req.params.name!;
-        registry.requireService(name);
-        const users = manager.find((c) => c.network_service === name).map((c) => c.id);
-        if (users.length) throw new NsmError(409, `network service "${name}" is used by connection(s) ${users.join(", ")}; close them first`);
-        registry.unregisterService(name);
+        manager.unregisterService(req.params.name!);
         return { body: {} };
       },
     },
