@@ -1,7 +1,7 @@
 // A small JSON router over node:http shared by every lab API. It owns the things each API would
 // otherwise get subtly different: body size limits, JSON parse errors, unknown routes, error rendering.
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server } from "node:net";
 
 /** An error a handler throws to answer with a given status. `render` picks the wire shape. */
 export class ApiError extends Error {
@@ -212,7 +212,10 @@ export function createJsonServer(opts: JsonServerOptions): http.Server {
 }
 
 /** Listens on host:port (port 0 picks a free one) and resolves with the bound port. */
-export function listen(server: http.Server, port: number, host = "127.0.0.1"): Promise<number> {
+/** What listen and close take: an http.Server, or another server that can drop its connections as one does (an HTTP/2 server). */
+export type ListeningServer = Server & { closeAllConnections?(): void };
+
+export function listen(server: ListeningServer, port: number, host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once("error", onError);
@@ -223,7 +226,7 @@ export function listen(server: http.Server, port: number, host = "127.0.0.1"): P
   });
 }
 
-export function close(server: http.Server): Promise<void> {
+export function close(server: ListeningServer): Promise<void> {
   return new Promise((resolve) => {
     server.closeAllConnections?.();
     server.close(() => resolve());

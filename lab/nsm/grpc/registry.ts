@@ -1,0 +1,88 @@
+// registry.NetworkServiceRegistry and registry.NetworkServiceEndpointRegistry over the lab's
+// registry. Find answers the records the query matches and ends, or with `watch` goes on with
+// every change of a matching record: registered or refreshed (deleted false), unregistered or
+// expired (deleted true).
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { NetworkServiceEndpointRegistry, NetworkServiceRegistry } from "../../../wire/nsm/gen/registry_pb.ts";
+import { NetworkServiceEndpointSchema, NetworkServiceSchema } from "../../../wire/nsm/gen/registry_pb.ts";
+import { endpointFromProto, endpointToProto, serviceFromProto, serviceToProto } from "../../../wire/nsm/protoMapping.ts";
+import type { Manager } from "../../../nsm/manager.ts";
+import type { Registry, RegistryChange } from "../../../nsm/registry.ts";
+import { ChangeStream } from "./changeStream.ts";
+import { streamed, unary } from "./errors.ts";
+import { matchesEndpoint, matchesService } from "./registryQuery.ts";
+
+/** The records there now, then with `watch` each change, as messages `matches` lets through. */
+async function* find<T, M>(opts: {
+  watch: boolean;
+  list: () => T[];
+  subscribe: (push: (change: RegistryChange<T>) => void) => () => void;
+  toProto: (record: T) => M;
+  matches: (message: M) => boolean;
+  ctx: HandlerContext;
+}): AsyncGenerator<{ record: M; deleted: boolean }> {
+  const changes = opts.watch ? new ChangeStream(opts.subscribe, opts.ctx.signal) : undefined;
+  try {
+    for (const record of opts.list()) {
+      const m = opts.toProto(record);
+      if (opts.matches(m)) yield { record: m, deleted: false };
+    }
+    for await (const { record, deleted } of changes ?? []) {
+      const m = opts.toProto(record);
+      if (opts.matches(m)) yield { record: m, deleted };
+    }
+  } finally {
+    changes?.end();
+  }
+}
+
+export function serviceRegistryImpl(registry: Registry, manager: Manager): ServiceImpl<typeof NetworkServiceRegistry> {
+  return {
+    register: unary((s) => serviceToProto(registry.registerService(serviceFromProto(s)))),
+    find: (query, ctx) =>
+      streamed(
+        (async function* () {
+          const template = query.networkService ?? create(NetworkServiceSchema);
+          const found = find({
+            watch: query.watch,
+            list: () => registry.listServices(),
+            subscribe: (push) => registry.watchServices(push),
+            toProto: serviceToProto,
+            matches: (m) => matchesService(template, m),
+            ctx,
+          });
+          for await (const { record, deleted } of found) yield { networkService: record, deleted };
+        })(),
+      ),
+    unregister: unary((s) => {
+      manager.unregisterService(s.name);
+      return {};
+    }),
+  };
+}
+
+export function endpointRegistryImpl(registry: Registry): ServiceImpl<typeof NetworkServiceEndpointRegistry> {
+  return {
+    register: unary((e) => endpointToProto(registry.registerEndpoint(endpointFromProto(e)))),
+    find: (query, ctx) =>
+      streamed(
+        (async function* () {
+          const template = query.networkServiceEndpoint ?? create(NetworkServiceEndpointSchema);
+          const found = find({
+            watch: query.watch,
+            list: () => registry.listEndpoints(),
+            subscribe: (push) => registry.watchEndpoints(push),
+            toProto: endpointToProto,
+            matches: (m) => matchesEndpoint(template, m),
+            ctx,
+          });
+          for await (const { record, deleted } of found) yield { networkServiceEndpoint: record, deleted };
+        })(),
+      ),
+    unregister: unary((e) => {
+      registry.unregisterEndpoint(e.name);
+      return {};
+    }),
+  };
+}
