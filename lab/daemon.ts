@@ -6,10 +6,10 @@
 // --exit-with-parent is for test labs: when that process is gone, the daemon stops and removes the
 // instance (kernel objects and state), so a crashed test run leaves nothing behind.
 import fs from "node:fs";
-import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { close, listen } from "../lib/http/server.ts";
+import type { ListeningServer } from "../lib/http/server.ts";
 import { createDataplane } from "./compute/index.ts";
 import { endpointsFor, writeEndpoints } from "./endpoints.ts";
 import type { LabEndpoints } from "./endpoints.ts";
@@ -38,7 +38,7 @@ export interface RunningLab {
 
 interface Listener {
   what: string;
-  server: http.Server;
+  server: ListeningServer;
   port: number;
 }
 
@@ -61,7 +61,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
 
   phase(`opening state in ${config.stateDir}`);
   const db: DatabaseSync = openDb(config.stateDir);
-  const listening: http.Server[] = [];
+  const listening: ListeningServer[] = [];
   let dataplane: ReturnType<typeof createDataplane> | undefined;
   let nsm: ReturnType<typeof createNsm> | undefined;
 
@@ -103,6 +103,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
       { what: "neutron", server: openstack.neutron, port: config.ports.neutron },
       { what: "glance", server: openstack.glance, port: config.ports.glance },
       { what: "nsm", server: nsm.server, port: config.ports.nsm },
+      { what: "nsm grpc", server: nsm.grpcServer, port: config.ports.nsmGrpc },
     ];
     const agents = dataplane.agentServers();
     for (const n of nodes) {

@@ -13,6 +13,8 @@ export interface LabEndpoints {
   neutron: string;
   glance: string;
   nsm: string;
+  /** NSM's gRPC API, as NSM names a place to connect to: tcp://127.0.0.1:<port>. */
+  nsmGrpc: string;
   pods: string;
   /** vRouter agent port API per node. */
   agents: Record<string, string>;
@@ -34,6 +36,7 @@ export function endpointsFor(config: LabInstanceConfig): LabEndpoints {
     neutron: local(p.neutron),
     glance: local(p.glance),
     nsm: local(p.nsm),
+    nsmGrpc: `tcp://127.0.0.1:${p.nsmGrpc}`,
     pods: local(p.pods),
     agents: Object.fromEntries(labNodes(config).map((n) => [n.name, local(p.agentBase + n.index)])),
     credentials: { ...config.credentials },
@@ -72,7 +75,7 @@ export function readEndpoints(stateDir: string = defaultStateDir(DEFAULT_INSTANC
     throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
   }
   const o = parsed as Partial<LabEndpoints>;
-  for (const key of ["instance", "prefix", "tf", "keystone", "nova", "neutron", "glance", "nsm", "pods"] as const) {
+  for (const key of ["instance", "prefix", "tf", "keystone", "nova", "neutron", "glance", "nsm", "nsmGrpc", "pods"] as const) {
     if (typeof o[key] !== "string") throw new Error(`${file} lacks "${key}"`);
   }
   if (!o.agents || typeof o.agents !== "object") throw new Error(`${file} lacks "agents"`);

@@ -16,6 +16,8 @@ export interface LabPorts {
   neutron: number;
   glance: number;
   nsm: number;
+  /** NSM's gRPC API (the JSON API is on `nsm`). */
+  nsmGrpc: number;
   pods: number;
   /** Agent i (computeNodes then k8sNodes) listens on agentBase + i. */
   agentBase: number;
@@ -67,6 +69,7 @@ export const DEFAULT_PORTS: LabPorts = {
   neutron: 9696,
   glance: 9292,
   nsm: 5001,
+  nsmGrpc: 5003,
   pods: 5002,
   agentBase: 9091,
 };
@@ -210,8 +213,16 @@ async function findFreePortRange(count: number, attempts = 200): Promise<number>
 }
 
 async function autoPorts(nodeCount: number): Promise<LabPorts> {
-  const base = await findFreePortRange(7 + nodeCount);
-  return { tf: base, keystone: base + 1, nova: base + 2, neutron: base + 3, glance: base + 4, nsm: base + 5, pods: base + 6, agentBase: base + 7 };
+  const base = await findFreePortRange(8 + nodeCount);
+  const agentBase = base + 7;
+  return { tf: base, keystone: base + 1, nova: base + 2, neutron: base + 3, glance: base + 4, nsm: base + 5, pods: base + 6, agentBase, nsmGrpc: agentBase + nodeCount };
+}
+
+/** An instance stored before NSM's gRPC port existed gets the port after its agents' (as auto ports place it). */
+function withNsmGrpcPort(c: LabInstanceConfig): LabInstanceConfig {
+  if (!c.ports || c.ports.nsmGrpc !== undefined) return c;
+  const nodeCount = (c.computeNodes?.length ?? 0) + (c.k8sNodes?.length ?? 0);
+  return { ...c, ports: { ...c.ports, nsmGrpc: c.ports.agentBase + nodeCount } };
 }
 
 export function instanceFile(stateDir: string): string {
@@ -233,7 +244,7 @@ export function loadInstance(stateDir: string): LabInstanceConfig | undefined {
   } catch (e) {
     throw new InstanceConfigError(`${instanceFile(stateDir)} is not valid JSON (${(e as Error).message}); remove the state dir with "lab down --wipe"`);
   }
-  const config = { ...stored, stateDir: path.resolve(stateDir) };
+  const config = withNsmGrpcPort({ ...stored, stateDir: path.resolve(stateDir) });
   validateConfig(config);
   return config;
 }

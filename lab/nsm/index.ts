@@ -19,6 +19,8 @@ import { interfaceNameOf, netnsOf } from "../../nsm/mechanism.ts";
 import { Registry } from "../../nsm/registry.ts";
 import type { LabEndpoints } from "../endpoints.ts";
 import type { LabInstanceConfig } from "../instance.ts";
+import { createNsmGrpcServer } from "./grpc/server.ts";
+import type { NsmGrpcServer } from "./grpc/server.ts";
 import { createNsmServer } from "./server.ts";
 import { nsmStores } from "./store.ts";
 
@@ -37,6 +39,8 @@ export interface NsmOptions {
 
 export interface LabNsm {
   server: http.Server;
+  /** NSM's gRPC API over the same registry and manager. */
+  grpcServer: NsmGrpcServer;
   registry: Registry;
   manager: Manager & { closeByPod(podName: string): Promise<void> };
   /** Registers the forwarders of every k8s node, keeps refreshing their registrations at 2/3 of
@@ -113,6 +117,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
 
   return {
     server: createNsmServer({ registry, manager, log }),
+    grpcServer: createNsmGrpcServer({ registry, manager }),
     registry,
     manager,
     registerForwarders,

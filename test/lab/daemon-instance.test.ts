@@ -39,7 +39,7 @@ describe("default instance", () => {
     expect(c.name).toBe("default");
     expect(c.prefix).toBe("tfm");
     expect(c.stateDir).toBe(path.join(home, "lab", "default"));
-    expect(c.ports).toEqual({ tf: 8082, keystone: 5000, nova: 8774, neutron: 9696, glance: 9292, nsm: 5001, pods: 5002, agentBase: 9091 });
+    expect(c.ports).toEqual({ tf: 8082, keystone: 5000, nova: 8774, neutron: 9696, glance: 9292, nsm: 5001, nsmGrpc: 5003, pods: 5002, agentBase: 9091 });
     expect(c.computeNodes).toEqual(["compute-1", "compute-2"]);
     expect(c.k8sNodes).toEqual(["k8s-1", "k8s-2"]);
     expect(c.auth).toBe("keystone");
@@ -58,6 +58,7 @@ describe("default instance", () => {
       neutron: "http://127.0.0.1:9696",
       glance: "http://127.0.0.1:9292",
       nsm: "http://127.0.0.1:5001",
+      nsmGrpc: "tcp://127.0.0.1:5003",
       pods: "http://127.0.0.1:5002",
       agents: { "compute-1": "http://127.0.0.1:9091", "compute-2": "http://127.0.0.1:9092", "k8s-1": "http://127.0.0.1:9093", "k8s-2": "http://127.0.0.1:9094" },
       credentials: { username: "admin", project: "admin", domain: "Default" },
@@ -99,6 +100,16 @@ describe("a stored instance", () => {
     await resolveInstance({ name: "x1", prefix: "xa", stateDir, ports: "auto" });
     await expect(resolveInstance({ stateDir, prefix: "xb" })).rejects.toThrow(/prefix "xa", not "xb"/);
     await expect(resolveInstance({ stateDir, name: "x2" })).rejects.toThrow(InstanceConfigError);
+  });
+
+  it("gives an instance stored before NSM's gRPC port the port after its agents'", async () => {
+    const stateDir = tempDir();
+    const first = await resolveInstance({ name: "older", stateDir, ports: "auto" });
+    expect(first.ports.nsmGrpc).toBe(first.ports.agentBase + 4);
+    const file = path.join(stateDir, "instance.json");
+    const { nsmGrpc: _, ...before } = first.ports;
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), ports: before }));
+    expect(loadInstance(stateDir)?.ports).toEqual(first.ports);
   });
 
   it("will not adopt a directory full of someone else's files", async () => {

@@ -68,7 +68,7 @@ describe("a started lab", () => {
   it("listens on 127.0.0.1 only, on every port of the instance", () => {
     const p = lab.config.ports;
     const nodeCount = lab.config.computeNodes.length + lab.config.k8sNodes.length;
-    const ports = [p.tf, p.keystone, p.nova, p.neutron, p.glance, p.nsm, p.pods, ...Array.from({ length: nodeCount }, (_, i) => p.agentBase + i)];
+    const ports = [p.tf, p.keystone, p.nova, p.neutron, p.glance, p.nsm, p.nsmGrpc, p.pods, ...Array.from({ length: nodeCount }, (_, i) => p.agentBase + i)];
     for (const port of ports) expect(listenAddresses(port), `port ${port}`).toEqual(["0100007F"]);
   });
 

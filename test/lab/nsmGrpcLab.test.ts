@@ -1,0 +1,118 @@
+// NSM's gRPC API of a running lab (endpoints.json "nsmGrpc"): Request through the tungsten
+// forwarder builds a pod interface that reaches a pod on the other node, a repeated Request heals
+// it, Close removes it and its TF objects, the kernel forwarder works the same way, the monitor
+// and the JSON API see what the gRPC front did, and refusals arrive as gRPC codes.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../harness/eventually.ts";
+import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
+import type { TestLab } from "../../harness/lab.ts";
+import { HttpClient } from "../../lib/http/client.ts";
+import * as ip from "../../lib/kernel/ip.ts";
+import { readEndpoints } from "../../lab/endpoints.ts";
+import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
+import { NsmClient } from "../../wire/nsm/client.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import type { PodInfo } from "../../wire/pods.ts";
+import { TfClient } from "../../wire/tf.ts";
+
+let lab: TestLab;
+let grpc: NsmGrpcClient;
+let json: NsmClient;
+let tf: TfClient;
+const pod: Record<string, PodInfo> = {};
+
+const attach = (id: string, p: PodInfo, service: string): NetworkServiceRequest => ({
+  connection: { id, network_service: service, labels: { nodeName: p.node, podName: p.name } },
+  mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: p.netns, inodeURL: `file:///var/run/netns/${p.netns}` } }],
+});
+const addressOf = (c: Connection) => c.context!.ip_context!.src_ip_addrs![0]!.split("/")[0]!;
+const links = async (p: PodInfo) => (await ip.json<{ ifname: string }>(["link", "show"], p.netns)).map((l) => l.ifname).filter((n) => n !== "lo");
+
+async function next<T>(events: AsyncIterator<T>, what: string): Promise<T> {
+  const r = await eventually(() => events.next(), { what, timeoutMs: 30_000, attempts: 1 });
+  if (r.done) throw new Error(`the stream ended before ${what}`);
+  return r.value;
+}
+
+beforeAll(async () => {
+  lab = await startLab();
+  const headers = await lab.authHeaders();
+  tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
+  grpc = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+  json = new NsmClient(lab.endpoints.nsm);
+  const ipam = ["default-domain", "admin", "ipam-grpc"];
+  await tf.create("network-ipam", { fq_name: ipam, parent_type: "project" });
+  const subnet = { subnet: { ip_prefix: "10.7.7.0", ip_prefix_len: 24 } };
+  await tf.create("virtual-network", { fq_name: ["default-domain", "admin", "grpc"], parent_type: "project", network_ipam_refs: [{ to: ipam, attr: { ipam_subnets: [subnet] } }] });
+  await grpc.registerService({ name: "grpc-red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:grpc" } });
+  await grpc.registerService({ name: "grpc-local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.70.0.0/24" } });
+  const pods = new HttpClient({ baseUrl: lab.endpoints.pods });
+  for (const [name, node] of [["ga", "k8s-1"], ["gb", "k8s-2"]] as const) pod[name] = (await pods.post<PodInfo>("/pods", { name, node })).body;
+}, LAB_TIMEOUT);
+
+afterAll(async () => {
+  grpc?.dispose();
+  await lab?.stop();
+}, LAB_TIMEOUT);
+
+describe("NSM's gRPC API in the lab", () => {
+  it("is published in endpoints.json, answers health, and lists the forwarders of every k8s node", async () => {
+    expect(readEndpoints(lab.stateDir)?.nsmGrpc).toBe(`tcp://127.0.0.1:${lab.config.ports.nsmGrpc}`);
+    expect(await grpc.check()).toBe("SERVING");
+    const found = [];
+    for await (const f of grpc.findEndpoints({ network_service_names: ["forwarder"] })) found.push(f.endpoint.name);
+    expect(found.sort()).toEqual(["kernel@k8s-1", "kernel@k8s-2", "tungsten@k8s-1", "tungsten@k8s-2"]);
+  });
+
+  it("Request builds tungsten interfaces that reach across nodes, a repeat heals, Close removes them; the monitor and the JSON API see it", async () => {
+    const stop = new AbortController();
+    const events = grpc.monitorConnections({ network_services: ["grpc-red"] }, stop.signal)[Symbol.asyncIterator]();
+    try {
+      expect(await next(events, "the initial state")).toEqual({ type: "INITIAL_STATE_TRANSFER", connections: {} });
+      const a = await grpc.request(attach("grpc-a", pod.ga!, "grpc-red"));
+      expect(a).toMatchObject({ state: "UP", network_service_endpoint_name: "tungsten@k8s-1", mechanism: { parameters: { name: "nsm-1" } } });
+      expect(addressOf(a)).toMatch(/^10\.7\.7\./);
+      expect(await next(events, "the UPDATE of grpc-a")).toEqual({ type: "UPDATE", connections: { "grpc-a": a } });
+      const b = await grpc.request(attach("grpc-b", pod.gb!, "grpc-red"));
+      await next(events, "the UPDATE of grpc-b");
+      expect((await lab.ping(pod.ga!.netns, addressOf(b), { count: 1, wait: 2 })).ok).toBe(true);
+      expect(await json.getConnection("grpc-a")).toMatchObject({ id: "grpc-a", state: "UP", context: a.context });
+
+      const healed = await grpc.request(attach("grpc-a", pod.ga!, "grpc-red"));
+      expect(addressOf(healed)).toBe(addressOf(a));
+      expect(await links(pod.ga!)).toEqual(["eth0", "nsm-1"]);
+      await next(events, "the UPDATE of the heal");
+
+      await grpc.close({ id: "grpc-a" });
+      expect(await next(events, "the DELETE of grpc-a")).toMatchObject({ type: "DELETE", connections: { "grpc-a": { id: "grpc-a" } } });
+      expect(await links(pod.ga!)).toEqual(["eth0"]);
+      expect(await tf.lookupId("virtual-machine-interface", ["default-domain", "admin", "nsm-grpc-a"])).toBeUndefined();
+      expect((await lab.ping(pod.gb!.netns, addressOf(a), { count: 1, wait: 1 })).ok).toBe(false);
+      await grpc.close({ id: "grpc-b" });
+    } finally {
+      stop.abort();
+    }
+  });
+
+  it("Request and Close of a kernel-forwarder connection", async () => {
+    const c = await grpc.request(attach("grpc-local", pod.ga!, "grpc-local"));
+    expect(c).toMatchObject({ state: "UP", network_service_endpoint_name: "kernel@k8s-1" });
+    expect(addressOf(c)).toMatch(/^10\.70\.0\./);
+    expect(await links(pod.ga!)).toContain(c.mechanism!.parameters!.name);
+    await grpc.close({ id: "grpc-local" });
+    expect(await links(pod.ga!)).toEqual(["eth0"]);
+    expect(await json.listConnections()).toEqual([]);
+  });
+
+  it("refuses with gRPC codes: an unknown service, a netns outside the lab's pods, a service still in use", async () => {
+    const codeOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e).code);
+    expect(await codeOf(grpc.request(attach("grpc-x", pod.ga!, "nope")))).toBe(Code.NotFound);
+    expect(await codeOf(grpc.request(attach("grpc-x", { ...pod.ga!, netns: "elsewhere" }, "grpc-red")))).toBe(Code.InvalidArgument);
+    await grpc.request(attach("grpc-use", pod.gb!, "grpc-red"));
+    expect(await codeOf(grpc.unregisterService("grpc-red"))).toBe(Code.FailedPrecondition);
+    await grpc.close({ id: "grpc-use" });
+    await grpc.unregisterService("grpc-red");
+    expect(await json.getNetworkService("grpc-red")).toBeUndefined();
+  });
+});
