@@ -13,48 +13,50 @@ import { ChangeStream } from "./changeStream.ts";
 import { streamed, unary } from "./errors.ts";
 import { matchesEndpoint, matchesService } from "./registryQuery.ts";
 
-/** The records there now, then with `watch` each change, as messages `matches` lets through. */
-async function* find<T, M>(opts: {
+/** The records there now, then with `watch` each change, as the responses of those `matches` lets through. */
+function find<T, M, R>(opts: {
   watch: boolean;
+  ctx: HandlerContext;
   list: () => T[];
   subscribe: (push: (change: RegistryChange<T>) => void) => () => void;
   toProto: (record: T) => M;
   matches: (message: M) => boolean;
-  ctx: HandlerContext;
-}): AsyncGenerator<{ record: M; deleted: boolean }> {
-  const changes = opts.watch ? new ChangeStream(opts.subscribe, opts.ctx.signal) : undefined;
-  try {
-    for (const record of opts.list()) {
-      const m = opts.toProto(record);
-      if (opts.matches(m)) yield { record: m, deleted: false };
-    }
-    for await (const { record, deleted } of changes ?? []) {
-      const m = opts.toProto(record);
-      if (opts.matches(m)) yield { record: m, deleted };
-    }
-  } finally {
-    changes?.end();
-  }
+  respond: (message: M, deleted: boolean) => R;
+}): AsyncGenerator<R> {
+  return streamed(
+    (async function* () {
+      const changes = opts.watch ? new ChangeStream(opts.subscribe, opts.ctx.signal) : undefined;
+      try {
+        for (const record of opts.list()) {
+          const m = opts.toProto(record);
+          if (opts.matches(m)) yield opts.respond(m, false);
+        }
+        for await (const { record, deleted } of changes ?? []) {
+          const m = opts.toProto(record);
+          if (opts.matches(m)) yield opts.respond(m, deleted);
+        }
+      } finally {
+        changes?.end();
+      }
+    })(),
+  );
 }
 
 export function serviceRegistryImpl(registry: Registry, manager: Manager): ServiceImpl<typeof NetworkServiceRegistry> {
   return {
     register: unary((s) => serviceToProto(registry.registerService(serviceFromProto(s)))),
-    find: (query, ctx) =>
-      streamed(
-        (async function* () {
-          const template = query.networkService ?? create(NetworkServiceSchema);
-          const found = find({
-            watch: query.watch,
-            list: () => registry.listServices(),
-            subscribe: (push) => registry.watchServices(push),
-            toProto: serviceToProto,
-            matches: (m) => matchesService(template, m),
-            ctx,
-          });
-          for await (const { record, deleted } of found) yield { networkService: record, deleted };
-        })(),
-      ),
+    find: (query, ctx) => {
+      const template = query.networkService ?? create(NetworkServiceSchema);
+      return find({
+        watch: query.watch,
+        ctx,
+        list: () => registry.listServices(),
+        subscribe: (push) => registry.watchServices(push),
+        toProto: serviceToProto,
+        matches: (m) => matchesService(template, m),
+        respond: (networkService, deleted) => ({ networkService, deleted }),
+      });
+    },
     unregister: unary((s) => {
       manager.unregisterService(s.name);
       return {};
@@ -65,21 +67,18 @@ export function serviceRegistryImpl(registry: Registry, manager: Manager): Servi
 export function endpointRegistryImpl(registry: Registry): ServiceImpl<typeof NetworkServiceEndpointRegistry> {
   return {
     register: unary((e) => endpointToProto(registry.registerEndpoint(endpointFromProto(e)))),
-    find: (query, ctx) =>
-      streamed(
-        (async function* () {
-          const template = query.networkServiceEndpoint ?? create(NetworkServiceEndpointSchema);
-          const found = find({
-            watch: query.watch,
-            list: () => registry.listEndpoints(),
-            subscribe: (push) => registry.watchEndpoints(push),
-            toProto: endpointToProto,
-            matches: (m) => matchesEndpoint(template, m),
-            ctx,
-          });
-          for await (const { record, deleted } of found) yield { networkServiceEndpoint: record, deleted };
-        })(),
-      ),
+    find: (query, ctx) => {
+      const template = query.networkServiceEndpoint ?? create(NetworkServiceEndpointSchema);
+      return find({
+        watch: query.watch,
+        ctx,
+        list: () => registry.listEndpoints(),
+        subscribe: (push) => registry.watchEndpoints(push),
+        toProto: endpointToProto,
+        matches: (m) => matchesEndpoint(template, m),
+        respond: (networkServiceEndpoint, deleted) => ({ networkServiceEndpoint, deleted }),
+      });
+    },
     unregister: unary((e) => {
       registry.unregisterEndpoint(e.name);
       return {};
