@@ -8,7 +8,10 @@ export interface PodInfo {
   netns: string;
   uid: string;
   eth0: { ip: string; prefixLength: number; mac: string };
+  /** "Running", or "Pending" while its namespace is being made. */
   status: string;
+  /** What its creator wrote on it (metadata.annotations); absent from runtimes before 0.3. */
+  annotations?: Record<string, string>;
 }
 
 export class PodsClient {
@@ -19,7 +22,7 @@ export class PodsClient {
   }
 
   /** Creates the pod; 409 (a pod of that name exists) is thrown as HttpError. */
-  async create(spec: { name: string; node?: string }): Promise<PodInfo> {
+  async create(spec: { name: string; node?: string; annotations?: Record<string, string> }): Promise<PodInfo> {
     return (await this.http.post<PodInfo>("/pods", spec, { expect: [200, 201] })).body;
   }
 

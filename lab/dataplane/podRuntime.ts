@@ -44,6 +44,10 @@ export class LabPodRuntime implements PodRuntime {
     return this.d.inTurn(() => this.deleteNow(name));
   }
 
+  listPods(): string[] {
+    return this.d.state.listPods().map((p) => p.name);
+  }
+
   private async createNow(p: PodSpec): Promise<{ netns: string; eth0: PodEth0 }> {
     const problem = checkK8sName(p.name);
     if (problem) throw new PodSpecError(`pod name: ${problem}`);

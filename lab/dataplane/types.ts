@@ -39,6 +39,8 @@ export interface PodEth0 {
 export interface PodRuntime {
   createPod(p: PodSpec): Promise<{ netns: string; eth0: PodEth0 }>;
   deletePod(name: string): Promise<void>;
+  /** The pods the runtime holds (its own table), so its owner can remove those it has no record of. */
+  listPods?(): string[];
 }
 
 /** The lab nodes as lab/instance.ts numbers them (computeNodes then k8sNodes). */

@@ -1,6 +1,6 @@
 // Fake pod runtime API, as the lab's (lab/pods/server.ts over its pod runtime): POST /pods checks
 // the fields, the name and the node as the lab does (400), 409 for a taken name, 201 with the pod
-// record; a pod lives in netns "tfm-pod-<name>" with eth0 on k8s-1's pod subnet (the lowest free
+// record (with the annotations it was given); a pod lives in netns "tfm-pod-<name>" with eth0 on k8s-1's pod subnet (the lowest free
 // 10.244.1.<n>/16, n >= 2, MAC 0a:58 + the address, as the CNI bridge plugin makes it);
 // GET /pods answers {pods: [...]}; DELETE closes the pod's NSM connections first and answers
 // {name, deleted}, also when the pod was gone.
@@ -20,7 +20,7 @@ export interface PodsFakeState {
 }
 
 const PREFIX = "tfm";
-const FIELDS = new Set(["name", "node"]);
+const FIELDS = new Set(["name", "node", "annotations"]);
 
 function podName(raw: unknown, where: string): string {
   if (typeof raw !== "string" || raw === "") throw new ApiError(400, `${where}: pod name must be a non-empty string`);
@@ -36,7 +36,7 @@ export function fakePods(state: PodsFakeState, opts: { closeByPod: (pod: string)
     if (!p) throw new ApiError(404, `pod "${name}" not found`);
     return p;
   };
-  const record = (p: FakePod) => ({ ...p, createdAt: p.createdAt ?? new Date(0).toISOString() });
+  const record = (p: FakePod) => ({ ...p, createdAt: p.createdAt ?? new Date(0).toISOString(), annotations: p.annotations ?? {} });
 
   const eth0For = (node: string) => {
     const k = K8S_NODES.indexOf(node);
@@ -57,14 +57,21 @@ export function fakePods(state: PodsFakeState, opts: { closeByPod: (pod: string)
         handler: (req) => {
           const b = objectBody(req);
           const unknown = Object.keys(b).filter((k) => !FIELDS.has(k));
-          if (unknown.length > 0) throw new ApiError(400, `unknown field(s) ${unknown.join(", ")}; a pod takes {name, node?}`);
+          if (unknown.length > 0) throw new ApiError(400, `unknown field(s) ${unknown.join(", ")}; a pod takes {name, node?, annotations?}`);
           const name = podName(b.name, "POST /pods");
+          const annotations = b.annotations ?? {};
+          if (typeof annotations !== "object" || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== "string")) {
+            throw new ApiError(400, "POST /pods: annotations must map names to strings");
+          }
           let node: string;
           if (b.node === undefined || b.node === null) node = K8S_NODES[placed++ % K8S_NODES.length]!;
           else if (typeof b.node === "string" && K8S_NODES.includes(b.node)) node = b.node;
           else throw new ApiError(400, `node must be one of the k8s nodes ${K8S_NODES.join(", ")}; got ${JSON.stringify(b.node)}`);
           if (state.pods.has(name)) throw new ApiError(409, `pod "${name}" already exists`);
-          const pod = { name, node, netns: podNetns(PREFIX, name), uid: randomUUID(), eth0: eth0For(node), status: "Running", createdAt: new Date().toISOString() };
+          const pod = {
+            name, node, netns: podNetns(PREFIX, name), uid: randomUUID(), eth0: eth0For(node), status: "Running", createdAt: new Date().toISOString(),
+            annotations: annotations as Record<string, string>,
+          };
           state.pods.set(name, pod);
           return { status: 201, body: pod };
         },
