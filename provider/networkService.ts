@@ -1,5 +1,6 @@
 // NetworkService: an NSM registry record that pods can ask for, realized by a forwarder.
 import * as pulumi from "@pulumi/pulumi";
+import { ownerUrn } from "./owner.ts";
 import { dynamicProvider } from "./shim.ts";
 
 const provider = dynamicProvider("tfmesh/provider/impl/networkService");
@@ -33,6 +34,7 @@ export class NetworkService extends pulumi.dynamic.Resource {
       name,
       {
         __logicalName: name,
+        __owner: ownerUrn(name, "nsm", "NetworkService", opts),
         name: args.name,
         forwarder: args.forwarder,
         payload: args.payload,

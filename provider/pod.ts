@@ -1,5 +1,6 @@
 // Pod: a pod of the lab's pod runtime (its own network namespace with eth0 on the pod network).
 import * as pulumi from "@pulumi/pulumi";
+import { ownerUrn } from "./owner.ts";
 import { dynamicProvider } from "./shim.ts";
 
 const provider = dynamicProvider("tfmesh/provider/impl/pod");
@@ -33,7 +34,7 @@ export class Pod extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { __logicalName: name, name: args.name, node: args.node, netns: undefined, uid: undefined, status: undefined, eth0: undefined },
+      { __logicalName: name, __owner: ownerUrn(name, "lab", "Pod", opts), name: args.name, node: args.node, netns: undefined, uid: undefined, status: undefined, eth0: undefined },
       opts,
       "lab",
       "Pod",

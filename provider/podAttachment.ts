@@ -1,5 +1,6 @@
 // PodAttachment: an NSM connection that gives a pod an extra interface into a network service.
 import * as pulumi from "@pulumi/pulumi";
+import { ownerUrn } from "./owner.ts";
 import { dynamicProvider } from "./shim.ts";
 
 const provider = dynamicProvider("tfmesh/provider/impl/podAttachment");
@@ -49,6 +50,7 @@ export class PodAttachment extends pulumi.dynamic.Resource {
       name,
       {
         __logicalName: name,
+        __owner: ownerUrn(name, "nsm", "PodAttachment", opts),
         pod: args.pod,
         networkService: args.networkService,
         interfaceName: args.interfaceName,

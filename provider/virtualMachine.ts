@@ -1,5 +1,6 @@
 // VirtualMachine: an OpenStack (Nova) server on one or more networks.
 import * as pulumi from "@pulumi/pulumi";
+import { ownerUrn } from "./owner.ts";
 import { dynamicProvider } from "./shim.ts";
 
 const provider = dynamicProvider("tfmesh/provider/impl/virtualMachine");
@@ -70,6 +71,7 @@ export class VirtualMachine extends pulumi.dynamic.Resource {
       name,
       {
         __logicalName: name,
+        __owner: ownerUrn(name, "openstack", "VirtualMachine", opts),
         name: args.name,
         image: args.image,
         flavor: args.flavor,

@@ -1,5 +1,6 @@
 // VirtualNetwork: a Tungsten Fabric virtual network with its subnets.
 import * as pulumi from "@pulumi/pulumi";
+import { ownerUrn } from "./owner.ts";
 import { dynamicProvider } from "./shim.ts";
 
 const provider = dynamicProvider("tfmesh/provider/impl/virtualNetwork");
@@ -76,6 +77,7 @@ export class VirtualNetwork extends pulumi.dynamic.Resource {
       name,
       {
         __logicalName: name,
+        __owner: ownerUrn(name, "tf", "VirtualNetwork", opts),
         name: args.name,
         project: args.project,
         ipam: args.ipam,

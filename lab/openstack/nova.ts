@@ -88,6 +88,21 @@ export function createNovaServer(opts: NovaServerOptions): http.Server {
       pattern: "/v2.1/servers/:id/metadata",
       handler: withVersion((req) => ({ body: { metadata: model.get(req.params.id!).metadata } })),
     },
+    {
+      method: "PUT",
+      pattern: "/v2.1/servers/:id/metadata/:key",
+      handler: withVersion((req) => {
+        const key = req.params.key!;
+        const meta = objectBody(req, "meta");
+        const keys = Object.keys(meta);
+        if (keys.length !== 1) throw new ApiError(400, "Request body contains too many items");
+        if (keys[0] !== key) throw new ApiError(400, "Request body and URI mismatch");
+        const value = meta[key];
+        if (typeof value !== "string" || value.length > 255) throw new ApiError(400, `Invalid input for field/attribute meta. Value: ${JSON.stringify(meta)}. ${JSON.stringify(value)} is not a string of at most 255 characters`);
+        model.setMetadataItem(req.params.id!, key, value);
+        return { status: 200, body: { meta: { [key]: value } } };
+      }),
+    },
     { method: "GET", pattern: "/v2.1/flavors", handler: withVersion((req, v) => ({ body: { flavors: FLAVORS.map((f) => flavorView(hostUrl(req), f, v, false)) } })) },
     { method: "GET", pattern: "/v2.1/flavors/detail", handler: withVersion((req, v) => ({ body: { flavors: FLAVORS.map((f) => flavorView(hostUrl(req), f, v, true)) } })) },
     {

@@ -4,6 +4,7 @@
 // plane's VmRuntime: BUILD -> ACTIVE, or ERROR with a fault. Delete undoes all of it.
 import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
+import { LAB_CRASH_ENV, crashPoint } from "../../lib/crashPoint.ts";
 import { ApiError } from "../../lib/http/server.ts";
 import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import type { VmPort, VmRuntime } from "../dataplane/types.ts";
@@ -108,6 +109,8 @@ export class NovaModel {
         ...req.editable,
       });
     });
+    // Test hook: the daemon dies with the server committed (BUILD) and its answer never sent.
+    crashPoint("nova.server-accepted", LAB_CRASH_ENV);
     void this.queues.run(id, () => this.boot(id));
     return id;
   }
@@ -207,6 +210,16 @@ export class NovaModel {
         this.o.log?.(`nova: could not record the failed boot of ${id}: ${(saveErr as Error).message}`);
       }
     }
+  }
+
+  // ---- metadata --------------------------------------------------------------------------------
+
+  /** PUT /servers/{id}/metadata/{key}: sets one item; answers the server's metadata. */
+  setMetadataItem(id: string, key: string, value: string): Record<string, string> {
+    const s = this.get(id);
+    const metadata = { ...s.metadata, [key]: value };
+    this.servers.save({ ...s, metadata, updated: isoSeconds() });
+    return metadata;
   }
 
   // ---- update ----------------------------------------------------------------------------------

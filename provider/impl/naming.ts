@@ -1,7 +1,10 @@
-// Physical names: the user's name when given, else the logical name plus a short random suffix
-// (so a replacement can be created before the old one is deleted). Decided once in check and
-// then kept from the previous inputs, so a name never changes on an ordinary update.
+// Physical names: the user's name when given, else the logical name plus a short suffix. The
+// suffix comes from the resource's URN (`__owner`), so a create retried after a crash asks for the
+// name the first attempt used and finds what it made; without an owner (callers from before it
+// existed) it is random. Decided once in check and then kept from the previous inputs, so a name
+// never changes on an ordinary update.
 import { randomBytes } from "node:crypto";
+import { ownerDigest, ownerOf } from "./identity.ts";
 import { isUnknown } from "./inputs.ts";
 import type { Failures } from "./inputs.ts";
 
@@ -27,7 +30,8 @@ export const dnsLabel = (s: string): string =>
     .replace(/^-+|-+$/g, "");
 
 /**
- * The physical name for `news`: news.name, else olds.name, else "<logical>-<suffix>".
+ * The physical name for `news`: news.name, else olds.name, else "<logical>-<suffix>" (the suffix
+ * from the owner's URN when there is one).
  * An invalid name is reported on `name` and returned as is (check fails anyway).
  */
 export function decideName(f: Failures, olds: Record<string, unknown>, news: Record<string, unknown>, rule: NamingRule): unknown {
@@ -41,7 +45,8 @@ export function decideName(f: Failures, olds: Record<string, unknown>, news: Rec
   const logical = String(news[LOGICAL_NAME] ?? "resource");
   const max = rule.maxLength ?? 255;
   const base = (rule.sanitize ? rule.sanitize(logical) : logical).slice(0, max - SUFFIX_HEX - 1).replace(/-+$/, "");
-  const name = `${base}-${randomSuffix()}`;
+  const owner = ownerOf(news);
+  const name = `${base}-${owner !== undefined ? ownerDigest(owner, SUFFIX_HEX) : randomSuffix()}`;
   const reason = rule.check(name);
   if (reason !== undefined) f.add("name", `cannot derive a name from the resource name "${logical}" (${reason}); set name explicitly`);
   return name;

@@ -1,12 +1,19 @@
 // NetworkService: an NSM registry record naming what pods can ask for, bound to the forwarder
 // that realizes it (tungsten: a TF virtual network by fq_name; kernel: a plain CIDR).
+//
+// Crashes: registering is an upsert by name, but a new service must not take over a record
+// someone else registered. NSM's NetworkService has no field to carry an owner, so a create
+// retried after a crash takes over a record that is exactly the one it would register (same
+// payload, forwarder and binding), and refuses any other.
 import type * as pulumi from "@pulumi/pulumi";
+import { crashPoint } from "../../lib/crashPoint.ts";
 import { checkCidr } from "../../lib/validate/cidr.ts";
 import { checkFqName } from "../../lib/validate/fqname.ts";
 import { checkK8sName, checkResourceName } from "../../lib/validate/names.ts";
 import { FORWARDER_SERVICE } from "../../wire/nsm/api.ts";
 import type { NetworkService } from "../../wire/nsm/api.ts";
-import { clients, configure, lookup, quickClients, settings } from "./context.ts";
+import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
+import { OWNER, checkOwner, ownerOf } from "./identity.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, inputsOf, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";
 
@@ -16,6 +23,7 @@ export const PAYLOADS = ["ETHERNET", "IP"] as const;
 
 export interface NetworkServiceInputs {
   [LOGICAL_NAME]?: string;
+  [OWNER]?: string;
   name: string;
   forwarder: string;
   payload: "ETHERNET" | "IP";
@@ -42,6 +50,7 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   if (!isUnknown(payload) && !(PAYLOADS as readonly string[]).includes(payload)) f.add("payload", `must be one of ${PAYLOADS.join(", ")}, got "${payload}"`);
   const virtualNetwork = optionalString(f, "virtualNetwork", news.virtualNetwork);
   const cidr = optionalString(f, "cidr", news.cidr);
+  const owner = checkOwner(f, news);
 
   if (forwarder === "tungsten" && virtualNetwork === undefined) {
     f.add("virtualNetwork", 'the tungsten forwarder needs the TF virtual network fq_name, e.g. "default-domain:admin:red"');
@@ -68,20 +77,25 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
     }
   }
 
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], [OWNER]: owner, name, forwarder, payload, virtualNetwork, cidr });
   // A new service must not silently take over a record someone else registered.
   if (f.empty && olds.name === undefined && typeof name === "string" && !isUnknown(name)) {
     const existing = await lookup(() => quickClients().nsm.getNetworkService(name));
-    if (existing.status === "ok" && existing.value) f.add("name", `network service "${name}" is already registered in NSM at ${settings().nsmUrl}; pick another name`);
+    if (existing.status === "ok" && existing.value) {
+      const mine = retakeable(existing.value, inputs as NetworkServiceInputs);
+      if (mine === false) f.add("name", alreadyRegistered(name));
+    }
   }
 
-  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, forwarder, payload, virtualNetwork, cidr });
   return { inputs, failures: f.list };
 }
 
 async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const replaces = changedKeys(olds, news, ["name"]);
   const inPlace = changedKeys(olds, news, ["forwarder", "payload", "virtualNetwork", "cidr"]);
-  return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: false };
+  // A replacement the engine forces (--replace, replaceOnChanges) keeps the name, which only one
+  // record can have: the old one goes first.
+  return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: replaces.length === 0 };
 }
 
 function record(inputs: NetworkServiceInputs): NetworkService {
@@ -112,13 +126,33 @@ async function assertVirtualNetworkExists(inputs: NetworkServiceInputs): Promise
   if (!uuid) throw new Error(`virtualNetwork: ${inputs.virtualNetwork} does not exist in TF at ${settings().tfApiUrl}`);
 }
 
+const alreadyRegistered = (name: string) => `network service "${name}" is already registered in NSM at ${settings().nsmUrl}; pick another name`;
+
+/**
+ * Whether a record found under the name of a new service may be taken over: true when it is the
+ * very record this resource registers (an interrupted create of it left it), false when it is
+ * not, undefined while the program's values are not known yet (preview).
+ */
+function retakeable(existing: NetworkService, inputs: NetworkServiceInputs): boolean | undefined {
+  if (ownerOf(inputs as unknown as Record<string, unknown>) === undefined) return false;
+  if ([inputs.forwarder, inputs.payload, inputs.virtualNetwork, inputs.cidr].some(isUnknown)) return undefined;
+  const want = record(inputs);
+  const have = compact({ name: existing.name, payload: existing.payload, forwarder: existing.forwarder, tungsten: existing.tungsten, kernel: existing.kernel });
+  return JSON.stringify(have) === JSON.stringify(want);
+}
+
 async function create(inputs: NetworkServiceInputs): Promise<pulumi.dynamic.CreateResult> {
   const { nsm } = clients();
   await assertVirtualNetworkExists(inputs);
-  if (await nsm.getNetworkService(inputs.name)) {
-    throw new Error(`network service "${inputs.name}" is already registered in NSM at ${settings().nsmUrl}; pick another name`);
+  const existing = await nsm.getNetworkService(inputs.name);
+  if (existing) {
+    if (retakeable(existing, inputs) !== true) throw new Error(alreadyRegistered(inputs.name));
+    progress(`taking over network service "${inputs.name}", registered as this resource registers it (an interrupted create of ${ownerOf(inputs as unknown as Record<string, unknown>)})`);
+    return { id: inputs.name, outs: withRecordedInputs(outputsOf(existing, inputs[LOGICAL_NAME]), inputs) };
   }
   const ns = await nsm.upsertNetworkService(record(inputs));
+  // Test hook: the provider dies with the service registered and not yet in the engine's state.
+  crashPoint("service.registered");
   return { id: inputs.name, outs: withRecordedInputs(outputsOf(ns, inputs[LOGICAL_NAME]), inputs) };
 }
 
@@ -127,7 +161,8 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   if (!ns) return { id: "" };
   const outs = outputsOf(ns, props[LOGICAL_NAME]);
   // Every input of a service is a field of its record: the record is the inputs, drifted or not.
-  const inputs = { ...outs, [LOGICAL_NAME]: inputsOf(props)[LOGICAL_NAME] };
+  const was = inputsOf(props);
+  const inputs = { ...outs, [LOGICAL_NAME]: was[LOGICAL_NAME], [OWNER]: was[OWNER] };
   return { id, props: withRecordedInputs(outs, inputs), inputs: compact(inputs) };
 }
 

@@ -1,6 +1,8 @@
 // PodAttachment: one NSM connection giving a pod an extra interface into a network service.
-// Create is an NSM Request with a connection id fixed in check (so a retried create heals the
-// same connection instead of adding a second interface); delete is Close. The forwarder chooses
+// Create is an NSM Request with a connection id fixed in check: derived from the resource's URN,
+// so a create retried after a crash (even one whose check ran in a new process, without the old
+// inputs) heals the connection the first attempt made instead of adding a second interface;
+// delete is Close. The connection carries the URN as label tfmesh-owner. The forwarder chooses
 // the interface name (nsm-<n>) unless the program asks for one, and the outputs read it back from
 // the connection's kernel mechanism. Refresh reads the connection as the forwarder checks it now:
 // one whose data plane broke shows as state DOWN, and the next update re-requests it, which
@@ -11,7 +13,9 @@ import { checkIfName, checkK8sName } from "../../lib/validate/names.ts";
 import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL } from "../../wire/nsm/api.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import type { PodInfo } from "../../wire/pods.ts";
+import { crashPoint } from "../../lib/crashPoint.ts";
 import { clients, configure, settings } from "./context.ts";
+import { OWNER, OWNER_KEY, checkOwner, ownerOf, ownerUuid } from "./identity.ts";
 import { Failures, changedKeys, compact, inputsOf, isUnknown, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
 
@@ -20,6 +24,7 @@ const RESERVED_IFNAMES = new Set(["eth0", "lo"]);
 
 export interface PodAttachmentInputs {
   [LOGICAL_NAME]?: string;
+  [OWNER]?: string;
   pod: string;
   networkService: string;
   interfaceName?: string;
@@ -47,6 +52,7 @@ function checkLabels(f: Failures, raw: unknown): void {
   }
   for (const [k, v] of Object.entries(raw)) {
     if (k === NODE_LABEL || k === POD_LABEL) f.add(`labels.${k}`, `is set by the provider from the pod; remove it`);
+    else if (k === OWNER_KEY) f.add(`labels.${k}`, "is set by the provider (the resource's URN); remove it");
     else if (!/^[A-Za-z0-9_.\/-]{1,63}$/.test(k)) f.add(`labels.${k}`, "label keys are 1..63 characters from letters, digits, '_', '.', '/', '-'");
     if (!isUnknown(v) && typeof v !== "string") f.add(`labels.${k}`, `must be a string, got ${JSON.stringify(v)}`);
   }
@@ -65,9 +71,12 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
     if (!problem && RESERVED_IFNAMES.has(interfaceName)) f.add("interfaceName", `"${interfaceName}" is the pod's own interface; pick another name such as nsm-1`);
   }
   checkLabels(f, news.labels);
+  const owner = checkOwner(f, news);
   const connectionId =
-    (typeof news.connectionId === "string" && news.connectionId) || (typeof olds.connectionId === "string" && olds.connectionId) || randomUUID();
-  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], pod, networkService, interfaceName, labels: news.labels, connectionId });
+    (typeof news.connectionId === "string" && news.connectionId) ||
+    (typeof olds.connectionId === "string" && olds.connectionId) ||
+    (owner !== undefined && !isUnknown(owner) ? ownerUuid(owner, "nsm-connection") : randomUUID());
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], [OWNER]: owner, pod, networkService, interfaceName, labels: news.labels, connectionId });
   return { inputs, failures: f.list };
 }
 
@@ -82,13 +91,18 @@ async function diff(_id: string, olds: Record<string, unknown>, news: Record<str
   return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: true };
 }
 
+const ownerLabel = (inputs: PodAttachmentInputs): Record<string, string> => {
+  const owner = ownerOf(inputs as unknown as Record<string, unknown>);
+  return owner !== undefined ? { [OWNER_KEY]: owner } : {};
+};
+
 /** The Request: a requested interface name goes in the kernel mechanism; without one the forwarder picks (and keeps) nsm-<n>. */
 function requestFor(inputs: PodAttachmentInputs, pod: PodInfo): NetworkServiceRequest {
   return {
     connection: {
       id: inputs.connectionId,
       network_service: inputs.networkService,
-      labels: { ...inputs.labels, [NODE_LABEL]: pod.node, [POD_LABEL]: pod.name },
+      labels: { ...inputs.labels, [NODE_LABEL]: pod.node, [POD_LABEL]: pod.name, ...ownerLabel(inputs) },
     },
     mechanism_preferences: [
       {
@@ -131,6 +145,8 @@ async function create(inputs: PodAttachmentInputs): Promise<pulumi.dynamic.Creat
   const { nsm } = clients();
   const pod = await podOrThrow(inputs.pod);
   const conn = await nsm.request(requestFor(inputs, pod));
+  // Test hook: the provider dies with the connection made and not yet in the engine's state.
+  crashPoint("attachment.requested");
   const outs = outputsOf(conn, inputs, pod);
   if (!outs.ip || !outs.interfaceName) {
     await nsm.close(conn);
@@ -159,9 +175,9 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   return { id, props: withRecordedInputs(outs, inputs), inputs };
 }
 
-/** The connection's labels the program gave (the provider adds the node and pod labels itself). */
+/** The connection's labels the program gave (the provider adds the node, pod and owner labels itself). */
 function clientLabels(conn: Connection): Record<string, string> {
-  const { [NODE_LABEL]: _node, [POD_LABEL]: _pod, ...own } = conn.labels ?? {};
+  const { [NODE_LABEL]: _node, [POD_LABEL]: _pod, [OWNER_KEY]: _owner, ...own } = conn.labels ?? {};
   return own;
 }
 

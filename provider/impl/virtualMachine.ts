@@ -1,7 +1,15 @@
 // VirtualMachine: a Nova server on one or more networks (shared/reference/openstack.md). With TF
 // as Neutron's backend a Neutron network is a TF virtual network, so VMs land on the VNs that
 // VirtualNetwork creates. Create waits for ACTIVE and deletes the server again if it never gets there.
+//
+// Crashes: the server boots with the resource's URN in its metadata (tfmesh-owner) and
+// tfmesh-state "creating", which create sets to "created" once it has the server ACTIVE. A create
+// retried after a crash (of the provider or of Nova) first looks for a "creating" server of its
+// owner and takes it over instead of booting a second one; such servers that do not match the
+// program (another image, flavor or networks) are deleted, they were never tracked. A "created"
+// server with the same owner is the one a replacement is replacing, and is left alone.
 import type * as pulumi from "@pulumi/pulumi";
+import { crashPoint } from "../../lib/crashPoint.ts";
 import { isIpv4 } from "../../lib/ipv4.ts";
 import { checkResourceName } from "../../lib/validate/names.ts";
 import { looksLikeUuid } from "../../lib/validate/uuid.ts";
@@ -9,6 +17,7 @@ import type { NovaServer, OpenStackClient } from "../../wire/openstack/index.ts"
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients } from "./context.ts";
+import { CREATED, CREATING, OWNER, OWNER_METADATA, STATE_METADATA, checkOwner, ownerMetadataValue, ownerOf, partialCreate } from "./identity.ts";
 import { Failures, changedKeys, compact, isUnknown, inputsOf, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
 
@@ -20,6 +29,7 @@ export interface VmNetworkInputs {
 
 export interface VirtualMachineInputs extends AdoptionInputs {
   [LOGICAL_NAME]?: string;
+  [OWNER]?: string;
   name: string;
   image: string;
   flavor: string;
@@ -113,13 +123,14 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
     f.add("timeoutSeconds", "must be a positive number of seconds");
   }
   const { adopt, deleteAdopted } = checkAdoption(f, news, "server");
+  const owner = checkOwner(f, news);
   if (f.empty && image !== undefined && flavor !== undefined) await checkReferences(f, quickClients().openstack, image, flavor, networks);
   if (f.empty && adopt === true && olds.name === undefined && !isUnknown(name)) {
     const found = await lookup(() => serversNamed(quickClients().openstack, String(name)));
     if (found.status === "failed") f.add("adopt", `cannot look up server "${String(name)}" in Nova: ${found.message}`);
     if (found.status === "ok") f.add("adopt", adoptionProblem(String(name), found.value));
   }
-  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, image, flavor, networks, host, timeoutSeconds: timeout, adopt, deleteAdopted });
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], [OWNER]: owner, name, image, flavor, networks, host, timeoutSeconds: timeout, adopt, deleteAdopted });
   return { inputs, failures: f.list };
 }
 
@@ -221,41 +232,116 @@ async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, r
   return { id: server.id, outs: withRecordedInputs({ ...outs, [ADOPTED]: true }, inputs) };
 }
 
-async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.CreateResult> {
-  const { openstack } = clients();
-  const refs = await resolveRefs(openstack, inputs);
-  if (inputs.adopt) return adopt(openstack, inputs, refs);
-  const { image, flavor, nets } = refs;
-  const created = await openstack.nova.createServer({
-    name: inputs.name,
-    imageRef: image.id,
-    flavorRef: flavor.id,
-    networks: nets.map((net, i) => compact({ uuid: net.id, fixed_ip: inputs.networks[i]!.fixedIp })),
-    ...(inputs.host ? { host: inputs.host } : {}),
-  });
+type Refs = Awaited<ReturnType<typeof resolveRefs>>;
+
+/** What differs between a server and the program (image, flavor, networks in order, a requested host), or undefined. */
+async function specMismatch(openstack: OpenStackClient, server: NovaServer, inputs: VirtualMachineInputs, refs: Refs): Promise<string | undefined> {
+  const imageId = typeof server.image === "object" ? server.image?.id : undefined;
+  if (imageId && imageId !== refs.image.id) return `image ${imageId}, the program says ${refs.image.id}`;
+  // From microversion 2.47 a server shows its flavor by name (original_name), not by id.
+  const flavor = server.flavor?.id ?? server.flavor?.original_name;
+  if (flavor !== undefined && flavor !== refs.flavor.id && flavor !== refs.flavor.name) return `flavor ${flavor}, the program says ${refs.flavor.name}`;
+  if (inputs.host && server["OS-EXT-SRV-ATTR:host"] && server["OS-EXT-SRV-ATTR:host"] !== inputs.host) return `host ${server["OS-EXT-SRV-ATTR:host"]}, the program says ${inputs.host}`;
+  const ports = await openstack.neutron.listPorts({ device_id: server.id });
+  const have = [...ports.map((p) => p.network_id)].sort();
+  const want = [...refs.nets.map((n) => n.id)].sort();
+  if (!sameJson(have, want)) return `networks ${JSON.stringify(have)}, the program says ${JSON.stringify(want)}`;
+  return undefined;
+}
+
+/**
+ * Servers an interrupted create of this owner booted (state "creating"): the one that matches the
+ * program is taken over, the others deleted. Answers the server to take over, if any.
+ */
+async function leftByInterruptedCreate(openstack: OpenStackClient, inputs: VirtualMachineInputs, owner: string, refs: Refs): Promise<NovaServer | undefined> {
+  const tag = ownerMetadataValue(owner);
+  const mine = (await openstack.nova.listServers()).filter((s) => s.metadata?.[OWNER_METADATA] === tag && s.metadata?.[STATE_METADATA] === CREATING && !GONE.has(s.status));
+  let chosen: NovaServer | undefined;
+  for (const s of mine) {
+    const mismatch = s.status === "ERROR" ? `it is in ERROR${s.fault?.message ? ` (${s.fault.message})` : ""}` : await specMismatch(openstack, s, inputs, refs);
+    if (!mismatch && !chosen) {
+      chosen = s;
+      continue;
+    }
+    progress(`deleting server ${s.name} (${s.id}), left by an interrupted create of ${owner}: ${mismatch ?? "a second such server"}`);
+    await openstack.nova.deleteServer(s.id);
+    await openstack.nova.waitForDeleted(s.id, { timeoutMs: 120_000 });
+  }
+  return chosen;
+}
+
+/** Waits for ACTIVE with progress lines; on failure deletes the server again (or reports it to the engine when that fails too). */
+async function untilActive(openstack: OpenStackClient, id: string, inputs: VirtualMachineInputs): Promise<NovaServer> {
   let lastStatus = "";
-  let server: NovaServer;
   try {
-    server = await openstack.nova.waitForStatus(created.id, "ACTIVE", {
+    return await openstack.nova.waitForStatus(id, "ACTIVE", {
       timeoutMs: (inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
       onProgress: (s) => {
         const line = `${s.status}${s.progress ? ` ${s.progress}%` : ""}`;
-        if (line !== lastStatus) progress(`server ${inputs.name} (${created.id}): ${line}`);
+        if (line !== lastStatus) progress(`server ${inputs.name} (${id}): ${line}`);
         lastStatus = line;
       },
     });
   } catch (err) {
     // Roll back, so a failed create leaves no half-booted server behind.
     try {
-      await openstack.nova.deleteServer(created.id);
-      await openstack.nova.waitForDeleted(created.id, { timeoutMs: 120_000 });
+      await openstack.nova.deleteServer(id);
+      await openstack.nova.waitForDeleted(id, { timeoutMs: 120_000 });
     } catch (cleanupErr) {
-      throw new Error(`${(err as Error).message}; deleting the server ${created.id} also failed: ${(cleanupErr as Error).message}`);
+      // The server stays: the engine tracks it (and destroy deletes it) instead of losing it.
+      throw partialCreate(`${(err as Error).message}; deleting the server ${id} also failed: ${(cleanupErr as Error).message}`, id, partialOutputs(id, inputs), inputs as unknown as Record<string, unknown>);
     }
     throw new Error(`${(err as Error).message} (the server was deleted again)`);
   }
-  const outs = await outputsOf(openstack, server, { ...inputs, imageId: image.id, flavorId: flavor.id, adminPass: created.adminPass });
-  return { id: created.id, outs: withRecordedInputs(outs, inputs) };
+}
+
+/** The outputs of a server whose create did not finish: enough for refresh, update and delete to find it. */
+function partialOutputs(id: string, inputs: VirtualMachineInputs): Partial<VirtualMachineOutputs> {
+  return compact({ ...inputs, serverId: id, status: "BUILD", ports: [], addresses: {}, ip: "", imageId: "", flavorId: "" });
+}
+
+/** Marks the server's create as finished, so a later create of the same owner (a replacement) leaves it alone. */
+async function markCreated(openstack: OpenStackClient, server: NovaServer): Promise<void> {
+  if (server.metadata?.[OWNER_METADATA] !== undefined && server.metadata?.[STATE_METADATA] !== CREATED) {
+    await openstack.nova.setServerMetadataItem(server.id, STATE_METADATA, CREATED);
+  }
+}
+
+async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.CreateResult> {
+  const { openstack } = clients();
+  const refs = await resolveRefs(openstack, inputs);
+  if (inputs.adopt) return adopt(openstack, inputs, refs);
+  const { image, flavor, nets } = refs;
+  const owner = ownerOf(inputs as unknown as Record<string, unknown>);
+  const found = owner !== undefined ? await leftByInterruptedCreate(openstack, inputs, owner, refs) : undefined;
+  let id: string;
+  let adminPass: string | undefined;
+  if (found) {
+    progress(`taking over server ${found.name} (${found.id}), which an interrupted create of ${owner} booted`);
+    id = found.id;
+    if (found.name !== inputs.name) await openstack.nova.renameServer(id, inputs.name);
+  } else {
+    const created = await openstack.nova.createServer({
+      name: inputs.name,
+      imageRef: image.id,
+      flavorRef: flavor.id,
+      networks: nets.map((net, i) => compact({ uuid: net.id, fixed_ip: inputs.networks[i]!.fixedIp })),
+      ...(inputs.host ? { host: inputs.host } : {}),
+      ...(owner !== undefined ? { metadata: { [OWNER_METADATA]: ownerMetadataValue(owner), [STATE_METADATA]: CREATING } } : {}),
+    });
+    // Test hook: the provider dies with the server accepted by Nova and not yet in the engine's state.
+    crashPoint("vm.server-accepted");
+    id = created.id;
+    adminPass = created.adminPass;
+  }
+  const server = await untilActive(openstack, id, inputs);
+  try {
+    await markCreated(openstack, server);
+    const outs = await outputsOf(openstack, server, { ...inputs, imageId: image.id, flavorId: flavor.id, adminPass });
+    return { id, outs: withRecordedInputs(outs, inputs) };
+  } catch (err) {
+    throw partialCreate(err, id, { ...partialOutputs(id, inputs), status: server.status }, inputs as unknown as Record<string, unknown>);
+  }
 }
 
 const GONE = new Set(["DELETED", "SOFT_DELETED"]);
@@ -297,8 +383,11 @@ function sameNetworks(wanted: VmNetworkInputs[] | undefined, before: VmPortOutpu
 async function update(id: string, olds: Record<string, unknown>, news: VirtualMachineInputs): Promise<pulumi.dynamic.UpdateResult> {
   const { openstack } = clients();
   if (olds.name !== news.name) await openstack.nova.renameServer(id, news.name);
-  const server = await openstack.nova.getServer(id);
+  let server = await openstack.nova.getServer(id);
   if (!server) throw new Error(`server ${id} disappeared during the update; run \`pulumi refresh\``);
+  // A create that was reported partial (the engine's next up updates it): finish it.
+  if (server.status === "BUILD") server = await openstack.nova.waitForStatus(id, "ACTIVE", { timeoutMs: (news.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 });
+  await markCreated(openstack, server);
   return { outs: withRecordedInputs(await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news }), news) };
 }
 

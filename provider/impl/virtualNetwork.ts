@@ -1,7 +1,13 @@
 // VirtualNetwork: a TF virtual-network with its subnets on a network-ipam ref
 // (shared/reference/tungsten-fabric.md). The server computes gateway, DNS address and subnet
 // uuid; we read them back after every write.
+//
+// Crashes: the network is created with the resource's URN in its annotations (tfmesh-owner), so a
+// create retried after a crash finds it by fq_name and takes it over (bringing its subnets to
+// what the program says) instead of failing "already exists". A network with the same fq_name and
+// another owner (or none) is refused, as before.
 import type * as pulumi from "@pulumi/pulumi";
+import { crashPoint } from "../../lib/crashPoint.ts";
 import { isStatus } from "../../lib/http/client.ts";
 import { cidrAddress, checkCidr, checkOverlap, checkSubnet, parseCidr } from "../../lib/validate/cidr.ts";
 import { checkFqName, formatFqName } from "../../lib/validate/fqname.ts";
@@ -11,6 +17,7 @@ import type { TfObject, TfRef } from "../../wire/tf.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
+import { OWNER, OWNER_KEY, checkOwner, ownerOf, partialCreate } from "./identity.ts";
 import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, inputsOf, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
 
@@ -34,6 +41,7 @@ export interface SubnetInputs {
 
 export interface VirtualNetworkInputs extends AdoptionInputs {
   [LOGICAL_NAME]?: string;
+  [OWNER]?: string;
   name: string;
   project: string;
   ipam: string;
@@ -147,6 +155,7 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   const subnets = checkSubnets(f, news.subnets);
 
   const { adopt, deleteAdopted } = checkAdoption(f, news, "virtual network");
+  const owner = checkOwner(f, news);
 
   // With the lab (or TF) reachable, catch what would fail at create: a missing project, a name
   // taken (or, to adopt, a network that is not there or differs from the program).
@@ -165,14 +174,25 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
       else if (isNew && adopt === true) {
         if (!existing) f.add("adopt", `there is no virtual network ${formatFqName(fq)} in TF at ${settings().tfApiUrl} to adopt; create it first, or drop adopt to have Pulumi create it`);
         else if (!hasUnknown(subnets)) f.add("subnets", adoptionMismatch(existing, ipam, subnets as SubnetInputs[]));
-      } else if (existing) {
-        f.add("name", `virtual network ${formatFqName(fq)} already exists (uuid ${existing.uuid}); pick another name, or set adopt: true to manage that network`);
+      } else if (existing && !(owner !== undefined && annotatedOwner(existing) === owner)) {
+        f.add("name", alreadyExists(fq, existing));
       }
     }
   }
 
-  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], name, project, ipam, subnets, adopt, deleteAdopted });
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], [OWNER]: owner, name, project, ipam, subnets, adopt, deleteAdopted });
   return { inputs, failures: f.list };
+}
+
+/** The owner a network was created for (its tfmesh-owner annotation), if any. */
+export function annotatedOwner(vn: TfObject): string | undefined {
+  const pairs = (vn.annotations as { key_value_pair?: Array<{ key: string; value: string }> } | undefined)?.key_value_pair ?? [];
+  return pairs.find((p) => p.key === OWNER_KEY)?.value;
+}
+
+function alreadyExists(fq: string[], existing: TfObject): string {
+  const by = annotatedOwner(existing);
+  return `virtual network ${formatFqName(fq)} already exists (uuid ${existing.uuid}${by ? `, made by ${by}` : ""}); pick another name, or set adopt: true to manage that network`;
 }
 
 /**
@@ -216,7 +236,9 @@ async function diff(_id: string, olds: Record<string, unknown>, news: Record<str
   const replaces = changedKeys(olds, news, ["name", "project"]);
   const inPlace = changedKeys(olds, news, ["ipam", "adopt", "deleteAdopted"]);
   if (!sameSubnets(olds.subnets, news.subnets)) inPlace.push("subnets");
-  return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: false };
+  // A replacement the engine forces (--replace, replaceOnChanges) keeps the fq_name, which only
+  // one network can have: the old one goes first (and create never mistakes it for its own).
+  return { changes: replaces.length + inPlace.length > 0, replaces, deleteBeforeReplace: replaces.length === 0 };
 }
 
 function ipamRefs(ipam: string, subnets: SubnetInputs[], keepUuids: SubnetOutputs[] = []): IpamRef[] {
@@ -278,15 +300,41 @@ async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.Crea
   const tf = clients().tf;
   const fq = [...inputs.project.split(":"), inputs.name];
   if (inputs.adopt) return adopt(fq, inputs);
+  const owner = ownerOf(inputs as unknown as Record<string, unknown>);
+  if (owner !== undefined) {
+    const existing = await tf.readByFqName("virtual-network", fq, { excludeBackRefs: true, excludeChildren: true });
+    if (existing) return takeOver(existing, owner, inputs);
+  }
   const created = await tf.create("virtual-network", {
     fq_name: fq,
     parent_type: "project",
     display_name: inputs.name,
     network_ipam_refs: ipamRefs(inputs.ipam, inputs.subnets),
+    ...(owner !== undefined ? { annotations: { key_value_pair: [{ key: OWNER_KEY, value: owner }] } } : {}),
   });
-  const vn = await readVn(created.uuid);
-  if (!vn) throw new Error(`virtual network ${formatFqName(fq)} (${created.uuid}) vanished right after it was created`);
-  return { id: created.uuid, outs: withRecordedInputs(outputsOf(vn, inputs), inputs) };
+  // Test hook: the provider dies with the network in TF and not yet in the engine's state.
+  crashPoint("vn.created");
+  try {
+    const vn = await readVn(created.uuid);
+    if (!vn) throw new Error(`virtual network ${formatFqName(fq)} (${created.uuid}) vanished right after it was created`);
+    return { id: created.uuid, outs: withRecordedInputs(outputsOf(vn, inputs), inputs) };
+  } catch (err) {
+    throw partialCreate(err, created.uuid, { ...inputs, uuid: created.uuid, fqName: formatFqName(fq), networkId: 0, subnets: [] }, inputs as unknown as Record<string, unknown>);
+  }
+}
+
+/** Create found the network already there: an interrupted create of this owner made it, or it is someone else's. */
+async function takeOver(existing: TfObject, owner: string, inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.CreateResult> {
+  const fq = existing.fq_name;
+  if (annotatedOwner(existing) !== owner) throw new Error(`name: ${alreadyExists(fq, existing)}`);
+  progress(`taking over virtual network ${formatFqName(fq)} (${existing.uuid}), which an interrupted create of ${owner} made`);
+  let vn = existing;
+  const ipamRef = ((existing.network_ipam_refs as IpamRef[] | undefined) ?? [])[0];
+  if (!sameSubnets(subnetsOf(existing), inputs.subnets) || (ipamRef && formatFqName(ipamRef.to) !== inputs.ipam)) {
+    await clients().tf.update("virtual-network", existing.uuid, { network_ipam_refs: ipamRefs(inputs.ipam, inputs.subnets, subnetsOf(existing)) });
+    vn = (await readVn(existing.uuid)) ?? existing;
+  }
+  return { id: vn.uuid, outs: withRecordedInputs(outputsOf(vn, inputs), inputs) };
 }
 
 /** Create with adopt: the network with this fq_name, as it is, becomes this resource's. */

@@ -2,43 +2,29 @@
 // services made outside Pulumi (and name the argument when they do not exist); `adopt: true`
 // takes a network or server over as it is, fails at check when it is missing or differs, and
 // delete leaves it in place unless `deleteAdopted: true`.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { resolveSettings } from "../../wire/settings.ts";
-import { connect, useConfig } from "../../provider/impl/context.ts";
+import { connect } from "../../provider/impl/context.ts";
 import * as lookups from "../../provider/impl/lookups.ts";
 import type { LookupContext } from "../../provider/impl/lookups.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
-import { labClients } from "../../harness/labClients.ts";
 import type { LabClients } from "../../harness/labClients.ts";
-import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
-import type { TestLab } from "../../harness/lab.ts";
+import { LAB_TIMEOUT } from "../../harness/lab.ts";
+import { networkOutsidePulumi as madeOutsidePulumi, providerLabFixture } from "./provider-lab.ts";
 
-let lab: TestLab;
+const t = providerLabFixture();
 let api: LabClients;
 let ctx: LookupContext;
-const savedEndpoints = process.env.TFMESH_ENDPOINTS;
 
-const IPAM = ["default-domain", "default-project", "default-network-ipam"];
 let legacyUuid: string;
 let legacyServerId: string;
 
 /** A TF network made outside Pulumi, in project admin with one /24. */
-async function networkOutsidePulumi(name: string, prefix: string, addrFromStart?: boolean): Promise<string> {
-  const subnet = { subnet: { ip_prefix: prefix, ip_prefix_len: 24 }, ...(addrFromStart ? { addr_from_start: true } : {}) };
-  const created = await api.tf.create("virtual-network", {
-    fq_name: ["default-domain", "admin", name],
-    parent_type: "project",
-    network_ipam_refs: [{ to: IPAM, attr: { ipam_subnets: [subnet] } }],
-  });
-  return created.uuid;
-}
+const networkOutsidePulumi = (name: string, prefix: string, addrFromStart?: boolean) => madeOutsidePulumi(api, name, prefix, { addrFromStart });
 
 beforeAll(async () => {
-  lab = await startLab({ inProcess: true });
-  api = labClients(lab);
-  process.env.TFMESH_ENDPOINTS = lab.endpointsFile;
-  useConfig(undefined);
+  api = t.api;
   const settings = resolveSettings({ env: process.env });
   ctx = { settings, clients: connect(settings, () => undefined, { retries: 0 }) };
   // Made outside Pulumi: a network with one subnet handed out from the start, and a server on it.
@@ -47,12 +33,6 @@ beforeAll(async () => {
   const server = await api.openstack.nova.createServer({ name: "legacy-vm", imageRef: image!.id, flavorRef: flavor!.id, networks: [{ uuid: legacyUuid }] });
   legacyServerId = server.id;
   await api.openstack.nova.waitForStatus(server.id, "ACTIVE", { timeoutMs: 60_000 });
-}, LAB_TIMEOUT);
-
-afterAll(async () => {
-  process.env.TFMESH_ENDPOINTS = savedEndpoints;
-  useConfig(undefined);
-  await lab?.stop();
 }, LAB_TIMEOUT);
 
 describe("lookups", () => {

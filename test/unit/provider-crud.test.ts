@@ -2,6 +2,7 @@
 // wire, what the outputs say, how refresh reports drift and disappearance, and that delete of
 // something already gone succeeds.
 import { describe, expect, it } from "vitest";
+import { PartialCreateError } from "../../provider/impl/identity.ts";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
 import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
@@ -77,6 +78,21 @@ describe("VirtualMachine", () => {
     const inputs = await checked(virtualMachine, "bad", { name: "bad", image: "broken", flavor: "m1.tiny", networks: ["red"] });
     await expect(virtualMachine.create(inputs)).rejects.toThrow(/No valid host was found.*deleted again/);
     expect(t.cloud.state.servers.size).toBe(before);
+  });
+
+  it("a server that fails to boot and cannot be deleted either is reported to the engine with its id, not dropped", async () => {
+    const inputs = await checked(virtualMachine, "stuck", { name: "stuck", image: "broken", flavor: "m1.tiny", networks: ["red"] });
+    t.cloud.state.deleteFails = true;
+    const err = (await virtualMachine.create({ ...inputs, __provider: "provider text" }).catch((e: unknown) => e)) as PartialCreateError;
+    t.cloud.state.deleteFails = false;
+    expect(err).toBeInstanceOf(PartialCreateError);
+    const server = [...t.cloud.state.servers.values()].find((s) => s.name === "stuck")!;
+    expect(err.id).toBe(server.id);
+    expect(err.message).toMatch(/went to ERROR.*deleting the server .* also failed.*the stack keeps/);
+    expect(err.properties).toMatchObject({ serverId: server.id, name: "stuck", __provider: "provider text", __inputs: { name: "stuck", image: "broken" } });
+    // What the engine then does with it: destroy deletes it.
+    await virtualMachine.delete!(err.id, err.properties);
+    expect(t.cloud.state.servers.has(server.id)).toBe(false);
   });
 });
 

@@ -106,6 +106,22 @@ describe("refresh of an unchanged resource hands back the inputs as the program 
   });
 });
 
+describe("refresh of an unchanged resource keeps the URN its class gave it (__owner)", () => {
+  const owner = (type: string, name: string) => ({ __owner: `urn:pulumi:dev::proj::pulumi-nodejs:dynamic/${type}::${name}` });
+
+  it.each([
+    ["VirtualNetwork", virtualNetwork, "tf:VirtualNetwork", { name: "owned-net", subnets: [{ cidr: "10.6.6.0/24" }] }],
+    ["VirtualMachine", virtualMachine, "openstack:VirtualMachine", { name: "owned-vm", image: "cirros", flavor: "m1.tiny", networks: ["red"] }],
+    ["NetworkService", networkService, "nsm:NetworkService", { name: "owned-svc", virtualNetwork: "default-domain:admin:red" }],
+    ["Pod", pod, "lab:Pod", { name: "owned-pod" }],
+    ["PodAttachment", podAttachment, "nsm:PodAttachment", { pod: "owned-pod", networkService: "red" }],
+  ] as Array<[string, Provider, string, Record<string, unknown>]>)("%s", async (_kind, p, type, news) => {
+    const { id, inputs, outs } = await created(p, String(news.name ?? "owned-att"), { ...news, ...owner(type, String(news.name ?? "owned-att")) });
+    expect(inputs.__owner).toBe(owner(type, String(news.name ?? "owned-att")).__owner);
+    await expectNoDrift(p, id, inputs, outs);
+  });
+});
+
 describe("refresh of a resource changed outside Pulumi shows the change as drift", () => {
   it("a VM renamed through Nova: the new name in the inputs, everything else as written, an in-place update", async () => {
     const { id, inputs, outs } = await created(virtualMachine, "vm-c", { name: "vm-c", image: "cirros", flavor: "m1.tiny", networks: ["red"] });

@@ -144,6 +144,11 @@ export class NovaClient {
     return res.body.server;
   }
 
+  /** PUT /servers/{id}/metadata/{key}: sets one metadata item, leaving the others. */
+  async setServerMetadataItem(id: string, key: string, value: string): Promise<void> {
+    await this.call("PUT", `/servers/${encodeURIComponent(id)}/metadata/${encodeURIComponent(key)}`, { body: { meta: { [key]: value } } });
+  }
+
   async renameServer(id: string, name: string): Promise<void> {
     await this.call("PUT", `/servers/${encodeURIComponent(id)}`, { body: { server: { name } } });
   }

@@ -3,7 +3,7 @@
 // the least loaded compute node or the one pinned with availability_zone "nova:<host>", one port per
 // requested network, and the server, flavor and error shapes of that microversion. Instead of the
 // lab's data plane, a server leaves BUILD after state.buildPolls GETs: to ACTIVE, or to ERROR with a
-// fault when its image is named "broken".
+// fault when its image is named "broken". Metadata is kept (and PUT one item at a time).
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import { ApiError, createJsonServer, objectBody } from "../../../lib/http/server.ts";
@@ -35,6 +35,7 @@ export interface FakeServer {
   adminPass: string;
   created: string;
   fault?: { code: number; message: string; created: string };
+  metadata?: Record<string, string>;
 }
 
 export interface NovaFakeState {
@@ -44,6 +45,8 @@ export interface NovaFakeState {
   novaHeaders: Array<Record<string, string>>;
   /** GETs a server stays in BUILD. */
   buildPolls: number;
+  /** DELETE of a server answers 500 while set (a compute node that cannot be reached). */
+  deleteFails?: boolean;
 }
 
 export const NOVA_FLAVORS = (): Flavor[] => FLAVORS.map((f) => ({ ...f }));
@@ -67,7 +70,7 @@ export function fakeNova(state: NovaFakeState & NeutronFakeState & GlanceFakeSta
   const views = new ServerViews({ store: {} as ConfigStore, neutron: {} as NeutronModel, projectId: PROJECT_ID, userId: USER_ID });
   const asRecord = (s: FakeServer): ServerRecord => ({
     id: s.id, name: s.name, host: s.host, status: s.status as ServerRecord["status"], flavorId: s.flavorId, imageId: s.imageId,
-    metadata: {}, ports: [], created: s.created, updated: s.created, launchedAt: s.status === "ACTIVE" ? `${s.created.replace(/Z$/, "")}.000000` : null,
+    metadata: s.metadata ?? {}, ports: [], created: s.created, updated: s.created, launchedAt: s.status === "ACTIVE" ? `${s.created.replace(/Z$/, "")}.000000` : null,
     fault: s.fault ?? null, instanceNumber: [...state.servers.keys()].indexOf(s.id) + 1, keyName: null,
   });
   const serverView = (s: FakeServer, v: Microversion, extended = true) => {
@@ -102,7 +105,7 @@ export function fakeNova(state: NovaFakeState & NeutronFakeState & GlanceFakeSta
   };
 
   const create = (req: ApiRequest, v: Microversion): ApiResponse => {
-    const s = objectBody(req, "server") as { name?: unknown; imageRef?: unknown; flavorRef?: unknown; networks?: unknown; availability_zone?: unknown };
+    const s = objectBody(req, "server") as { name?: unknown; imageRef?: unknown; flavorRef?: unknown; networks?: unknown; availability_zone?: unknown; metadata?: unknown };
     // Nova's name check, as the lab makes it.
     const name = parseServerUpdate({ name: s.name ?? null }, v).name!;
     const flavor = state.flavors.find((f) => f.id === String(s.flavorRef));
@@ -123,7 +126,8 @@ export function fakeNova(state: NovaFakeState & NeutronFakeState & GlanceFakeSta
       throw e;
     }
     const adminPass = "generated-pass";
-    state.servers.set(id, { id, name, status: "BUILD", polls: 0, imageId: image.id, flavorId: flavor.id, host, adminPass, created: isoSeconds() });
+    const metadata = { ...((s.metadata ?? {}) as Record<string, string>) };
+    state.servers.set(id, { id, name, status: "BUILD", polls: 0, imageId: image.id, flavorId: flavor.id, host, adminPass, created: isoSeconds(), metadata });
     return {
       status: 202,
       headers: { location: `${base()}/v2.1/servers/${id}` },
@@ -153,6 +157,7 @@ export function fakeNova(state: NovaFakeState & NeutronFakeState & GlanceFakeSta
 
   const remove = (id: string): ApiResponse => {
     mustGet(id);
+    if (state.deleteFails) throw new ApiError(500, `Instance ${id} could not be deleted: its compute node does not answer.`);
     state.servers.delete(id);
     state.ports = state.ports.filter((p) => p.device_id !== id);
     return { status: 204 };
@@ -192,6 +197,19 @@ export function fakeNova(state: NovaFakeState & NeutronFakeState & GlanceFakeSta
     { method: "GET", pattern: "/v2.1/servers/:id", handler: versioned((req, v) => ({ body: { server: serverView(get(req.params.id!), v) } })) },
     { method: "PUT", pattern: "/v2.1/servers/:id", handler: versioned(update) },
     { method: "DELETE", pattern: "/v2.1/servers/:id", handler: versioned((req) => remove(req.params.id!)) },
+    {
+      method: "PUT",
+      pattern: "/v2.1/servers/:id/metadata/:key",
+      handler: versioned((req) => {
+        const key = req.params.key!;
+        const meta = objectBody(req, "meta");
+        if (Object.keys(meta).length !== 1) throw bad("Request body contains too many items");
+        if (!(key in meta)) throw bad("Request body and URI mismatch");
+        const server = mustGet(req.params.id!);
+        server.metadata = { ...server.metadata, [key]: String(meta[key]) };
+        return { body: { meta: { [key]: String(meta[key]) } } };
+      }),
+    },
     { method: "GET", pattern: "/v2.1/flavors", handler: versioned((_req, v) => ({ body: { flavors: state.flavors.map((f) => flavorView(base(), f, v, false)) } })) },
     { method: "GET", pattern: "/v2.1/flavors/detail", handler: versioned((_req, v) => ({ body: { flavors: state.flavors.map((f) => flavorView(base(), f, v, true)) } })) },
     { method: "GET", pattern: "/v2.1/flavors/:id", handler: versioned((req, v) => ({ body: { flavor: flavorView(base(), flavorOf(req.params.id!), v, true) } })) },
