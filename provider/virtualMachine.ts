@@ -64,6 +64,12 @@ export class VirtualMachine extends pulumi.dynamic.Resource {
   declare readonly adminPass: pulumi.Output<string | undefined>;
   /** True when the server existed and was adopted rather than booted. */
   declare readonly adopted: pulumi.Output<boolean | undefined>;
+  /**
+   * Ports the vRouter agent of the server's host did not carry at the last refresh (unplugged, or
+   * their interface gone); the next up hard-reboots the server, which plugs them again. Absent
+   * when the provider cannot reach that agent.
+   */
+  declare readonly unpluggedPorts: pulumi.Output<string[] | undefined>;
 
   constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -89,6 +95,7 @@ export class VirtualMachine extends pulumi.dynamic.Resource {
         ports: undefined,
         ip: undefined,
         adminPass: undefined,
+        unpluggedPorts: undefined,
       },
       pulumi.mergeOptions(opts, { additionalSecretOutputs: ["adminPass"] }),
       "openstack",

@@ -11,7 +11,6 @@ import { LabPodRuntime } from "../dataplane/podRuntime.ts";
 import { DataplaneState } from "../dataplane/state.ts";
 import { ensureTopology } from "../dataplane/topology.ts";
 import type { KernelTurn, NodeInfo, PodRuntime, VmRuntime } from "../dataplane/types.ts";
-import { realizeVmNamespace } from "../dataplane/vmNamespace.ts";
 import { labNodes } from "../instance.ts";
 import type { LabInstanceConfig } from "../instance.ts";
 import { createAgentServer } from "../vrouter/agent.ts";
@@ -33,7 +32,10 @@ export interface DataplaneOptions {
 }
 
 export interface Dataplane {
-  /** Builds underlay and nodes, then makes the kernel match the stored state (re-creating what is missing, removing orphans). */
+  /**
+   * Builds underlay and nodes, then makes the kernel match the stored state (re-creating what is
+   * missing, removing orphans) and plugs every stored VM's ports its agent no longer carries.
+   */
   start(): Promise<void>;
   /** Stops following config changes and waits for running kernel work; kernel state stays. */
   stop(): Promise<void>;
@@ -85,7 +87,7 @@ export function createDataplane(opts: DataplaneOptions): Dataplane {
   const reconcileNow = async () => {
     await removeOrphans();
     const failures: string[] = [];
-    for (const vm of state.listVms()) await realizeVmNamespace(prefix, vm).catch((e: unknown) => failures.push(`VM ${vm.serverId}: ${String(e)}`));
+    for (const vm of state.listVms()) await vms.restoreNow(vm).catch((e: unknown) => failures.push(`VM ${vm.serverId}: ${String(e)}`));
     for (const pod of state.listPods()) await pods.realize(pod).catch((e: unknown) => failures.push(`pod ${pod.name}: ${String(e)}`));
     await agents.refreshNow(true);
     for (const f of failures) log(`reconcile: ${f}`);

@@ -63,6 +63,19 @@ export class LabVmRuntime implements VmRuntime {
     }
   }
 
+  /**
+   * At start (caller runs in its kernel turn), as nova-compute's init_host plugs the VIFs of every
+   * instance it hosts: rebuilds the VM's namespace and plugs again each of its ports the node's
+   * agent no longer carries (unplugged behind Nova's back, or lost with the agent's table).
+   */
+  async restoreNow(vm: VmSpec): Promise<void> {
+    await realizeVmNamespace(this.d.prefix, vm);
+    const missing = vm.ports.filter((p) => this.d.agents.ports.get(p.vmiUuid)?.node !== vm.node);
+    if (missing.length === 0) return;
+    this.d.log?.(`VM ${vm.serverId}: plugging again ${missing.map((p) => p.vmiUuid).join(", ")}, which the agent of ${vm.node} no longer carries`);
+    await this.d.agents.plugNow(vm.node, missing.map((p) => portRequest(vm, p)));
+  }
+
   private async deleteNow(serverId: string): Promise<void> {
     const vm = this.d.state.getVm(serverId);
     if (vm) for (const p of vm.ports) await this.removePort(vm.node, p);

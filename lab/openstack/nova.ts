@@ -103,6 +103,18 @@ export function createNovaServer(opts: NovaServerOptions): http.Server {
         return { status: 200, body: { meta: { [key]: value } } };
       }),
     },
+    {
+      method: "POST",
+      pattern: "/v2.1/servers/:id/action",
+      handler: withVersion((req) => {
+        const body = objectBody(req);
+        const actions = Object.keys(body);
+        if (actions.length !== 1 || actions[0] !== "reboot") throw new ApiError(400, `The lab's Nova serves only the reboot action; got ${JSON.stringify(actions)}`);
+        const reboot = objectBody(req, "reboot");
+        model.reboot(req.params.id!, typeof reboot.type === "string" ? reboot.type.toUpperCase() : reboot.type);
+        return { status: 202 };
+      }),
+    },
     { method: "GET", pattern: "/v2.1/flavors", handler: withVersion((req, v) => ({ body: { flavors: FLAVORS.map((f) => flavorView(hostUrl(req), f, v, false)) } })) },
     { method: "GET", pattern: "/v2.1/flavors/detail", handler: withVersion((req, v) => ({ body: { flavors: FLAVORS.map((f) => flavorView(hostUrl(req), f, v, true)) } })) },
     {

@@ -43,7 +43,9 @@ export class NovaModel {
 
   /** After a restart: boot again what was still building (bootVm is idempotent). */
   resume(): void {
-    for (const s of this.servers.all()) if (s.status === "BUILD") this.queues.run(s.id, () => this.boot(s.id));
+    for (const s of this.servers.all()) {
+      if (s.status === "BUILD" || s.status === "HARD_REBOOT") void this.queues.run(s.id, () => this.boot(s.id, s.status as "BUILD" | "HARD_REBOOT"));
+    }
   }
 
   /** Waits until every queued boot/delete has finished (tests, shutdown). */
@@ -181,9 +183,10 @@ export class NovaModel {
     return out;
   }
 
-  private async boot(id: string): Promise<void> {
+  /** Boots a server in `from` (BUILD, or HARD_REBOOT for a reboot): the data plane builds or repairs it, then ACTIVE. */
+  private async boot(id: string, from: "BUILD" | "HARD_REBOOT" = "BUILD"): Promise<void> {
     const s = this.servers.get(id);
-    if (!s || s.status !== "BUILD") return;
+    if (!s || s.status !== from) return;
     try {
       const limit = this.o.bootTimeoutMs ?? 120_000;
       let timer: NodeJS.Timeout | undefined;
@@ -199,7 +202,7 @@ export class NovaModel {
       const now = this.servers.get(id);
       if (!now) return;
       // Nova writes launched_at without a zone and with microseconds (gophercloud parses it that way).
-      this.servers.save({ ...now, status: "ACTIVE", updated: isoSeconds(), launchedAt: new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000") });
+      this.servers.save({ ...now, status: "ACTIVE", updated: isoSeconds(), launchedAt: now.launchedAt ?? new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000") });
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);
       this.o.log?.(`nova: boot of ${id} failed: ${message}`);
@@ -210,6 +213,28 @@ export class NovaModel {
         this.o.log?.(`nova: could not record the failed boot of ${id}: ${(saveErr as Error).message}`);
       }
     }
+  }
+
+  // ---- reboot ----------------------------------------------------------------------------------
+
+  /**
+   * POST /servers/{id}/action {"reboot": {"type": "HARD"}}: the guest is powered off and on again
+   * and, as libvirt's hard reboot does, its ports are plugged into the vRouter again (a port the
+   * agent lost comes back). HARD_REBOOT until done, then ACTIVE (or ERROR with a fault). Nova
+   * accepts a hard reboot of an ACTIVE or ERROR server; SOFT is the guest's own restart, which
+   * changes nothing the lab models.
+   */
+  reboot(id: string, type: unknown): void {
+    const s = this.get(id);
+    if (type !== "HARD" && type !== "SOFT") throw bad(`Invalid input for field/attribute type. Value: ${JSON.stringify(type)}. '${String(type)}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']`);
+    const allowed = type === "HARD" ? ["ACTIVE", "ERROR"] : ["ACTIVE"];
+    if (!allowed.includes(s.status)) {
+      const vmState = { BUILD: "building", ERROR: "error", ACTIVE: "active", HARD_REBOOT: "active" }[s.status];
+      throw new ApiError(409, `Cannot 'reboot' instance ${id} while it is in vm_state ${vmState}`);
+    }
+    if (type === "SOFT") return;
+    this.servers.save({ ...s, status: "HARD_REBOOT", fault: null, updated: isoSeconds() });
+    void this.queues.run(id, () => this.boot(id, "HARD_REBOOT"));
   }
 
   // ---- metadata --------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ export class ServerViews {
   server(base: string, s: ServerRecord, v: Microversion, opts: { extended?: boolean } = {}): Json {
     const extended = opts.extended ?? true;
     const flavor = findFlavor(s.flavorId) ?? FLAVORS[0]!;
-    const state = { BUILD: ["building", "spawning", 0], ACTIVE: ["active", null, 1], ERROR: ["error", null, 0] }[s.status];
+    const state = { BUILD: ["building", "spawning", 0], ACTIVE: ["active", null, 1], ERROR: ["error", null, 0], HARD_REBOOT: ["active", "reboot_started_hard", 1] }[s.status];
     const out: Json = {
       id: s.id,
       name: s.name,

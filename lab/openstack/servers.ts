@@ -2,7 +2,8 @@
 // persisted in sqlite.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
-export type ServerStatus = "BUILD" | "ACTIVE" | "ERROR";
+/** HARD_REBOOT: a hard reboot in progress (the guest powered off and on, its ports plugged again). */
+export type ServerStatus = "BUILD" | "ACTIVE" | "ERROR" | "HARD_REBOOT";
 
 export interface ServerPort {
   portId: string;

@@ -33,8 +33,8 @@ export function createAgentServer(node: string, agents: VRouterAgents): http.Ser
       {
         method: "GET",
         pattern: "/port/:uuid",
-        handler: (req) => {
-          const port = agents.view(node, uuidParam(req.params.uuid));
+        handler: async (req) => {
+          const port = await agents.liveView(node, uuidParam(req.params.uuid));
           if (!port) throw new ApiError(404, "Not Found");
           return { body: port };
         },

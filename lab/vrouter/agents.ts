@@ -167,6 +167,20 @@ export class VRouterAgents {
     return { ...row.request, "ip-address": cfg.ip, plen: cfg.prefixLength, gateway: cfg.gateway ?? "", "dns-server": cfg.dnsServer ?? "" };
   }
 
+  /**
+   * GET /port/<uuid> as a live answer: the port with its config while its interface exists on the
+   * node; undefined (404) when the agent does not carry it (never plugged, unplugged, no config
+   * yet, another node's) or its interface is gone, as a real agent drops an interface whose tap
+   * disappeared.
+   */
+  async liveView(node: string, uuid: string): Promise<Record<string, unknown> | undefined> {
+    const view = this.view(node, uuid);
+    if (!view) return undefined;
+    const row = this.ports.get(uuid);
+    const links = await this.presentLinks([node]);
+    return row && links.get(node)?.has(row.systemName) ? view : undefined;
+  }
+
   /** All or nothing: on any failure the table and the kernel go back to how they were. Caller runs in its kernel turn. */
   plugNow(node: string, reqs: PortRequest[]): Promise<void> {
     return this.applyAndSync({ kind: "plug", node, reqs });

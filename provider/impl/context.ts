@@ -9,6 +9,7 @@ import { OpenStackClient } from "../../wire/openstack/index.ts";
 import type { ClientOptions } from "../../wire/openstack/index.ts";
 import { PodsClient } from "../../wire/pods.ts";
 import { TfClient } from "../../wire/tf.ts";
+import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 
 export interface Clients {
   tf: TfClient;
@@ -36,6 +37,22 @@ export function useConfig(getter: ConfigGetter | undefined): void {
 function reset(): void {
   settingsCache = undefined;
   clientCache.clear();
+  agentCache.clear();
+}
+
+const agentCache = new Map<string, VrouterAgentClient>();
+
+/**
+ * The vRouter agent of a compute node (its port API), from the settings' agents map
+ * (tfmesh:agents, TFMESH_AGENTS, the lab's endpoints.json); undefined for a node it does not list.
+ * Node-local on a real cloud: a provider that cannot reach it gets a ConnectionError.
+ */
+export function agentClient(node: string): VrouterAgentClient | undefined {
+  const url = settings().agents[node];
+  if (!url) return undefined;
+  let c = agentCache.get(node);
+  if (!c) agentCache.set(node, (c = new VrouterAgentClient({ baseUrl: url, retries: 1, timeoutMs: 5000 })));
+  return c;
 }
 
 export function settings(): Settings {

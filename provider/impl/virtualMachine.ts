@@ -8,7 +8,12 @@
 // owner and takes it over instead of booting a second one; such servers that do not match the
 // program (another image, flavor or networks) are deleted, they were never tracked. A "created"
 // server with the same owner is the one a replacement is replacing, and is left alone.
+//
+// Drift below Nova: read asks the vRouter agent of the server's host for each port (GET /port);
+// ports it does not carry (unplugged, or their interface gone) are output as unpluggedPorts, which
+// diff turns into an update, and update hard-reboots the server, which plugs them again.
 import type * as pulumi from "@pulumi/pulumi";
+import { ConnectionError } from "../../lib/http/client.ts";
 import { crashPoint } from "../../lib/crashPoint.ts";
 import { isIpv4 } from "../../lib/ipv4.ts";
 import { checkResourceName } from "../../lib/validate/names.ts";
@@ -16,7 +21,7 @@ import { looksLikeUuid } from "../../lib/validate/uuid.ts";
 import type { NovaServer, OpenStackClient } from "../../wire/openstack/index.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
-import { clients, configure, lookup, progress, quickClients } from "./context.ts";
+import { agentClient, clients, configure, lookup, progress, quickClients } from "./context.ts";
 import { CREATED, CREATING, OWNER, OWNER_METADATA, STATE_METADATA, checkOwner, ownerMetadataValue, ownerOf, partialCreate } from "./identity.ts";
 import { Failures, changedKeys, compact, isUnknown, inputsOf, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
@@ -60,6 +65,8 @@ export interface VirtualMachineOutputs extends VirtualMachineInputs {
   adminPass?: string;
   /** True when create took over an existing server (adopt) instead of booting one. */
   [ADOPTED]?: boolean;
+  /** Ports the vRouter agent of the server's host did not carry at the last read (absent when no agent could be asked). */
+  unpluggedPorts?: string[];
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 600;
@@ -139,6 +146,8 @@ async function diff(_id: string, olds: Record<string, unknown>, news: Record<str
   // `host` is both a request and an output (where Nova placed it): only a requested host counts.
   if (news.host !== undefined && (isUnknown(news.host) || news.host !== olds.host)) replaces.push("host");
   const inPlace = changedKeys(olds, news, ["name", "timeoutSeconds", "adopt", "deleteAdopted"]);
+  // At a refresh the vRouter no longer carried some of the server's ports: update plugs them again.
+  if (Array.isArray(olds.unpluggedPorts) && olds.unpluggedPorts.length > 0) inPlace.push("unpluggedPorts");
   // A fixed address cannot be held by the old and the new server at once.
   const fixed = (v: unknown) => Array.isArray(v) && v.some((n) => (n as VmNetworkInputs)?.fixedIp !== undefined);
   return {
@@ -201,6 +210,30 @@ export async function outputsOf(openstack: OpenStackClient, server: NovaServer, 
   }) as VirtualMachineOutputs;
 }
 
+/**
+ * The server's ports its host's vRouter agent does not carry now (GET /port answers 404: unplugged,
+ * or its interface gone); undefined when that cannot be known (not ACTIVE, no agent for the host,
+ * the agent unreachable).
+ */
+async function unpluggedPorts(server: NovaServer, ports: VmPortOutputs[]): Promise<string[] | undefined> {
+  const host = server["OS-EXT-SRV-ATTR:host"];
+  const agent = server.status === "ACTIVE" && host ? agentClient(host) : undefined;
+  if (!agent) return undefined;
+  try {
+    const live = await Promise.all(ports.map((p) => agent.getPort(p.portId)));
+    return ports.filter((_, i) => live[i] === undefined).map((p) => p.portId);
+  } catch (err) {
+    if (err instanceof ConnectionError) return undefined;
+    throw err;
+  }
+}
+
+/** The outputs with what the vRouter carries of them. */
+async function withPortState(outs: VirtualMachineOutputs, server: NovaServer): Promise<VirtualMachineOutputs> {
+  const { unpluggedPorts: _, ...rest } = outs;
+  return compact({ ...rest, unpluggedPorts: await unpluggedPorts(server, outs.ports) }) as VirtualMachineOutputs;
+}
+
 /** Servers Nova holds under exactly this name (its name filter matches substrings), gone ones left out. */
 async function serversNamed(openstack: OpenStackClient, name: string): Promise<NovaServer[]> {
   return (await openstack.nova.listServers({ name })).filter((s) => s.name === name && !GONE.has(s.status));
@@ -229,7 +262,7 @@ async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, r
     throw new Error(`networks: to adopt server "${inputs.name}" (${server.id}), declare its networks as they are: ${JSON.stringify(outs.ports.map((p) => p.networkName || p.networkId))} (the program says ${JSON.stringify(inputs.networks.map((n) => n.network))})`);
   }
   progress(`adopted server ${inputs.name} (${server.id}); destroy ${inputs.deleteAdopted ? "deletes it" : "leaves it running"}`);
-  return { id: server.id, outs: withRecordedInputs({ ...outs, [ADOPTED]: true }, inputs) };
+  return { id: server.id, outs: withRecordedInputs({ ...(await withPortState(outs, server)), [ADOPTED]: true }, inputs) };
 }
 
 type Refs = Awaited<ReturnType<typeof resolveRefs>>;
@@ -337,7 +370,7 @@ async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.Crea
   const server = await untilActive(openstack, id, inputs);
   try {
     await markCreated(openstack, server);
-    const outs = await outputsOf(openstack, server, { ...inputs, imageId: image.id, flavorId: flavor.id, adminPass });
+    const outs = await withPortState(await outputsOf(openstack, server, { ...inputs, imageId: image.id, flavorId: flavor.id, adminPass }), server);
     return { id, outs: withRecordedInputs(outs, inputs) };
   } catch (err) {
     throw partialCreate(err, id, { ...partialOutputs(id, inputs), status: server.status }, inputs as unknown as Record<string, unknown>);
@@ -351,7 +384,7 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   const server = await openstack.nova.getServer(id);
   if (!server || GONE.has(server.status)) return { id: "" };
   const old = props as Partial<VirtualMachineOutputs>;
-  const outs = await outputsOf(openstack, server, old);
+  const outs = await withPortState(await outputsOf(openstack, server, old), server);
   const inputs = refreshedInputs(inputsOf(props), old, outs);
   return { id, props: withRecordedInputs(outs, inputs), inputs };
 }
@@ -388,7 +421,14 @@ async function update(id: string, olds: Record<string, unknown>, news: VirtualMa
   // A create that was reported partial (the engine's next up updates it): finish it.
   if (server.status === "BUILD") server = await openstack.nova.waitForStatus(id, "ACTIVE", { timeoutMs: (news.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 });
   await markCreated(openstack, server);
-  return { outs: withRecordedInputs(await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news }), news) };
+  const base = await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news });
+  const unplugged = await unpluggedPorts(server, base.ports);
+  if (unplugged !== undefined && unplugged.length > 0) {
+    progress(`server ${server.name} (${id}): the vRouter of ${server["OS-EXT-SRV-ATTR:host"]} does not carry port(s) ${unplugged.join(", ")}; hard-rebooting it, which plugs them again`);
+    await openstack.nova.rebootServer(id, "HARD");
+    server = await openstack.nova.waitForStatus(id, "ACTIVE", { timeoutMs: (news.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 });
+  }
+  return { outs: withRecordedInputs(await withPortState(await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news }), server), news) };
 }
 
 async function remove(id: string, props: Record<string, unknown>): Promise<void> {

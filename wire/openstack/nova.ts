@@ -149,6 +149,11 @@ export class NovaClient {
     await this.call("PUT", `/servers/${encodeURIComponent(id)}/metadata/${encodeURIComponent(key)}`, { body: { meta: { [key]: value } } });
   }
 
+  /** POST /servers/{id}/action reboot: HARD also plugs the server's ports again (the VIF driver's plug on power-on). */
+  async rebootServer(id: string, type: "SOFT" | "HARD"): Promise<void> {
+    await this.call("POST", `/servers/${encodeURIComponent(id)}/action`, { body: { reboot: { type } }, expect: [202] });
+  }
+
   async renameServer(id: string, name: string): Promise<void> {
     await this.call("PUT", `/servers/${encodeURIComponent(id)}`, { body: { server: { name } } });
   }

@@ -3,7 +3,8 @@
 // the least loaded compute node or the one pinned with availability_zone "nova:<host>", one port per
 // requested network, and the server, flavor and error shapes of that microversion. Instead of the
 // lab's data plane, a server leaves BUILD after state.buildPolls GETs: to ACTIVE, or to ERROR with a
-// fault when its image is named "broken". Metadata is kept (and PUT one item at a time).
+// fault when its image is named "broken". Metadata is kept (and PUT one item at a time); a hard
+// reboot is counted (state.servers' hardReboots) and leaves the server ACTIVE.
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import { ApiError, createJsonServer, objectBody } from "../../../lib/http/server.ts";
@@ -36,6 +37,8 @@ export interface FakeServer {
   created: string;
   fault?: { code: number; message: string; created: string };
   metadata?: Record<string, string>;
+  /** Hard reboots so far (the lab's plug the server's ports again). */
+  hardReboots?: number;
 }
 
 export interface NovaFakeState {
@@ -208,6 +211,16 @@ export function fakeNova(state: NovaFakeState & NeutronFakeState & GlanceFakeSta
         const server = mustGet(req.params.id!);
         server.metadata = { ...server.metadata, [key]: String(meta[key]) };
         return { body: { meta: { [key]: String(meta[key]) } } };
+      }),
+    },
+    {
+      method: "POST",
+      pattern: "/v2.1/servers/:id/action",
+      handler: versioned((req) => {
+        const reboot = objectBody(req, "reboot");
+        const server = mustGet(req.params.id!);
+        if (String(reboot.type).toUpperCase() === "HARD") server.hardReboots = (server.hardReboots ?? 0) + 1;
+        return { status: 202 };
       }),
     },
     { method: "GET", pattern: "/v2.1/flavors", handler: versioned((_req, v) => ({ body: { flavors: state.flavors.map((f) => flavorView(base(), f, v, false)) } })) },
