@@ -12,7 +12,9 @@ import { checkFqName } from "../../lib/validate/fqname.ts";
 import { checkK8sName, checkResourceName } from "../../lib/validate/names.ts";
 import { FORWARDER_SERVICE } from "../../wire/nsm/api.ts";
 import type { NetworkService } from "../../wire/nsm/api.ts";
+import { isStatus } from "../../lib/http/client.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
+import { deleteConverging, networkServiceBlockers } from "./convergentDelete.ts";
 import { OWNER, checkOwner, ownerOf } from "./identity.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, inputsOf, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";
@@ -172,8 +174,16 @@ async function update(_id: string, _olds: Record<string, unknown>, news: Network
   return { outs: withRecordedInputs(outputsOf(ns, news[LOGICAL_NAME]), news) };
 }
 
-async function remove(id: string): Promise<void> {
-  await clients().nsm.deleteNetworkService(id);
+async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+  const c = clients();
+  const owner = ownerOf(inputsOf(props));
+  await deleteConverging({
+    what: `network service "${id}"`,
+    ...(owner !== undefined ? { owner } : {}),
+    attempt: () => c.nsm.deleteNetworkService(id),
+    inUse: (err) => isStatus(err, 409),
+    blockers: () => networkServiceBlockers(c, id),
+  });
 }
 
 export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };

@@ -17,6 +17,7 @@ import type { TfObject, TfRef } from "../../wire/tf.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
+import { deleteConverging, virtualNetworkBlockers } from "./convergentDelete.ts";
 import { OWNER, OWNER_KEY, checkOwner, ownerOf, partialCreate } from "./identity.ts";
 import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, inputsOf, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
@@ -394,7 +395,15 @@ async function remove(id: string, props: Record<string, unknown>): Promise<void>
     progress(`leaving adopted virtual network ${String(props.fqName ?? id)} in place (set deleteAdopted: true to delete it with the stack)`);
     return;
   }
-  await clients().tf.deleteIfExists("virtual-network", id);
+  const c = clients();
+  const owner = ownerOf(inputsOf(props));
+  await deleteConverging({
+    what: `virtual network ${String(props.fqName ?? id)} (${id})`,
+    ...(owner !== undefined ? { owner } : {}),
+    attempt: async () => void (await c.tf.deleteIfExists("virtual-network", id)),
+    inUse: (err) => isStatus(err, 409),
+    blockers: () => virtualNetworkBlockers(c, id),
+  });
 }
 
 export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };
