@@ -60,7 +60,7 @@ export function createNovaServer(opts: NovaServerOptions): http.Server {
       handler: withVersion((req) => ({ body: { servers: filtered(model.list(), req.query).map((s) => ({ id: s.id, name: s.name, links: links(hostUrl(req), s.id) })) } })),
     },
     { method: "GET", pattern: "/v2.1/servers/detail", handler: withVersion((req, v) => ({ body: { servers: filtered(model.list(), req.query).map((s) => views.server(hostUrl(req), s, v)) } })) },
-    { method: "GET", pattern: "/v2.1/servers/:id", handler: withVersion((req, v) => ({ body: { server: views.server(hostUrl(req), model.get(req.params.id!), v) } })) },
+    { method: "GET", pattern: "/v2.1/servers/:id", handler: withVersion((req, v) => ({ body: { server: views.server(hostUrl(req), model.show(req.params.id!), v) } })) },
     {
       method: "PUT",
       pattern: "/v2.1/servers/:id",

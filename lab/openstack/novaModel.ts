@@ -4,7 +4,7 @@
 // plane's VmRuntime: BUILD -> ACTIVE, or ERROR with a fault. Delete undoes all of it.
 import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
-import { LAB_CRASH_ENV, crashPoint } from "../../lib/crashPoint.ts";
+import { LAB_CRASH_ENV, crashPoint, crashRequested } from "../../lib/crashPoint.ts";
 import { ApiError } from "../../lib/http/server.ts";
 import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import type { VmPort, VmRuntime } from "../dataplane/types.ts";
@@ -57,6 +57,16 @@ export class NovaModel {
   get(id: string): ServerRecord {
     const s = this.servers.get(id);
     if (!s) throw new ApiError(404, `Instance ${id} could not be found.`);
+    return s;
+  }
+
+  /**
+   * GET /servers/{id}. Test hook: the daemon dies when a client asks about a server in BUILD, so
+   * after it accepted the server and answered with its id (the boot waits for that, see boot).
+   */
+  show(id: string): ServerRecord {
+    const s = this.get(id);
+    if (s.status === "BUILD") crashPoint("nova.build-polled", LAB_CRASH_ENV);
     return s;
   }
 
@@ -187,6 +197,8 @@ export class NovaModel {
   private async boot(id: string, from: "BUILD" | "HARD_REBOOT" = "BUILD"): Promise<void> {
     const s = this.servers.get(id);
     if (!s || s.status !== from) return;
+    // Test hook (nova.build-polled, see get): new servers stay in BUILD until the daemon dies.
+    if (from === "BUILD" && crashRequested("nova.build-polled", LAB_CRASH_ENV)) return;
     try {
       const limit = this.o.bootTimeoutMs ?? 120_000;
       let timer: NodeJS.Timeout | undefined;

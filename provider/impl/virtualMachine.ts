@@ -146,6 +146,8 @@ async function diff(_id: string, olds: Record<string, unknown>, news: Record<str
   // `host` is both a request and an output (where Nova placed it): only a requested host counts.
   if (news.host !== undefined && (isUnknown(news.host) || news.host !== olds.host)) replaces.push("host");
   const inPlace = changedKeys(olds, news, ["name", "timeoutSeconds", "adopt", "deleteAdopted"]);
+  // At a refresh the server was still booting (a create reported partial, a reboot): update waits for it.
+  if (olds.status === "BUILD" || olds.status === "HARD_REBOOT") inPlace.push("status");
   // At a refresh the vRouter no longer carried some of the server's ports: update plugs them again.
   if (Array.isArray(olds.unpluggedPorts) && olds.unpluggedPorts.length > 0) inPlace.push("unpluggedPorts");
   // A fixed address cannot be held by the old and the new server at once.
@@ -383,6 +385,9 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   const { openstack } = clients();
   const server = await openstack.nova.getServer(id);
   if (!server || GONE.has(server.status)) return { id: "" };
+  // The engine reads it by its id, so a resource tracks it: a create reported partial (the server
+  // still "creating") is no longer one a retried create may take over.
+  await markCreated(openstack, server);
   const old = props as Partial<VirtualMachineOutputs>;
   const outs = await withPortState(await outputsOf(openstack, server, old), server);
   const inputs = refreshedInputs(inputsOf(props), old, outs);
@@ -418,8 +423,8 @@ async function update(id: string, olds: Record<string, unknown>, news: VirtualMa
   if (olds.name !== news.name) await openstack.nova.renameServer(id, news.name);
   let server = await openstack.nova.getServer(id);
   if (!server) throw new Error(`server ${id} disappeared during the update; run \`pulumi refresh\``);
-  // A create that was reported partial (the engine's next up updates it): finish it.
-  if (server.status === "BUILD") server = await openstack.nova.waitForStatus(id, "ACTIVE", { timeoutMs: (news.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 });
+  // A create that was reported partial (the engine's next up updates it), or a reboot: wait for it.
+  if (server.status === "BUILD" || server.status === "HARD_REBOOT") server = await openstack.nova.waitForStatus(id, "ACTIVE", { timeoutMs: (news.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 });
   await markCreated(openstack, server);
   const base = await outputsOf(openstack, server, { ...(olds as Partial<VirtualMachineOutputs>), ...news });
   const unplugged = await unpluggedPorts(server, base.ports);

@@ -2,7 +2,7 @@
 // wire, what the outputs say, how refresh reports drift and disappearance, and that delete of
 // something already gone succeeds.
 import { describe, expect, it } from "vitest";
-import { PartialCreateError } from "../../provider/impl/identity.ts";
+import { CREATED, CREATING, PartialCreateError, STATE_METADATA } from "../../provider/impl/identity.ts";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
 import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
@@ -93,6 +93,23 @@ describe("VirtualMachine", () => {
     // What the engine then does with it: destroy deletes it.
     await virtualMachine.delete!(err.id, err.properties);
     expect(t.cloud.state.servers.has(server.id)).toBe(false);
+  });
+
+  it("a server the engine keeps from a partial create is marked created by refresh (no retried create takes it), and the next up waits for ACTIVE", async () => {
+    const owner = "urn:pulumi:dev::proj::pulumi-nodejs:dynamic/openstack:VirtualMachine::half";
+    const inputs = await checked(virtualMachine, "half", { name: "half", image: "cirros", flavor: "m1.tiny", networks: ["red"], __owner: owner });
+    const { id, outs } = await virtualMachine.create(inputs);
+    // As a create reported partial leaves it: still in BUILD, still "creating".
+    const server = t.cloud.state.servers.get(id)!;
+    Object.assign(server, { status: "BUILD", polls: 0, metadata: { ...server.metadata, [STATE_METADATA]: CREATING } });
+    const half = { ...outs, status: "BUILD" };
+    const r = await virtualMachine.read!(id, half);
+    expect(server.metadata?.[STATE_METADATA]).toBe(CREATED);
+    expect(r.props.status).toBe("BUILD");
+    expect(await virtualMachine.diff!(id, r.props, inputs)).toMatchObject({ changes: true, replaces: [] });
+    const { outs: done } = await virtualMachine.update!(id, r.props, inputs);
+    expect(done.status).toBe("ACTIVE");
+    await virtualMachine.delete!(id, done);
   });
 });
 
