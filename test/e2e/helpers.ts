@@ -60,6 +60,8 @@ export interface LabInventory {
   neutronPorts: string[];
   services: string[];
   connections: string[];
+  /** The pod runtime's pods (what Kubernetes would hold). */
+  pods: string[];
   /** node -> the port ids its vRouter agent holds (TF's port API cannot list them; the lab topology shows them). */
   vrouterPorts: Record<string, string[]>;
   kernel: Record<string, string[]>;
@@ -75,12 +77,13 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
   const routerRefs = Object.fromEntries(
     routers.map((r) => [r.fq_name.join(":"), sorted(((r.virtual_machine_refs as Array<{ uuid: string }> | undefined) ?? []).map((x) => x.uuid))]),
   );
-  const [servers, networks, ports, services, connections] = await Promise.all([
+  const [servers, networks, ports, services, connections, pods] = await Promise.all([
     c.openstack.nova.listServers(),
     c.openstack.neutron.listNetworks(),
     c.openstack.neutron.listPorts(),
     c.nsm.listNetworkServices(),
     c.nsm.listConnections(),
+    c.pods.list(),
   ]);
   const vrouterPorts = Object.fromEntries((await lab.topology()).nodes.map((n) => [n.name, sorted((n.vrouterPorts ?? []).map((p) => p.id))]));
   const kernel: Record<string, string[]> = {};
@@ -93,6 +96,7 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
     neutronPorts: sorted(ports.map((p) => `${p.device_owner} ${p.id}`)),
     services: sorted(services.map((s) => s.name)),
     connections: sorted(connections.map((x) => x.id)),
+    pods: sorted(pods.map((p) => p.name)),
     vrouterPorts,
     kernel,
   };
@@ -113,6 +117,7 @@ export async function expectNothingLeft(lab: TestLab, c: LabClients, before: Lab
   expect(now.neutronPorts, "Neutron ports").toEqual(before.neutronPorts);
   expect(now.services, "NSM network services").toEqual(before.services);
   expect(now.connections, "NSM connections").toEqual([]);
+  expect(now.pods, "pods").toEqual(before.pods);
   expect(now.vrouterPorts, "vRouter agent ports").toEqual(before.vrouterPorts);
   const workloads = Object.keys(now.kernel).filter((ns) => ns.startsWith(`${lab.prefix}-vm-`) || ns.startsWith(`${lab.prefix}-pod-`));
   expect(workloads, "VM and pod namespaces").toEqual([]);
@@ -121,6 +126,29 @@ export async function expectNothingLeft(lab: TestLab, c: LabClients, before: Lab
   }
   expect(now.kernel, "namespaces and links").toEqual(before.kernel);
   expect((await lab.status()).counts).toEqual({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0, connections: 0 });
+}
+
+/**
+ * What `now` holds that `before` did not, one line per object: TF objects and router refs,
+ * Nova servers, Neutron networks and ports, NSM services and connections, pods, vRouter ports,
+ * namespaces and links in them. Its length is the leak count.
+ */
+export function leaksOf(before: LabInventory, now: LabInventory): string[] {
+  const extra = (what: string, was: string[] = [], is: string[] = []) => is.filter((x) => !was.includes(x)).map((x) => `${what}: ${x}`);
+  const perKey = (what: string, was: Record<string, string[]>, is: Record<string, string[]>) =>
+    Object.keys(is).flatMap((k) => (k in was ? extra(`${what} ${k}`, was[k], is[k]) : [`${what}: ${k}`, ...extra(`${what} ${k}`, [], is[k])]));
+  return [
+    ...perKey("TF", before.tf, now.tf),
+    ...perKey("virtual-router refs", before.routerRefs, now.routerRefs),
+    ...extra("Nova server", before.servers, now.servers),
+    ...extra("Neutron network", before.neutronNetworks, now.neutronNetworks),
+    ...extra("Neutron port", before.neutronPorts, now.neutronPorts),
+    ...extra("NSM service", before.services, now.services),
+    ...extra("NSM connection", before.connections, now.connections),
+    ...extra("pod", before.pods, now.pods),
+    ...perKey("vRouter ports of", before.vrouterPorts, now.vrouterPorts),
+    ...perKey("netns", before.kernel, now.kernel),
+  ];
 }
 
 /** Destroy deletes all `resources` of the fixture's stack and leaves exactly what the lab had before it. */
