@@ -39,20 +39,36 @@ async function trackedTypes(): Promise<string[]> {
   return (state.deployment.resources ?? []).map((r: { type: string }) => r.type);
 }
 
+/** `pulumi up`, which must fail; answers its output. */
+async function failingUp(why: string): Promise<string> {
+  const err = await t.e2e.stack.up().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, why).toBeDefined();
+  return commandOutput(err);
+}
+
 /** `pulumi up` with the provider's crash hook armed at `step`: it fails, the provider killed there. */
 async function upKillingProviderAt(step: string): Promise<string> {
   const env = t.e2e.stack.workspace.envVars;
   env[PROVIDER_CRASH_ENV] = step;
   try {
-    const err = await t.e2e.stack.up().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err, `up with ${PROVIDER_CRASH_ENV}=${step} failed`).toBeDefined();
-    return commandOutput(err);
+    return await failingUp(`up with ${PROVIDER_CRASH_ENV}=${step} fails`);
   } finally {
     delete env[PROVIDER_CRASH_ENV];
   }
+}
+
+/** The lab restarted with its crash hook armed at `step`, then `pulumi up`: it fails, the daemon killed there. */
+async function upKillingLabAt(step: string): Promise<string> {
+  process.env[LAB_CRASH_ENV] = step;
+  try {
+    await t.lab.restart();
+  } finally {
+    delete process.env[LAB_CRASH_ENV];
+  }
+  return failingUp(`up against a lab with ${LAB_CRASH_ENV}=${step} fails`);
 }
 
 /** The servers Nova holds, with the state of their create (metadata tfmesh-state). */
@@ -101,18 +117,7 @@ describe("a crash in the middle of up, then up --refresh", () => {
   }, STEP);
 
   it("lab daemon killed right after Nova committed the server, before it answered: after lab up, the retried create takes it over", async () => {
-    process.env[LAB_CRASH_ENV] = "nova.server-accepted";
-    try {
-      await t.lab.restart();
-    } finally {
-      delete process.env[LAB_CRASH_ENV];
-    }
-    const err = await t.e2e.stack.up().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err, "up against a lab that dies in POST /servers fails").toBeDefined();
-    expect(commandOutput(err)).toMatch(/cannot reach the server/);
+    expect(await upKillingLabAt("nova.server-accepted")).toMatch(/POST \S+\/servers: cannot reach the server/);
     expect(await trackedTypes()).not.toContain(VM_TYPE);
     await t.lab.restart();
     expect(await servers()).toEqual([{ id: expect.any(String), owner: expect.stringMatching(/::vm$/), state: "creating" }]);
@@ -122,18 +127,7 @@ describe("a crash in the middle of up, then up --refresh", () => {
 
 describe("a crash the provider sees after Nova answered", () => {
   it("lab daemon killed while the provider waits for the accepted server: the create is reported to the engine with the server's id, and after lab up the next up finishes it", async () => {
-    process.env[LAB_CRASH_ENV] = "nova.build-polled";
-    try {
-      await t.lab.restart();
-    } finally {
-      delete process.env[LAB_CRASH_ENV];
-    }
-    const err = await t.e2e.stack.up().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err, "up against a lab that dies while the server is in BUILD fails").toBeDefined();
-    expect(commandOutput(err)).toMatch(/deleting the server [0-9a-f-]+ also failed.*the stack keeps/s);
+    expect(await upKillingLabAt("nova.build-polled")).toMatch(/deleting the server [0-9a-f-]+ also failed.*the stack keeps/s);
     const state = await t.e2e.stack.exportStack();
     const vm = state.deployment.resources.find((r: { type: string }) => r.type === VM_TYPE);
     expect(vm, "the engine tracks the half-made server").toBeDefined();
