@@ -24,7 +24,7 @@ export interface Blocker {
   what: string;
   /** Who made it: a URN when tfmesh did. */
   owner?: string;
-  /** Certainly this stack's and tracked by no resource: removed at once. */
+  /** Tracked by no resource (an interrupted create's): removed at once when it is this stack's. */
   untracked?: boolean;
   /** Being removed already (e.g. Nova is deleting the server): wait for it. */
   leaving?: boolean;
@@ -82,13 +82,14 @@ export async function deleteConverging(d: ConvergentDelete): Promise<void> {
         await sleep(pollMs);
         continue;
       }
-      const untracked = blockers.filter((b) => b.untracked && b.remove);
+      const ours = (b: Blocker) => d.owner !== undefined && b.owner !== undefined && sameStack(d.owner, b.owner);
+      // Another stack's interrupted create may be retried by that stack: only this stack's go at once.
+      const untracked = blockers.filter((b) => b.untracked && b.remove && ours(b));
       for (const b of untracked) {
         progress(`deleting ${b.removes ?? b.what}, which keeps ${d.what} from being deleted: made by ${b.owner}, whose create was interrupted, and tracked by no resource`);
         await b.remove!();
       }
       if (untracked.length > 0) continue;
-      const ours = (b: Blocker) => d.owner !== undefined && b.owner !== undefined && sameStack(d.owner, b.owner);
       const mayGo = blockers.filter((b) => b.leaving || ours(b));
       const settled = Date.now() - lastChange >= settleMs;
       if (mayGo.length > 0 && !settled && Date.now() < deadline) {

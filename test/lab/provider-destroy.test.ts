@@ -64,6 +64,17 @@ describe("deleting a network that ports still use", () => {
     expect(await api.tf.lookupId("virtual-network", ["default-domain", "admin", "n1"])).toBeUndefined();
   });
 
+  it("leaves a server another stack's interrupted create booted (that stack may retry it), naming it and its maker", async () => {
+    const net = await network("n4", "10.11.4.0/24");
+    const other = urn("openstack:VirtualMachine", "vm", "prod");
+    const server = await boot(net.id, { [OWNER_METADATA]: other, [STATE_METADATA]: CREATING });
+    const err = await virtualNetwork.delete!(net.id, net.outs).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toContain(`of Nova server user (${server}), made by ${other}: delete the server with \`openstack server delete --wait ${server}\`, or the resource ${other} that tracks it`);
+    expect((await api.openstack.nova.getServer(server))?.status).toBe("ACTIVE");
+    await deleteServer(server);
+    await virtualNetwork.delete!(net.id, net.outs);
+  });
+
   it("fails naming a server it did not make, with the command that removes it, and keeps the network; once it is gone the delete works", async () => {
     const net = await network("n2", "10.11.2.0/24");
     const server = await boot(net.id);
