@@ -1,5 +1,5 @@
 // NSM client: the registry (network services, endpoints) and the manager (Request / Close) over
-// the lab's NSM HTTP API (docs/architecture.md, "NSM HTTP API").
+// the lab's NSM HTTP API (docs/contracts.md, "NSM HTTP API").
 import { HttpClient, isStatus } from "../../lib/http/client.ts";
 import type { ClientOptions } from "../openstack/index.ts";
 import type { Connection, NetworkService, NetworkServiceEndpoint, NetworkServiceRequest } from "./api.ts";
