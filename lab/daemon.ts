@@ -126,6 +126,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     }
     phase("listening; building the data plane and reconciling the kernel");
     await dataplane.start();
+    openstack.resume();
     phase("restoring pods");
     await pods.restore();
     phase("registering forwarders and healing connections");

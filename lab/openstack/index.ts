@@ -37,6 +37,11 @@ export interface OpenStack {
   glance: http.Server;
   /** In-process access for the daemon and tests. */
   model: { keystone: Keystone; neutron: NeutronModel; nova: NovaModel };
+  /**
+   * Boots again the servers a stop left in BUILD or HARD_REBOOT. Call it once the data plane
+   * reconciled the kernel: after a host reboot a boot started before would find no node to boot on.
+   */
+  resume(): void;
 }
 
 export function createOpenStack(opts: OpenStackOptions): OpenStack {
@@ -59,7 +64,6 @@ export function createOpenStack(opts: OpenStackOptions): OpenStack {
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.bootTimeoutMs !== undefined ? { bootTimeoutMs: opts.bootTimeoutMs } : {}),
   });
-  nova.resume();
   const views = new ServerViews({ store: opts.store, neutron: neutronModel, projectId: keystone.identity.project.id, userId: keystone.identity.user.id });
   return {
     keystone: { server: keystone.createServer(), validateToken: keystone.validateToken },
@@ -67,5 +71,6 @@ export function createOpenStack(opts: OpenStackOptions): OpenStack {
     neutron: createNeutronServer({ model: neutronModel, auth, isServer: nova.isServer }),
     glance: createGlanceServer(auth),
     model: { keystone, neutron: neutronModel, nova },
+    resume: () => nova.resume(),
   };
 }

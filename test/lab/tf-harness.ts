@@ -104,6 +104,7 @@ export async function startLab(opts: { auth?: "keystone" | "noauth"; dir?: strin
   const u = (p: number, s = "") => `http://127.0.0.1:${p}${s}`;
   const endpoints = { keystone: u(ports[0]!, "/v3"), nova: u(ports[1]!, "/v2.1"), neutron: u(ports[2]!), glance: u(ports[3]!) };
   const osApi = createOpenStack({ db, store, instance: { computeNodes: COMPUTE, auth: opts.auth ?? "keystone", credentials: CREDS }, endpoints, vmRuntime: vm });
+  osApi.resume();
   await listen(osApi.keystone.server, ports[0]!);
   await listen(osApi.nova, ports[1]!);
   await listen(osApi.neutron, ports[2]!);
