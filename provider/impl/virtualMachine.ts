@@ -247,8 +247,14 @@ function adoptionProblem(name: string, servers: NovaServer[]): string | undefine
   return `${servers.length} servers are named "${name}" (${servers.map((s) => s.id).join(", ")}); adopt needs exactly one: rename or delete the others`;
 }
 
+type Refs = Awaited<ReturnType<typeof resolveRefs>>;
+
+/** The server's flavor as Nova shows it: by id, or from microversion 2.47 by name (original_name). */
+const flavorOf = (server: NovaServer): string | undefined => server.flavor?.id ?? server.flavor?.original_name;
+const isFlavor = (shown: string, refs: Refs): boolean => shown === refs.flavor.id || shown === refs.flavor.name;
+
 /** Create with adopt: the one server with this name, as it is, becomes this resource's. */
-async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, refs: Awaited<ReturnType<typeof resolveRefs>>): Promise<pulumi.dynamic.CreateResult> {
+async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, refs: Refs): Promise<pulumi.dynamic.CreateResult> {
   const servers = await serversNamed(openstack, inputs.name);
   const problem = adoptionProblem(inputs.name, servers);
   if (problem) throw new Error(`adopt: ${problem}`);
@@ -257,7 +263,8 @@ async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, r
   const outs = await outputsOf(openstack, server, { ...inputs, imageId: refs.image.id, flavorId: refs.flavor.id });
   const imageId = typeof server.image === "object" ? server.image?.id : undefined;
   if (imageId && imageId !== refs.image.id) throw new Error(`image: to adopt server "${inputs.name}" (${server.id}), declare its image as it is: ${imageId} (the program says "${inputs.image}", ${refs.image.id})`);
-  if (server.flavor?.id && server.flavor.id !== refs.flavor.id) throw new Error(`flavor: to adopt server "${inputs.name}" (${server.id}), declare its flavor as it is: ${server.flavor.id} (the program says "${inputs.flavor}", ${refs.flavor.id})`);
+  const flavor = flavorOf(server);
+  if (flavor !== undefined && !isFlavor(flavor, refs)) throw new Error(`flavor: to adopt server "${inputs.name}" (${server.id}), declare its flavor as it is: ${flavor} (the program says "${inputs.flavor}")`);
   const have = outs.ports.map((p) => p.networkId);
   const want = refs.nets.map((n) => n.id);
   if (!sameJson([...have].sort(), [...want].sort())) {
@@ -267,15 +274,13 @@ async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, r
   return { id: server.id, outs: withRecordedInputs({ ...(await withPortState(outs, server)), [ADOPTED]: true }, inputs) };
 }
 
-type Refs = Awaited<ReturnType<typeof resolveRefs>>;
 
 /** What differs between a server and the program (image, flavor, networks in order, a requested host), or undefined. */
 async function specMismatch(openstack: OpenStackClient, server: NovaServer, inputs: VirtualMachineInputs, refs: Refs): Promise<string | undefined> {
   const imageId = typeof server.image === "object" ? server.image?.id : undefined;
   if (imageId && imageId !== refs.image.id) return `image ${imageId}, the program says ${refs.image.id}`;
-  // From microversion 2.47 a server shows its flavor by name (original_name), not by id.
-  const flavor = server.flavor?.id ?? server.flavor?.original_name;
-  if (flavor !== undefined && flavor !== refs.flavor.id && flavor !== refs.flavor.name) return `flavor ${flavor}, the program says ${refs.flavor.name}`;
+  const flavor = flavorOf(server);
+  if (flavor !== undefined && !isFlavor(flavor, refs)) return `flavor ${flavor}, the program says ${refs.flavor.name}`;
   if (inputs.host && server["OS-EXT-SRV-ATTR:host"] && server["OS-EXT-SRV-ATTR:host"] !== inputs.host) return `host ${server["OS-EXT-SRV-ATTR:host"]}, the program says ${inputs.host}`;
   const ports = await openstack.neutron.listPorts({ device_id: server.id });
   const have = [...ports.map((p) => p.network_id)].sort();

@@ -129,6 +129,14 @@ describe("adopt on VirtualMachine", () => {
     expect(r.failures).toEqual([expect.objectContaining({ property: "adopt", reason: expect.stringMatching(/no server named "ghost-vm" in Nova to adopt/) })]);
   });
 
+  it("create fails on flavor when the server has another one, naming it, and boots nothing", async () => {
+    const before = (await api.openstack.nova.listServers()).map((s) => s.id);
+    const checked = await virtualMachine.check!({}, { __logicalName: "legacy-vm", ...declared, flavor: "m1.small" });
+    expect(checked.failures).toEqual([]);
+    await expect(virtualMachine.create(checked.inputs)).rejects.toThrow(/^flavor: to adopt server "legacy-vm" .*declare its flavor as it is: m1\.tiny \(the program says "m1\.small"\)/);
+    expect((await api.openstack.nova.listServers()).map((s) => s.id)).toEqual(before);
+  });
+
   it("create fails on networks when the server is on another one, saying which, and boots nothing", async () => {
     const elsewhere = await networkOutsidePulumi("elsewhere", "10.9.7.0");
     const before = (await api.openstack.nova.listServers()).map((s) => s.id);
