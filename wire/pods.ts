@@ -1,5 +1,5 @@
 // Pod runtime client: the lab's stand-in for a kubelet (docs/contracts.md, "Pod runtime API").
-import { HttpClient, isStatus } from "../lib/http/client.ts";
+import { HttpClient, isStatus, orUndefinedOn404 } from "../lib/http/client.ts";
 import type { ClientOptions } from "./openstack/index.ts";
 
 export interface PodInfo {
@@ -27,12 +27,7 @@ export class PodsClient {
   }
 
   async get(name: string): Promise<PodInfo | undefined> {
-    try {
-      return (await this.http.get<PodInfo>(`/pods/${encodeURIComponent(name)}`)).body;
-    } catch (err) {
-      if (isStatus(err, 404)) return undefined;
-      throw err;
-    }
+    return (await orUndefinedOn404(this.http.get<PodInfo>(`/pods/${encodeURIComponent(name)}`)))?.body;
   }
 
   async list(): Promise<PodInfo[]> {

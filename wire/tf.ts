@@ -2,7 +2,7 @@
 // format described in shared/reference/tungsten-fabric.md, so it works unchanged against a real
 // TF cluster and against the lab. TF answers errors as plain text; they surface as HttpError
 // with the server's text in `serverMessage`.
-import { HttpClient, isStatus } from "../lib/http/client.ts";
+import { HttpClient, isStatus, orUndefinedOn404 } from "../lib/http/client.ts";
 import { formatFqName } from "../lib/validate/fqname.ts";
 
 /** A TF fully qualified name as an array: ["default-domain", "admin", "red"]. */
@@ -161,12 +161,7 @@ export class TfClient {
   async readByFqName<T extends TfObject = TfObject>(type: string, fq: FqName, opts?: TfReadOptions): Promise<T | undefined> {
     const uuid = await this.lookupId(type, fq);
     if (uuid === undefined) return undefined;
-    try {
-      return await this.read<T>(type, uuid, opts);
-    } catch (err) {
-      if (isStatus(err, 404)) return undefined; // deleted between the two calls
-      throw err;
-    }
+    return orUndefinedOn404(this.read<T>(type, uuid, opts)); // also when deleted between the two calls
   }
 
   /** PUT /<type>/<uuid> with only the changed fields. */
@@ -221,12 +216,7 @@ export class TfClient {
 
   /** fqNameToId, with undefined instead of a 404. */
   async lookupId(type: string, fq: FqName): Promise<string | undefined> {
-    try {
-      return await this.fqNameToId(type, fq);
-    } catch (err) {
-      if (isStatus(err, 404)) return undefined;
-      throw err;
-    }
+    return orUndefinedOn404(this.fqNameToId(type, fq));
   }
 
   /** POST /id-to-fqname; throws HttpError 404 when absent. */

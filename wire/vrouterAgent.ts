@@ -1,7 +1,7 @@
 // Client of the vRouter agent's port API (one agent per compute node, default port 9091), the
 // interface through which TF's CNI and Nova's vif driver plug ports. Wire format in
 // shared/reference/tungsten-fabric.md section 2.
-import { HttpClient, isStatus } from "../lib/http/client.ts";
+import { HttpClient, orUndefinedOn404 } from "../lib/http/client.ts";
 import { definedOnly } from "./tf.ts";
 
 /**
@@ -78,12 +78,7 @@ export class VrouterAgentClient {
 
   /** GET /port/<uuid>: the live port, or undefined while the agent does not know it. */
   async getPort(vmiUuid: string): Promise<AgentPortState | undefined> {
-    try {
-      return (await this.http.get<AgentPortState>(`/port/${vmiUuid.toLowerCase()}`)).body;
-    } catch (err) {
-      if (isStatus(err, 404)) return undefined;
-      throw err;
-    }
+    return (await orUndefinedOn404(this.http.get<AgentPortState>(`/port/${vmiUuid.toLowerCase()}`)))?.body;
   }
 
   /** DELETE /port/<uuid>: unplugs; an unknown port is fine. */

@@ -17,7 +17,6 @@ import type { PodRuntime } from "../dataplane/types.ts";
 import { checkK8sName, checkNetnsName } from "../../lib/validate/names.ts";
 import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import { PodStore } from "./store.ts";
-import type { PodRecord } from "./store.ts";
 
 export type { PodRuntime };
 

@@ -8,8 +8,9 @@
 //   - and when nothing moves any more, closes this stack's connections (cheap to make again, and
 //     useless without the service or network going away) and fails naming every remaining user,
 //     who made it, and the command that removes it.
-import { isStatus } from "../../lib/http/client.ts";
+import { orUndefinedOn404 } from "../../lib/http/client.ts";
 import { formatFqName } from "../../lib/validate/fqname.ts";
+import { isGone } from "../../wire/openstack/index.ts";
 import type { Connection } from "../../wire/nsm/api.ts";
 import type { TfObject, TfRef } from "../../wire/tf.ts";
 import type { Clients } from "./context.ts";
@@ -120,11 +121,9 @@ export async function deleteConverging(d: ConvergentDelete): Promise<void> {
 
 // ---- what uses a virtual network -------------------------------------------------------------
 
-const NOVA_GONE = new Set(["DELETED", "SOFT_DELETED"]);
-
 /** The ports (VMIs) and addresses on a TF virtual network, and who holds them. */
 export async function virtualNetworkBlockers(c: Clients, vnUuid: string): Promise<Blocker[]> {
-  const vn = await c.tf.read("virtual-network", vnUuid).catch((err: unknown) => (isStatus(err, 404) ? undefined : Promise.reject(err)));
+  const vn = await orUndefinedOn404(c.tf.read("virtual-network", vnUuid));
   if (!vn) return [];
   const refs = (field: string) => ((vn[field] as TfRef[] | undefined) ?? []).map((r) => r.uuid!).filter(Boolean);
   const out: Blocker[] = [];
@@ -132,7 +131,7 @@ export async function virtualNetworkBlockers(c: Clients, vnUuid: string): Promis
   const seenConnections = new Set<string>();
   const vmis = refs("virtual_machine_interface_back_refs");
   for (const vmiUuid of vmis) {
-    const vmi = await c.tf.read("virtual-machine-interface", vmiUuid).catch((err: unknown) => (isStatus(err, 404) ? undefined : Promise.reject(err)));
+    const vmi = await orUndefinedOn404(c.tf.read("virtual-machine-interface", vmiUuid));
     if (!vmi) continue;
     const vm = ((vmi.virtual_machine_refs as TfRef[] | undefined) ?? [])[0];
     const vmName = vm ? String(vm.to[vm.to.length - 1]) : undefined;
@@ -149,7 +148,7 @@ export async function virtualNetworkBlockers(c: Clients, vnUuid: string): Promis
       if (seenServers.has(vm.uuid)) continue;
       seenServers.add(vm.uuid);
       const server = await c.openstack.nova.getServer(vm.uuid);
-      if (server && !NOVA_GONE.has(server.status)) {
+      if (server && !isGone(server)) {
         const owner = server.metadata?.[OWNER_METADATA];
         const creating = server.metadata?.[STATE_METADATA] === CREATING;
         out.push({
@@ -171,7 +170,7 @@ export async function virtualNetworkBlockers(c: Clients, vnUuid: string): Promis
     });
   }
   for (const iip of refs("instance_ip_back_refs")) {
-    const obj = await c.tf.read("instance-ip", iip).catch((err: unknown) => (isStatus(err, 404) ? undefined : Promise.reject(err)));
+    const obj = await orUndefinedOn404(c.tf.read("instance-ip", iip));
     if (!obj) continue;
     const held = ((obj.virtual_machine_interface_refs as TfRef[] | undefined) ?? []).some((r) => r.uuid && vmis.includes(r.uuid));
     if (held) continue; // named with its port

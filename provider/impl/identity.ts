@@ -6,7 +6,7 @@
 // instead of making a second one. And a create that fails after its first write reports the
 // object to the engine (an error carrying the id) instead of dropping it.
 import { createHash } from "node:crypto";
-import { isUnknown, withRecordedInputs } from "./inputs.ts";
+import { PROVIDER_KEY, isUnknown, withRecordedInputs } from "./inputs.ts";
 import type { Failures } from "./inputs.ts";
 
 /** Input key: the resource's URN, set by the resource class in the program. */
@@ -87,8 +87,6 @@ export class PartialCreateError extends Error {
     this.reasons = [message];
   }
 }
-
-const PROVIDER_KEY = "__provider";
 
 /**
  * The error for a create that made `id` and then failed: its properties are `outs` with the

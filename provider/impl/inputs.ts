@@ -77,7 +77,8 @@ export function compact<T extends Record<string, unknown>>(o: T): T {
  * form) and change a value only where the real object drifted.
  */
 export const RECORDED_INPUTS = "__inputs";
-const PROVIDER_KEY = "__provider";
+/** The engine's input key holding the provider text (`pulumi.dynamic.Resource` sets it). */
+export const PROVIDER_KEY = "__provider";
 
 export function withRecordedInputs<T extends object>(outs: T, inputs: object): T {
   const { [PROVIDER_KEY]: _provider, [RECORDED_INPUTS]: _older, ...own } = inputs as Record<string, unknown>;

@@ -5,6 +5,7 @@
 import { orUndefinedOn404 } from "../../lib/http/client.ts";
 import { checkFqName } from "../../lib/validate/fqname.ts";
 import { checkUuid } from "../../lib/validate/uuid.ts";
+import { isGone } from "../../wire/openstack/index.ts";
 import type { Settings } from "../../wire/settings.ts";
 import type { Clients } from "./context.ts";
 import { outputsOf as networkServiceOutputs } from "./networkService.ts";
@@ -66,13 +67,12 @@ export async function virtualMachine({ clients }: LookupContext, args: { name?: 
   const by = oneOf(fn, args, ["name", "id"] as const);
   const value = args[by]!;
   const nova = clients.openstack.nova;
-  const gone = (status: string) => status === "DELETED" || status === "SOFT_DELETED";
   let server;
   if (by === "id") {
     server = await nova.getServer(value);
-    if (!server || gone(server.status)) throw new LookupError(fn, "id", `there is no server ${value} in Nova`);
+    if (!server || isGone(server)) throw new LookupError(fn, "id", `there is no server ${value} in Nova`);
   } else {
-    const named = (await nova.listServers({ name: value })).filter((s) => s.name === value && !gone(s.status));
+    const named = await nova.serversNamed(value);
     if (named.length === 0) throw new LookupError(fn, "name", `there is no server named "${value}" in Nova`);
     if (named.length > 1) throw new LookupError(fn, "name", `${named.length} servers are named "${value}" (${named.map((s) => s.id).join(", ")}); look one up by id`);
     server = named[0]!;

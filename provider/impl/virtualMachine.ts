@@ -18,6 +18,7 @@ import { crashPoint } from "../../lib/crashPoint.ts";
 import { isIpv4 } from "../../lib/ipv4.ts";
 import { checkResourceName } from "../../lib/validate/names.ts";
 import { looksLikeUuid } from "../../lib/validate/uuid.ts";
+import { isGone } from "../../wire/openstack/index.ts";
 import type { NovaServer, OpenStackClient } from "../../wire/openstack/index.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
@@ -133,7 +134,7 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   const owner = checkOwner(f, news);
   if (f.empty && image !== undefined && flavor !== undefined) await checkReferences(f, quickClients().openstack, image, flavor, networks);
   if (f.empty && adopt === true && olds.name === undefined && !isUnknown(name)) {
-    const found = await lookup(() => serversNamed(quickClients().openstack, String(name)));
+    const found = await lookup(() => quickClients().openstack.nova.serversNamed(String(name)));
     if (found.status === "failed") f.add("adopt", `cannot look up server "${String(name)}" in Nova: ${found.message}`);
     if (found.status === "ok") f.add("adopt", adoptionProblem(String(name), found.value));
   }
@@ -236,10 +237,6 @@ async function withPortState(outs: VirtualMachineOutputs, server: NovaServer): P
   return compact({ ...rest, unpluggedPorts: await unpluggedPorts(server, outs.ports) }) as VirtualMachineOutputs;
 }
 
-/** Servers Nova holds under exactly this name (its name filter matches substrings), gone ones left out. */
-async function serversNamed(openstack: OpenStackClient, name: string): Promise<NovaServer[]> {
-  return (await openstack.nova.listServers({ name })).filter((s) => s.name === name && !GONE.has(s.status));
-}
 
 function adoptionProblem(name: string, servers: NovaServer[]): string | undefined {
   if (servers.length === 1) return undefined;
@@ -255,7 +252,7 @@ const isFlavor = (shown: string, refs: Refs): boolean => shown === refs.flavor.i
 
 /** Create with adopt: the one server with this name, as it is, becomes this resource's. */
 async function adopt(openstack: OpenStackClient, inputs: VirtualMachineInputs, refs: Refs): Promise<pulumi.dynamic.CreateResult> {
-  const servers = await serversNamed(openstack, inputs.name);
+  const servers = await openstack.nova.serversNamed(inputs.name);
   const problem = adoptionProblem(inputs.name, servers);
   if (problem) throw new Error(`adopt: ${problem}`);
   const found = servers[0]!;
@@ -295,7 +292,7 @@ async function specMismatch(openstack: OpenStackClient, server: NovaServer, inpu
  */
 async function leftByInterruptedCreate(openstack: OpenStackClient, inputs: VirtualMachineInputs, owner: string, refs: Refs): Promise<NovaServer | undefined> {
   const tag = ownerMetadataValue(owner);
-  const mine = (await openstack.nova.listServers()).filter((s) => s.metadata?.[OWNER_METADATA] === tag && s.metadata?.[STATE_METADATA] === CREATING && !GONE.has(s.status));
+  const mine = (await openstack.nova.listServers()).filter((s) => s.metadata?.[OWNER_METADATA] === tag && s.metadata?.[STATE_METADATA] === CREATING && !isGone(s));
   let chosen: NovaServer | undefined;
   for (const s of mine) {
     const mismatch = s.status === "ERROR" ? `it is in ERROR${s.fault?.message ? ` (${s.fault.message})` : ""}` : await specMismatch(openstack, s, inputs, refs);
@@ -384,12 +381,11 @@ async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.Crea
   }
 }
 
-const GONE = new Set(["DELETED", "SOFT_DELETED"]);
 
 async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const { openstack } = clients();
   const server = await openstack.nova.getServer(id);
-  if (!server || GONE.has(server.status)) return { id: "" };
+  if (!server || isGone(server)) return { id: "" };
   // The engine reads it by its id, so a resource tracks it: a create reported partial (the server
   // still "creating") is no longer one a retried create may take over.
   await markCreated(openstack, server);

@@ -8,7 +8,7 @@
 // another owner (or none) is refused, as before.
 import type * as pulumi from "@pulumi/pulumi";
 import { crashPoint } from "../../lib/crashPoint.ts";
-import { isStatus } from "../../lib/http/client.ts";
+import { isStatus, orUndefinedOn404 } from "../../lib/http/client.ts";
 import { cidrAddress, checkCidr, checkOverlap, checkSubnet, parseCidr } from "../../lib/validate/cidr.ts";
 import { checkFqName, formatFqName } from "../../lib/validate/fqname.ts";
 import { checkResourceName } from "../../lib/validate/names.ts";
@@ -289,12 +289,7 @@ export function outputsOf(vn: TfObject, inputs: Partial<VirtualNetworkInputs>): 
 }
 
 async function readVn(uuid: string): Promise<TfObject | undefined> {
-  try {
-    return await clients().tf.read("virtual-network", uuid, { excludeBackRefs: true, excludeChildren: true });
-  } catch (err) {
-    if (isStatus(err, 404)) return undefined;
-    throw err;
-  }
+  return orUndefinedOn404(clients().tf.read("virtual-network", uuid, { excludeBackRefs: true, excludeChildren: true }));
 }
 
 async function create(inputs: VirtualNetworkInputs): Promise<pulumi.dynamic.CreateResult> {

@@ -1,6 +1,6 @@
 // NSM client: the registry (network services, endpoints) and the manager (Request / Close) over
 // the lab's NSM HTTP API (docs/contracts.md, "NSM HTTP API").
-import { HttpClient, isStatus } from "../../lib/http/client.ts";
+import { HttpClient, isStatus, orUndefinedOn404 } from "../../lib/http/client.ts";
 import type { ClientOptions } from "../openstack/index.ts";
 import type { Connection, NetworkService, NetworkServiceEndpoint, NetworkServiceRequest } from "./api.ts";
 
@@ -19,12 +19,7 @@ export class NsmClient {
   }
 
   async getNetworkService(name: string): Promise<NetworkService | undefined> {
-    try {
-      return (await this.http.get<NetworkService>(`/registry/network-services/${encodeURIComponent(name)}`)).body;
-    } catch (err) {
-      if (isStatus(err, 404)) return undefined;
-      throw err;
-    }
+    return (await orUndefinedOn404(this.http.get<NetworkService>(`/registry/network-services/${encodeURIComponent(name)}`)))?.body;
   }
 
   async listNetworkServices(): Promise<NetworkService[]> {
@@ -57,12 +52,7 @@ export class NsmClient {
 
   /** The connection with the state its forwarder finds now: UP, or DOWN when the data plane it built broke. */
   async getConnection(id: string): Promise<Connection | undefined> {
-    try {
-      return (await this.http.get<Connection>(`/nsmgr/connections/${encodeURIComponent(id)}`)).body;
-    } catch (err) {
-      if (isStatus(err, 404)) return undefined;
-      throw err;
-    }
+    return (await orUndefinedOn404(this.http.get<Connection>(`/nsmgr/connections/${encodeURIComponent(id)}`)))?.body;
   }
 
   /** The stored connections, as they were answered (no data-plane check: see getConnection). */

@@ -12,6 +12,9 @@ export interface NovaAddress {
   "OS-EXT-IPS-MAC:mac_addr"?: string;
 }
 
+/** A server Nova still lists but that is deleted (or soft-deleted, waiting to be reclaimed). */
+export const isGone = (server: Pick<NovaServer, "status">): boolean => server.status === "DELETED" || server.status === "SOFT_DELETED";
+
 export interface NovaServer {
   id: string;
   name: string;
@@ -128,6 +131,11 @@ export class NovaClient {
   async listServers(query: { name?: string } = {}): Promise<NovaServer[]> {
     const res = await this.call<{ servers: NovaServer[] }>("GET", "/servers/detail", { query });
     return res.body.servers ?? [];
+  }
+
+  /** Servers under exactly this name (Nova's name filter matches substrings), gone ones left out. */
+  async serversNamed(name: string): Promise<NovaServer[]> {
+    return (await this.listServers({ name })).filter((s) => s.name === name && !isGone(s));
   }
 
   async createServer(req: CreateServerRequest): Promise<{ id: string; adminPass?: string }> {
