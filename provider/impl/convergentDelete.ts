@@ -8,6 +8,7 @@
 //   - and when nothing moves any more, closes this stack's connections (cheap to make again, and
 //     useless without the service or network going away) and fails naming every remaining user,
 //     who made it, and the command that removes it.
+import { setTimeout as sleep } from "node:timers/promises";
 import { orUndefinedOn404 } from "../../lib/http/client.ts";
 import { formatFqName } from "../../lib/validate/fqname.ts";
 import { isGone } from "../../wire/openstack/index.ts";
@@ -55,8 +56,6 @@ export interface ConvergentDelete {
   /** Poll interval (default 1 s). */
   pollMs?: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function deleteConverging(d: ConvergentDelete): Promise<void> {
   const deadline = Date.now() + (d.deadlineMs ?? 300_000);
