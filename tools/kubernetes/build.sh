@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Builds the pinned Kubernetes control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl from k8s.io/kubernetes) and the etcd its client is built against
+# (go.etcd.io/etcd/server/v3), from the Go module proxy, into .tools/bin. Cached: a binary is
+# rebuilt only when it is missing, reports another version, or go.mod/go.sum changed; Go is needed
+# only then. The lab uses binaries the user already has instead (see lab/kube/binaries.ts).
+#
+#   tools/kubernetes/build.sh                  build what is missing or stale
+#   tools/kubernetes/build.sh etcd kubectl     only these
+#   TFMESH_TOOLS_BIN=dir build.sh              install somewhere else (default: <repo>/.tools/bin)
+# Exit status 2: a build is needed but no usable Go is installed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${TFMESH_TOOLS_BIN:-$root/.tools/bin}
+log_dir=$(dirname "$bin")
+cd "$here"
+
+# The pinned releases are whatever go.mod requires: one place to change them.
+k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' go.mod)
+etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' go.mod)
+required_go=$(awk '$1 == "go" { print $2 }' go.mod)
+k8s_minor=${k8s_version#v*.}
+k8s_minor=${k8s_minor%%.*}
+k8s_major=${k8s_version#v}
+k8s_major=${k8s_major%%.*}
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
+mkdir -p "$bin"
+
+say() { printf '[kubernetes-tools] %s\n' "$*"; }
+
+k8s_ldflags() {
+  local flags="-s -w" pkg info build_date
+  # The release's own date (from the proxy's .info) keeps rebuilds byte-identical.
+  info=$(go mod download -json "k8s.io/kubernetes@$k8s_version" | sed -n 's/.*"Info": "\(.*\)".*/\1/p')
+  build_date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
+  # Components check each other's versions, and client-go keeps its own copy of the variables.
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=$k8s_major -X $pkg.gitMinor=$k8s_minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date -X $pkg.gitCommit=$k8s_version"
+  done
+  printf '%s' "$flags"
+}
+
+require_go() {
+  local have=""
+  command -v go >/dev/null 2>&1 && have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+  if [[ -n $have && $(printf '%s\n%s\n' "$required_go" "$have" | sort -V | head -n1) == "$required_go" ]]; then
+    return 0
+  fi
+  say "ERROR: building Kubernetes $k8s_version needs Go >= $required_go (found: ${have:-none})."
+  say "Install Go $required_go or newer (https://go.dev/doc/install), or install kube-apiserver,"
+  say "kube-controller-manager, kube-scheduler, kubectl $k8s_version and etcd ${etcd_version#v} yourself"
+  say "(e.g. KUBEBUILDER_ASSETS from setup-envtest) and put them on PATH."
+  exit 2
+}
+
+# go build in the background, with a progress line every 15 s instead of thousands of names.
+build() {
+  local out=$1 pkg=$2 what=$3 ldflags=$4
+  local log="$log_dir/build-${out##*/}.log"
+  local start=$SECONDS status=0 pid
+  require_go
+  say "building $what -> $out"
+  nice -n "${TFMESH_BUILD_NICE:-19}" go build -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+      sleep 1
+      kill -0 "$pid" 2>/dev/null || break 2
+    done
+    say "  ... $what: $((SECONDS - start))s, $(grep -c '^go: downloading' "$log" || true) modules downloaded," \
+      "$(grep -vc '^go: ' "$log" || true) packages compiled"
+  done
+  wait "$pid" || status=$?
+  if ((status != 0)) || [[ ! -x $out.tmp ]]; then
+    say "build of $what FAILED; last lines of $log:"
+    tail -n 30 "$log" >&2
+    rm -f "$out.tmp"
+    return 1
+  fi
+  mv -f "$out.tmp" "$out"
+  say "built $what in $((SECONDS - start))s ($(du -m "$out" | cut -f1) MB)"
+}
+
+sources_hash() {
+  cat go.mod go.sum | sha256sum | cut -c1-16
+}
+
+# name -> package, the version the binary must report, the command that prints it, its ldflags kind
+target() {
+  case $1 in
+    etcd) printf '%s\n' go.etcd.io/etcd/server/v3 "${etcd_version#v}" "--version" etcd ;;
+    kubectl) printf '%s\n' k8s.io/kubernetes/cmd/kubectl "$k8s_version" "version --client" k8s ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler)
+      printf '%s\n' "k8s.io/kubernetes/cmd/$1" "$k8s_version" "--version" k8s ;;
+    *) say "ERROR: unknown binary '$1' (known: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)"; exit 1 ;;
+  esac
+}
+
+names=("$@")
+# The API server first: it compiles most of what the others share.
+((${#names[@]})) || names=(kube-apiserver etcd kube-controller-manager kube-scheduler kubectl)
+hash=$(sources_hash)
+first=1
+for name in "${names[@]}"; do
+  mapfile -t t < <(target "$name")
+  pkg=${t[0]} version=${t[1]} version_cmd=${t[2]} kind=${t[3]}
+  out="$bin/$name" stamp="$bin/.$name.stamp" want="$version $hash"
+  # shellcheck disable=SC2086 # version_cmd is our own fixed words
+  if [[ -x $out && -f $stamp && $(cat "$stamp") == "$want" ]] && "$out" $version_cmd 2>/dev/null | grep -qF "$version"; then
+    say "$name $version is up to date"
+    continue
+  fi
+  if ((first)); then
+    say "the first build downloads ~1 GB of modules and compiles for 15-25 minutes on 2 cores"
+    first=0
+  fi
+  require_go
+  ldflags="-s -w"
+  [[ $kind == k8s ]] && ldflags=$(k8s_ldflags)
+  build "$out" "$pkg" "$name $version" "$ldflags"
+  printf '%s\n' "$want" >"$stamp"
+done

@@ -1,0 +1,13 @@
+//go:build tools
+
+// Package tools pins the Kubernetes control plane (and the etcd its client is built against) that
+// the lab runs when no usable binaries are installed.
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
