@@ -1,6 +1,7 @@
 // Clients of every wire API of a lab, as the admin user: what e2e tests and benchmarks drive and
-// check the lab through.
-import { NsmClient } from "../wire/nsm/client.ts";
+// check the lab through. NSM is its gRPC API (the lab's nsmGrpc endpoint), as an NSM client
+// (nsc) speaks it.
+import { NsmGrpcClient } from "../wire/nsm/grpcClient.ts";
 import { OpenStackClient } from "../wire/openstack/index.ts";
 import { PodsClient } from "../wire/pods.ts";
 import { TfClient } from "../wire/tf.ts";
@@ -10,7 +11,7 @@ import type { TestLab } from "./lab.ts";
 export interface LabClients {
   tf: TfClient;
   openstack: OpenStackClient;
-  nsm: NsmClient;
+  nsm: NsmGrpcClient;
   pods: PodsClient;
 }
 
@@ -33,7 +34,7 @@ export function endpointClients(endpoints: LabEndpoints, opts: { retries?: numbe
   return {
     openstack,
     tf: new TfClient({ baseUrl: endpoints.tf, token: () => openstack.keystone.token(), ...opts }),
-    nsm: new NsmClient(endpoints.nsm, opts),
+    nsm: new NsmGrpcClient(endpoints.nsmGrpc, { retries: opts.retries ?? 3, unreachableHint: "is the lab daemon running? (npx tfmesh lab up)" }),
     pods: new PodsClient(endpoints.pods, opts),
   };
 }

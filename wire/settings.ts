@@ -24,7 +24,8 @@ export interface OpenStackSettings {
 
 export interface Settings {
   tfApiUrl: string;
-  nsmUrl: string;
+  /** NSM's gRPC API (the NSMgr), as NSM_CONNECT_TO names it: tcp://host:port or unix:///path. */
+  nsmTarget: string;
   podsUrl: string;
   /** vRouter agent port API per compute node name. */
   agents: Record<string, string>;
@@ -43,6 +44,8 @@ export interface LabEndpoints {
   neutron?: string;
   glance?: string;
   nsm?: string;
+  /** NSM's gRPC API: tcp://127.0.0.1:<port>. */
+  nsmGrpc?: string;
   pods?: string;
   agents?: Record<string, string>;
   credentials?: { username?: string; password?: string; project?: string; domain?: string };
@@ -51,7 +54,7 @@ export interface LabEndpoints {
 const LAB_DEFAULTS = {
   tf: "http://127.0.0.1:8082",
   keystone: "http://127.0.0.1:5000/v3",
-  nsm: "http://127.0.0.1:5001",
+  nsmGrpc: "tcp://127.0.0.1:5003",
   pods: "http://127.0.0.1:5002",
   agents: {
     "compute-1": "http://127.0.0.1:9091",
@@ -102,6 +105,50 @@ function parseAgents(raw: string, origin: string): Record<string, string> {
   return parsed as Record<string, string>;
 }
 
+/** Why `target` is not a gRPC target NSM takes (tcp://host:port, unix:///path), or undefined. */
+export function checkGrpcTarget(target: string): string | undefined {
+  const example = "tcp://host:port or unix:///path (as NSM_CONNECT_TO)";
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return `must be ${example}, got ${JSON.stringify(target)}`;
+  }
+  if (url.protocol === "unix:") {
+    return url.host === "" && url.pathname.startsWith("/") && url.pathname.length > 1 ? undefined : `must name an absolute socket path, unix:///path, got ${JSON.stringify(target)}`;
+  }
+  if (url.protocol !== "tcp:") return `must be ${example}, got ${JSON.stringify(target)}`;
+  if (!url.hostname || !url.port || (url.pathname !== "" && url.pathname !== "/") || url.search || url.username) {
+    return `must be tcp://host:port with a host and a port and nothing after them, got ${JSON.stringify(target)}`;
+  }
+  return undefined;
+}
+
+/** The keys of the JSON NSM API the provider no longer speaks: set, they fail with what to set instead. */
+const RETIRED_NSM_KEYS: Array<{ key: string; origin: "config" | "env"; instead: string }> = [
+  { key: "tfmesh:nsmUrl", origin: "config", instead: "tfmesh:nsmConnectTo" },
+  { key: "TFMESH_NSM_URL", origin: "env", instead: "TFMESH_NSM_CONNECT_TO" },
+];
+
+function refuseRetiredNsmKeys(config: ConfigGetter, env: NodeJS.ProcessEnv): void {
+  for (const { key, origin, instead } of RETIRED_NSM_KEYS) {
+    const value = origin === "config" ? config(key) : env[key];
+    if (value === undefined || value === "") continue;
+    throw new Error(
+      `${key} is no longer read: tfmesh speaks NSM's gRPC API now, not the lab's JSON one. ` +
+        `Remove ${key} and set ${instead} to the NSMgr's gRPC target (tcp://host:port or unix:///path, as NSM_CONNECT_TO; the lab's is its nsmGrpc endpoint, tcp://127.0.0.1:5003 by default)`,
+    );
+  }
+}
+
+/** Where the NSM target came from, named as the user sets it. */
+function nsmTargetOrigin(config: ConfigGetter, env: NodeJS.ProcessEnv, endpointsFile: string | undefined): string {
+  const fromConfig = config("tfmesh:nsmConnectTo");
+  if (fromConfig !== undefined && fromConfig !== "") return "tfmesh:nsmConnectTo";
+  for (const name of ["TFMESH_NSM_CONNECT_TO", "NSM_CONNECT_TO"]) if (env[name]) return name;
+  return endpointsFile ? `nsmGrpc in ${endpointsFile}` : "the NSM target";
+}
+
 export interface ResolveOptions {
   config?: ConfigGetter;
   env?: NodeJS.ProcessEnv;
@@ -127,10 +174,14 @@ export function resolveSettings(opts: ResolveOptions = {}): Settings {
     ? parseAgents(agentsRaw, config("tfmesh:agents") !== undefined ? "tfmesh:agents" : "TFMESH_AGENTS")
     : (lab?.agents ?? LAB_DEFAULTS.agents);
   const creds = lab?.credentials ?? {};
+  refuseRetiredNsmKeys(config, env);
+  const nsmTarget = pick("tfmesh:nsmConnectTo", ["TFMESH_NSM_CONNECT_TO", "NSM_CONNECT_TO"], lab?.nsmGrpc, LAB_DEFAULTS.nsmGrpc);
+  const badTarget = checkGrpcTarget(nsmTarget);
+  if (badTarget) throw new Error(`${nsmTargetOrigin(config, env, lab?.nsmGrpc !== undefined ? file : undefined)} ${badTarget}`);
 
   return {
     tfApiUrl: pick("tfmesh:tfApiUrl", ["TFMESH_TF_API_URL"], lab?.tf, LAB_DEFAULTS.tf),
-    nsmUrl: pick("tfmesh:nsmUrl", ["TFMESH_NSM_URL"], lab?.nsm, LAB_DEFAULTS.nsm),
+    nsmTarget,
     podsUrl: pick("tfmesh:podsUrl", ["TFMESH_PODS_URL"], lab?.pods, LAB_DEFAULTS.pods),
     agents,
     openstack: {

@@ -4,7 +4,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { ConnectionError } from "../../lib/http/client.ts";
 import { LAB_START_HINT, resolveSettings } from "../../wire/settings.ts";
 import type { ConfigGetter, Settings } from "../../wire/settings.ts";
-import { NsmClient } from "../../wire/nsm/client.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import { isNsmUnreachable } from "../../wire/nsm/grpcErrors.ts";
 import { OpenStackClient } from "../../wire/openstack/index.ts";
 import type { ClientOptions } from "../../wire/openstack/index.ts";
 import { PodsClient } from "../../wire/pods.ts";
@@ -14,7 +15,8 @@ import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 export interface Clients {
   tf: TfClient;
   openstack: OpenStackClient;
-  nsm: NsmClient;
+  /** NSM's gRPC API: Request, Close and the monitor of the NSMgr, the registry's Register, Find, Unregister. */
+  nsm: NsmGrpcClient;
   pods: PodsClient;
 }
 
@@ -35,6 +37,7 @@ export function useConfig(getter: ConfigGetter | undefined): void {
 }
 
 function reset(): void {
+  for (const c of clientCache.values()) c.nsm.dispose();
   settingsCache = undefined;
   clientCache.clear();
   agentCache.clear();
@@ -77,7 +80,11 @@ export function connect(s: Settings, config: ConfigGetter, opts: ClientOptions):
       ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
       unreachableHint: LAB_START_HINT,
     }),
-    nsm: new NsmClient(s.nsmUrl, opts),
+    nsm: new NsmGrpcClient(s.nsmTarget, {
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      retries: opts.retries ?? 3,
+      unreachableHint: opts.unreachableHint ?? LAB_START_HINT,
+    }),
     pods: new PodsClient(s.podsUrl, opts),
   };
 }
@@ -110,7 +117,7 @@ export async function lookup<T>(fn: () => Promise<T>): Promise<Lookup<T>> {
   try {
     return { status: "ok", value: await fn() };
   } catch (err) {
-    if (err instanceof ConnectionError) return { status: "unreachable" };
+    if (err instanceof ConnectionError || isNsmUnreachable(err)) return { status: "unreachable" };
     return { status: "failed", message: (err as Error).message ?? String(err) };
   }
 }

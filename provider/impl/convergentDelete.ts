@@ -194,7 +194,7 @@ export function connectionBlocker(c: Clients, conn: Connection): Blocker {
     what: `NSM connection ${conn.id}${pod ? ` (pod ${pod}${ifname ? `, interface ${ifname}` : ""})` : ""}`,
     ...(owner !== undefined ? { owner } : {}),
     remove: () => c.nsm.close({ id: conn.id }),
-    fix: `close it with \`curl -X POST ${settings().nsmUrl}/nsmgr/close -H 'content-type: application/json' -d '{"id":"${conn.id}"}'\`${owner ? `, or delete the resource ${owner}` : pod ? `, or delete pod ${pod}` : ""}`,
+    fix: `close it with NSM's Close (networkservice.NetworkService/Close, connection id "${conn.id}") at ${settings().nsmTarget}${owner ? `, or delete the resource ${owner}` : pod ? `, or delete pod ${pod}` : ""}`,
   };
 }
 

@@ -87,6 +87,6 @@ export async function networkService({ clients, settings }: LookupContext, args:
   const fn = "getNetworkService";
   const name = args?.[oneOf(fn, args, ["name"] as const)]!;
   const ns = await clients.nsm.getNetworkService(name);
-  if (!ns) throw new LookupError(fn, "name", `there is no network service "${name}" in the NSM registry at ${settings.nsmUrl}`);
+  if (!ns) throw new LookupError(fn, "name", `there is no network service "${name}" in the NSM registry at ${settings.nsmTarget}`);
   return networkServiceOutputs(ns, undefined);
 }

@@ -12,7 +12,8 @@ import { checkFqName } from "../../lib/validate/fqname.ts";
 import { checkK8sName, checkResourceName } from "../../lib/validate/names.ts";
 import { FORWARDER_SERVICE } from "../../wire/nsm/api.ts";
 import type { NetworkService } from "../../wire/nsm/api.ts";
-import { isStatus } from "../../lib/http/client.ts";
+import { Code } from "@connectrpc/connect";
+import { isNsmCode } from "../../wire/nsm/grpcErrors.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
 import { deleteConverging, networkServiceBlockers } from "./convergentDelete.ts";
 import { OWNER, checkOwner, ownerOf } from "./identity.ts";
@@ -75,7 +76,7 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
     if (!known.has(forwarder)) {
       f.add("forwarder", `unknown forwarder "${forwarder}"; known: ${[...known].sort().join(", ")}`);
     } else if (reg.status === "ok" && reg.types.length > 0 && !reg.types.includes(forwarder)) {
-      f.add("forwarder", `no "${forwarder}" forwarder is registered in NSM at ${settings().nsmUrl} (registered: ${reg.types.join(", ")})`);
+      f.add("forwarder", `no "${forwarder}" forwarder is registered in NSM at ${settings().nsmTarget} (registered: ${reg.types.join(", ")})`);
     }
   }
 
@@ -128,7 +129,7 @@ async function assertVirtualNetworkExists(inputs: NetworkServiceInputs): Promise
   if (!uuid) throw new Error(`virtualNetwork: ${inputs.virtualNetwork} does not exist in TF at ${settings().tfApiUrl}`);
 }
 
-const alreadyRegistered = (name: string) => `network service "${name}" is already registered in NSM at ${settings().nsmUrl}; pick another name`;
+const alreadyRegistered = (name: string) => `network service "${name}" is already registered in NSM at ${settings().nsmTarget}; pick another name`;
 
 /**
  * Whether a record found under the name of a new service may be taken over: true when it is the
@@ -181,7 +182,7 @@ async function remove(id: string, props: Record<string, unknown>): Promise<void>
     what: `network service "${id}"`,
     ...(owner !== undefined ? { owner } : {}),
     attempt: () => c.nsm.deleteNetworkService(id),
-    inUse: (err) => isStatus(err, 409),
+    inUse: (err) => isNsmCode(err, Code.FailedPrecondition),
     blockers: () => networkServiceBlockers(c, id),
   });
 }

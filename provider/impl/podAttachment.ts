@@ -4,7 +4,9 @@
 // inputs) heals the connection the first attempt made instead of adding a second interface;
 // delete is Close. The connection carries the URN as label tfmesh-owner. The forwarder chooses
 // the interface name (nsm-<n>) unless the program asks for one, and the outputs read it back from
-// the connection's kernel mechanism. Refresh reads the connection as the forwarder checks it now:
+// the connection's kernel mechanism. All of it is NSM's gRPC API (Request, Close, and the NSMgr's
+// MonitorConnections for a read). Refresh reads the connection as the forwarder checks it now
+// (the monitor's initial state transfer of a scope selecting the connection's path segment id):
 // one whose data plane broke shows as state DOWN, and the next update re-requests it, which
 // rebuilds what is missing.
 import { randomUUID } from "node:crypto";
@@ -14,7 +16,8 @@ import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL } from "../../wire/nsm/ap
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import type { PodInfo } from "../../wire/pods.ts";
 import { crashPoint } from "../../lib/crashPoint.ts";
-import { clients, configure, settings } from "./context.ts";
+import { problemOf } from "../../wire/nsm/protoMapping.ts";
+import { clients, configure, progress, settings } from "./context.ts";
 import { OWNER, OWNER_KEY, checkOwner, ownerOf, ownerUuid } from "./identity.ts";
 import { Failures, changedKeys, compact, inputsOf, isUnknown, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
@@ -160,6 +163,7 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   // The forwarder checks the data plane it built (interface, MAC, address, the VN's port) and answers DOWN when it broke.
   const conn = await clients().nsm.getConnection(id);
   if (!conn) return { id: "" };
+  if (conn.state === "DOWN") progress(`NSM connection ${id} (pod ${conn.labels?.[POD_LABEL] ?? "?"}) is DOWN: ${problemOf(conn) ?? "no reason given"}; the next up requests it again`);
   const old = props as unknown as PodAttachmentOutputs;
   const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns }), networkService: conn.network_service };
   const was = inputsOf(props);

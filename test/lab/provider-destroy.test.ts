@@ -129,7 +129,7 @@ describe("deleting a service that connections still use", () => {
     const svc = await service("s1");
     await connect("foreign-conn", "s1");
     const err = await networkService.delete!(svc.id, svc.outs).then(() => undefined, (e: Error) => e);
-    expect(err?.message).toContain(`network service "s1" is still used by:\n  - NSM connection foreign-conn (pod client, interface nsm-1), not made by tfmesh: close it with \`curl -X POST ${lab.endpoints.nsm}/nsmgr/close`);
+    expect(err?.message).toContain(`network service "s1" is still used by:\n  - NSM connection foreign-conn (pod client, interface nsm-1), not made by tfmesh: close it with NSM's Close (networkservice.NetworkService/Close, connection id "foreign-conn") at ${lab.endpoints.nsmGrpc}`);
     expect(await api.nsm.getNetworkService("s1")).toBeDefined();
     await api.nsm.close({ id: "foreign-conn" });
     await networkService.delete!(svc.id, svc.outs);

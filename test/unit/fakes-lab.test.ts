@@ -2,14 +2,27 @@
 // and against the lab's own services (in process, no kernel: TF, Keystone, Nova, Neutron, Glance on a
 // temp sqlite store; the pod runtime API over a stand-in for the kernel side) give the same status,
 // the same shape (every key, at every depth, with the same kind of value) and, where the data is the
-// same, the same values and messages. NSM is not compared here: its fake decides interface names and
-// answers the check as the forwarders do, without a kernel or TF behind it.
+// same, the same values and messages. NSM's gRPC API is compared with the lab's gRPC front (its
+// registry and manager over a stand-in tungsten forwarder that builds nothing): the same answers of
+// the registry, the same refusals (code and message), connections of the same shape as the
+// provider reads them, and the monitor's checked state.
 import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { close, listen } from "../../lib/http/server.ts";
 import { POD_PLEN, podAddress, podMac, podNetns } from "../../lab/dataplane/names.ts";
 import { createPodsServer } from "../../lab/pods/server.ts";
 import { openDb } from "../../lab/store/db.ts";
+import { createNsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
+import { nsmStores } from "../../lab/nsm/store.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { forwarderEndpoint } from "../../wire/nsm/api.ts";
+import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import { problemOf } from "../../wire/nsm/protoMapping.ts";
+import { interfaceOf, withContext, withInterfaceName } from "../../nsm/connection.ts";
+import { forwarder, ForwarderRegistry } from "../../nsm/forwarder.ts";
+import { Manager } from "../../nsm/manager.ts";
+import { Registry } from "../../nsm/registry.ts";
 import { CREDS, call, removeDir, startLab, stopLab, tempDir, token } from "../lab/tf-harness.ts";
 import type { Lab, Reply } from "../lab/tf-harness.ts";
 import { PASSWORD, startFakeCloud } from "./providerFakes.ts";
@@ -363,5 +376,139 @@ describe("pod runtime", () => {
       await same("DELETE", `/pods/${name}`);
     }
     await same("GET", "/pods");
+  });
+});
+
+describe("NSM (gRPC)", () => {
+  const dir = tempDir("tfmesh-fakes-nsm-");
+  let server: ReturnType<typeof createNsmGrpcServer>;
+  let real: NsmGrpcClient;
+  let fake: NsmGrpcClient;
+  /** Interfaces ("<pod>/<name>") the stand-in forwarder's check finds gone. */
+  const lost = new Set<string>();
+  beforeAll(async () => {
+    // The tungsten forwarder as the provider sees it: an interface nsm-<n>, an address, a route via the VN's gateway (as to its other subnets), a MAC.
+    let n = 0;
+    const key = (c: Connection) => `${c.labels?.podName}/${interfaceOf(c)}`;
+    const standIn = forwarder("tungsten", [
+      {
+        name: "tungsten/stand-in",
+        async request(c, next) {
+          const named = withInterfaceName(c, interfaceOf(c) ?? `nsm-${++n}`);
+          const built = c.context?.ip_context ? named : withContext(named, { ip_context: { src_ip_addrs: ["10.1.1.250/24"], src_routes: [{ prefix: "10.1.2.0/24", nextHop: "10.1.1.254" }] }, ethernet_context: { src_mac: "02:00:00:00:00:01" } });
+          lost.delete(key(built));
+          return next.request(built);
+        },
+        close: (c, next) => next.close(c),
+        check: async (c, next) => (lost.has(key(c)) ? `tungsten/stand-in: interface ${interfaceOf(c)} is gone` : next.check(c)),
+      },
+    ]);
+    const stores = nsmStores(openDb(dir));
+    const forwarders = new ForwarderRegistry([standIn]);
+    const registry = new Registry(stores, { checkService: (s) => forwarders.checkService(s) });
+    const manager = new Manager({ registry, connections: stores.connections, forwarders });
+    for (const type of ["tungsten", "kernel"]) registry.registerEndpoint(forwarderEndpoint(type, "k8s-1"));
+    server = createNsmGrpcServer({ registry, manager });
+    real = new NsmGrpcClient(`tcp://127.0.0.1:${await listen(server, 0)}`, { timeoutMs: 10_000 });
+    fake = new NsmGrpcClient(cloud.nsmTarget, { timeoutMs: 10_000 });
+  });
+  afterAll(async () => {
+    real?.dispose();
+    fake?.dispose();
+    if (server) {
+      server.closeAllConnections();
+      await close(server);
+    }
+    removeDir(dir);
+  });
+
+  /** Both answers, or both refusals with the same code and message. */
+  async function both<T>(call: (c: NsmGrpcClient) => Promise<T>): Promise<{ fake: T; real: T }> {
+    const [f, r] = await Promise.all([fake, real].map((c) => call(c).then((value) => ({ value }), (e: unknown) => ({ error: ConnectError.from(e) }))));
+    if ("error" in r! || "error" in f!) {
+      expect("error" in f! && [f.error.code, f.error.rawMessage]).toEqual("error" in r! && [r.error.code, r.error.rawMessage]);
+      return { fake: undefined as T, real: undefined as T };
+    }
+    return { fake: f!.value, real: r!.value };
+  }
+  const red = { name: "red", payload: "ETHERNET" as const, forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } };
+  const attach = (id: string, over: Partial<Connection> = {}): NetworkServiceRequest => ({
+    connection: { id, network_service: "red", labels: { nodeName: "k8s-1", podName: "web" }, ...over },
+    mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { inodeURL: "file:///var/run/netns/tfm-pod-web", netnsName: "tfm-pod-web" } }],
+  });
+  /** A connection as PodAttachment reads it; the lab's extra_context and MTU the fake leaves out. */
+  const asRead = (c: Connection | undefined) => {
+    if (!c) return c;
+    const { extra_context: _x, MTU: _m, ...context } = c.context ?? {};
+    return { ...c, context };
+  };
+
+  it("registers, finds and unregisters services as the lab's registry does", async () => {
+    const registered = await both((c) => c.upsertNetworkService(red));
+    expect(registered.fake).toEqual(registered.real);
+    const found = await both((c) => c.getNetworkService("red"));
+    expect(found.fake).toEqual(found.real);
+    expect(await both((c) => c.getNetworkService("blue"))).toEqual({ fake: undefined, real: undefined });
+    const listed = await both((c) => c.listNetworkServices());
+    expect(listed.fake).toEqual(listed.real);
+    await both((c) => c.unregisterService("blue"));
+    const forwarders = await both((c) => c.listEndpoints("forwarder"));
+    const named = (es: Array<{ name: string; network_service_labels?: unknown }>) => es.map(({ name, network_service_labels }) => ({ name, network_service_labels }));
+    expect(named(forwarders.fake)).toEqual(named(forwarders.real));
+  });
+
+  it("answers Request with a connection of the lab's shape and values, reads it through the monitor, and closes it", async () => {
+    const made = await both((c) => c.request(attach("c-1")));
+    expect(shapeOf(asRead(made.fake))).toEqual(shapeOf(asRead(made.real)));
+    const fixed = ({ id, network_service, labels, mechanism, path, network_service_endpoint_name, payload, state }: Connection) => ({ id, network_service, labels, mechanism, path, network_service_endpoint_name, payload, state });
+    expect(fixed(made.fake)).toEqual(fixed(made.real));
+    const again = await both((c) => c.request(attach("c-1")));
+    expect(again.fake.mechanism?.parameters?.name).toBe(again.real.mechanism?.parameters?.name);
+    const second = await both((c) => c.request(attach("c-2")));
+    expect(second.fake.mechanism?.parameters?.name).toBe(second.real.mechanism?.parameters?.name);
+    const read = await both((c) => c.getConnection("c-1"));
+    expect(fixed(read.fake!)).toEqual(fixed(read.real!));
+    expect(shapeOf(asRead(read.fake))).toEqual(shapeOf(asRead(read.real)));
+    const listed = await both((c) => c.listConnections());
+    expect(listed.fake.map((c) => c.id).sort()).toEqual(listed.real.map((c) => c.id).sort());
+    expect(await both((c) => c.getConnection("nobody"))).toEqual({ fake: undefined, real: undefined });
+  });
+
+  it("the monitor answers a connection whose interface is gone as DOWN, the reason in the manager's segment", async () => {
+    cloud.state.lostInterfaces.add("web/nsm-1");
+    lost.add("web/nsm-1");
+    const down = await both((c) => c.getConnection("c-1"));
+    expect([down.fake?.state, down.real?.state]).toEqual(["DOWN", "DOWN"]);
+    const at = (c: Connection | undefined) => c?.path?.path_segments.findIndex((s) => s.metrics?.["tfmesh.problem"] !== undefined);
+    expect(at(down.fake)).toBe(at(down.real));
+    expect(at(down.real)).toBe(0);
+    expect(problemOf(down.real!)).toBe("tungsten/stand-in: interface nsm-1 is gone");
+    expect(problemOf(down.fake!)).toBeDefined();
+    const healed = await both((c) => c.request(attach("c-1")));
+    expect([healed.fake.state, healed.real.state]).toEqual(["UP", "UP"]);
+    const up = await both((c) => c.getConnection("c-1"));
+    expect([up.fake?.state, up.real?.state, problemOf(up.fake!), problemOf(up.real!)]).toEqual(["UP", "UP", undefined, undefined]);
+  });
+
+  it("refuses as the lab does: an unknown service, a bad id, no node label, unregistering a used or unknown service", async () => {
+    const refusals: Array<[string, (c: NsmGrpcClient) => Promise<unknown>, Code]> = [
+      ["unknown service", (c) => c.request(attach("c-9", { network_service: "blue" })), Code.NotFound],
+      ["bad id", (c) => c.request(attach("-bad id")), Code.InvalidArgument],
+      ["no node", (c) => c.request(attach("c-9", { labels: { podName: "web" } })), Code.InvalidArgument],
+      ["in use", (c) => c.unregisterService("red"), Code.FailedPrecondition],
+      ["unknown", (c) => c.unregisterService("blue"), Code.NotFound],
+    ];
+    for (const [what, call, code] of refusals) {
+      const [f, r] = await Promise.all([call(fake), call(real)].map((p) => p.then(() => undefined, (e: unknown) => ConnectError.from(e))));
+      expect(r?.code, what).toBe(code);
+      expect([f?.code, f?.rawMessage], what).toEqual([r?.code, r?.rawMessage]);
+    }
+  });
+
+  it("Close removes a connection, twice or unknown alike; then the service unregisters", async () => {
+    for (const id of ["c-1", "c-2", "c-1", "nobody"]) await both((c) => c.close({ id }));
+    expect(await both((c) => c.listConnections())).toEqual({ fake: [], real: [] });
+    await both((c) => c.unregisterService("red"));
+    expect(await both((c) => c.listNetworkServices())).toEqual({ fake: [], real: [] });
   });
 });

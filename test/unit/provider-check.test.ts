@@ -209,7 +209,7 @@ describe("with the APIs reachable, check also catches what would fail at create"
   it("a pod or network service name already in use", async () => {
     t.cloud.state.pods.set("busy", { name: "busy", node: "k8s-1", netns: "tfm-pod-busy", uid: "u", eth0: { ip: "10.244.1.9", prefixLength: 16, mac: "02:00:00:00:00:09" }, status: "Running" });
     expect(await propertiesFailing(pod, { name: "busy" })).toEqual(["name"]);
-    t.cloud.state.services.set("svc", { name: "svc" });
+    t.cloud.state.services.set("svc", { name: "svc", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.9.0.0/24" } });
     expect(await propertiesFailing(networkService, { name: "svc", virtualNetwork: "default-domain:admin:red" })).toEqual(["name"]);
   });
 });

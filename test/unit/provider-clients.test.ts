@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, HttpError } from "../../lib/http/client.ts";
 import { LAB_START_HINT } from "../../wire/settings.ts";
-import { NsmClient } from "../../wire/nsm/client.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import { isNsmUnreachable } from "../../wire/nsm/grpcErrors.ts";
 import { OpenStackClient } from "../../wire/openstack/index.ts";
 import { PodsClient } from "../../wire/pods.ts";
 import { PASSWORD, startFakeCloud } from "./providerFakes.ts";
@@ -105,9 +107,14 @@ describe("OpenStack client", () => {
   });
 });
 
-describe("NSM client", () => {
+describe("NSM client (NSM's gRPC API)", () => {
+  let nsm: NsmGrpcClient;
+  beforeAll(() => {
+    nsm = new NsmGrpcClient(cloud.nsmTarget, { timeoutMs: 10_000 });
+  });
+  afterAll(() => nsm?.dispose());
+
   it("registers, reads and deletes a network service; absent ones read as undefined", async () => {
-    const nsm = new NsmClient(`${cloud.url}/nsm`);
     await nsm.upsertNetworkService({ name: "client-test", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
     expect((await nsm.getNetworkService("client-test"))?.tungsten?.virtual_network).toBe("default-domain:admin:red");
     expect((await nsm.listNetworkServices()).map((s) => s.name)).toContain("client-test");
@@ -117,10 +124,9 @@ describe("NSM client", () => {
   });
 
   it("requests and closes a connection; close of an unknown id succeeds", async () => {
-    const nsm = new NsmClient(`${cloud.url}/nsm`);
     await nsm.upsertNetworkService({ name: "conn-test", payload: "ETHERNET", forwarder: "tungsten" });
     const conn = await nsm.request({
-      connection: { id: "c-1", network_service: "conn-test", labels: { podName: "p" } },
+      connection: { id: "c-1", network_service: "conn-test", labels: { nodeName: "k8s-1", podName: "p" } },
       mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { name: "nsm-1" } }],
     });
     expect(conn.state).toBe("UP");
@@ -131,9 +137,51 @@ describe("NSM client", () => {
     await nsm.deleteNetworkService("conn-test");
   });
 
+  it("reads one connection through the monitor, in the state its check finds, with the reason when DOWN", async () => {
+    await nsm.upsertNetworkService({ name: "mon-test", payload: "ETHERNET", forwarder: "tungsten" });
+    const req = (id: string) => ({ connection: { id, network_service: "mon-test", labels: { nodeName: "k8s-1", podName: "mp" } } });
+    await nsm.request(req("m-1"));
+    await nsm.request(req("m-2"));
+    expect((await nsm.listConnections()).map((c) => c.id).sort()).toEqual(["m-1", "m-2"]);
+    expect((await nsm.getConnection("m-1"))?.state).toBe("UP");
+    cloud.state.lostInterfaces.add("mp/nsm-1");
+    const down = await nsm.getConnection("m-1");
+    expect(down?.state).toBe("DOWN");
+    expect(down?.path?.path_segments[0]?.metrics?.["tfmesh.problem"]).toBe("fake/check: interface nsm-1 is missing in pod mp");
+    expect((await nsm.getConnection("m-2"))?.state).toBe("UP");
+    for (const id of ["m-1", "m-2"]) await nsm.close({ id });
+    await nsm.deleteNetworkService("mon-test");
+  });
+
   it("lists the forwarders registered as endpoints of the forwarder service", async () => {
-    const eps = await new NsmClient(`${cloud.url}/nsm`).listEndpoints("forwarder");
+    const eps = await nsm.listEndpoints("forwarder");
     expect(eps.map((e) => e.name).sort()).toEqual(["kernel@k8s-1", "tungsten@k8s-1"]);
+  });
+
+  it("failures name the call, the target, the code and NSM's message", async () => {
+    const missing = await nsm.request({ connection: { id: "x-1", network_service: "nope", labels: { nodeName: "k8s-1" } } }).catch((e: unknown) => e);
+    expect((missing as Error).message).toBe(`NSM Request at ${cloud.nsmTarget} failed with NOT_FOUND: network service "nope" is not registered`);
+    expect(ConnectError.from(missing).code).toBe(Code.NotFound);
+    const bad = await nsm.request({ connection: { id: "x-1", network_service: "nope", labels: {} } }).catch((e: unknown) => e);
+    expect((bad as Error).message).toBe(`NSM Request at ${cloud.nsmTarget} failed with INVALID_ARGUMENT: connection x-1: label nodeName (the client's node) is required`);
+    expect(isNsmUnreachable(bad)).toBe(false);
+    await nsm.upsertNetworkService({ name: "used", payload: "ETHERNET", forwarder: "tungsten" });
+    await nsm.request({ connection: { id: "u-1", network_service: "used", labels: { nodeName: "k8s-1" } } });
+    await expect(nsm.deleteNetworkService("used")).rejects.toThrow(`NSM Unregister (network service) at ${cloud.nsmTarget} failed with FAILED_PRECONDITION: network service "used" is used by connection(s) u-1; close them first`);
+    await nsm.close({ id: "u-1" });
+    await nsm.deleteNetworkService("used");
+  });
+
+  it("an unreachable NSM says which target failed and how to start the lab, after its retries", async () => {
+    for (const target of ["tcp://127.0.0.1:9", "unix:///nonexistent/nsm.io.sock"]) {
+      const down = new NsmGrpcClient(target, { unreachableHint: LAB_START_HINT, retries: 1 });
+      for (const call of [() => down.request({ connection: { id: "x", network_service: "s" } }), () => down.getConnection("x"), () => down.listEndpoints()]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(isNsmUnreachable(err), target).toBe(true);
+        expect((err as Error).message).toMatch(new RegExp(`^NSM \\w+.* at ${target.replace(/[.\/]/g, "\\$&")}: cannot reach the server \\(E[A-Z]+\\)\\. Is the lab running\\? Start it with \`npx tfmesh lab up\``));
+      }
+      down.dispose();
+    }
   });
 });
 

@@ -15,6 +15,7 @@ const lab = {
   tf: "http://127.0.0.1:18082",
   keystone: "http://127.0.0.1:15000/v3",
   nsm: "http://127.0.0.1:15001",
+  nsmGrpc: "tcp://127.0.0.1:15003",
   pods: "http://127.0.0.1:15002",
   agents: { "k8s-1": "http://127.0.0.1:19093" },
   credentials: { username: "admin", password: "lab-secret", project: "admin", domain: "Default" },
@@ -37,7 +38,7 @@ describe("resolveSettings", () => {
   it("reads the running lab's endpoints.json under TFMESH_HOME when nothing else is set", () => {
     const s = resolveSettings({ env: { TFMESH_HOME: dir } });
     expect(s.tfApiUrl).toBe(lab.tf);
-    expect(s.nsmUrl).toBe(lab.nsm);
+    expect(s.nsmTarget).toBe(lab.nsmGrpc);
     expect(s.podsUrl).toBe(lab.pods);
     expect(s.agents).toEqual(lab.agents);
     expect(s.openstack).toMatchObject({ authUrl: lab.keystone, userName: "admin", password: "lab-secret", tenantName: "admin", userDomainName: "Default" });
@@ -57,24 +58,24 @@ describe("resolveSettings", () => {
     expect(s.openstack.password).toBe("env-secret");
     expect(s.openstack.tenantName).toBe("demo");
     expect(s.tfApiUrl).toBe("http://tf.example:8082");
-    expect(s.nsmUrl).toBe(lab.nsm);
+    expect(s.nsmTarget).toBe(lab.nsmGrpc);
   });
 
   it("stack config (openstack:* and tfmesh:*) wins over the environment", () => {
     const s = resolveSettings({
-      env: { TFMESH_HOME: dir, OS_PASSWORD: "env-secret", TFMESH_NSM_URL: "http://env-nsm" },
+      env: { TFMESH_HOME: dir, OS_PASSWORD: "env-secret", TFMESH_NSM_CONNECT_TO: "tcp://env-nsm:5003" },
       config: configOf({
         "openstack:password": "config-secret",
         "openstack:userName": "alice",
         "openstack:region": "RegionTwo",
-        "tfmesh:nsmUrl": "http://config-nsm",
+        "tfmesh:nsmConnectTo": "unix:///var/lib/networkservicemesh/nsm.io.sock",
         "tfmesh:agents": JSON.stringify({ "node-a": "http://agent-a:9091" }),
       }),
     });
     expect(s.openstack.password).toBe("config-secret");
     expect(s.openstack.userName).toBe("alice");
     expect(s.openstack.region).toBe("RegionTwo");
-    expect(s.nsmUrl).toBe("http://config-nsm");
+    expect(s.nsmTarget).toBe("unix:///var/lib/networkservicemesh/nsm.io.sock");
     expect(s.agents).toEqual({ "node-a": "http://agent-a:9091" });
   });
 
@@ -83,7 +84,29 @@ describe("resolveSettings", () => {
     expect(s.tfApiUrl).toBe("http://127.0.0.1:8082");
     expect(s.openstack.authUrl).toBe("http://127.0.0.1:5000/v3");
     expect(s.openstack.password).toBeUndefined();
+    expect(s.nsmTarget).toBe("tcp://127.0.0.1:5003");
     expect(s.endpointsFile).toBeUndefined();
+  });
+
+  it("takes NSM's target from the environment as NSM names it (TFMESH_NSM_CONNECT_TO, else NSM_CONNECT_TO)", () => {
+    expect(resolveSettings({ env: { TFMESH_HOME: dir, NSM_CONNECT_TO: "unix:///run/nsm.sock" } }).nsmTarget).toBe("unix:///run/nsm.sock");
+    expect(resolveSettings({ env: { TFMESH_HOME: dir, NSM_CONNECT_TO: "unix:///run/nsm.sock", TFMESH_NSM_CONNECT_TO: "tcp://10.0.0.1:5001" } }).nsmTarget).toBe("tcp://10.0.0.1:5001");
+  });
+
+  it("rejects an NSM target that is not tcp://host:port or unix:///path, naming where it came from", () => {
+    for (const bad of ["http://127.0.0.1:5001", "tcp://127.0.0.1", "tcp://h:1/x", "unix:relative.sock", "127.0.0.1:5003"]) {
+      expect(() => resolveSettings({ env: { TFMESH_HOME: dir }, config: configOf({ "tfmesh:nsmConnectTo": bad }) }), bad).toThrow(
+        new RegExp(`^tfmesh:nsmConnectTo must .*got "${bad.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}"`),
+      );
+    }
+    expect(() => resolveSettings({ env: { TFMESH_HOME: dir, TFMESH_NSM_CONNECT_TO: "nope" } })).toThrow(/^TFMESH_NSM_CONNECT_TO must be tcp:\/\/host:port or unix:\/\/\/path/);
+  });
+
+  it("refuses the JSON API's old keys, saying what to set instead", () => {
+    expect(() => resolveSettings({ env: { TFMESH_HOME: dir }, config: configOf({ "tfmesh:nsmUrl": "http://127.0.0.1:5001" }) })).toThrow(
+      /^tfmesh:nsmUrl is no longer read: .*set tfmesh:nsmConnectTo to the NSMgr's gRPC target \(tcp:\/\/host:port or unix:\/\/\/path/,
+    );
+    expect(() => resolveSettings({ env: { TFMESH_HOME: dir, TFMESH_NSM_URL: "http://127.0.0.1:5001" } })).toThrow(/^TFMESH_NSM_URL is no longer read: .*set TFMESH_NSM_CONNECT_TO/);
   });
 
   it("rejects a malformed agents map naming the key", () => {

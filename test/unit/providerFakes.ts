@@ -1,6 +1,6 @@
 // A fake of every API the provider talks to, each faked in its own module under fakes/ (Keystone,
-// Nova, Neutron, Glance, TF, NSM, pod runtime), all on one local server, each API under its own path
-// prefix. They answer as the lab does (shapes, statuses, error bodies; test/unit/fakes-lab.test.ts
+// Nova, Neutron, Glance, TF, pod runtime), all on one local server, each API under its own path
+// prefix, and NSM's gRPC API on a loopback port of its own (HTTP/2). They answer as the lab does (shapes, statuses, error bodies; test/unit/fakes-lab.test.ts
 // compares them with the lab's own services) with just enough behaviour for the clients and the
 // providers' CRUD. Not the lab: no kernel, no persistence, state a test can change directly.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -16,7 +16,7 @@ import type { KeystoneFakeState } from "./fakes/keystone.ts";
 import { mountApis } from "./fakes/mount.ts";
 import { fakeNeutron, RED_NETWORK, RED_SUBNET } from "./fakes/neutron.ts";
 import type { NeutronFakeState } from "./fakes/neutron.ts";
-import { closeConnectionsOfPod, fakeNsm } from "./fakes/nsm.ts";
+import { closeConnectionsOfPod, startFakeNsm } from "./fakes/nsm.ts";
 import type { NsmFakeState } from "./fakes/nsm.ts";
 import { fakeNova, NOVA_FLAVORS } from "./fakes/nova.ts";
 import type { NovaFakeState } from "./fakes/nova.ts";
@@ -32,6 +32,8 @@ export type FakeState = KeystoneFakeState & NovaFakeState & NeutronFakeState & G
 
 export interface FakeCloud {
   url: string;
+  /** NSM's gRPC API: tcp://127.0.0.1:<port>. */
+  nsmTarget: string;
   state: FakeState;
   /** endpoints.json pointing at this fake, for TFMESH_ENDPOINTS. */
   endpointsFile: string;
@@ -96,23 +98,24 @@ export async function startFakeCloud(): Promise<FakeCloud> {
     { prefix: "/network", server: fakeNeutron(state, requireToken) },
     { prefix: "/image", server: fakeGlance(state, requireToken) },
     { prefix: "/tf", server: fakeTf(state, { validToken: (t) => t !== undefined && state.validTokens.has(t), baseUrl: at("/tf") }) },
-    { prefix: "/nsm", server: fakeNsm(state) },
     { prefix: "/podsapi", server: fakePods(state, { closeByPod: (pod) => closeConnectionsOfPod(state, pod) }) },
   ]);
   const port = await listen(server, 0);
   url = `http://127.0.0.1:${port}`;
+  const nsm = await startFakeNsm(state);
   const dir = await mkdtemp(join(tmpdir(), "tfmesh-fake-"));
   const endpointsFile = join(dir, "endpoints.json");
   await writeFile(
     endpointsFile,
-    JSON.stringify({ tf: `${url}/tf`, keystone: `${url}/identity/v3`, nsm: `${url}/nsm`, pods: `${url}/podsapi`, agents: {}, credentials: CREDENTIALS }),
+    JSON.stringify({ tf: `${url}/tf`, keystone: `${url}/identity/v3`, nsmGrpc: nsm.target, pods: `${url}/podsapi`, agents: {}, credentials: CREDENTIALS }),
   );
   return {
     url,
+    nsmTarget: nsm.target,
     state,
     endpointsFile,
     close: async () => {
-      await close(server);
+      await Promise.all([close(server), nsm.close()]);
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -125,7 +128,7 @@ export async function unreachableEndpoints(): Promise<{ file: string; cleanup():
   const dead = "http://127.0.0.1:9";
   await writeFile(
     file,
-    JSON.stringify({ tf: dead, keystone: `${dead}/v3`, nsm: dead, pods: dead, agents: {}, credentials: { username: "admin", password: "x", project: "admin", domain: "Default" } }),
+    JSON.stringify({ tf: dead, keystone: `${dead}/v3`, nsmGrpc: "tcp://127.0.0.1:9", pods: dead, agents: {}, credentials: { username: "admin", password: "x", project: "admin", domain: "Default" } }),
   );
   return { file, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -389,3 +389,31 @@ export function endpointFromProto(m: reg.NetworkServiceEndpoint): api.NetworkSer
     expiration_time: m.expirationTime && timestampToIso(m.expirationTime),
   });
 }
+
+// --- why a connection is DOWN
+
+/** The path segment metric where the manager's monitor says why a connection is DOWN. */
+export const PROBLEM_METRIC = "tfmesh.problem";
+
+/**
+ * The connection as the manager's check found it: UP, or DOWN with `problem` in the metrics of the
+ * manager's own segment, the one before the forwarder's (named by network_service_endpoint_name);
+ * the last segment when there is no such one; stale reasons are dropped.
+ */
+export function withCheckedState(c: api.Connection, problem: string | undefined): api.Connection {
+  const segments = (c.path?.path_segments ?? []).map(({ metrics, ...s }): api.PathSegment => {
+    const { [PROBLEM_METRIC]: _stale, ...rest } = metrics ?? {};
+    return Object.keys(rest).length ? { ...s, metrics: rest } : s;
+  });
+  if (problem !== undefined && segments.length > 0) {
+    const forwarderAt = segments.findIndex((s) => s.name === c.network_service_endpoint_name);
+    const at = forwarderAt > 0 ? forwarderAt - 1 : segments.length - 1;
+    segments[at] = { ...segments[at]!, metrics: { ...segments[at]!.metrics, [PROBLEM_METRIC]: problem } };
+  }
+  return { ...c, state: problem === undefined ? "UP" : "DOWN", ...(c.path ? { path: { ...c.path, path_segments: segments } } : {}) };
+}
+
+/** Why the connection is DOWN, as the monitor reported it; undefined when it gave no reason. */
+export function problemOf(c: api.Connection): string | undefined {
+  return c.path?.path_segments.map((s) => s.metrics?.[PROBLEM_METRIC]).find((p) => p !== undefined);
+}
