@@ -37,6 +37,8 @@ export interface StartLabOptions {
   computeNodes?: string[];
   k8sNodes?: string[];
   auth?: LabInstanceOptions["auth"];
+  /** Run the Kubernetes control plane, with the lab as the kubelet of its k8s nodes (default off: it costs ~10 s and ~600 MB). */
+  kubernetes?: boolean;
 }
 
 export interface TestLab {
@@ -168,6 +170,7 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
     computeNodes: opts.computeNodes,
     k8sNodes: opts.k8sNodes,
     auth: opts.auth,
+    kubernetes: opts.kubernetes,
   });
   const registryFile = registerForSweep(config);
 

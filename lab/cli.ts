@@ -18,6 +18,7 @@ import { wipeStateDir } from "./stateFiles.ts";
 import { renderTopology } from "./topologyView.ts";
 import type { TopologyView } from "./topologyView.ts";
 import { findWorkload, WorkloadLookupError } from "./workloads.ts";
+import { kubernetesHealth, prepareKubernetesBinaries, renderKubernetesHealth, runKubectl } from "./kube/cliCommands.ts";
 
 const LAB_USAGE = `usage: tfmesh lab <command> [options]   (in the tfmesh repository: npm run lab -- <command>)
 
@@ -31,6 +32,8 @@ commands
                              such as scripts/red-blue.reachability.json; --json for the raw result
   exec <vm|pod> -- <cmd...>  run a command in a VM's (Nova name or id) or pod's namespace, e.g.
                              exec red-pod -- ip addr (output and exit code pass through)
+  kubectl <args...>          kubectl with the lab's kubeconfig, e.g. kubectl get nodes,pods -A -o wide
+                             (lab options go before "kubectl")
 
 options
   --instance <name>          lab instance (default "default")
@@ -40,6 +43,8 @@ options
   --auth keystone|noauth     (up, new instance) whether the APIs require Keystone tokens
   --compute-nodes a,b        (up, new instance) compute node names
   --k8s-nodes a,b            (up, new instance) k8s node names
+  --no-kubernetes            (up) no Kubernetes control plane (by default up runs one; the first
+                             start builds it from the Go module proxy, 15-25 minutes)
 `;
 
 /** A failure the user caused or can fix: printed without a stack. */
@@ -57,6 +62,7 @@ type Options = {
   json?: boolean;
   expect?: string;
   help?: boolean;
+  kubernetes?: boolean;
 };
 
 function parse(argv: string[]) {
@@ -81,7 +87,9 @@ function parse(argv: string[]) {
         json: { type: "boolean" },
         expect: { type: "string" },
         help: { type: "boolean", short: "h" },
+        kubernetes: { type: "boolean" },
       },
+      allowNegative: true,
     });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${LAB_USAGE}`);
@@ -101,6 +109,7 @@ function instanceOptions(o: Options): LabInstanceOptions {
     auth: o.auth as LabInstanceOptions["auth"],
     computeNodes: list(o["compute-nodes"]),
     k8sNodes: list(o["k8s-nodes"]),
+    kubernetes: o.kubernetes ?? true,
   };
 }
 
@@ -124,6 +133,7 @@ function printEndpoints(e: LabEndpoints, config: LabInstanceConfig): void {
     ["Glance", e.glance],
     ["NSM", e.nsm],
     ["pods", e.pods],
+    ...(e.kubernetes ? ([["Kubernetes", e.kubernetes.server], ["kubeconfig", e.kubernetes.kubeconfig]] as Array<[string, string]>) : []),
     ...Object.entries(e.agents).map(([node, url]): [string, string] => [`agent ${node}`, url]),
     ["endpoints.json", endpointsPath(config.stateDir)],
   ];
@@ -145,6 +155,7 @@ async function up(o: Options): Promise<number> {
   } else {
     out(`Starting lab "${config.name}" (prefix ${config.prefix}, state ${config.stateDir})`);
   }
+  if (config.kubernetes && running === undefined) await prepareKubernetesBinaries((line) => out(`  • ${line}`));
   const logFrom = logSize(config.stateDir);
   const pid = running ?? spawnDaemon(config, { detached: true }).pid;
   const t0 = Date.now();
@@ -210,6 +221,12 @@ async function status(o: Options): Promise<number> {
     ["NSM connections", c.connections],
   ];
   for (const [k, v] of counts) out(`  ${k.padEnd(16)}  ${v}`);
+  if (config.kubernetes) {
+    const health = await kubernetesHealth(config);
+    out("Kubernetes");
+    for (const line of renderKubernetesHealth(health)) out(line);
+    if (health.some((h) => !h.ok)) return 1;
+  }
   return 0;
 }
 
@@ -258,6 +275,12 @@ async function reach(o: Options): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // kubectl's own flags (-A, -o wide, ...) are not the lab's: everything after "kubectl" is kubectl's.
+  const kubectlAt = argv.indexOf("kubectl");
+  if (kubectlAt >= 0 && parse(argv.slice(0, kubectlAt)).command === undefined) {
+    const { opts } = parse(argv.slice(0, kubectlAt));
+    return runKubectl(existingInstance(opts), argv.slice(kubectlAt + 1));
+  }
   const { command, args, opts, passthrough } = parse(argv);
   if (opts.help || command === undefined || command === "help") {
     out(LAB_USAGE);

@@ -16,6 +16,8 @@ import type { LabEndpoints } from "./endpoints.ts";
 import { instanceFile, labNodes, loadInstance } from "./instance.ts";
 import type { LabInstanceConfig } from "./instance.ts";
 import { introspectionRoutes } from "./introspection.ts";
+import { createLabKubernetes } from "./kube/index.ts";
+import type { LabKubernetes } from "./kube/index.ts";
 import type { LabState } from "./introspection.ts";
 import { pidPath, runningDaemonPid, wipeKernel } from "./lifecycle.ts";
 import { wipeStateDir } from "./stateFiles.ts";
@@ -64,11 +66,13 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   const listening: ListeningServer[] = [];
   let dataplane: ReturnType<typeof createDataplane> | undefined;
   let nsm: ReturnType<typeof createNsm> | undefined;
+  let kube: LabKubernetes | undefined;
 
   const shutdown = async (wipe: boolean) => {
     health.status = "stopping";
     phase(wipe ? "stopping and removing the instance" : "stopping");
     await Promise.all(listening.map((s) => close(s)));
+    await kube?.stop().catch((e: Error) => log(`kubernetes stop: ${e.message}`));
     await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));
     if (wipe) await dataplane?.destroy();
     else await dataplane?.stop();
@@ -84,9 +88,23 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     const manager = nsm.manager;
 
     const state: LabState = { config, endpoints, health, nodes, store, dataplane, pods: () => pods.store, connections: () => manager.list().length };
+    const podRuntime = dataplane.podRuntime;
+    if (config.kubernetes) {
+      kube = createLabKubernetes({
+        config,
+        db,
+        runtime: podRuntime,
+        closeConnections: (name) => manager.closeByPod(name),
+        takenElsewhere: (name) => pods.store.get(name) !== undefined,
+        log,
+        phase,
+      });
+    }
+    const k8sOwned = kube;
     const pods = createPodsServer({
       db,
-      runtime: dataplane.podRuntime,
+      // The pod API removes runtime pods it has no record of: not those of Kubernetes pods.
+      runtime: k8sOwned ? { createPod: (p) => podRuntime.createPod(p), deletePod: (n) => podRuntime.deletePod(n), listPods: () => (podRuntime.listPods?.() ?? []).filter((n) => !k8sOwned.owns(n)) } : podRuntime,
       nsm: nsm.manager,
       nodes: config.k8sNodes,
       prefix: config.prefix,
@@ -131,6 +149,10 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     await pods.restore();
     phase("registering forwarders and healing connections");
     await nsm.start();
+    if (kube) {
+      phase("starting Kubernetes");
+      await kube.start();
+    }
     writeEndpoints(config.stateDir, endpoints);
     health.status = "ok";
     health.readyAt = new Date().toISOString();

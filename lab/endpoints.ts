@@ -19,6 +19,8 @@ export interface LabEndpoints {
   /** vRouter agent port API per node. */
   agents: Record<string, string>;
   credentials: LabCredentials;
+  /** The Kubernetes API server and an admin kubeconfig for it, when the instance runs Kubernetes. */
+  kubernetes?: { server: string; kubeconfig: string };
 }
 
 const ENDPOINTS_FILE = "endpoints.json";
@@ -40,6 +42,9 @@ export function endpointsFor(config: LabInstanceConfig): LabEndpoints {
     pods: local(p.pods),
     agents: Object.fromEntries(labNodes(config).map((n) => [n.name, local(p.agentBase + n.index)])),
     credentials: { ...config.credentials },
+    ...(config.kubernetes && p.kubeApiserver !== undefined
+      ? { kubernetes: { server: `https://127.0.0.1:${p.kubeApiserver}`, kubeconfig: path.join(config.stateDir, "kubeconfig") } }
+      : {}),
   };
 }
 

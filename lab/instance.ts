@@ -21,7 +21,16 @@ export interface LabPorts {
   pods: number;
   /** Agent i (computeNodes then k8sNodes) listens on agentBase + i. */
   agentBase: number;
+  /** The Kubernetes control plane's (lab/kube), set when the instance runs it. */
+  kubeApiserver?: number;
+  etcd?: number;
+  etcdPeer?: number;
+  kubeControllerManager?: number;
+  kubeScheduler?: number;
 }
+
+export const KUBE_PORT_KEYS = ["kubeApiserver", "etcd", "etcdPeer", "kubeControllerManager", "kubeScheduler"] as const;
+const DEFAULT_KUBE_PORTS = { kubeApiserver: 6443, etcd: 2379, etcdPeer: 2380, kubeControllerManager: 10257, kubeScheduler: 10259 };
 
 export interface LabCredentials {
   username: "admin";
@@ -39,6 +48,8 @@ export interface LabInstanceConfig {
   k8sNodes: string[];
   auth: "keystone" | "noauth";
   credentials: LabCredentials;
+  /** Whether the lab runs a Kubernetes control plane and is the kubelet of its k8s nodes (lab/kube). */
+  kubernetes?: boolean;
 }
 
 export interface LabInstanceOptions {
@@ -50,6 +61,8 @@ export interface LabInstanceOptions {
   computeNodes?: string[];
   k8sNodes?: string[];
   auth?: "keystone" | "noauth";
+  /** Run the Kubernetes control plane (default off); an existing instance can be switched on. */
+  kubernetes?: boolean;
 }
 
 export interface LabNode {
@@ -212,10 +225,24 @@ async function findFreePortRange(count: number, attempts = 200): Promise<number>
   throw new InstanceConfigError(`no ${count} consecutive free ports found on 127.0.0.1`);
 }
 
-async function autoPorts(nodeCount: number): Promise<LabPorts> {
-  const base = await findFreePortRange(8 + nodeCount);
+async function autoPorts(nodeCount: number, kubernetes: boolean): Promise<LabPorts> {
+  const base = await findFreePortRange(8 + nodeCount + (kubernetes ? KUBE_PORT_KEYS.length : 0));
   const agentBase = base + 7;
-  return { tf: base, keystone: base + 1, nova: base + 2, neutron: base + 3, glance: base + 4, nsm: base + 5, pods: base + 6, agentBase, nsmGrpc: agentBase + nodeCount };
+  const ports: LabPorts = { tf: base, keystone: base + 1, nova: base + 2, neutron: base + 3, glance: base + 4, nsm: base + 5, pods: base + 6, agentBase, nsmGrpc: agentBase + nodeCount };
+  return kubernetes ? { ...ports, ...kubePortsFrom(agentBase + nodeCount + 1) } : ports;
+}
+
+function kubePortsFrom(base: number): Pick<Required<LabPorts>, (typeof KUBE_PORT_KEYS)[number]> {
+  return { kubeApiserver: base, etcd: base + 1, etcdPeer: base + 2, kubeControllerManager: base + 3, kubeScheduler: base + 4 };
+}
+
+/** An instance switched to Kubernetes after its creation gets free ports for the control plane. */
+async function withKubernetes(stored: LabInstanceConfig): Promise<LabInstanceConfig> {
+  const ports = { ...stored.ports, ...kubePortsFrom(await findFreePortRange(KUBE_PORT_KEYS.length)) };
+  const config = { ...stored, kubernetes: true, ports };
+  validateConfig(config);
+  storeInstance(config);
+  return config;
 }
 
 /** An instance stored before NSM's gRPC port existed gets the port after its agents' (as auto ports place it). */
@@ -254,6 +281,11 @@ function validateConfig(c: LabInstanceConfig): void {
   must(checkPrefix(c.prefix));
   validateNodes(c.computeNodes, c.k8sNodes);
   validatePorts(c.ports, c.computeNodes.length + c.k8sNodes.length);
+  if (c.kubernetes !== undefined && typeof c.kubernetes !== "boolean") throw new InstanceConfigError(`kubernetes must be true or false, got ${JSON.stringify(c.kubernetes)}`);
+  if (c.kubernetes) {
+    const missing = KUBE_PORT_KEYS.filter((k) => c.ports[k] === undefined);
+    if (missing.length > 0) throw new InstanceConfigError(`an instance with kubernetes needs the ports ${missing.join(", ")}`);
+  }
   if (c.auth !== "keystone" && c.auth !== "noauth") throw new InstanceConfigError(`auth must be "keystone" or "noauth", got ${JSON.stringify(c.auth)}`);
   if (!c.credentials || typeof c.credentials.password !== "string" || c.credentials.password === "") {
     throw new InstanceConfigError("stored instance has no admin password");
@@ -295,6 +327,7 @@ export async function resolveInstance(
         if (v !== undefined && stored.ports[k as keyof LabPorts] !== v) clash(`port ${k}`, v, stored.ports[k as keyof LabPorts]);
       }
     }
+    if (opts.kubernetes === true && !stored.kubernetes) return withKubernetes(stored);
     return stored;
   }
 
@@ -302,7 +335,8 @@ export async function resolveInstance(
   const k8sNodes = opts.k8sNodes ?? [...DEFAULT_K8S_NODES];
   validateNodes(computeNodes, k8sNodes);
   const nodeCount = computeNodes.length + k8sNodes.length;
-  const ports = opts.ports === "auto" ? await autoPorts(nodeCount) : { ...DEFAULT_PORTS, ...opts.ports };
+  const kubernetes = opts.kubernetes === true;
+  const ports = opts.ports === "auto" ? await autoPorts(nodeCount, kubernetes) : { ...DEFAULT_PORTS, ...(kubernetes ? DEFAULT_KUBE_PORTS : {}), ...opts.ports };
   const config: LabInstanceConfig = {
     name,
     prefix: opts.prefix ?? derivePrefix(name),
@@ -312,6 +346,7 @@ export async function resolveInstance(
     k8sNodes,
     auth: opts.auth ?? "keystone",
     credentials: { username: "admin", password: randomBytes(18).toString("base64url"), project: "admin", domain: "Default" },
+    ...(kubernetes ? { kubernetes } : {}),
   };
   validateConfig(config);
   if (create) storeInstance(config);

@@ -3,7 +3,8 @@
 #   1. system packages the data plane runs (installed with apt-get only when a command is missing)
 #   2. node_modules (npm ci when missing or when package.json / package-lock.json changed)
 #   3. Node 24 from the `node` devDependency (node_modules/.bin/node)
-#   4. the Pulumi CLI, its Node.js language host and the dynamic-provider plugin (.tools/bin)
+#   4. the Pulumi CLI, its Node.js language host and the dynamic-provider plugin (.tools/bin);
+#      with TFMESH_KUBERNETES=1 or in CI also the Kubernetes control plane and provider plugin
 #   5. the real Python clients (openstacksdk, vnc_api) in the venv .tools/python, for one test
 #   6. the package build (dist/: JavaScript, declarations, source maps), skipped when no source changed
 # Usage: bash scripts/setup.sh   (also run by `npm test` and `npm run demo`)
@@ -83,6 +84,18 @@ else
     die "building the Pulumi CLI failed (logs in .tools/)"
   }
   say "Pulumi $("$root/.tools/bin/pulumi" version) in .tools/bin"
+fi
+
+# --- 4b. Kubernetes ---------------------------------------------------------------------------------
+# The lab's control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
+# and the Kubernetes provider plugin, from the Go module proxy (cached in .tools/bin). Only when
+# asked (TFMESH_KUBERNETES=1) or in CI, whose tests start labs with Kubernetes; `tfmesh lab up`
+# builds them on first need otherwise. Installed binaries are used instead (lab/kube/binaries.ts).
+if [[ ${TFMESH_KUBERNETES:-} == 1 || ${CI:-} == true ]]; then
+  kube_started=$SECONDS
+  bash tools/kubernetes/build.sh || die "building the Kubernetes control plane failed (logs in .tools/)"
+  bash tools/pulumi-kubernetes/build.sh || die "building the Kubernetes provider plugin failed (logs in .tools/)"
+  say "Kubernetes binaries ready in $((SECONDS - kube_started))s"
 fi
 
 # --- 5. Python clients ------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ export interface HttpClientOptions {
   backoffMs?: number;
   /** Appended to connection errors, e.g. how to start the lab. */
   unreachableHint?: string;
+  /** PEM certificates to trust for https (e.g. a lab API server's own CA) instead of the system's. */
+  ca?: string;
 }
 
 export interface RequestOptions {
@@ -59,6 +61,18 @@ export interface RequestOptions {
   expect?: number[];
   /** Retry even non-idempotent methods (POST) on connection errors. Default false. */
   retryPost?: boolean;
+}
+
+export interface StreamOptions extends Omit<RequestOptions, "body" | "retryPost"> {
+  /** Ends the stream (the body iteration then ends with an AbortError). */
+  signal?: AbortSignal;
+}
+
+export interface HttpStream {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as it arrives. */
+  body: AsyncIterable<Buffer>;
 }
 
 export interface HttpResponse<T> {
@@ -100,11 +114,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class HttpClient {
   readonly baseUrl: string;
-  private readonly opts: Required<Omit<HttpClientOptions, "headers" | "unreachableHint">> & Pick<HttpClientOptions, "headers" | "unreachableHint">;
+  private readonly opts: Required<Omit<HttpClientOptions, "headers" | "unreachableHint" | "ca">> & Pick<HttpClientOptions, "headers" | "unreachableHint">;
+  private readonly agent: Agent;
 
   constructor(opts: HttpClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
-    this.opts = { timeoutMs: 30_000, retries: 3, backoffMs: 100, ...opts };
+    const { ca, ...rest } = opts;
+    this.opts = { timeoutMs: 30_000, retries: 3, backoffMs: 100, ...rest };
+    this.agent = ca === undefined ? sharedAgent : new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { ca } });
   }
 
   url(path: string, query?: RequestOptions["query"]): string {
@@ -133,7 +150,7 @@ export class HttpClient {
           method: method as "GET",
           headers,
           body: payload,
-          dispatcher: sharedAgent,
+          dispatcher: this.agent,
           headersTimeout: this.opts.timeoutMs,
           bodyTimeout: this.opts.timeoutMs,
         });
@@ -168,6 +185,41 @@ export class HttpClient {
     }
   }
 
+  /**
+   * A long-lived GET whose body is read as it arrives (e.g. a watch), without a body timeout and
+   * without retries; a status the caller did not expect is an HttpError, as for request().
+   */
+  async stream(path: string, so: StreamOptions = {}): Promise<HttpStream> {
+    const url = this.url(path, so.query);
+    const extra = this.opts.headers ? await this.opts.headers() : {};
+    let res: Awaited<ReturnType<typeof undiciRequest>>;
+    try {
+      res = await undiciRequest(url, {
+        method: "GET",
+        headers: { accept: "application/json", ...extra, ...so.headers },
+        dispatcher: this.agent,
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: 0,
+        signal: so.signal,
+      });
+    } catch (err) {
+      throw new ConnectionError("GET", url, errorCode(err), this.opts.unreachableHint);
+    }
+    const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v ?? "")]));
+    const ok = so.expect ? so.expect.includes(res.statusCode) : res.statusCode >= 200 && res.statusCode < 300;
+    if (!ok) {
+      const text = await res.body.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new HttpError("GET", url, res.statusCode, serverMessageOf(body), body);
+    }
+    return { status: res.statusCode, headers, body: res.body };
+  }
+
   get<T = unknown>(path: string, ro?: RequestOptions) {
     return this.request<T>("GET", path, ro);
   }
@@ -179,6 +231,9 @@ export class HttpClient {
   }
   delete<T = unknown>(path: string, ro?: RequestOptions) {
     return this.request<T>("DELETE", path, ro);
+  }
+  patch<T = unknown>(path: string, body?: unknown, ro?: RequestOptions) {
+    return this.request<T>("PATCH", path, { ...ro, body });
   }
 }
 

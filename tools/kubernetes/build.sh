@@ -27,6 +27,9 @@ k8s_major=${k8s_version#v}
 k8s_major=${k8s_major%%.*}
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
+# Two labs (or tests) starting at once build once: the second waits, then finds the binaries.
+exec 9>"$bin/.build.lock"
+flock 9
 
 say() { printf '[kubernetes-tools] %s\n' "$*"; }
 

@@ -25,6 +25,9 @@ stamp=$bin/.pulumi-resource-kubernetes.stamp
 main_dir=cmd/pulumi-resource-kubernetes
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
+# Two labs (or tests) starting at once build once: the second waits, then finds the binaries.
+exec 9>"$bin/.build.lock"
+flock 9
 
 say() { printf '[pulumi-kubernetes-tools] %s\n' "$*"; }
 

@@ -1,0 +1,91 @@
+// The lab's Kubernetes: a control plane of real binaries (controlPlane.ts) and the lab as the
+// kubelet of its k8s nodes (nodeAgent.ts, podAgent.ts), for instances with `kubernetes: true`.
+import type { DatabaseSync } from "node:sqlite";
+import { KubernetesClient } from "../../wire/kubernetes.ts";
+import type { PodRuntime } from "../dataplane/types.ts";
+import type { LabInstanceConfig } from "../instance.ts";
+import { labNodes } from "../instance.ts";
+import { ensureBinaries } from "./binaries.ts";
+import { apiserverUrl, controlPlanePorts, startControlPlane } from "./controlPlane.ts";
+import type { ComponentHealth, ControlPlane } from "./controlPlane.ts";
+import { kubeFiles, prepareFiles, servingCa, writeKubeconfig } from "./files.ts";
+import { createNodeAgent } from "./nodeAgent.ts";
+import type { NodeAgent } from "./nodeAgent.ts";
+import { createPodAgent } from "./podAgent.ts";
+import type { PodAgent } from "./podAgent.ts";
+import { KubePodStore } from "./podStore.ts";
+
+export interface LabKubernetesOptions {
+  config: LabInstanceConfig;
+  db: DatabaseSync;
+  runtime: PodRuntime;
+  closeConnections(runtimeName: string): Promise<void>;
+  takenElsewhere(runtimeName: string): boolean;
+  log(line: string): void;
+  phase(p: string): void;
+}
+
+export interface LabKubernetes {
+  /** Whether a runtime pod belongs to a Kubernetes pod (known from the stored rows, before start). */
+  owns(runtimeName: string): boolean;
+  start(): Promise<void>;
+  health(): Promise<ComponentHealth[]>;
+  stop(): Promise<void>;
+}
+
+/** 10.244.<k+1>.0/24 for the k-th k8s node, as lab/dataplane/names.ts allocates pod addresses. */
+const podCidr = (k8sIndex: number) => `10.244.${k8sIndex + 1}.0/24`;
+
+export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
+  const store = new KubePodStore(o.db);
+  const files = kubeFiles(o.config.stateDir);
+  const ports = controlPlanePorts(o.config);
+  const k8sNodes = labNodes(o.config).filter((n) => n.kind === "k8s");
+  let plane: ControlPlane | undefined;
+  let nodeAgent: NodeAgent | undefined;
+  let podAgent: PodAgent | undefined;
+
+  return {
+    owns: (name) => store.owns(name),
+    async start() {
+      o.phase("Kubernetes: finding the control plane binaries");
+      const binaries = await ensureBinaries((line) => o.phase(`Kubernetes: ${line}`));
+      const { token } = prepareFiles(files);
+      const server = apiserverUrl(ports);
+      plane = await startControlPlane({
+        config: o.config,
+        binaries,
+        files,
+        token,
+        onApiserverReady: () => writeKubeconfig(files, { instance: o.config.name, server, token }),
+        log: (line) => o.log(`kube: ${line}`),
+        phase: (p) => o.phase(`Kubernetes: ${p}`),
+      });
+      const client = new KubernetesClient({ server, token, ca: servingCa(files) });
+      o.phase("Kubernetes: registering the k8s nodes");
+      nodeAgent = createNodeAgent(
+        client,
+        k8sNodes.map((n, k) => ({ name: n.name, ip: n.ip, podCIDR: podCidr(k) })),
+        (line) => o.log(`kube: ${line}`),
+      );
+      await nodeAgent.start();
+      o.phase("Kubernetes: reconciling pods");
+      podAgent = createPodAgent({
+        client,
+        nodes: new Map(k8sNodes.map((n) => [n.name, { ip: n.ip }])),
+        runtime: o.runtime,
+        store,
+        closeConnections: o.closeConnections,
+        takenElsewhere: o.takenElsewhere,
+        log: (line) => o.log(`kube: ${line}`),
+      });
+      await podAgent.start();
+    },
+    health: async () => (plane ? plane.health() : []),
+    async stop() {
+      nodeAgent?.stop();
+      await podAgent?.stop().catch((e: Error) => o.log(`kube: pod agent stop: ${e.message}`));
+      await plane?.stop();
+    },
+  };
+}

@@ -1,0 +1,196 @@
+// The kubelet's pod duties for the lab's k8s nodes: a pod bound to one of them becomes a lab pod
+// (a network namespace with eth0 on the pod network, made by the lab's pod runtime), and its
+// status is written back (Running, the conditions, IPs, container statuses: containers are not
+// run, as in kwok). A pod being deleted loses its namespace, then the agent finishes the delete
+// with grace period 0. start() reconciles the API server, the stored rows and the runtime.
+import { KeyedQueue } from "../../lib/keyedQueue.ts";
+import type { ContainerStatus, Condition, KubernetesClient, Pod } from "../../wire/kubernetes.ts";
+import { KubernetesConflict, resourcePath, WatchExpired } from "../../wire/kubernetes.ts";
+import type { PodRuntime } from "../dataplane/types.ts";
+import type { KubePodRecord, KubePodStore } from "./podStore.ts";
+import { runtimeNameOf } from "./podStore.ts";
+
+export interface PodAgentOptions {
+  client: KubernetesClient;
+  /** The lab's k8s nodes by name, with their underlay address. */
+  nodes: Map<string, { ip: string }>;
+  runtime: PodRuntime;
+  store: KubePodStore;
+  /** Closes the NSM connections of a runtime pod: the forwarders need its netns to tear down. */
+  closeConnections(runtimeName: string): Promise<void>;
+  /** A runtime name the lab's own pod API already uses (never taken over). */
+  takenElsewhere(runtimeName: string): boolean;
+  log(line: string): void;
+}
+
+export interface PodAgent {
+  /** Reconciles every pod, then watches; resolves once the first reconcile is done. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The status a kubelet reports for a pod whose containers all run. */
+export function runningStatus(pod: Pod, hostIP: string, podIP: string): NonNullable<Pod["status"]> {
+  const old = pod.status ?? {};
+  const startTime = old.startTime ?? now();
+  const since = (type: string): string => old.conditions?.find((c) => c.type === type && c.status === "True")?.lastTransitionTime ?? startTime;
+  const cond = (type: string): Condition => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: since(type) });
+  const scheduled = old.conditions?.find((c) => c.type === "PodScheduled") ?? cond("PodScheduled");
+  const containerStatus = (c: { name: string; image?: string }, running: boolean): ContainerStatus => ({
+    name: c.name,
+    image: c.image ?? "",
+    imageID: "",
+    containerID: `tfmesh-lab://${pod.metadata.uid}/${c.name}`,
+    ready: running,
+    started: running,
+    restartCount: 0,
+    state: running ? { running: { startedAt: startTime } } : { terminated: { exitCode: 0, reason: "Completed", startedAt: startTime, finishedAt: startTime } },
+  });
+  return {
+    phase: "Running",
+    conditions: [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), scheduled],
+    hostIP,
+    hostIPs: [{ ip: hostIP }],
+    podIP,
+    podIPs: [{ ip: podIP }],
+    startTime,
+    containerStatuses: pod.spec.containers.map((c) => containerStatus(c, true)),
+    ...(pod.spec.initContainers?.length ? { initContainerStatuses: pod.spec.initContainers.map((c) => containerStatus(c, false)) } : {}),
+  };
+}
+
+/** Whether the pod already shows what runningStatus would write (so nothing is patched). */
+function showsRunning(pod: Pod, hostIP: string, podIP: string): boolean {
+  const s = pod.status;
+  if (!s || s.phase !== "Running" || s.podIP !== podIP || s.hostIP !== hostIP) return false;
+  const ready = new Set((s.conditions ?? []).filter((c) => c.status === "True").map((c) => c.type));
+  if (!["Initialized", "Ready", "ContainersReady"].every((t) => ready.has(t))) return false;
+  const statuses = s.containerStatuses ?? [];
+  return pod.spec.containers.every((c) => statuses.some((st) => st.name === c.name && st.ready && st.state.running));
+}
+
+export function createPodAgent(o: PodAgentOptions): PodAgent {
+  const queue = new KeyedQueue();
+  const pending = new Set<string>();
+  const abort = new AbortController();
+  let watching: Promise<void> | undefined;
+
+  const teardown = async (r: KubePodRecord, why: string) => {
+    await o.closeConnections(r.runtimeName);
+    await o.runtime.deletePod(r.runtimeName);
+    o.store.remove(r.runtimeName);
+    o.log(`pod ${r.namespace}/${r.name}: namespace removed (${why})`);
+  };
+
+  const reconcile = async (namespace: string, name: string): Promise<void> => {
+    const podPath = resourcePath("v1", "pods", namespace, name);
+    const pod = await o.client.get<Pod>(podPath);
+    const record = o.store.byPod(namespace, name);
+    const node = pod?.spec.nodeName !== undefined ? o.nodes.get(pod.spec.nodeName) : undefined;
+    if (!pod || !node) {
+      if (record) await teardown(record, pod ? "moved off the lab's nodes" : "the pod is gone");
+      return;
+    }
+    if (record && record.uid !== pod.metadata.uid) await teardown(record, "replaced by a pod of the same name");
+    if (pod.metadata.deletionTimestamp !== undefined) {
+      const r = o.store.byPod(namespace, name);
+      if (r) await teardown(r, "the pod is being deleted");
+      // The kubelet's last word: the namespace is gone, so the API server may drop the pod now.
+      try {
+        await o.client.delete(podPath, { gracePeriodSeconds: 0, uid: pod.metadata.uid });
+      } catch (e) {
+        if (!(e instanceof KubernetesConflict)) throw e;
+      }
+      return;
+    }
+    const phase = pod.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") return;
+    let podIP: string;
+    if (pod.spec.hostNetwork) {
+      podIP = node.ip;
+    } else {
+      const runtimeName = runtimeNameOf(namespace, name);
+      if (!o.store.owns(runtimeName) && o.takenElsewhere(runtimeName)) {
+        o.log(`pod ${namespace}/${name}: the lab pod API already has a pod named ${runtimeName}; not starting it`);
+        return;
+      }
+      // The row first: whatever the runtime makes from here on has an owner.
+      o.store.put({ runtimeName, namespace, name, uid: pod.metadata.uid ?? "", node: pod.spec.nodeName! });
+      const made = await o.runtime.createPod({ name: runtimeName, uid: pod.metadata.uid ?? "", node: pod.spec.nodeName! });
+      podIP = made.eth0.ip;
+      if (!record || record.uid !== pod.metadata.uid) o.log(`pod ${namespace}/${name} on ${pod.spec.nodeName}: ${made.netns} (${podIP})`);
+    }
+    if (showsRunning(pod, node.ip, podIP)) return;
+    await o.client.patch(resourcePath("v1", "pods", namespace, name, "status"), { status: runningStatus(pod, node.ip, podIP) });
+  };
+
+  /** Coalesces: one reconcile queued per pod at a time; an event during a run queues the next. */
+  const schedule = (namespace: string, name: string) => {
+    const k = key(namespace, name);
+    if (pending.has(k)) return;
+    pending.add(k);
+    void queue
+      .run(k, async () => {
+        pending.delete(k);
+        await reconcile(namespace, name);
+      })
+      .catch((e: Error) => {
+        if (abort.signal.aborted) return;
+        o.log(`pod ${k}: ${e.message}; retrying in 2 s`);
+        setTimeout(() => abort.signal.aborted || schedule(namespace, name), 2000).unref();
+      });
+  };
+
+  /** Every pod the API server has and every pod a row remembers, once; returns the list's resourceVersion. */
+  const resync = async (): Promise<string> => {
+    const list = await o.client.list<Pod>(resourcePath("v1", "pods"));
+    const seen = new Set<string>();
+    for (const p of list.items) {
+      seen.add(key(p.metadata.namespace ?? "default", p.metadata.name));
+      if (p.spec.nodeName !== undefined && o.nodes.has(p.spec.nodeName)) schedule(p.metadata.namespace ?? "default", p.metadata.name);
+    }
+    for (const r of o.store.list()) if (!seen.has(key(r.namespace, r.name))) schedule(r.namespace, r.name);
+    return list.metadata.resourceVersion;
+  };
+
+  const watchLoop = async (fromVersion: string) => {
+    let rv = fromVersion;
+    while (!abort.signal.aborted) {
+      try {
+        for await (const ev of o.client.watch<Pod>(resourcePath("v1", "pods"), { resourceVersion: rv, signal: abort.signal })) {
+          if (ev.type === "ERROR") continue;
+          rv = ev.object.metadata?.resourceVersion ?? rv;
+          if (ev.type === "BOOKMARK") continue;
+          const p = ev.object as Pod;
+          const ours = p.spec?.nodeName !== undefined && o.nodes.has(p.spec.nodeName);
+          if (ours || o.store.byPod(p.metadata.namespace ?? "default", p.metadata.name)) schedule(p.metadata.namespace ?? "default", p.metadata.name);
+        }
+      } catch (e) {
+        if (abort.signal.aborted) return;
+        if (e instanceof WatchExpired) {
+          rv = await resync().catch(() => rv);
+          continue;
+        }
+        o.log(`pod watch: ${(e as Error).message}; watching again in 1 s`);
+        await sleep(1000);
+      }
+    }
+  };
+
+  return {
+    async start() {
+      const rv = await resync();
+      await queue.idle();
+      watching = watchLoop(rv);
+    },
+    async stop() {
+      abort.abort();
+      await watching;
+      await queue.idle();
+    },
+  };
+}
