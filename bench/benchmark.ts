@@ -12,6 +12,17 @@ export interface Row {
   note?: string;
   /** Set when this line could not be measured, with the reason. */
   skipped?: string;
+  /** A ratio held against a target (written to the JSON report as it is). */
+  ratio?: RatioCheck;
+}
+
+export interface RatioCheck {
+  value: number;
+  /** "<= 2" or ">= 2". */
+  target: string;
+  pass: boolean;
+  /** The two numbers divided, e.g. "234.5 / 120.1 ms". */
+  of: string;
 }
 
 export interface BenchContext {
@@ -33,4 +44,13 @@ export interface Benchmark {
 
 export function timingRow(what: string, ms: number[], note?: string): Row {
   return { what, n: ms.length, timing: summarize(ms), ...(note !== undefined ? { note } : {}) };
+}
+
+/** A ratio row: `value` against `op target`, printed with PASS or MISS. */
+export function ratioRow(what: string, numerator: number, denominator: number, op: "<=" | ">=", target: number, unit: string): Row {
+  const value = numerator / denominator;
+  const pass = Number.isFinite(value) && (op === "<=" ? value <= target : value >= target);
+  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(2));
+  const ratio = { value, target: `${op} ${target}`, pass, of: `${fmt(numerator)} / ${fmt(denominator)} ${unit}` };
+  return { what, note: `${value.toFixed(2)}  target ${ratio.target}  ${pass ? "PASS" : "MISS"}  (${ratio.of})`, ratio };
 }

@@ -91,6 +91,42 @@ export function addressLine(op: "replace" | "del", name: string, cidr: string, o
   return ["addr", op, addressCidr(cidr), "dev", assertIfName(name), ...(opts.noPrefixRoute ? ["noprefixroute"] : [])];
 }
 
+export interface VethEnd {
+  name: string;
+  /** Created directly in this namespace (default: the namespace the batch runs in). */
+  netns?: string;
+  mac?: string;
+  mtu?: number;
+  /** Administratively up at creation. Only the first end: the peer has no peer yet when it is created. */
+  up?: boolean;
+}
+
+/**
+ * `link add <a> ... type veth peer name <b> ...`: one line that makes the pair with each end where
+ * it belongs (a namespace other than the batch's takes its end at once, so no move is needed).
+ */
+export function vethAddLine(a: VethEnd, b: Omit<VethEnd, "up">): string[] {
+  const side = (e: VethEnd) => [
+    assertIfName(e.name),
+    ...(e.netns !== undefined ? ["netns", assertNetnsName(e.netns)] : []),
+    ...(e.mtu !== undefined ? ["mtu", checkedMtu(e.mtu)] : []),
+    ...(e.mac !== undefined ? ["address", mac(e.mac)] : []),
+  ];
+  return ["link", "add", ...side(a), ...(a.up ? ["up"] : []), "type", "veth", "peer", "name", ...side(b)];
+}
+
+/** `link set dev <name> netns <ns>` (the interface goes down on the way). */
+export const linkMoveLine = (name: string, to: string): string[] => ["link", "set", "dev", assertIfName(name), "netns", assertNetnsName(to)];
+
+/** `link set dev <name> name <newName>` (the interface must be down). */
+export const linkRenameLine = (name: string, newName: string): string[] => ["link", "set", "dev", assertIfName(name), "name", assertIfName(newName)];
+
+/** `link set dev <name> address <mac>` */
+export const linkMacLine = (name: string, address: string): string[] => ["link", "set", "dev", assertIfName(name), "address", mac(address)];
+
+/** `link del dev <name>` (a veth takes its peer with it). In a batch a missing link fails the line: see `-force`. */
+export const linkDelLine = (name: string): string[] => ["link", "del", "dev", assertIfName(name)];
+
 /** `route replace|del <route>` */
 export const routeLine = (op: "replace" | "del", route: RouteSpec): string[] => ["route", op, ...routeArgs(route)];
 

@@ -1,12 +1,13 @@
 // Element: the client interface's address and routes, as the connection's ip_context has them
 // (src_ip_addrs and src_routes, written by whichever element allocated them: TF's instance-ip, the
 // kernel forwarder's IPAM). Replace semantics: the wanted address replaces whatever else is on the
-// interface, routes are replaced, so a heal converges instead of failing on "File exists". Both go
+// interface, routes are replaced, so a heal converges instead of failing on "File exists" (only a
+// heal reads what is there: a first request comes after podVeth built the interface anew). Both go
 // away with the interface, so close has nothing of its own. Check: the address is on the interface.
 import type { Connection } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import { checkThenPassOn } from "../../chain.ts";
-import { clientNetnsOf, interfaceOf, srcAddressOf } from "../../connection.ts";
+import { clientNetnsOf, interfaceOf, isHeal, srcAddressOf } from "../../connection.ts";
 import type { KernelOps } from "./kernelOps.ts";
 
 /** The interface and the address the context wants on it; throws when an earlier element left them out. */
@@ -23,7 +24,8 @@ export function ipContext(name: string, kernel: KernelOps): Element<Connection> 
     request: async (c, next) => {
       const { dev, netns, address } = wanted(c);
       const src = address.split("/")[0] ?? address;
-      const stale = (await kernel.addresses(dev, netns)).filter((a) => a !== address);
+      // A first request finds the interface podVeth has just created, which has no address yet.
+      const stale = isHeal(c) ? (await kernel.addresses(dev, netns)).filter((a) => a !== address) : [];
       await kernel.configureIp(dev, netns, {
         remove: stale,
         address,

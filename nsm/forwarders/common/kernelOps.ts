@@ -1,11 +1,11 @@
 // The kernel operations the forwarders need, as one small interface: elements depend on it (so
 // they can be tested with a fake) and `linuxKernel` implements it over lib/kernel, the only place
 // that runs `ip` and the one that validates names and addresses. Each `ip` run costs ~10 ms in a
-// namespace, so related changes go in one batch of lib/kernel's validated lines.
+// namespace, so related changes go in one batch of lib/kernel's validated lines, and reads ask for
+// the one link they need rather than listing a node that holds every connection's host end.
 import {
   addressLine,
   bridgeAddLine,
-  createVeth,
   deleteLink,
   gratuitousArp,
   ip,
@@ -16,10 +16,13 @@ import {
   netns,
   routeLine,
   showLink,
+  vethAddLine,
 } from "../../../lib/kernel/index.ts";
 import type { LinkSettings, RouteSpec } from "../../../lib/kernel/index.ts";
 
 export type { LinkSettings, RouteSpec };
+/** Whether a kernel failure only says that the object is already there. */
+export { isExists } from "../../../lib/kernel/index.ts";
 
 export interface LinkInfo {
   name: string;
@@ -39,11 +42,23 @@ export interface IpSettings {
   routes: RouteSpec[];
 }
 
+export interface VethSide {
+  name: string;
+  netns: string;
+  alias?: string;
+  up?: boolean;
+}
+
 export interface KernelOps {
   netnsExists(name: string): boolean;
-  links(netns: string): Promise<LinkInfo[]>;
-  /** A veth pair with each end directly in its namespace; `b` gets `mac` and both `mtu`. */
-  createVeth(a: { name: string; netns: string }, b: { name: string; netns: string; mac?: string }, mtu?: number): Promise<void>;
+  /** The links of a namespace; with `only`, just that one (none when it is missing): no listing of a whole node. */
+  links(netns: string, only?: string): Promise<LinkInfo[]>;
+  /**
+   * A veth pair with each end directly in its namespace; `b` gets `mac` and both `mtu`. Settings
+   * given for an end are applied with it: `b` (the pod end) in the batch that creates the pair,
+   * so it is never there without its alias, `a` in one more batch in its own namespace.
+   */
+  createVeth(a: VethSide & { master?: string }, b: VethSide & { mac?: string }, mtu?: number): Promise<void>;
   configureLink(name: string, netns: string, settings: LinkSettings): Promise<void>;
   /** A missing link (or namespace) is fine. */
   deleteLink(name: string, netns: string): Promise<void>;
@@ -62,8 +77,9 @@ export interface KernelOps {
 export const linuxKernel: KernelOps = {
   netnsExists: (name) => netns.exists(name),
 
-  async links(ns) {
-    return (await listLinks(ns)).map((l) => ({
+  async links(ns, only) {
+    const found = only === undefined ? await listLinks(ns) : [await showLink(only, ns)].filter((l) => l !== undefined);
+    return found.map((l) => ({
       name: l.ifname,
       ...(l.address ? { mac: l.address } : {}),
       ...(l.ifalias ? { alias: l.ifalias } : {}),
@@ -73,7 +89,15 @@ export const linuxKernel: KernelOps = {
   },
 
   async createVeth(a, b, mtu) {
-    await createVeth(a.name, b.name, { netnsA: a.netns, netnsB: b.netns, ...(b.mac ? { macB: b.mac } : {}), ...(mtu ? { mtu } : {}) });
+    const m = mtu ? { mtu } : {};
+    // Both batches are built (and validated) before either runs.
+    const podSide = [
+      vethAddLine({ name: b.name, ...m, ...(b.mac ? { mac: b.mac } : {}), ...(b.up ? { up: true } : {}) }, { name: a.name, netns: a.netns, ...m }),
+      ...linkSetLines(b.name, { ...(b.alias !== undefined ? { alias: b.alias } : {}) }),
+    ];
+    const hostSide = linkSetLines(a.name, { ...(a.alias !== undefined ? { alias: a.alias } : {}), ...(a.master !== undefined ? { master: a.master } : {}), ...(a.up ? { up: true } : {}) });
+    await ip.batch(podSide, b.netns);
+    if (hostSide.length > 0) await ip.batch(hostSide, a.netns);
   },
 
   async configureLink(name, ns, settings) {

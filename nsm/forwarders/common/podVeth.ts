@@ -5,8 +5,10 @@
 // client reads it. The pod end gets the MAC in the context (allocated by an earlier element, e.g.
 // TF's VMI MAC), else a stable one derived from the connection id, which it writes into the
 // context. Both ends carry an alias derived from the connection id, which is how a heal finds them,
-// and how leftovers of a crashed forwarder are found and removed before building anew. A heal keeps
-// a healthy pair as it is. Check: the pod end is there, under its name, with its MAC.
+// and how leftovers of a crashed forwarder are found and removed before building anew. A first
+// request always builds anew, in two batches (the pod end created, aliased and up in one run in the
+// pod, then the host end's settings in one run on the node); a heal keeps a healthy pair as it is.
+// Check: the pod end is there, under its name, with its MAC.
 import { createHash } from "node:crypto";
 import { KeyedQueue } from "../../../lib/keyedQueue.ts";
 import type { Connection } from "../../../wire/nsm/api.ts";
@@ -15,7 +17,8 @@ import { applyOrUndo, checkThenPassOn, passCloseOn, passOn } from "../../chain.t
 import { clientNetnsOf, connectionAlias, interfaceOf, isHeal, mtuOf, nodeOf, srcMacOf, withContext, withInterfaceName } from "../../connection.ts";
 import { NsmError } from "../../errors.ts";
 import type { PodPlacement } from "./clientNetns.ts";
-import type { KernelOps, LinkInfo } from "./kernelOps.ts";
+import { isExists } from "./kernelOps.ts";
+import type { KernelOps } from "./kernelOps.ts";
 
 /** The forwarder's names for the host end. */
 export interface VethEnds {
@@ -28,68 +31,71 @@ export interface VethEnds {
 const DEFAULT_PREFIX = "nsm-";
 
 // Interface names are chosen per pod; two connections of one pod must not both pick nsm-1. The lock
-// covers choosing the name until the interface exists under it; configuring it needs no lock.
+// covers choosing the name until the interface exists under it (created and configured in one go).
 const podLocks = new KeyedQueue();
 
 export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement, ends: VethEnds): Element<Connection> {
   const where = (c: Connection) => ({ pod: clientNetnsOf(c), node: placement.nodeNetns(nodeOf(c)), alias: connectionAlias(c.id) });
-  /** Removes whatever carries this connection's alias (or the host end's name) in the pod and on the node. */
-  const removeLeftovers = async (c: Connection, podLinks: LinkInfo[], hostLinks: LinkInfo[]) => {
+  const linksIn = async (ns: string, only?: string) => (kernel.netnsExists(ns) ? kernel.links(ns, only) : []);
+  /** Close and rollback: the host end (its pod end goes with it), then whatever else carries this connection's alias in the pod. */
+  const remove = async (c: Connection) => {
     const { pod, node, alias } = where(c);
     const hostName = ends.hostName(c);
-    for (const l of podLinks.filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, pod);
-    for (const l of hostLinks.filter((l) => l.alias === alias || l.name === hostName)) await kernel.deleteLink(l.name, node);
+    if (hostName) await kernel.deleteLink(hostName, node);
+    // A pod end is aliased in the batch that creates its pair, so a pair of this connection always shows in the pod.
+    for (const l of (await linksIn(pod)).filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, pod);
   };
-  const linksIn = async (ns: string) => (kernel.netnsExists(ns) ? kernel.links(ns) : []);
 
-  /** Under the pod's lock: the interface under its final name (created unless healthy). */
-  const claim = (c: Connection): Promise<{ out: Connection; ifName: string; hostName: string; created: boolean }> =>
+  /**
+   * Under the pod's lock: the interface under its final name, configured and up. A first request
+   * always builds anew (after removing what a crashed attempt left), so the elements after it
+   * find a fresh interface; a heal keeps a healthy pair and only refreshes its settings.
+   */
+  const claim = (c: Connection): Promise<Connection> =>
     podLocks.run(clientNetnsOf(c), async () => {
       const { pod, node, alias } = where(c);
       if (!kernel.netnsExists(pod)) throw new NsmError(400, `the client netns "${pod}" does not exist`);
       const hostName = ends.hostName(c);
       if (!hostName) throw new Error("no host interface name");
-      const [podLinks, hostLinks] = await Promise.all([kernel.links(pod), linksIn(node)]);
+      const heal = isHeal(c);
+      const [podLinks, hostLinks] = await Promise.all([kernel.links(pod), heal ? linksIn(node, hostName) : Promise.resolve([])]);
       const mine = podLinks.find((l) => l.alias === alias);
       const ifName = interfaceOf(c) ?? mine?.name ?? nextFreeName([...podLinks.map((l) => l.name), ...(placement.heldInterfaceNames?.(pod, c.id) ?? [])]);
       const mac = (srcMacOf(c) ?? stableMac(c.id)).toLowerCase();
       const out = withContext(withInterfaceName(c, ifName), { ethernet_context: { src_mac: mac } });
+      const mtu = mtuOf(c);
+      const master = ends.master?.(c);
+      const host = { name: hostName, netns: node, alias, ...(master ? { master } : {}), up: true };
 
-      const host = hostLinks.find((l) => l.name === hostName);
-      if (mine && mine.name === ifName && host?.alias === alias && mine.mac === mac) return { out, ifName, hostName, created: false };
+      if (heal && mine && mine.name === ifName && hostLinks[0]?.alias === alias && mine.mac === mac) {
+        await Promise.all([
+          kernel.configureLink(ifName, pod, { ...(mtu ? { mtu } : {}), alias, up: true }),
+          kernel.configureLink(hostName, node, { ...(mtu ? { mtu } : {}), alias, ...(master ? { master } : {}), up: true }),
+        ]);
+        return out;
+      }
       const clash = podLinks.find((l) => l.name === ifName && l.alias !== alias);
       if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${pod} and belongs to something else`);
-      await removeLeftovers(c, podLinks, hostLinks);
+      for (const l of podLinks.filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, pod);
+      if (hostLinks.length > 0) await kernel.deleteLink(hostName, node);
+      const create = () => kernel.createVeth(host, { name: ifName, netns: pod, mac, alias, up: true }, mtu);
       await applyOrUndo(
-        () => kernel.createVeth({ name: hostName, netns: node }, { name: ifName, netns: pod, mac }, mtuOf(c)),
+        () =>
+          create().catch(async (e: unknown) => {
+            // A host end of this name left behind (its VMI's earlier pair): it goes, and the pair is made again.
+            if (!isExists(e)) throw e;
+            await kernel.deleteLink(hostName, node);
+            await create();
+          }),
         () => kernel.deleteLink(hostName, node),
       );
-      return { out, ifName, hostName, created: true };
+      return out;
     });
-
-  const configure = async (c: Connection, ifName: string, hostName: string) => {
-    const { pod, node, alias } = where(c);
-    const mtu = mtuOf(c);
-    const master = ends.master?.(c);
-    await Promise.all([
-      kernel.configureLink(ifName, pod, { ...(mtu ? { mtu } : {}), alias, up: true }),
-      kernel.configureLink(hostName, node, { ...(mtu ? { mtu } : {}), alias, ...(master ? { master } : {}), up: true }),
-    ]);
-  };
-
-  const build = async (c: Connection): Promise<Connection> => {
-    const { out, ifName, hostName, created } = await claim(c);
-    if (created) await applyOrUndo(() => configure(out, ifName, hostName), () => kernel.deleteLink(hostName, where(c).node));
-    else await configure(out, ifName, hostName);
-    return out;
-  };
-
-  const remove = async (c: Connection) => removeLeftovers(c, await linksIn(where(c).pod), await linksIn(where(c).node));
 
   return {
     name,
     request: async (c, next) => {
-      const built = await build(c);
+      const built = await claim(c);
       return passOn(built, next, isHeal(c) ? undefined : () => remove(built));
     },
     close: (c, next) => passCloseOn(c, next, () => remove(c)),

@@ -65,46 +65,51 @@ export function tfObjects(tf: TfClient): Element<Connection> {
 async function ensureObjects(tf: TfClient, c: Connection): Promise<Connection> {
   const names = attachmentNames(c);
   const vnName = formatFqName(names.vnFqName);
-  const vn = await tf.readByFqName<VirtualNetwork>("virtual-network", names.vnFqName);
-  if (!vn) throw new NsmError(400, `virtual network ${vnName} (of network service "${c.network_service}") does not exist in TF`);
   const node = nodeOf(c);
-  const routerUuid = await tf.lookupId("virtual-router", routerFqName(node));
+  const heal = isHeal(c);
+  // The VM needs neither the VN nor the router, so it is made while they are read.
+  const [vn, routerUuid, vmUuid] = await settleAll([
+    tf.readByFqName<VirtualNetwork>("virtual-network", names.vnFqName),
+    tf.lookupId("virtual-router", routerFqName(node)),
+    ensureId(tf, "virtual-machine", [names.vmName], { server_type: "container", display_name: names.vmName }, heal),
+  ] as const);
+  if (!vn) throw new NsmError(400, `virtual network ${vnName} (of network service "${c.network_service}") does not exist in TF`);
   if (!routerUuid) throw new NsmError(400, `node "${node}" has no virtual-router in TF (${formatFqName(routerFqName(node))})`);
   const vnRef = [{ to: names.vnFqName, uuid: vn.uuid }];
+  const vmiBody = {
+    parent_type: "project",
+    display_name: names.vmName,
+    virtual_network_refs: vnRef,
+    virtual_machine_refs: [{ to: [names.vmName], uuid: vmUuid }],
+  };
+  const iipBody = (vmiUuid: string) => ({
+    instance_ip_family: "v4",
+    virtual_network_refs: vnRef,
+    virtual_machine_interface_refs: [{ to: names.vmiFqName, uuid: vmiUuid }],
+  });
+  const routerRef = () => tf.refUpdate({ operation: "ADD", type: "virtual-router", uuid: routerUuid, refType: "virtual-machine", refUuid: vmUuid });
 
-  // A heal that finds the VMI or instance-ip gone (deleted in TF behind NSM's back) rebuilds
-  // them with the MAC and address the client already has: its peers keep reaching it through the
-  // neighbour entries they hold, and whatever was configured with that address stays right.
-  const had = isHeal(c) ? establishedIdentity(c) : {};
-  const vm = await ensure(tf, "virtual-machine", [names.vmName], { server_type: "container", display_name: names.vmName });
-  const vmi = await ensurePreferring(
-    tf,
-    "virtual-machine-interface",
-    names.vmiFqName,
-    {
-      parent_type: "project",
-      display_name: names.vmName,
-      virtual_network_refs: vnRef,
-      virtual_machine_refs: [{ to: [names.vmName], uuid: vm.uuid }],
-    },
-    had.mac ? { virtual_machine_interface_mac_addresses: { mac_address: [had.mac] } } : undefined,
-  );
-  const vmiVn = (vmi.virtual_network_refs as TfRef[] | undefined)?.[0]?.uuid;
-  if (vmiVn !== vn.uuid) {
-    throw new NsmError(409, `VMI ${formatFqName(names.vmiFqName)} is on another virtual network than ${vnName}; close the connection first`);
+  let vmi: TfObject;
+  let iip: TfObject;
+  if (heal) {
+    // A heal that finds the VMI or instance-ip gone (deleted in TF behind NSM's back) rebuilds
+    // them with the MAC and address the client already has: its peers keep reaching it through the
+    // neighbour entries they hold, and whatever was configured with that address stays right.
+    const had = establishedIdentity(c);
+    vmi = await ensurePreferring(tf, "virtual-machine-interface", names.vmiFqName, vmiBody, had.mac ? { virtual_machine_interface_mac_addresses: { mac_address: [had.mac] } } : undefined);
+    checkVmiNetwork(vmi, vn, names.vmiFqName);
+    [iip] = await settleAll([ensurePreferring(tf, "instance-ip", [names.iipName], iipBody(vmi.uuid), had.ip ? { instance_ip_address: had.ip } : undefined), routerRef()] as const);
+  } else {
+    // A first request creates before it reads (its objects exist only after a crashed attempt,
+    // which a 409 tells); the VMI is read for its MAC while the instance-ip is made.
+    const vmiUuid = await ensureId(tf, "virtual-machine-interface", names.vmiFqName, vmiBody, false);
+    [vmi, iip] = await settleAll([
+      tf.read("virtual-machine-interface", vmiUuid),
+      ensureId(tf, "instance-ip", [names.iipName], iipBody(vmiUuid), false).then((id) => tf.read("instance-ip", id)),
+      routerRef(),
+    ] as const);
+    checkVmiNetwork(vmi, vn, names.vmiFqName);
   }
-  const iip = await ensurePreferring(
-    tf,
-    "instance-ip",
-    [names.iipName],
-    {
-      instance_ip_family: "v4",
-      virtual_network_refs: vnRef,
-      virtual_machine_interface_refs: [{ to: names.vmiFqName, uuid: vmi.uuid }],
-    },
-    had.ip ? { instance_ip_address: had.ip } : undefined,
-  );
-  await tf.refUpdate({ operation: "ADD", type: "virtual-router", uuid: routerUuid, refType: "virtual-machine", refUuid: vm.uuid });
 
   const mac = (vmi.virtual_machine_interface_mac_addresses as { mac_address?: string[] } | undefined)?.mac_address?.[0];
   const ip = iip.instance_ip_address as string | undefined;
@@ -120,9 +125,43 @@ async function ensureObjects(tf: TfClient, c: Connection): Promise<Connection> {
   return withContext(c, {
     ip_context: { src_ip_addrs: [`${ip}/${plen}`], dst_ip_addrs: gateway ? [`${gateway}/${plen}`] : [], src_routes: vnRoutes(cidrOf(subnet), otherSubnets.map(cidrOf), gateway) },
     ethernet_context: { src_mac: mac.toLowerCase() },
-    extra_context: { [VN_UUID]: vn.uuid, [PROJECT_UUID]: vn.parent_uuid ?? "", [VM_UUID]: vm.uuid, [VMI_UUID]: vmi.uuid, [IIP_UUID]: iip.uuid },
+    extra_context: { [VN_UUID]: vn.uuid, [PROJECT_UUID]: vn.parent_uuid ?? "", [VM_UUID]: vmUuid, [VMI_UUID]: vmi.uuid, [IIP_UUID]: iip.uuid },
     ...(mtu ? { MTU: mtu } : {}),
   });
+}
+
+function checkVmiNetwork(vmi: TfObject, vn: VirtualNetwork, fq: FqName): void {
+  const vmiVn = (vmi.virtual_network_refs as TfRef[] | undefined)?.[0]?.uuid;
+  if (vmiVn !== vn.uuid) {
+    throw new NsmError(409, `VMI ${formatFqName(fq)} is on another virtual network than ${formatFqName(vn.fq_name)}; close the connection first`);
+  }
+}
+
+/** Like Promise.all, but settles every call first: nothing is still running when a failure is thrown (and rolled back). */
+async function settleAll<T extends readonly unknown[]>(calls: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(calls);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
+ * The uuid of the object named fq, created from `body` when absent. `lookFirst` (a heal, whose
+ * objects exist) asks TF before creating; otherwise the create comes first and a 409 says it exists.
+ */
+async function ensureId(tf: TfClient, type: string, fq: FqName, body: Record<string, unknown>, lookFirst: boolean): Promise<string> {
+  if (lookFirst) {
+    const existing = await tf.lookupId(type, fq);
+    if (existing) return existing;
+  }
+  try {
+    return (await tf.create(type, { fq_name: fq, ...body })).uuid;
+  } catch (err) {
+    if (!isStatus(err, 409)) throw err;
+    const raced = await tf.lookupId(type, fq);
+    if (!raced) throw err;
+    return raced;
+  }
 }
 
 /**
@@ -180,21 +219,25 @@ function subnetOf(vn: VirtualNetwork, ip: string, subnetUuid: string | undefined
   );
 }
 
-/** Deletes the connection's objects in reverse order of creation; absent ones are fine. */
+/** Deletes the connection's objects in reverse order of creation (each as soon as nothing refers to it); absent ones are fine. */
 async function removeObjects(tf: TfClient, c: Connection): Promise<void> {
   const names = attachmentNames(c);
-  const vm = await tf.readByFqName("virtual-machine", [names.vmName]);
-  for (const router of (vm?.virtual_router_back_refs as TfRef[] | undefined) ?? []) {
-    if (!router.uuid) continue;
-    await tf
-      .refUpdate({ operation: "DELETE", type: "virtual-router", uuid: router.uuid, refType: "virtual-machine", refUuid: vm!.uuid })
-      .catch((err: unknown) => {
+  const [vm, iipUuid, vmiUuid] = await settleAll([
+    tf.readByFqName("virtual-machine", [names.vmName]),
+    tf.lookupId("instance-ip", [names.iipName]),
+    tf.lookupId("virtual-machine-interface", names.vmiFqName),
+  ] as const);
+  const routers = ((vm?.virtual_router_back_refs as TfRef[] | undefined) ?? []).flatMap((r) => (r.uuid ? [r.uuid] : []));
+  await settleAll([
+    ...routers.map((uuid) =>
+      tf.refUpdate({ operation: "DELETE", type: "virtual-router", uuid, refType: "virtual-machine", refUuid: vm!.uuid }).catch((err: unknown) => {
         if (!isStatus(err, 404)) throw err;
-      });
-  }
-  const iipUuid = await tf.lookupId("instance-ip", [names.iipName]);
-  if (iipUuid) await tf.deleteIfExists("instance-ip", iipUuid);
-  const vmiUuid = await tf.lookupId("virtual-machine-interface", names.vmiFqName);
-  if (vmiUuid) await tf.deleteIfExists("virtual-machine-interface", vmiUuid);
+      }),
+    ),
+    (async () => {
+      if (iipUuid) await tf.deleteIfExists("instance-ip", iipUuid);
+      if (vmiUuid) await tf.deleteIfExists("virtual-machine-interface", vmiUuid);
+    })(),
+  ]);
   if (vm) await tf.deleteIfExists("virtual-machine", vm.uuid);
 }
