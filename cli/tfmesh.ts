@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // tfmesh: the package's command.
 //   tfmesh lab <command> [options]   start, stop, inspect and step into the embedded lab
+//   tfmesh forwarder                 an NSM forwarder for this node, configured by its environment
 //   tfmesh --version | help
 import { readFileSync } from "node:fs";
 import { isLabUsageError, main as labMain } from "../lab/cli.ts";
+import { ConfigError } from "../nsm/forwarderd/config.ts";
+import { runForwarder } from "../nsm/forwarderd/program.ts";
 import { prerequisiteProblems, requirementOf } from "./prerequisites.ts";
 
 const USAGE = `usage: tfmesh <command>
@@ -11,6 +14,9 @@ const USAGE = `usage: tfmesh <command>
 commands
   lab <command> [options]   the embedded lab: up, down [--wipe], status, topology, reach, exec
                             ("tfmesh lab help" for its options)
+  forwarder                 an NSM forwarder (tungsten or kernel) for this node, configured by
+                            NSM_NAME, NSM_CONNECT_TO, NSM_LISTEN_ON, NSM_LABELS, NODE_NAME, TF_API_URL,
+                            VROUTER_AGENT_URL, ... (see components/k8s/README.md)
   version                   the installed tfmesh version
   help                      this text
 `;
@@ -32,6 +38,8 @@ async function run(argv: string[]): Promise<number> {
       }
       return labMain(rest);
     }
+    case "forwarder":
+      return runForwarder(process.env);
     case "version":
     case "--version":
     case "-v":
@@ -54,7 +62,7 @@ async function run(argv: string[]): Promise<number> {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: Error) => {
-    const known = isLabUsageError(e);
+    const known = isLabUsageError(e) || e instanceof ConfigError;
     process.stderr.write(`tfmesh: ${known || !process.env.TFMESH_DEBUG ? e.message : (e.stack ?? e.message)}\n`);
     process.exit(known ? 2 : 1);
   },

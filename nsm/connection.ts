@@ -61,6 +61,15 @@ export function withInterfaceName(c: Connection, name: string): Connection {
   return { ...c, mechanism: { ...c.mechanism!, parameters: { ...c.mechanism?.parameters, [MechanismParam.name]: name } } };
 }
 
+const CONNECTION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Connection ids name files and interface aliases: 1..128 characters from [A-Za-z0-9._-]. Throws a 400 otherwise. */
+export function assertConnectionId(id: unknown): asserts id is string {
+  if (typeof id !== "string" || !CONNECTION_ID.test(id)) {
+    throw new NsmError(400, `connection id must be 1..128 characters from [A-Za-z0-9._-], got ${JSON.stringify(id)}`);
+  }
+}
+
 /** The alias both ends of a connection's veth carry: finds them again after a restart. */
 export const connectionAlias = (connectionId: string): string => `nsm:${connectionId}`;
 

@@ -1,7 +1,10 @@
 // What a forwarder is to the manager: the last part of its chain. The manager's `forward` element
-// passes a connection on to the elements of the forwarder its endpoint name says, and they build
-// (request), remove (close) or check the client's interface. Forwarders are found by type, so
-// adding a third one means registering it here, not touching the manager.
+// passes a connection on to the forwarder the connection was bound to, which builds (request),
+// removes (close) or checks the client's interface. Two kinds of `Forwarding` give that element:
+// ForwarderRegistry runs the forwarders' elements in the manager's own process (unit tests, and a
+// lab built without forwarder processes), RemoteForwarders (remoteForwarders.ts) calls the
+// registered forwarder process over NSM's gRPC API. Forwarders are found by type, so adding a
+// third one means registering it here, not touching the manager.
 import type { Connection, NetworkService } from "../wire/nsm/api.ts";
 import { forwarderTypeOf } from "../wire/nsm/api.ts";
 import type { Element } from "./chain.ts";
@@ -48,7 +51,18 @@ export function forwarder(type: string, elements: readonly Element<Connection>[]
   return { type, ...(checkService ? { checkService } : {}), ...compose(type, [path, ...elements, up]) };
 }
 
-export class ForwarderRegistry {
+/** How the manager reaches its forwarders: the types it knows, their service checks, and its last element. */
+export interface Forwarding {
+  /** A 400 naming the known types when `type` is not one. */
+  requireType(type: string): void;
+  types(): string[];
+  /** The problem with a service record: an unknown forwarder, or what that forwarder refuses. */
+  checkService(service: NetworkService): string | undefined;
+  /** The manager's last element: the connection's forwarder takes it from here. */
+  forward(): Element<Connection>;
+}
+
+export class ForwarderRegistry implements Forwarding {
   private readonly byType = new Map<string, Forwarder>();
 
   constructor(forwarders: Forwarder[] = []) {
@@ -69,6 +83,10 @@ export class ForwarderRegistry {
     const f = this.byType.get(type);
     if (!f) throw new NsmError(400, `unknown forwarder "${type}"; known forwarders: ${this.types().join(", ") || "none"}`);
     return f;
+  }
+
+  requireType(type: string): void {
+    this.get(type);
   }
 
   types(): string[] {

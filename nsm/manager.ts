@@ -9,15 +9,16 @@
 //                    service's section into the connection; a heal whose selection changed is
 //                    a reselect: the old connection is closed first and built anew
 //   path             the manager's segment
-//   nsmgr/forward    the forwarder's elements (nsm/forwarders/<type>/index.ts)
+//   nsmgr/forward    the forwarder: its elements in this process (ForwarderRegistry), or the
+//                    forwarder process over gRPC (RemoteForwarders)
 import type { Connection, NetworkService, NetworkServiceEndpoint, NetworkServiceRequest } from "../wire/nsm/api.ts";
 import { forwarderEndpointName, NODE_LABEL, serviceBinding } from "../wire/nsm/api.ts";
 import { begin, chain } from "./chain.ts";
 import type { Element, Memory, Next } from "./chain.ts";
-import { isHeal, nodeOf, withContext } from "./connection.ts";
+import { assertConnectionId, isHeal, nodeOf, withContext } from "./connection.ts";
 import { NsmError } from "./errors.ts";
 import { updatePath } from "./forwarder.ts";
-import type { ForwarderRegistry } from "./forwarder.ts";
+import type { Forwarding } from "./forwarder.ts";
 import { Listeners } from "./listeners.ts";
 import { kernelMechanism } from "./mechanism.ts";
 import type { Registry } from "./registry.ts";
@@ -33,7 +34,8 @@ export interface ConnectionStore extends Memory<Connection> {
 export interface ManagerOptions {
   registry: Registry;
   connections: ConnectionStore;
-  forwarders: ForwarderRegistry;
+  /** The forwarders' elements in this process (ForwarderRegistry) or forwarder processes over gRPC (RemoteForwarders). */
+  forwarders: Forwarding;
   /** Names this manager in connection paths. Default "nsmgr". */
   name?: string;
 }
@@ -50,7 +52,6 @@ export interface ConnectionChange {
   connection: Connection;
 }
 
-const CONNECTION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export class Manager {
   private readonly opts: ManagerOptions;
@@ -166,9 +167,7 @@ export class Manager {
 function validRequest(req: NetworkServiceRequest): Connection {
   const c = req?.connection;
   if (!c || typeof c !== "object") throw new NsmError(400, "the request needs a connection");
-  if (typeof c.id !== "string" || !CONNECTION_ID.test(c.id)) {
-    throw new NsmError(400, `connection id must be 1..128 characters from [A-Za-z0-9._-], got ${JSON.stringify(c.id)}`);
-  }
+  assertConnectionId(c.id);
   if (typeof c.network_service !== "string" || c.network_service === "") throw new NsmError(400, `connection ${c.id}: network_service is required`);
   const labels = c.labels ?? {};
   if (typeof labels !== "object" || Object.values(labels).some((v) => typeof v !== "string")) {
@@ -201,7 +200,7 @@ function builtFor(c: Connection, service: NetworkService, endpoint: NetworkServi
   return Object.entries(serviceBinding(service)).every(([k, v]) => c.context?.extra_context?.[k] === v);
 }
 
-function discover(registry: Registry, forwarders: ForwarderRegistry, established: (id: string) => Connection | undefined): Element<Connection> {
+function discover(registry: Registry, forwarders: Forwarding, established: (id: string) => Connection | undefined): Element<Connection> {
   return {
     name: "nsmgr/discover",
     request: async (c, next) => {
@@ -220,7 +219,7 @@ function discover(registry: Registry, forwarders: ForwarderRegistry, established
 }
 
 /** The endpoint "<forwarder>@<node>" of the service's forwarder on the client's node, or a 400 saying why there is none. */
-function selectForwarder(registry: Registry, forwarders: ForwarderRegistry, service: NetworkService, node: string): NetworkServiceEndpoint {
+function selectForwarder(registry: Registry, forwarders: Forwarding, service: NetworkService, node: string): NetworkServiceEndpoint {
   const endpoint = registry.findForwarder(service.forwarder, node);
   if (!endpoint) {
     const name = forwarderEndpointName(service.forwarder, node);
@@ -239,6 +238,6 @@ function selectForwarder(registry: Registry, forwarders: ForwarderRegistry, serv
         ` (registered forwarders: ${there.join(", ") || "none"})`,
     );
   }
-  forwarders.get(service.forwarder);
+  forwarders.requireType(service.forwarder);
   return endpoint;
 }

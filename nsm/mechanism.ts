@@ -5,6 +5,8 @@ import { NsmError } from "./errors.ts";
 import { checkIfName, checkNetnsName } from "../lib/validate/names.ts";
 
 const NETNS_URL = /^file:\/\/\/var\/run\/netns\/([^/]+)$/;
+/** What a forwarder can resolve itself: a namespace file (file:///proc/<pid>/ns/net, ...) or NSM's inode://<st_dev>/<st_ino>. */
+const RESOLVABLE_URL = /^(?:file:\/\/\/[^\0]+|inode:\/\/\d+\/\d+)$/;
 
 /** `file:///var/run/netns/<netns>` */
 export const netnsUrl = (netns: string): string => `file:///var/run/netns/${netns}`;
@@ -12,7 +14,8 @@ export const netnsUrl = (netns: string): string => `file:///var/run/netns/${netn
 /**
  * Picks the kernel mechanism from the client's preferences (or the connection's own mechanism) and
  * checks its parameters: a netns (netnsName or inodeURL) is required, an interface name is optional
- * (the forwarder then picks nsm-<n>). Returns it with both netnsName and inodeURL set.
+ * (the forwarder then picks nsm-<n>). Returns it with both netnsName and inodeURL set, except for an
+ * inodeURL naming the namespace by path or inode only: the forwarder resolves that one.
  */
 export function kernelMechanism(preferences: Mechanism[] | undefined, current: Mechanism | undefined): Mechanism {
   const m = [...(preferences ?? []), ...(current ? [current] : [])].find((p) => p?.type === KERNEL);
@@ -24,17 +27,30 @@ export function kernelMechanism(preferences: Mechanism[] | undefined, current: M
   for (const [k, v] of Object.entries(params)) {
     if (typeof v !== "string") throw new NsmError(400, `mechanism parameter ${k} must be a string`);
   }
-  const fromUrl = params[MechanismParam.inodeURL] ? NETNS_URL.exec(params[MechanismParam.inodeURL]!)?.[1] : undefined;
-  if (params[MechanismParam.inodeURL] && !fromUrl) {
-    throw new NsmError(400, `mechanism parameter inodeURL must be file:///var/run/netns/<netns>, got "${params[MechanismParam.inodeURL]}"`);
+  const url = params[MechanismParam.inodeURL];
+  const fromUrl = url ? NETNS_URL.exec(url)?.[1] : undefined;
+  if (url && !fromUrl && !RESOLVABLE_URL.test(url)) {
+    throw new NsmError(400, `mechanism parameter inodeURL must be file:///var/run/netns/<netns>, another file:// path of a network namespace, or inode://<dev>/<ino>, got "${url}"`);
   }
   const netns = params[MechanismParam.netnsName] || fromUrl;
-  if (!netns) throw new NsmError(400, "the kernel mechanism needs the client's network namespace (parameter netnsName or inodeURL)");
+  if (!netns && !url) throw new NsmError(400, "the kernel mechanism needs the client's network namespace (parameter netnsName or inodeURL)");
   if (fromUrl && params[MechanismParam.netnsName] && fromUrl !== params[MechanismParam.netnsName]) {
     throw new NsmError(400, `mechanism parameters disagree: netnsName "${params[MechanismParam.netnsName]}" vs inodeURL "${params[MechanismParam.inodeURL]}"`);
   }
+  // The forwarder finds a namespace given only by a path or an inode (see nsm/netnsUrl.ts).
+  if (!netns) return { cls: "LOCAL", type: KERNEL, parameters: checkedOptional(params) };
   const netnsProblem = checkNetnsName(netns);
   if (netnsProblem) throw new NsmError(400, `mechanism parameter netnsName: ${netnsProblem}`);
+  const checked = checkedOptional(params);
+  return {
+    cls: "LOCAL",
+    type: KERNEL,
+    parameters: { ...checked, [MechanismParam.netnsName]: netns, [MechanismParam.inodeURL]: url && !fromUrl ? url : netnsUrl(netns) },
+  };
+}
+
+/** The parameters with the interface name and MTU checked. */
+function checkedOptional(params: Record<string, string>): Record<string, string> {
   const name = params[MechanismParam.name];
   if (name) {
     const ifProblem = checkIfName(name);
@@ -44,11 +60,7 @@ export function kernelMechanism(preferences: Mechanism[] | undefined, current: M
   if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65535)) {
     throw new NsmError(400, `mechanism parameter MTU must be a number between 68 and 65535, got "${mtu}"`);
   }
-  return {
-    cls: "LOCAL",
-    type: KERNEL,
-    parameters: { ...params, [MechanismParam.netnsName]: netns, [MechanismParam.inodeURL]: netnsUrl(netns) },
-  };
+  return { ...params };
 }
 
 export const interfaceNameOf = (m: Mechanism | undefined): string | undefined => m?.parameters?.[MechanismParam.name] || undefined;

@@ -256,13 +256,22 @@ export class Registry {
     return this.lapsed.get(name);
   }
 
-  /** The forwarder endpoint of `type` on `node` (name `<type>@<node>`, labelled type and node), if registered and not expired. */
+  /**
+   * The forwarder of `type` on `node`, as NSM selects one: a live endpoint of service "forwarder"
+   * whose labels hold the selection's metadata labels (here `type`, and `node`, since one manager
+   * serves every node). The one named "<type>@<node>" comes first (a record without labels counts
+   * by that name), then the others by name.
+   */
   findForwarder(type: string, node: string): NetworkServiceEndpoint | undefined {
-    const e = this.getEndpoint(forwarderEndpointName(type, node));
-    const labels = e?.network_service_labels?.[FORWARDER_SERVICE]?.labels;
-    if (!e || !e.network_service_names.includes(FORWARDER_SERVICE)) return undefined;
-    if (labels && ((labels.type !== undefined && labels.type !== type) || (labels.node !== undefined && labels.node !== node))) return undefined;
-    return e;
+    const labelsOf = (e: NetworkServiceEndpoint) => e.network_service_labels?.[FORWARDER_SERVICE]?.labels;
+    const named = this.getEndpoint(forwarderEndpointName(type, node));
+    if (named && named.network_service_names.includes(FORWARDER_SERVICE)) {
+      const labels = labelsOf(named);
+      if (!labels || ((labels.type === undefined || labels.type === type) && (labels.node === undefined || labels.node === node))) return named;
+    }
+    return this.listEndpoints(FORWARDER_SERVICE)
+      .filter((e) => labelsOf(e)?.type === type && labelsOf(e)?.node === node)
+      .sort((a, b) => a.name.localeCompare(b.name))[0];
   }
 
   /** Whether `e` has not expired; removes it when it has. A record stored without expiration_time

@@ -1,6 +1,9 @@
-// The lab's NSM: registry, manager and the tungsten and kernel forwarders of every k8s node, in the
-// daemon's process, with their state in the lab database. The forwarders reach TF and the vRouter
-// agents over HTTP with the same clients a forwarder on a real cluster would use.
+// The lab's NSM: registry and manager in the daemon's process, with their state in the lab database,
+// and the tungsten and kernel forwarders of every k8s node. With `forwarders: "processes"` (the
+// daemon) the forwarders are `tfmesh forwarder` processes in the nodes' netns (lab/nsm/forwarderProcesses.ts)
+// that register themselves, and the manager calls them over NSM's gRPC API; with "in-process" (the
+// default, for tests that need no processes) their elements run here, registered by this module,
+// reaching TF and the vRouter agents over HTTP with the same clients the processes use.
 import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import { KeystoneSession } from "../../wire/openstack/index.ts";
@@ -9,6 +12,10 @@ import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { forwarderEndpoint, POD_LABEL } from "../../wire/nsm/api.ts";
 import { NsmError } from "../../nsm/errors.ts";
 import { ForwarderRegistry } from "../../nsm/forwarder.ts";
+import type { Forwarding } from "../../nsm/forwarder.ts";
+import { checkKernelService } from "../../nsm/forwarders/kernel/index.ts";
+import { checkTungstenService } from "../../nsm/forwarders/tungsten/index.ts";
+import { RemoteForwarders } from "../../nsm/remoteForwarders.ts";
 import type { KernelOps } from "../../nsm/forwarders/common/kernelOps.ts";
 import { linuxKernel } from "../../nsm/forwarders/common/kernelOps.ts";
 import type { PodPlacement } from "../../nsm/forwarders/common/clientNetns.ts";
@@ -35,6 +42,9 @@ export interface NsmOptions {
   endpointLifetimeMs?: number;
   /** The registry's clock (ms since the epoch); tests pass their own. */
   now?: () => number;
+  /** "in-process" (default): the forwarders' elements run here, registered by start(); "processes":
+   *  forwarder processes register themselves and are called over gRPC. */
+  forwarders?: "in-process" | "processes";
 }
 
 export interface LabNsm {
@@ -43,10 +53,11 @@ export interface LabNsm {
   grpcServer: NsmGrpcServer;
   registry: Registry;
   manager: Manager & { closeByPod(podName: string): Promise<void> };
-  /** Registers the forwarders of every k8s node, keeps refreshing their registrations at 2/3 of
-   *  their lifetime until stop(), and heals the stored connections. */
+  /** In-process: registers the forwarders of every k8s node and keeps refreshing their
+   *  registrations at 2/3 of their lifetime until stop(). Both: heals the stored connections
+   *  (with processes, call it once they registered). */
   start(): Promise<void>;
-  /** Registers (again) the forwarders of every k8s node, each for one lifetime from now. */
+  /** In-process: registers (again) the forwarders of every k8s node, each for one lifetime from now. */
   registerForwarders(): void;
   stop(): Promise<void>;
 }
@@ -90,29 +101,47 @@ export function createNsm(opts: NsmOptions): LabNsm {
         .flatMap((c) => interfaceNameOf(c.mechanism) ?? []),
   };
 
-  const forwarders = new ForwarderRegistry([
-    createTungstenForwarder({ tf, agentOf, kernel, placement }),
-    createKernelForwarder({ kernel, ipam: stores.leases, placement }),
-  ]);
+  const inProcess = (opts.forwarders ?? "in-process") === "in-process";
+  const local = inProcess
+    ? new ForwarderRegistry([createTungstenForwarder({ tf, agentOf, kernel, placement }), createKernelForwarder({ kernel, ipam: stores.leases, placement })])
+    : undefined;
+  // The registry checks services through the forwarders, and the remote forwarders find their URLs in the registry.
+  let forwarders: Forwarding | undefined = local;
   const registry = new Registry(stores, {
-    checkService: (s) => forwarders.checkService(s),
+    checkService: (s) => forwarders!.checkService(s),
     ...(opts.endpointLifetimeMs !== undefined ? { endpointLifetimeMs: opts.endpointLifetimeMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
+  const remote = local ? undefined : new RemoteForwarders({ registry, serviceChecks: { tungsten: checkTungstenService, kernel: checkKernelService } });
+  forwarders = local ?? remote!;
   const manager = Object.assign(new Manager({ registry, connections: stores.connections, forwarders }), {
     closeByPod: (podName: string) =>
       manager.closeWhere((c) => c.labels?.[POD_LABEL] === podName || netnsOf(c.mechanism) === `${podNetnsPrefix}${podName}`),
   });
 
   const registerForwarders = () => {
+    if (!local) return;
     for (const node of instance.k8sNodes) {
-      for (const type of forwarders.types()) registry.registerEndpoint(forwarderEndpoint(type, node, endpoints.nsm));
+      for (const type of local.types()) registry.registerEndpoint(forwarderEndpoint(type, node, endpoints.nsm));
     }
   };
   let refresher: NodeJS.Timeout | undefined;
   const stopRefreshing = () => {
     if (refresher) clearInterval(refresher);
     refresher = undefined;
+  };
+  /** In-process forwarders are registered by the daemon, and refreshed at 2/3 of the lifetime as NSM's forwarders do. */
+  const startRefreshing = () => {
+    registerForwarders();
+    stopRefreshing();
+    refresher = setInterval(() => {
+      try {
+        registerForwarders();
+      } catch (e) {
+        log(`nsm: refreshing the forwarder registrations failed: ${(e as Error).message}`);
+      }
+    }, Math.max(1, Math.floor((registry.endpointLifetimeMs * 2) / 3)));
+    refresher.unref();
   };
 
   return {
@@ -122,17 +151,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
     manager,
     registerForwarders,
     async start() {
-      registerForwarders();
-      stopRefreshing();
-      // NSM's forwarders refresh at 2/3 of the lifetime, so one late refresh does not drop them.
-      refresher = setInterval(() => {
-        try {
-          registerForwarders();
-        } catch (e) {
-          log(`nsm: refreshing the forwarder registrations failed: ${(e as Error).message}`);
-        }
-      }, Math.max(1, Math.floor((registry.endpointLifetimeMs * 2) / 3)));
-      refresher.unref();
+      if (local) startRefreshing();
       for (const { connection: c, error } of await manager.heal()) {
         if (!error) continue;
         const netns = netnsOf(c.mechanism);
@@ -147,6 +166,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
     },
     async stop() {
       stopRefreshing();
+      remote?.close();
     },
   };
 }

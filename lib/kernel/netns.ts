@@ -28,6 +28,19 @@ export async function add(name: string): Promise<boolean> {
   return true;
 }
 
+/** Names the network namespace of process `pid` (`ip netns attach`); a name already there is fine when it is that namespace. */
+export async function attach(name: string, pid: number): Promise<void> {
+  assertNetnsName(name);
+  if (!Number.isInteger(pid) || pid <= 0) throw new KernelError(["ip", "netns", "attach", name, String(pid)], 2, `pid must be a positive integer, got ${pid}`);
+  if (exists(name)) {
+    const a = fs.statSync(`${NETNS_DIR}/${name}`);
+    const b = fs.statSync(`/proc/${pid}/ns/net`);
+    if (a.dev === b.dev && a.ino === b.ino) return;
+    throw new KernelError(["ip", "netns", "attach", name, String(pid)], 1, `network namespace ${name} exists and is another namespace`);
+  }
+  await run("ip", ["netns", "attach", name, String(pid)]);
+}
+
 /** Removes the namespace; a missing one is fine. Interfaces in it go with it (veth peers too). */
 export async function del(name: string): Promise<void> {
   assertNetnsName(name);

@@ -9,7 +9,7 @@ import { NetworkService } from "../../../wire/nsm/gen/networkservice_pb.ts";
 import { NetworkServiceEndpointRegistry, NetworkServiceRegistry } from "../../../wire/nsm/gen/registry_pb.ts";
 import type { Manager } from "../../../nsm/manager.ts";
 import type { Registry } from "../../../nsm/registry.ts";
-import { healthImpl } from "./health.ts";
+import { healthImpl } from "../../../nsm/grpc/health.ts";
 import { monitorImpl } from "./monitor.ts";
 import { networkServiceImpl } from "./networkService.ts";
 import { endpointRegistryImpl, serviceRegistryImpl } from "./registry.ts";

@@ -1,11 +1,17 @@
 // Element: where the client's interface goes. The client's network namespace comes in the kernel
 // mechanism; a forwarder touches only the pods of its cluster, and refuses a request for a netns
-// that does not exist before anything is built. Check: the namespace is still there.
+// that does not exist before anything is built. A namespace the client names only by path or inode
+// (inodeURL file://... or inode://dev/ino) is resolved to its name first and the name written into
+// the mechanism (netnsName), where the elements after it and a later close read it. Check: the
+// namespace is still there.
 import type { Connection } from "../../../wire/nsm/api.ts";
+import { MechanismParam } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
-import { checkThenPassOn } from "../../chain.ts";
-import { clientNetnsOf } from "../../connection.ts";
+import { applyOrUndo, checkThenPassOn, passCloseOn, passOn } from "../../chain.ts";
+import { clientNetnsOf, isHeal } from "../../connection.ts";
 import { NsmError } from "../../errors.ts";
+import { netnsOf } from "../../mechanism.ts";
+import { releaseNetnsName, resolveNetnsUrl } from "../../netnsUrl.ts";
 
 /** What the cluster says about where pods and nodes are. */
 export interface PodPlacement {
@@ -18,6 +24,17 @@ export interface PodPlacement {
   /** The interface names the other established connections of a pod hold (a connection whose
    *  interface went missing keeps its name: its heal rebuilds it under that name). */
   heldInterfaceNames?(podNetns: string, exceptConnection: string): string[];
+  /** The name of the namespace an inodeURL means (default: nsm/netnsUrl.ts, through /var/run/netns and /proc). */
+  resolveNetnsUrl?(url: string): Promise<string>;
+}
+
+/** The connection with its client netns named in the mechanism, resolving an inodeURL that only gives its path or inode. */
+async function named(c: Connection, placement: PodPlacement): Promise<Connection> {
+  if (netnsOf(c.mechanism)) return c;
+  const url = c.mechanism?.parameters?.[MechanismParam.inodeURL];
+  if (!url) throw new NsmError(400, `connection ${c.id}: no client netns in the kernel mechanism`);
+  const name = await (placement.resolveNetnsUrl ?? resolveNetnsUrl)(url);
+  return { ...c, mechanism: { ...c.mechanism!, parameters: { ...c.mechanism!.parameters, [MechanismParam.netnsName]: name } } };
 }
 
 export function clientNetns(name: string, placement: PodPlacement): Element<Connection> {
@@ -29,14 +46,17 @@ export function clientNetns(name: string, placement: PodPlacement): Element<Conn
   const exists = (ns: string) => !placement.netnsExists || placement.netnsExists(ns);
   return {
     name,
-    request: (c, next) => {
-      const ns = allowed(c);
+    request: async (input, next) => {
+      const c = await named(input, placement);
+      // A name this request gave the namespace goes again when the request fails.
+      const undo = c !== input && !isHeal(input) ? () => releaseNetnsName(clientNetnsOf(c)) : undefined;
+      const ns = await applyOrUndo(async () => allowed(c), undo ?? (async () => {}));
       if (!exists(ns)) throw new NsmError(400, `connection ${c.id}: the client netns "${ns}" does not exist`);
-      return next.request(c);
+      return passOn(c, next, undo);
     },
     close: (c, next) => {
-      allowed(c);
-      return next.close(c);
+      const ns = allowed(c);
+      return passCloseOn(c, next, () => releaseNetnsName(ns));
     },
     check: (c, next) => checkThenPassOn(c, next, async () => (exists(allowed(c)) ? undefined : `the client netns "${clientNetnsOf(c)}" is gone`)),
   };

@@ -3,8 +3,8 @@
 // protocol says. Watch is left unimplemented, which the protocol allows.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Health } from "../../../wire/nsm/gen/grpc/health/v1/health_pb.ts";
-import { HealthCheckResponse_ServingStatus } from "../../../wire/nsm/gen/grpc/health/v1/health_pb.ts";
+import type { Health } from "../../wire/nsm/gen/grpc/health/v1/health_pb.ts";
+import { HealthCheckResponse_ServingStatus } from "../../wire/nsm/gen/grpc/health/v1/health_pb.ts";
 
 const SERVING = { status: HealthCheckResponse_ServingStatus.SERVING };
 
