@@ -6,7 +6,7 @@ import { listLinks } from "../../lib/kernel/index.ts";
 import { nodeNetns } from "../dataplane/names.ts";
 import type { KernelTurn, NodeInfo } from "../dataplane/types.ts";
 import { ControlNode } from "./control.ts";
-import type { PortConfigSource } from "./portConfig.ts";
+import type { ConfigChange, PortConfigSource } from "./portConfig.ts";
 import { PortRequestError } from "./portRequest.ts";
 import type { PortRequest } from "./portRequest.ts";
 import { PortStore } from "./portStore.ts";
@@ -41,6 +41,10 @@ export class VRouterAgents {
   private unsubscribe: (() => void) | undefined;
   private refreshQueued = false;
   private readonly pending: PendingPortCall[] = [];
+  /** Ports to re-evaluate at the next refresh after config changes. */
+  private dirty: Set<string> | "all" = new Set();
+  /** instance-ip -> the VMIs whose port config it gave (so its deletion concerns only them). */
+  private readonly vmisOfIip = new Map<string, Set<string>>();
 
   constructor(opts: AgentsOptions) {
     this.prefix = opts.prefix;
@@ -54,7 +58,7 @@ export class VRouterAgents {
 
   /** Follows config changes (a VMI or instance-ip arriving after its port was plugged, a VN's subnets changing). */
   watchConfig(): void {
-    this.unsubscribe ??= this.config.onChange?.(() => this.scheduleRefresh());
+    this.unsubscribe ??= this.config.onChange?.((change) => this.scheduleRefresh(change));
   }
 
   unwatchConfig(): void {
@@ -215,8 +219,9 @@ export class VRouterAgents {
    * rows whose config still says what they show cannot change and their nodes' interfaces need not
    * be listed (a process per node, on every TF write).
    */
-  async refreshNow(all: boolean, configOnly = false): Promise<void> {
-    const rows = this.ports.list().map((row) => ({ row, config: this.evaluate(row.uuid) }));
+  async refreshNow(all: boolean, configOnly = false, only?: Set<string>): Promise<void> {
+    const listed = only ? [...only].flatMap((uuid) => this.ports.get(uuid) ?? []) : this.ports.list();
+    const rows = listed.map((row) => ({ row, config: this.evaluate(row.uuid) }));
     const mayChange = configOnly ? rows.filter(({ row, config }) => (row.active ? !sameActive(config, row.active) : config !== undefined)) : rows;
     const links = await this.presentLinks(mayChange.map((r) => r.row.node));
     const nodes = new Set<string>();
@@ -235,15 +240,28 @@ export class VRouterAgents {
   private evaluate(uuid: string): ActivePort | undefined {
     const cfg = this.config.resolvePort(uuid);
     if (!cfg) return undefined;
+    if (cfg.iipUuid) this.vmisOfIip.set(cfg.iipUuid, new Set([...(this.vmisOfIip.get(cfg.iipUuid) ?? []), uuid]));
     return { networkId: cfg.networkId, vnUuid: cfg.vnUuid, mac: cfg.mac, ip: cfg.ip, prefixLength: cfg.prefixLength, gateways: cfg.vnGateways };
   }
 
-  private scheduleRefresh(): void {
+  /**
+   * Re-evaluates, after config changes, the ports they concern: a VMI's own, an instance-ip's
+   * VMIs (a deleted one's from what it last gave a port), all for anything else. Every NSM request
+   * writes a VMI and an instance-ip, so evaluating every port on each would cost O(ports) per request.
+   */
+  private scheduleRefresh(change?: ConfigChange): void {
+    const gave = change?.type === "instance-ip" ? [...(this.vmisOfIip.get(change.uuid) ?? [])] : [];
+    if (change?.type === "instance-ip" && change.op === "delete") this.vmisOfIip.delete(change.uuid);
+    const vmis = change?.vmis ? [...change.vmis, ...gave] : change?.type === "instance-ip" && change.op === "delete" ? gave : undefined;
+    if (vmis === undefined || this.dirty === "all") this.dirty = "all";
+    else for (const v of vmis) this.dirty.add(v);
     if (this.refreshQueued) return;
     this.refreshQueued = true;
     void this.inTurn(async () => {
       this.refreshQueued = false;
-      await this.refreshNow(false, true);
+      const dirty = this.dirty;
+      this.dirty = new Set();
+      await this.refreshNow(false, true, dirty === "all" ? undefined : dirty);
     }).catch((e: unknown) => this.log(`port refresh after a config change failed: ${String(e)}`));
   }
 }

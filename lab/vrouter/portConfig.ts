@@ -16,6 +16,16 @@ export interface ResolvedPort {
   dnsServer?: string;
   /** Every subnet gateway of the VN: each node hosting the VN answers on all of them. */
   vnGateways: Gateway[];
+  /** The instance-ip the address comes from. */
+  iipUuid?: string;
+}
+
+/** A config change; `vmis` names the VMIs whose port config it may change when that can be told from the change. */
+export interface ConfigChange {
+  op: string;
+  type: string;
+  uuid: string;
+  vmis?: string[];
 }
 
 export interface PortConfigSource {
@@ -23,8 +33,8 @@ export interface PortConfigSource {
   resolvePort(vmiUuid: string): ResolvedPort | undefined;
   /** fq_name string of a VN, for descriptions. */
   networkName?(vnUuid: string): string | undefined;
-  /** Calls `listener` after config changes that may change what resolvePort answers; returns an unsubscribe. */
-  onChange?(listener: () => void): () => void;
+  /** Calls `listener` after config changes that may change what resolvePort answers (without the change: any port may); returns an unsubscribe. */
+  onChange?(listener: (change?: ConfigChange) => void): () => void;
 }
 
 /** The slice of lab/tf/configStore.ts's ConfigStore this needs. */
@@ -109,6 +119,7 @@ export function configStorePortConfig(store: ConfigReader): PortConfigSource {
           gateway: subnet.gateway,
           dnsServer: subnet.dnsServer,
           vnGateways: subnets.filter((s) => s.gateway !== undefined).map((s) => ({ ip: s.gateway!, prefixLength: s.prefixLength })),
+          iipUuid: ref.uuid,
         };
       }
       return undefined;
@@ -120,7 +131,15 @@ export function configStorePortConfig(store: ConfigReader): PortConfigSource {
     onChange(listener) {
       let active = true;
       store.onChange?.((ev) => {
-        if (active && RELEVANT_TYPES.has(ev.type)) listener();
+        if (!active || !RELEVANT_TYPES.has(ev.type)) return;
+        // Which ports a VMI or a (still present) instance-ip concerns is known; a VN or IPAM change may concern any.
+        const vmis =
+          ev.type === "virtual-machine-interface"
+            ? [ev.uuid]
+            : ev.type === "instance-ip" && ev.op !== "delete"
+              ? asArray(readObj(store, "instance-ip", ev.uuid)?.virtual_machine_interface_refs).flatMap((r) => (typeof r.uuid === "string" ? [r.uuid] : []))
+              : undefined;
+        listener({ op: ev.op, type: ev.type, uuid: ev.uuid, ...(vmis ? { vmis } : {}) });
       });
       return () => {
         active = false;
