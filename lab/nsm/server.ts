@@ -1,11 +1,11 @@
-// The NSM HTTP API of the lab (docs/contracts.md, "NSM HTTP API"): the registry and the
-// manager's Request/Close over JSON. Errors are {"error": message} with the status the manager
-// chose; failures of TF or an agent behind a forwarder answer 502.
+// The lab's read-only JSON view of NSM (docs/contracts.md, "NSM HTTP API"): the registry's records
+// and the manager's connections, for a person with curl. Everything that changes NSM is its gRPC
+// API (grpc/). Errors are {"error": message} with the status the manager chose; toApiError is
+// also how the gRPC front picks its codes.
 import type http from "node:http";
 import { ConnectionError, HttpError } from "../../lib/http/client.ts";
-import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts";
+import { ApiError, createJsonServer } from "../../lib/http/server.ts";
 import type { Handler, Route } from "../../lib/http/server.ts";
-import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { ChainError } from "../../nsm/chain.ts";
 import { NsmError, rootCause } from "../../nsm/errors.ts";
 import type { Manager } from "../../nsm/manager.ts";
@@ -41,22 +41,12 @@ const guarded =
 
 export function createNsmServer({ registry, manager, log = () => {} }: NsmServerOptions): http.Server {
   const routes: Route[] = [
-    { method: "POST", pattern: "/registry/network-services", handler: (req) => ({ body: registry.registerService(objectBody(req)) }) },
     { method: "GET", pattern: "/registry/network-services", handler: () => ({ body: registry.listServices() }) },
     {
       method: "GET",
       pattern: "/registry/network-services/:name",
       handler: (req) => ({ body: registry.requireService(req.params.name!) }),
     },
-    {
-      method: "DELETE",
-      pattern: "/registry/network-services/:name",
-      handler: (req) => {
-        manager.unregisterService(req.params.name!);
-        return { body: {} };
-      },
-    },
-    { method: "POST", pattern: "/registry/network-service-endpoints", handler: (req) => ({ body: registry.registerEndpoint(objectBody(req)) }) },
     {
       method: "GET",
       pattern: "/registry/network-service-endpoints",
@@ -69,27 +59,6 @@ export function createNsmServer({ registry, manager, log = () => {} }: NsmServer
         const e = registry.getEndpoint(req.params.name!);
         if (!e) throw new NsmError(404, `network service endpoint "${req.params.name}" is not registered`);
         return { body: e };
-      },
-    },
-    {
-      method: "DELETE",
-      pattern: "/registry/network-service-endpoints/:name",
-      handler: (req) => {
-        registry.unregisterEndpoint(req.params.name!);
-        return { body: {} };
-      },
-    },
-    {
-      method: "POST",
-      pattern: "/nsmgr/request",
-      handler: async (req) => ({ body: await manager.request(objectBody(req) as unknown as NetworkServiceRequest) }),
-    },
-    {
-      method: "POST",
-      pattern: "/nsmgr/close",
-      handler: async (req) => {
-        await manager.close(objectBody(req) as { id: string });
-        return { body: {} };
       },
     },
     { method: "GET", pattern: "/nsmgr/connections", handler: () => ({ body: manager.list() }) },

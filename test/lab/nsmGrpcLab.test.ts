@@ -1,7 +1,8 @@
 // NSM's gRPC API of a running lab (endpoints.json "nsmGrpc"): Request through the tungsten
 // forwarder builds a pod interface that reaches a pod on the other node, a repeated Request heals
 // it, Close removes it and its TF objects, the kernel forwarder works the same way, the monitor
-// and the JSON API see what the gRPC front did, and refusals arrive as gRPC codes.
+// streams what the gRPC front did and answers a connection as its forwarder checks it, and
+// refusals arrive as gRPC codes.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../harness/eventually.ts";
@@ -11,14 +12,12 @@ import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
-import { NsmClient } from "../../wire/nsm/client.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import type { PodInfo } from "../../wire/pods.ts";
 import { TfClient } from "../../wire/tf.ts";
 
 let lab: TestLab;
 let grpc: NsmGrpcClient;
-let json: NsmClient;
 let tf: TfClient;
 const pod: Record<string, PodInfo> = {};
 
@@ -40,7 +39,6 @@ beforeAll(async () => {
   const headers = await lab.authHeaders();
   tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
   grpc = new NsmGrpcClient(lab.endpoints.nsmGrpc);
-  json = new NsmClient(lab.endpoints.nsm);
   const ipam = ["default-domain", "admin", "ipam-grpc"];
   await tf.create("network-ipam", { fq_name: ipam, parent_type: "project" });
   const subnet = { subnet: { ip_prefix: "10.7.7.0", ip_prefix_len: 24 } };
@@ -65,7 +63,7 @@ describe("NSM's gRPC API in the lab", () => {
     expect(found.sort()).toEqual(["kernel@k8s-1", "kernel@k8s-2", "tungsten@k8s-1", "tungsten@k8s-2"]);
   });
 
-  it("Request builds tungsten interfaces that reach across nodes, a repeat heals, Close removes them; the monitor and the JSON API see it", async () => {
+  it("Request builds tungsten interfaces that reach across nodes, a repeat heals, Close removes them; the monitor sees it", async () => {
     const stop = new AbortController();
     const events = grpc.monitorConnections({ network_services: ["grpc-red"] }, stop.signal)[Symbol.asyncIterator]();
     try {
@@ -77,7 +75,7 @@ describe("NSM's gRPC API in the lab", () => {
       const b = await grpc.request(attach("grpc-b", pod.gb!, "grpc-red"));
       await next(events, "the UPDATE of grpc-b");
       expect((await lab.ping(pod.ga!.netns, addressOf(b), { count: 1, wait: 2 })).ok).toBe(true);
-      expect(await json.getConnection("grpc-a")).toMatchObject({ id: "grpc-a", state: "UP", context: a.context });
+      expect(await grpc.getConnection("grpc-a")).toMatchObject({ id: "grpc-a", state: "UP", context: a.context });
 
       const healed = await grpc.request(attach("grpc-a", pod.ga!, "grpc-red"));
       expect(addressOf(healed)).toBe(addressOf(a));
@@ -102,7 +100,7 @@ describe("NSM's gRPC API in the lab", () => {
     expect(await links(pod.ga!)).toContain(c.mechanism!.parameters!.name);
     await grpc.close({ id: "grpc-local" });
     expect(await links(pod.ga!)).toEqual(["eth0"]);
-    expect(await json.listConnections()).toEqual([]);
+    expect(await grpc.listConnections()).toEqual([]);
   });
 
   it("refuses with gRPC codes: an unknown service, a netns outside the lab's pods, a service still in use", async () => {
@@ -113,6 +111,6 @@ describe("NSM's gRPC API in the lab", () => {
     expect(await codeOf(grpc.unregisterService("grpc-red"))).toBe(Code.FailedPrecondition);
     await grpc.close({ id: "grpc-use" });
     await grpc.unregisterService("grpc-red");
-    expect(await json.getNetworkService("grpc-red")).toBeUndefined();
+    expect(await grpc.getNetworkService("grpc-red")).toBeUndefined();
   });
 });

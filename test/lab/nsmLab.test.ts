@@ -1,11 +1,13 @@
 // NSM in a running lab: pods attached to TF virtual networks through the tungsten forwarder really
 // reach each other across nodes, VNs stay isolated, the kernel forwarder works beside it, a restart
 // heals lost interfaces, and closing (or deleting the pod) leaves no TF object, port or interface.
+// Driven through NSM's gRPC API (the lab's nsmGrpc endpoint), as an NSM client speaks it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
-import { NsmClient } from "../../wire/nsm/client.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import { problemOf } from "../../wire/nsm/protoMapping.ts";
 import type { PodInfo } from "../../wire/pods.ts";
 import { TfClient } from "../../wire/tf.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
@@ -15,7 +17,7 @@ import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
 let prefix = "";
-let nsm: NsmClient;
+let nsm: NsmGrpcClient;
 let tf: TfClient;
 let pods: HttpClient;
 const pod: Record<string, PodInfo> = {};
@@ -49,7 +51,7 @@ beforeAll(async () => {
   prefix = lab.prefix;
   const headers = await lab.authHeaders();
   tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
-  nsm = new NsmClient(lab.endpoints.nsm);
+  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { retries: 3 });
   pods = new HttpClient({ baseUrl: lab.endpoints.pods });
   await network("red", "10.1.1.0/24");
   await network("blue", "10.2.2.0/24");
@@ -62,6 +64,7 @@ beforeAll(async () => {
 }, LAB_TIMEOUT);
 
 afterAll(async () => {
+  nsm?.dispose();
   await lab?.stop();
   if (prefix) expect(netns.list(`${prefix}-`)).toEqual([]);
 }, LAB_TIMEOUT);
@@ -105,9 +108,12 @@ describe("NSM in the lab", () => {
     const vmi = (await tf.readByFqName("virtual-machine-interface", ["default-domain", "admin", "nsm-blue-1"]))!;
     for (const iip of (vmi.instance_ip_back_refs as Array<{ uuid: string }> | undefined) ?? []) await tf.delete("instance-ip", iip.uuid);
     await tf.delete("virtual-machine-interface", vmi.uuid);
-    expect((await nsm.getConnection("blue-1"))?.state).toBe("DOWN");
+    const down = await nsm.getConnection("blue-1");
+    expect(down?.state).toBe("DOWN");
+    expect(problemOf(down!), "the monitor says why, in the manager's path segment").toMatch(/^the vRouter agent of k8s-1 does not carry /);
     conns.blue = await nsm.request(attach("blue-1", pod["blue-pod"]!, "blue"));
-    expect((await nsm.getConnection("blue-1"))?.state).toBe("UP");
+    const up = await nsm.getConnection("blue-1");
+    expect([up?.state, problemOf(up!)]).toEqual(["UP", undefined]);
     expect(await reach(pod["blue-pod"]!, addressOf(conns.bothBlue!))).toBe(true);
   });
 

@@ -11,7 +11,7 @@ import { HttpClient } from "../../lib/http/client.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { measureReachability } from "../../lab/reachability.ts";
 import type { Reachability } from "../../lab/reachability.ts";
-import { NsmClient } from "../../wire/nsm/client.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { Connection } from "../../wire/nsm/api.ts";
 import { eventually } from "../../harness/eventually.ts";
@@ -56,7 +56,7 @@ beforeAll(async () => {
   prefix = lab.prefix;
   const headers = await lab.authHeaders();
   const tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
-  const nsm = new NsmClient(lab.endpoints.nsm);
+  const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
   const nova = new HttpClient({ baseUrl: lab.endpoints.nova, headers: () => headers, retries: 0 });
   const glance = new HttpClient({ baseUrl: lab.endpoints.glance, headers: () => headers, retries: 0 });
   const pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0 });
@@ -90,6 +90,7 @@ beforeAll(async () => {
       mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: pod.netns, inodeURL: `file:///var/run/netns/${pod.netns}` } }],
     });
   }
+  nsm.dispose();
 }, LAB_TIMEOUT);
 
 afterAll(async () => {

@@ -8,7 +8,14 @@ import { HttpClient, HttpError } from "../../lib/http/client.ts";
 import { close, listen } from "../../lib/http/server.ts";
 import { createNsm } from "../../lab/nsm/index.ts";
 import type { LabNsm } from "../../lab/nsm/index.ts";
+import { createNsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
 import { createNsmServer } from "../../lab/nsm/server.ts";
+import { create } from "@bufbuild/protobuf";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { NetworkServiceEndpointSchema } from "../../wire/nsm/gen/registry_pb.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import { endpointToProto } from "../../wire/nsm/protoMapping.ts";
 import type { Connection, NetworkServiceEndpoint, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { forwarderEndpoint } from "../../wire/nsm/api.ts";
 import { NsmError } from "../../nsm/errors.ts";
@@ -174,29 +181,38 @@ describe("manager: a forwarder whose registration expired", () => {
   });
 });
 
-describe("NSM HTTP API: expiration_time", () => {
-  it("answers registrations with their expiration_time, stops listing expired ones, and refuses a bad one with 400", async () => {
+describe("NSM API: expiration_time", () => {
+  it("answers registrations with their expiration_time, stops listing expired ones, and refuses a bad one", async () => {
     let now = T0;
     const forwarders = new ForwarderRegistry([fakeTungsten]);
     const registry = new Registry({ services: records(), endpoints: records() }, { endpointLifetimeMs: 1000, now: () => now });
-    const server = createNsmServer({ registry, manager: new Manager({ registry, connections: connections(), forwarders }) });
-    const port = await listen(server, 0);
+    const manager = new Manager({ registry, connections: connections(), forwarders });
+    const grpcServer = createNsmGrpcServer({ registry, manager });
+    const view = createNsmServer({ registry, manager });
+    const client = new NsmGrpcClient(`tcp://127.0.0.1:${await listen(grpcServer, 0)}`, { timeoutMs: 10_000 });
     try {
-      const http = new HttpClient({ baseUrl: `http://127.0.0.1:${port}`, retries: 0 });
-      const posted = await http.post<NetworkServiceEndpoint>("/registry/network-service-endpoints", forwarderEndpoint("tungsten", "k8s-1"));
-      expect(posted.body.expiration_time).toBe("2024-05-01T12:00:01.000Z");
+      const http = new HttpClient({ baseUrl: `http://127.0.0.1:${await listen(view, 0)}`, retries: 0 });
+      const posted = await client.registerEndpoint(forwarderEndpoint("tungsten", "k8s-1"));
+      expect(posted.expiration_time).toBe("2024-05-01T12:00:01.000Z");
+      expect((await client.listEndpoints("forwarder")).map((e) => e.expiration_time)).toEqual(["2024-05-01T12:00:01.000Z"]);
       const listed = await http.get<NetworkServiceEndpoint[]>("/registry/network-service-endpoints?network_service=forwarder");
       expect(listed.body.map((e) => e.expiration_time)).toEqual(["2024-05-01T12:00:01.000Z"]);
       now = T0 + 1000;
+      expect(await client.listEndpoints()).toEqual([]);
       expect((await http.get<NetworkServiceEndpoint[]>("/registry/network-service-endpoints")).body).toEqual([]);
       const missing = await http.get("/registry/network-service-endpoints/tungsten@k8s-1").catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(HttpError);
       expect((missing as HttpError).status).toBe(404);
-      const bad = await http.post("/registry/network-service-endpoints", { ...forwarderEndpoint("kernel", "k8s-1"), expiration_time: "soon" }).catch((e: unknown) => e);
-      expect((bad as HttpError).status).toBe(400);
-      expect((bad as HttpError).message).toContain("expiration_time");
+      // A Timestamp beyond what the registry can hold (the JSON API's "soon" cannot be sent over gRPC).
+      const bad = await client.endpoints
+        .register(create(NetworkServiceEndpointSchema, { ...endpointToProto(forwarderEndpoint("kernel", "k8s-1")), expirationTime: create(TimestampSchema, { seconds: 10n ** 15n }) }))
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((bad as ConnectError).rawMessage).toContain("expiration_time");
     } finally {
-      await close(server);
+      client.dispose();
+      grpcServer.closeAllConnections();
+      await Promise.all([close(grpcServer), close(view)]);
     }
   });
 });

@@ -1,5 +1,5 @@
 // NSM's gRPC API of the lab (lab/nsm/grpc), driven through the generated clients over a real HTTP/2
-// socket: Request/Close and heal, errors as gRPC codes with the JSON API's messages, the monitor's
+// socket: Request/Close and heal, errors as gRPC codes with the manager's messages, the monitor's
 // stream, the registries' Find with watch (registration, expiry, unregister), health, a unix
 // socket, and a plain gRPC client (grpc-js) that is not Connect. Forwarders are fakes here
 // (test/lab covers the real ones).
@@ -13,11 +13,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../harness/eventually.ts";
-import { HttpClient, HttpError } from "../../lib/http/client.ts";
+import { HttpError } from "../../lib/http/client.ts";
 import { close, listen } from "../../lib/http/server.ts";
 import { createNsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
 import type { NsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
-import { createNsmServer } from "../../lab/nsm/server.ts";
+import { toApiError } from "../../lab/nsm/server.ts";
 import { nsmStores } from "../../lab/nsm/store.ts";
 import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { forwarderEndpoint } from "../../wire/nsm/api.ts";
@@ -63,26 +63,24 @@ const stores = nsmStores(new DatabaseSync(":memory:"));
 const forwarders = new ForwarderRegistry([kernel]);
 const registry = new Registry(stores, { checkService: (s) => forwarders.checkService(s) });
 const manager = new Manager({ registry, connections: stores.connections, forwarders });
-const servers = { grpc: createNsmGrpcServer({ registry, manager }), json: createNsmServer({ registry, manager }) };
+const servers = { grpc: createNsmGrpcServer({ registry, manager }) };
 const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), "nsm-grpc-"));
 const socketPath = path.join(socketDir, "nsm.io.sock");
 const overUnix: NsmGrpcServer = createNsmGrpcServer({ registry, manager });
 
 let port: number;
 let client: NsmGrpcClient;
-let json: HttpClient;
 
 beforeAll(async () => {
   registry.registerEndpoint(forwarderEndpoint("kernel", "k8s-1"));
   port = await listen(servers.grpc, 0);
   client = new NsmGrpcClient(`tcp://127.0.0.1:${port}`, { timeoutMs: 10_000 });
-  json = new HttpClient({ baseUrl: `http://127.0.0.1:${await listen(servers.json, 0)}`, retries: 0 });
   await new Promise<void>((resolve) => overUnix.listen(socketPath, resolve));
 });
 
 afterAll(async () => {
   client?.dispose();
-  await Promise.all([close(servers.grpc), close(servers.json), close(overUnix)]);
+  await Promise.all([close(servers.grpc), close(overUnix)]);
   fs.rmSync(socketDir, { recursive: true, force: true });
 });
 
@@ -98,11 +96,11 @@ const failureOf = (p: Promise<unknown>) =>
     () => undefined,
     (e: unknown) => ConnectError.from(e),
   );
-/** The message the JSON API answers for the same thing. */
-const jsonMessageOf = (p: Promise<unknown>) =>
-  p.then(
+/** The message the lab answers for the same call made on the manager or registry itself (what the JSON API answered). */
+const coreMessageOf = (call: () => unknown) =>
+  (async () => call())().then(
     () => undefined,
-    (e: HttpError) => e.serverMessage,
+    (e: unknown) => toApiError(e).message,
   );
 
 /** The next message of a stream, waited for within a bound. */
@@ -154,40 +152,42 @@ describe("NSM gRPC: NetworkService", () => {
     await client.close({ id: "g2" });
   });
 
-  it("answers bad requests with the gRPC code of the JSON API's status and the same message", async () => {
-    const cases: Array<{ what: string; grpc: () => Promise<unknown>; json: () => Promise<unknown>; code: Code }> = [
+  it("answers bad requests with the gRPC code of the manager's status and the same message", async () => {
+    const cases: Array<{ what: string; grpc: () => Promise<unknown>; core: () => unknown; code: Code }> = [
       {
         what: "no connection",
         grpc: () => client.networkService.request(create(NetworkServiceRequestSchema)),
-        json: () => json.post("/nsmgr/request", {}),
+        core: () => manager.request({} as NetworkServiceRequest),
         code: Code.InvalidArgument,
       },
-      { what: "a bad id", grpc: () => client.request(attach("-bad")), json: () => json.post("/nsmgr/request", attach("-bad")), code: Code.InvalidArgument },
-      { what: "an unknown service", grpc: () => client.request(attach("g3", "nope")), json: () => json.post("/nsmgr/request", attach("g3", "nope")), code: Code.NotFound },
+      { what: "a bad id", grpc: () => client.request(attach("-bad")), core: () => manager.request(attach("-bad")), code: Code.InvalidArgument },
+      { what: "an unknown service", grpc: () => client.request(attach("g3", "nope")), core: () => manager.request(attach("g3", "nope")), code: Code.NotFound },
       {
         what: "no kernel mechanism",
         grpc: () => client.request({ ...attach("g3"), mechanism_preferences: [{ cls: "LOCAL", type: "MEMIF" }] }),
-        json: () => json.post("/nsmgr/request", { ...attach("g3"), mechanism_preferences: [{ cls: "LOCAL", type: "MEMIF" }] }),
+        core: () => manager.request({ ...attach("g3"), mechanism_preferences: [{ cls: "LOCAL", type: "MEMIF" }] }),
         code: Code.InvalidArgument,
       },
-      { what: "a close without id", grpc: () => client.close({ id: "" }), json: () => json.post("/nsmgr/close", { id: "" }), code: Code.InvalidArgument },
+      { what: "a close without id", grpc: () => client.close({ id: "" }), core: () => manager.close({ id: "" }), code: Code.InvalidArgument },
       {
         what: "a service record the forwarder refuses",
         grpc: () => client.registerService({ ...green, name: "bad", kernel: undefined }),
-        json: () => json.post("/registry/network-services", { ...green, name: "bad", kernel: undefined }),
+        core: () => registry.registerService({ ...green, name: "bad", kernel: undefined } as unknown as typeof green),
         code: Code.InvalidArgument,
       },
       {
         what: "unregistering an unknown service",
         grpc: () => client.unregisterService("nope"),
-        json: () => json.delete("/registry/network-services/nope"),
+        core: () => manager.unregisterService("nope"),
         code: Code.NotFound,
       },
     ];
     for (const c of cases) {
       const failure = await failureOf(c.grpc());
       expect(failure?.code, c.what).toBe(c.code);
-      expect(failure?.rawMessage, c.what).toBe(await jsonMessageOf(c.json()));
+      const expected = await coreMessageOf(c.core);
+      expect(expected, c.what).toBeDefined();
+      expect(failure?.rawMessage, c.what).toBe(expected);
     }
   });
 
@@ -202,7 +202,7 @@ describe("NSM gRPC: NetworkService", () => {
     await client.request(attach("g5"));
     const inUse = await failureOf(client.unregisterService("green"));
     expect(inUse?.code).toBe(Code.FailedPrecondition);
-    expect(inUse?.rawMessage).toBe(await jsonMessageOf(json.delete("/registry/network-services/green")));
+    expect(inUse?.rawMessage).toBe(await coreMessageOf(() => manager.unregisterService("green")));
     await client.close({ id: "g5" });
   });
 });

@@ -1,19 +1,24 @@
-// The lab's NSM HTTP API, driven with the provider's NSM client: statuses, error bodies, upserts,
-// idempotent close, persistence in sqlite. Forwarders are fakes here (test/lab covers the real ones).
+// The lab's NSM API (lab/nsm): the registry and the manager over NSM's gRPC API as the provider's
+// client drives them (upserts, refusals as codes with the manager's messages, idempotent close,
+// checked state, persistence in sqlite), and the read-only JSON view beside it (lists and records,
+// one connection as its forwarder finds it now, no writes). Forwarders are fakes here (test/lab
+// covers the real ones).
 import { DatabaseSync } from "node:sqlite";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient, HttpError } from "../../lib/http/client.ts";
 import { close, listen } from "../../lib/http/server.ts";
+import { createNsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
 import { createNsmServer } from "../../lab/nsm/server.ts";
 import { nsmStores } from "../../lab/nsm/store.ts";
-import { NsmClient } from "../../wire/nsm/client.ts";
-import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import { problemOf, withCheckedState } from "../../wire/nsm/protoMapping.ts";
+import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { forwarderEndpoint } from "../../wire/nsm/api.ts";
 import { ForwarderRegistry } from "../../nsm/forwarder.ts";
 import type { Forwarder } from "../../nsm/forwarder.ts";
 import { Manager } from "../../nsm/manager.ts";
 import { Registry } from "../../nsm/registry.ts";
-
 const db = new DatabaseSync(":memory:");
 const built = new Set<string>();
 /** Connections whose data plane the fake forwarder's check finds broken. */
@@ -44,24 +49,24 @@ function build() {
   const forwarders = new ForwarderRegistry([fake]);
   const registry = new Registry(stores, { checkService: (s) => forwarders.checkService(s) });
   const manager = new Manager({ registry, connections: stores.connections, forwarders });
-  return { registry, manager, server: createNsmServer({ registry, manager }) };
+  return { registry, manager, view: createNsmServer({ registry, manager }), grpc: createNsmGrpcServer({ registry, manager }) };
 }
 
-let server: ReturnType<typeof build>["server"];
-let client: NsmClient;
-let raw: HttpClient;
+let nsm: ReturnType<typeof build>;
+let client: NsmGrpcClient;
+let view: HttpClient;
 
 beforeAll(async () => {
-  const nsm = build();
+  nsm = build();
   nsm.registry.registerEndpoint(forwarderEndpoint("tungsten", "k8s-1"));
-  server = nsm.server;
-  const port = await listen(server, 0);
-  client = new NsmClient(`http://127.0.0.1:${port}`, { retries: 0 });
-  raw = new HttpClient({ baseUrl: `http://127.0.0.1:${port}`, retries: 0 });
+  client = new NsmGrpcClient(`tcp://127.0.0.1:${await listen(nsm.grpc, 0)}`, { timeoutMs: 10_000 });
+  view = new HttpClient({ baseUrl: `http://127.0.0.1:${await listen(nsm.view, 0)}`, retries: 0 });
 });
 
 afterAll(async () => {
-  await close(server);
+  client?.dispose();
+  nsm.grpc.closeAllConnections();
+  await Promise.all([close(nsm.view), close(nsm.grpc)]);
 });
 
 const red = { name: "red", payload: "ETHERNET" as const, forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } };
@@ -70,24 +75,23 @@ const req = (id: string, service = "red"): NetworkServiceRequest => ({
   mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: "x-pod-p" } }],
 });
 const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as HttpError);
+const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
 
-describe("NSM HTTP API", () => {
-  it("upserts and reads network services; unknown ones are 404 with an error body", async () => {
+describe("the lab's NSM over gRPC", () => {
+  it("upserts and reads network services; unknown ones read as undefined", async () => {
     expect(await client.upsertNetworkService(red)).toEqual(red);
     expect(await client.upsertNetworkService({ ...red, payload: "IP" })).toMatchObject({ payload: "IP" });
     expect(await client.listNetworkServices()).toEqual([{ ...red, payload: "IP" }]);
     await client.upsertNetworkService(red);
-    const err = await errorOf(raw.get("/registry/network-services/blue"));
-    expect(err?.status).toBe(404);
-    expect(err?.body).toEqual({ error: 'network service "blue" is not registered' });
+    expect(await client.getNetworkService("blue")).toBeUndefined();
   });
 
-  it("refuses invalid records with 400 naming the problem", async () => {
-    const err = await errorOf(client.upsertNetworkService({ name: "green", payload: "ETHERNET", forwarder: "tungsten" }));
-    expect(err?.status).toBe(400);
-    expect(err?.serverMessage).toContain("tungsten.virtual_network is required");
-    const unknown = await errorOf(client.upsertNetworkService({ name: "green", payload: "ETHERNET", forwarder: "vpp" }));
-    expect(unknown?.serverMessage).toContain('unknown forwarder "vpp"');
+  it("refuses invalid records with INVALID_ARGUMENT naming the problem", async () => {
+    const err = await failureOf(client.upsertNetworkService({ name: "green", payload: "ETHERNET", forwarder: "tungsten" }));
+    expect(err?.code).toBe(Code.InvalidArgument);
+    expect(err?.rawMessage).toContain("tungsten.virtual_network is required");
+    const unknown = await failureOf(client.upsertNetworkService({ name: "green", payload: "ETHERNET", forwarder: "vpp" }));
+    expect(unknown?.rawMessage).toContain('unknown forwarder "vpp"');
   });
 
   it("lists forwarder endpoints by service", async () => {
@@ -102,44 +106,46 @@ describe("NSM HTTP API", () => {
     expect((await client.listConnections()).map((c) => c.id)).toEqual(["c1"]);
   });
 
-  it("answers 404 for a request of an unknown service and 400 for a node without the forwarder", async () => {
-    const unknown = await errorOf(client.request(req("c2", "blue")));
-    expect(unknown?.status).toBe(404);
-    expect(unknown?.serverMessage).toContain('"blue"');
+  it("answers NOT_FOUND for a request of an unknown service and INVALID_ARGUMENT for a node without the forwarder", async () => {
+    const unknown = await failureOf(client.request(req("c2", "blue")));
+    expect(unknown?.code).toBe(Code.NotFound);
+    expect(unknown?.rawMessage).toContain('"blue"');
     const r = req("c2");
     r.connection.labels!.nodeName = "k8s-9";
-    const noForwarder = await errorOf(client.request(r));
-    expect(noForwarder?.status).toBe(400);
-    expect(noForwarder?.serverMessage).toContain('node "k8s-9"');
+    const noForwarder = await failureOf(client.request(r));
+    expect(noForwarder?.code).toBe(Code.InvalidArgument);
+    expect(noForwarder?.rawMessage).toContain('node "k8s-9"');
     expect(built.has("c2")).toBe(false);
   });
 
-  it("answers 502 when what is behind a forwarder fails, naming where", async () => {
+  it("answers UNAVAILABLE when what is behind a forwarder fails, naming where", async () => {
     failNext = new HttpError("POST", "http://127.0.0.1:9/port", 500, "{ agent exploded }", undefined);
-    const err = await errorOf(client.request(req("c3")));
-    expect(err?.status).toBe(502);
-    expect(err?.serverMessage).toContain("agent exploded");
+    const err = await failureOf(client.request(req("c3")));
+    expect(err?.code).toBe(Code.Unavailable);
+    expect(err?.rawMessage).toContain("agent exploded");
     expect(await client.getConnection("c3")).toBeUndefined();
   });
 
-  it("refuses to delete a service in use (409), then closes idempotently and deletes", async () => {
-    const inUse = await errorOf(client.deleteNetworkService("red"));
-    expect(inUse?.status).toBe(409);
-    expect(inUse?.serverMessage).toContain("c1");
+  it("refuses to unregister a service in use (FAILED_PRECONDITION), then closes idempotently and unregisters", async () => {
+    const inUse = await failureOf(client.deleteNetworkService("red"));
+    expect(inUse?.code).toBe(Code.FailedPrecondition);
+    expect(inUse?.rawMessage).toContain("c1");
     await client.close({ id: "c1" });
     await client.close({ id: "c1" });
     expect(built.size).toBe(0);
     await client.deleteNetworkService("red");
     expect(await client.getNetworkService("red")).toBeUndefined();
-    expect((await errorOf(raw.delete("/registry/network-services/red")))?.status).toBe(404);
+    expect((await failureOf(client.unregisterService("red")))?.code).toBe(Code.NotFound);
   });
 
-  it("answers one connection with the state its forwarder finds now; the list shows them as stored", async () => {
+  it("answers one connection with the state its forwarder finds now, the reason in the manager's segment", async () => {
     await client.upsertNetworkService(red);
     const conn = await client.request(req("c5"));
     broken.add("c5");
-    expect(await client.getConnection("c5")).toEqual({ ...conn, state: "DOWN" });
-    expect((await client.listConnections()).find((c) => c.id === "c5")?.state).toBe("UP");
+    const down = await client.getConnection("c5");
+    expect(down).toEqual(withCheckedState(conn, "interface of c5 is gone"));
+    expect([down?.state, problemOf(down!)]).toEqual(["DOWN", "interface of c5 is gone"]);
+    expect((await client.listConnections()).find((c) => c.id === "c5")?.state).toBe("DOWN");
     broken.delete("c5");
     expect(await client.getConnection("c5")).toEqual(conn);
     await client.close({ id: "c5" });
@@ -152,6 +158,46 @@ describe("NSM HTTP API", () => {
     expect(again.registry.getService("red")).toEqual(red);
     expect(again.manager.get("c4")?.state).toBe("UP");
     await client.close({ id: "c4" });
+  });
+});
+
+describe("the lab's read-only JSON view of NSM", () => {
+  it("lists and reads services and endpoints; unknown ones are 404 with an error body", async () => {
+    expect((await view.get("/registry/network-services")).body).toEqual([red]);
+    expect((await view.get("/registry/network-services/red")).body).toEqual(red);
+    const err = await errorOf(view.get("/registry/network-services/blue"));
+    expect(err?.status).toBe(404);
+    expect(err?.body).toEqual({ error: 'network service "blue" is not registered' });
+    expect((await view.get<Array<{ name: string }>>("/registry/network-service-endpoints", { query: { network_service: "forwarder" } })).body.map((e) => e.name)).toEqual(["tungsten@k8s-1"]);
+    expect((await errorOf(view.get("/registry/network-service-endpoints/vpp@k8s-1")))?.status).toBe(404);
+  });
+
+  it("answers one connection with the state its forwarder finds now; the list shows them as stored", async () => {
+    const conn = await client.request(req("c6"));
+    broken.add("c6");
+    expect((await view.get<Connection>("/nsmgr/connections/c6")).body).toEqual({ ...conn, state: "DOWN" });
+    expect((await view.get<Connection[]>("/nsmgr/connections")).body.find((c) => c.id === "c6")?.state).toBe("UP");
+    broken.delete("c6");
+    expect((await view.get<Connection>("/nsmgr/connections/c6")).body).toEqual(conn);
+    expect((await errorOf(view.get("/nsmgr/connections/nobody")))?.status).toBe(404);
+    await client.close({ id: "c6" });
+  });
+
+  it("takes no writes: Request, Close and registrations are NSM's gRPC API", async () => {
+    // 405 where the view reads that path, 404 where it has nothing.
+    for (const [method, path, status] of [
+      ["POST", "/registry/network-services", 405],
+      ["DELETE", "/registry/network-services/red", 405],
+      ["POST", "/registry/network-service-endpoints", 405],
+      ["DELETE", "/registry/network-service-endpoints/tungsten@k8s-1", 405],
+      ["POST", "/nsmgr/request", 404],
+      ["POST", "/nsmgr/close", 404],
+    ] as const) {
+      const err = await errorOf(method === "POST" ? view.post(path, { name: "x", id: "x" }) : view.delete(path));
+      expect(err?.status, `${method} ${path}`).toBe(status);
+    }
+    expect(await client.getNetworkService("red")).toEqual(red);
+    expect((await client.listEndpoints("forwarder")).map((e) => e.name)).toEqual(["tungsten@k8s-1"]);
   });
 });
 
