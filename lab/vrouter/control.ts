@@ -32,6 +32,7 @@ export class ControlNode {
   /** Nodes with an active port in any of the VNs. */
   hostsOf(networkIds: Iterable<number>): Set<string> {
     const ids = new Set(networkIds);
+    if (ids.size === 0) return new Set();
     return new Set(this.activePorts().filter((p) => ids.has(p.active.networkId)).map((p) => p.node));
   }
 
@@ -60,9 +61,11 @@ export class ControlNode {
    * its VN, so every node that may hold the old MAC is among them.
    */
   async sync(nodeNames: Iterable<string> = this.nodes.keys()): Promise<void> {
+    const names = [...new Set(nodeNames)].filter((n) => this.nodes.has(n));
+    // No node to converge: no port changed (a config refresh that found nothing), so nothing moved either.
+    if (names.length === 0) return;
     const active = this.activePorts();
     const moved = this.movedEndpoints(active);
-    const names = [...new Set(nodeNames)].filter((n) => this.nodes.has(n));
     await Promise.all(
       names.map(async (n) => {
         const wanted = this.wantedOn(n, active);

@@ -6,10 +6,10 @@
 import {
   addressLine,
   bridgeAddLine,
-  deleteLink,
   gratuitousArp,
   ip,
   isMissing,
+  linkDelLine,
   linkSetLines,
   listAddresses,
   listLinks,
@@ -60,8 +60,8 @@ export interface KernelOps {
    */
   createVeth(a: VethSide & { master?: string }, b: VethSide & { mac?: string }, mtu?: number): Promise<void>;
   configureLink(name: string, netns: string, settings: LinkSettings): Promise<void>;
-  /** A missing link (or namespace) is fine. */
-  deleteLink(name: string, netns: string): Promise<void>;
+  /** A missing link (or namespace) is fine; true when there was one to delete (an implementation that cannot tell answers nothing). */
+  deleteLink(name: string, netns: string): Promise<boolean | void>;
   /** The IPv4 addresses on a link, "a.b.c.d/len"; none when the link is missing. */
   addresses(name: string, netns: string): Promise<string[]>;
   configureIp(dev: string, netns: string, settings: IpSettings): Promise<void>;
@@ -104,7 +104,16 @@ export const linuxKernel: KernelOps = {
     await ip.batch(linkSetLines(name, settings), ns);
   },
 
-  deleteLink: (name, ns) => deleteLink(name, ns),
+  async deleteLink(name, ns) {
+    if (!netns.exists(ns)) return false;
+    try {
+      await ip.batch([linkDelLine(name)], ns);
+      return true;
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
+    }
+  },
 
   async addresses(name, ns) {
     try {

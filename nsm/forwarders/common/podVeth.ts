@@ -37,12 +37,16 @@ const podLocks = new KeyedQueue();
 export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement, ends: VethEnds): Element<Connection> {
   const where = (c: Connection) => ({ pod: clientNetnsOf(c), node: placement.nodeNetns(nodeOf(c)), alias: connectionAlias(c.id) });
   const linksIn = async (ns: string, only?: string) => (kernel.netnsExists(ns) ? kernel.links(ns, only) : []);
-  /** Close and rollback: the host end (its pod end goes with it), then whatever else carries this connection's alias in the pod. */
+  /**
+   * Close and rollback: the host end (its pod end goes with it). A connection has one pair (a heal
+   * that builds anew removes the old one first), so only when there was no host end to delete does
+   * the pod get searched for what carries the connection's alias (a pod end is aliased in the batch
+   * that creates its pair, so every pair of the connection shows there).
+   */
   const remove = async (c: Connection) => {
     const { pod, node, alias } = where(c);
     const hostName = ends.hostName(c);
-    if (hostName) await kernel.deleteLink(hostName, node);
-    // A pod end is aliased in the batch that creates its pair, so a pair of this connection always shows in the pod.
+    if (hostName && (await kernel.deleteLink(hostName, node)) === true) return;
     for (const l of (await linksIn(pod)).filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, pod);
   };
 
@@ -87,7 +91,7 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
             await kernel.deleteLink(hostName, node);
             await create();
           }),
-        () => kernel.deleteLink(hostName, node),
+        async () => void (await kernel.deleteLink(hostName, node)),
       );
       return out;
     });
