@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { close, listen } from "../lib/http/server.ts";
 import type { ListeningServer } from "../lib/http/server.ts";
 import { createDataplane } from "./compute/index.ts";
-import { endpointsFor, writeEndpoints } from "./endpoints.ts";
+import { endpointsFor, labSockets, writeEndpoints } from "./endpoints.ts";
 import type { LabEndpoints } from "./endpoints.ts";
 import { instanceFile, labNodes, loadInstance } from "./instance.ts";
 import type { LabInstanceConfig } from "./instance.ts";
@@ -24,12 +24,16 @@ import { wipeStateDir } from "./stateFiles.ts";
 import type { LabHealth } from "./lifecycle.ts";
 import { createLog } from "./log.ts";
 import type { Log } from "./log.ts";
+import { createForwarderProcesses } from "./nsm/forwarderProcesses.ts";
+import type { ForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import { createNsm } from "./nsm/index.ts";
 import { createOpenStack } from "./openstack/index.ts";
 import { createPodsServer } from "./pods/server.ts";
 import { openDb } from "./store/db.ts";
 import { ConfigStore } from "./tf/configStore.ts";
 import { createTfServer } from "./tf/server.ts";
+import { serveOnUnix } from "./unixFront.ts";
+import type { UnixFront } from "./unixFront.ts";
 
 export interface RunningLab {
   config: LabInstanceConfig;
@@ -66,11 +70,17 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   const listening: ListeningServer[] = [];
   let dataplane: ReturnType<typeof createDataplane> | undefined;
   let nsm: ReturnType<typeof createNsm> | undefined;
+  let forwarders: ForwarderProcesses | undefined;
+  const fronts: UnixFront[] = [];
+  const sockets = labSockets(config.stateDir);
   let kube: LabKubernetes | undefined;
 
   const shutdown = async (wipe: boolean) => {
     health.status = "stopping";
     phase(wipe ? "stopping and removing the instance" : "stopping");
+    // The forwarders first: they unregister through the NSMgr's socket.
+    await forwarders?.stop().catch((e: Error) => log(`stopping the forwarders: ${e.message}`));
+    await Promise.all(fronts.map((f) => f.close()));
     await Promise.all(listening.map((s) => close(s)));
     await kube?.stop().catch((e: Error) => log(`kubernetes stop: ${e.message}`));
     await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));
@@ -84,7 +94,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     dataplane = createDataplane({ instance: config, db, store, log: (line) => log(`dataplane: ${line}`) });
     const openstack = createOpenStack({ db, store, instance: config, endpoints, vmRuntime: dataplane.vmRuntime, log: (line) => log(`openstack: ${line}`) });
     const tf = createTfServer({ store, auth: config.auth === "keystone" ? openstack.keystone.validateToken : null });
-    nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`) });
+    nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`), forwarders: "processes" });
     const manager = nsm.manager;
 
     const state: LabState = { config, endpoints, health, nodes, store, dataplane, pods: () => pods.store, connections: () => manager.list().length };
@@ -142,12 +152,19 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
       }
       listening.push(l.server);
     }
+    // Doors for the nodes' processes (forwarders, relays), which cannot reach 127.0.0.1 from their netns.
+    fronts.push(await serveOnUnix(nsm.grpcServer, sockets.nsm), await serveOnUnix(tf, sockets.tf), await serveOnUnix(openstack.keystone.server, sockets.keystone));
+    for (const n of nodes) fronts.push(await serveOnUnix(agents.get(n.name)!, sockets.agent(n.name)));
     phase("listening; building the data plane and reconciling the kernel");
     await dataplane.start();
     openstack.resume();
     phase("restoring pods");
     await pods.restore();
-    phase("registering forwarders and healing connections");
+    phase("starting the forwarders");
+    forwarders = createForwarderProcesses({ instance: config, credentials: config.credentials, sockets, registry: nsm.registry, log });
+    await forwarders.start();
+    log(`forwarders registered (ms from start: ${JSON.stringify(forwarders.readyMs())})`);
+    phase("healing connections");
     await nsm.start();
     if (kube) {
       phase("starting Kubernetes");

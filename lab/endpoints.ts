@@ -25,6 +25,37 @@ export interface LabEndpoints {
 
 const ENDPOINTS_FILE = "endpoints.json";
 
+/** Where a k8s node's processes (forwarders, in the node's netns) reach the node's vRouter agent, as on a real node. */
+export const NODE_AGENT_PORT = 9091;
+
+/**
+ * The daemon's unix sockets under the state dir: processes in a node's netns cannot reach its
+ * 127.0.0.1 listeners, but sockets cross namespaces. The NSMgr's gRPC API (NSM's own model: a
+ * forwarder connects to nsm.io.sock), TF's config API, Keystone and each node's vRouter agent (which
+ * a node's relay offers in that node's netns only), and the forwarders' own sockets and state.
+ */
+export interface LabSockets {
+  nsm: string;
+  tf: string;
+  keystone: string;
+  agent(node: string): string;
+  forwarder(name: string): string;
+  /** A forwarder's TFMESH_STATE_DIR (a directory, not a socket). */
+  forwarderState(name: string): string;
+}
+
+export function labSockets(stateDir: string): LabSockets {
+  const dir = path.join(stateDir, "sock");
+  return {
+    nsm: path.join(dir, "nsm.io.sock"),
+    tf: path.join(dir, "tf.sock"),
+    keystone: path.join(dir, "keystone.sock"),
+    agent: (node) => path.join(dir, `agent-${node}.sock`),
+    forwarder: (name) => path.join(dir, `${name}.sock`),
+    forwarderState: (name) => path.join(stateDir, "forwarders", name),
+  };
+}
+
 const local = (port: number, suffix = "") => `http://127.0.0.1:${port}${suffix}`;
 
 export function endpointsFor(config: LabInstanceConfig): LabEndpoints {

@@ -110,7 +110,8 @@ export function createForwarderGrpcServer(service: ForwarderService): ForwarderG
     async close() {
       shutdown.abort();
       for (const s of sessions) s.destroy();
-      await Promise.all(listeners.splice(0).map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+      // Stop listening (a unix socket file goes at once); the connections handed over were just destroyed.
+      for (const l of listeners.splice(0)) l.close();
     },
   };
 }

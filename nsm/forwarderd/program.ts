@@ -141,6 +141,12 @@ export async function runForwarder(env: NodeJS.ProcessEnv): Promise<number> {
     (stopping ??= (async () => {
       log(`${why}: unregistering and stopping`);
       abort.abort();
+      // An NSMgr that does not answer must not keep the forwarder from exiting.
+      const giveUp = setTimeout(() => {
+        log("stopping took longer than 5 s; exiting");
+        process.exit(0);
+      }, 5000);
+      giveUp.unref();
       await running?.stop();
       return 0;
     })());

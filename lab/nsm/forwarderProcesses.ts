@@ -1,0 +1,200 @@
+// The lab's forwarders as NSM runs them: per k8s node a tungsten and a kernel `tfmesh forwarder`
+// process and the node's relay (lab/nsm/relay.ts), all in the node's netns (`ip netns exec`), so a
+// forwarder reaches its node's vRouter agent at 127.0.0.1:9091 and TF and Keystone at 127.0.0.1
+// as a hostNetwork pod does, and the NSMgr through its unix socket. The daemon supervises them:
+// start() returns once every forwarder registered; one that dies is started again (logged, after a
+// pause that doubles while it keeps dying at once); stop() sends SIGTERM (a forwarder unregisters)
+// and kills what is left after a grace period. Each line a child writes goes to the lab log with
+// its name. A child's stdin is a pipe from the daemon, so it exits when the daemon is gone, even by
+// SIGKILL.
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { Registry } from "../../nsm/registry.ts";
+import { NODE_AGENT_PORT } from "../endpoints.ts";
+import type { LabSockets } from "../endpoints.ts";
+import type { LabCredentials, LabInstanceConfig } from "../instance.ts";
+
+export const FORWARDER_TYPES = ["tungsten", "kernel"] as const;
+
+export interface ForwarderProcessesOptions {
+  instance: Pick<LabInstanceConfig, "prefix" | "k8sNodes" | "auth" | "ports">;
+  credentials: LabCredentials;
+  sockets: LabSockets;
+  registry: Registry;
+  log: (line: string) => void;
+  /** How long a forwarder's registration lasts (NSM_MAX_TOKEN_LIFETIME); the registry's default when unset. */
+  registrationLifetimeMs?: number;
+  /** Default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface ForwarderProcesses {
+  /** Starts every relay and forwarder; resolves when every forwarder registered. */
+  start(): Promise<void>;
+  /** SIGTERM to all (forwarders first, so they unregister while the NSMgr still listens), SIGKILL after 10 s. */
+  stop(): Promise<void>;
+  /** The pid of a running child ("tungsten@k8s-1", "relay@k8s-1"). */
+  pid(name: string): number | undefined;
+  /** Milliseconds from each forwarder's last start until it registered. */
+  readyMs(): Record<string, number>;
+}
+
+const IP_PATHS = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
+const GRACE_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+
+const sourceOrBuilt = (relative: string) => fileURLToPath(new URL(`${relative}${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
+
+interface Child {
+  name: string;
+  netns: string;
+  argv: string[];
+  env: Record<string, string>;
+  process?: ChildProcess;
+  startedAt: number;
+  backoffMs: number;
+  restart?: NodeJS.Timeout;
+}
+
+export function createForwarderProcesses(opts: ForwarderProcessesOptions): ForwarderProcesses {
+  const { instance, sockets, registry, log } = opts;
+  const ip = IP_PATHS.find((p) => fs.existsSync(p));
+  const cli = sourceOrBuilt("../../cli/tfmesh");
+  const relayProgram = sourceOrBuilt("./relay");
+  const children = new Map<string, Child>();
+  const ready = new Map<string, number>();
+  let stopping = false;
+
+  const forwarderEnv = (type: string, node: string): Record<string, string> => {
+    const name = `${type}@${node}`;
+    const keystone: Record<string, string> =
+      instance.auth === "keystone"
+        ? {
+            OS_AUTH_URL: `http://127.0.0.1:${instance.ports.keystone}/v3`,
+            OS_USERNAME: opts.credentials.username,
+            OS_PASSWORD: opts.credentials.password,
+            OS_PROJECT_NAME: opts.credentials.project,
+            OS_USER_DOMAIN_NAME: opts.credentials.domain,
+          }
+        : {};
+    return {
+      NSM_NAME: name,
+      NSM_CONNECT_TO: `unix://${sockets.nsm}`,
+      NSM_LISTEN_ON: `unix://${sockets.forwarder(name)}`,
+      NSM_LABELS: `type:${type}`,
+      NODE_NAME: node,
+      ...(opts.registrationLifetimeMs ? { NSM_MAX_TOKEN_LIFETIME: `${opts.registrationLifetimeMs}ms` } : ({} as Record<string, string>)),
+      TF_API_URL: `http://127.0.0.1:${instance.ports.tf}`,
+      ...keystone,
+      VROUTER_AGENT_URL: `http://127.0.0.1:${NODE_AGENT_PORT}`,
+      TFMESH_STATE_DIR: sockets.forwarderState(name),
+      TFMESH_NODE_NETNS: `${instance.prefix}-${node}`,
+      TFMESH_POD_NETNS_PREFIX: `${instance.prefix}-pod-`,
+      TFMESH_EXIT_ON_STDIN_EOF: "1",
+    };
+  };
+
+  const launch = (child: Child) => {
+    if (!ip) throw new Error("ip is not installed (apt-get install iproute2)");
+    child.startedAt = performance.now();
+    ready.delete(child.name);
+    const p = spawn(ip, ["netns", "exec", child.netns, process.execPath, ...child.argv], {
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...child.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    child.process = p;
+    p.stdin?.on("error", () => {});
+    for (const stream of [p.stdout, p.stderr]) if (stream) createInterface({ input: stream }).on("line", (line) => log(`${child.name}: ${line}`));
+    p.once("error", (e) => log(`${child.name}: cannot start: ${e.message}`));
+    p.once("exit", (code, signal) => {
+      child.process = undefined;
+      if (stopping) return;
+      const livedMs = performance.now() - child.startedAt;
+      child.backoffMs = livedMs > MAX_BACKOFF_MS ? 500 : Math.min(MAX_BACKOFF_MS, child.backoffMs * 2);
+      log(`${child.name} (pid ${p.pid}) exited (${signal ?? `code ${code}`}); starting it again in ${child.backoffMs} ms`);
+      child.restart = setTimeout(() => {
+        child.restart = undefined;
+        if (!stopping) launch(child);
+      }, child.backoffMs);
+      child.restart.unref();
+    });
+  };
+
+  const add = (name: string, node: string, argv: string[], env: Record<string, string> = {}) => {
+    const child: Child = { name, netns: `${instance.prefix}-${node}`, argv, env, startedAt: 0, backoffMs: 250 };
+    children.set(name, child);
+    launch(child);
+  };
+
+  // A forwarder that registers (again) after a start: how long it took.
+  const unwatch = registry.watchEndpoints(({ record, deleted }) => {
+    const child = children.get(record.name);
+    if (!deleted && child && !ready.has(record.name)) ready.set(record.name, Math.round(performance.now() - child.startedAt));
+  });
+
+  const forwarderNames = () => instance.k8sNodes.flatMap((node) => FORWARDER_TYPES.map((type) => `${type}@${node}`));
+
+  const waitRegistered = (timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      // Registered since this start: a record a previous daemon's forwarders left may still be unexpired.
+      const missing = () => forwarderNames().filter((n) => !ready.has(n));
+      if (missing().length === 0) return resolve();
+      const timer = setTimeout(() => {
+        stop();
+        reject(new Error(`forwarder(s) ${missing().join(", ")} did not register within ${timeoutMs} ms (see their lines in the log)`));
+      }, timeoutMs);
+      const stop = registry.watchEndpoints(() => {
+        if (missing().length > 0) return;
+        clearTimeout(timer);
+        stop();
+        resolve();
+      });
+    });
+
+  const terminate = async (which: Child[]) => {
+    await Promise.all(
+      which.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            clearTimeout(child.restart);
+            const p = child.process;
+            if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+            const kill = setTimeout(() => {
+              log(`${child.name} (pid ${p.pid}) did not stop within ${GRACE_MS} ms; killing it`);
+              p.kill("SIGKILL");
+            }, GRACE_MS);
+            p.once("exit", () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            p.kill("SIGTERM");
+          }),
+      ),
+    );
+  };
+
+  return {
+    async start() {
+      stopping = false;
+      ready.clear();
+      for (const node of instance.k8sNodes) {
+        const pipes = [`${NODE_AGENT_PORT}=${sockets.agent(node)}`, `${instance.ports.tf}=${sockets.tf}`, `${instance.ports.keystone}=${sockets.keystone}`];
+        add(`relay@${node}`, node, [relayProgram, ...pipes]);
+        for (const type of FORWARDER_TYPES) add(`${type}@${node}`, node, [cli, "forwarder"], forwarderEnv(type, node));
+      }
+      await waitRegistered(opts.readyTimeoutMs ?? 60_000);
+    },
+    async stop() {
+      stopping = true;
+      const all = [...children.values()];
+      await terminate(all.filter((c) => !c.name.startsWith("relay@")));
+      await terminate(all.filter((c) => c.name.startsWith("relay@")));
+      unwatch();
+    },
+    pid: (name) => children.get(name)?.process?.pid,
+    readyMs: () => Object.fromEntries(ready),
+  };
+}
