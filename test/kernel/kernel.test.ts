@@ -3,14 +3,20 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  addressLine,
   bridge,
+  bridgeAddLine,
   createVeth,
   deleteLink,
   ensureVeth,
   findLinkByAlias,
   ip,
   KernelError,
+  linkDelLine,
   linkExists,
+  linkMacLine,
+  linkRenameLine,
+  linkSetLines,
   listAddresses,
   moveLink,
   netns,
@@ -18,13 +24,16 @@ import {
   renameLink,
   replaceAddress,
   replaceRoute,
+  routeLine,
   run,
+  runStats,
   setAlias,
   setMac,
   setMaster,
   setUp,
   showLink,
   sysctl,
+  vethAddLine,
 } from "../../lib/kernel/index.ts";
 import type { Program } from "../../lib/kernel/index.ts";
 
@@ -175,6 +184,55 @@ describe("links, addresses, routes", () => {
   it("lists addresses as the kernel has them", async () => {
     const [va0] = await listAddresses(nsA, "va0");
     expect(va0?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["192.168.77.1/24"]);
+  });
+});
+
+describe("one batch per interface", () => {
+  it("builds a veth pair across namespaces in one run in the pod namespace (rename, MAC, address, route, up) and removes it in one", async () => {
+    const before = runStats.count;
+    await ip.batch(
+      [
+        vethAddLine({ name: "tmp0", mtu: 1400 }, { name: "host0", netns: nsB, mtu: 1400 }),
+        linkRenameLine("tmp0", "nsm-1"),
+        linkMacLine("nsm-1", "02:AA:00:00:00:01"),
+        addressLine("replace", "nsm-1", "10.88.0.2/24"),
+        ...linkSetLines("nsm-1", { alias: "nsm:batch-test", up: true }),
+        routeLine("replace", { dst: "10.89.0.0/16", via: "10.88.0.1", dev: "nsm-1" }),
+      ],
+      nsA,
+    );
+    expect(runStats.count - before).toBe(1);
+    const pod = await showLink("nsm-1", nsA);
+    expect(pod).toMatchObject({ address: "02:aa:00:00:00:01", mtu: 1400, ifalias: "nsm:batch-test" });
+    expect(pod?.flags).toContain("UP");
+    expect(await showLink("tmp0", nsA)).toBeUndefined();
+    expect(await showLink("host0", nsB)).toMatchObject({ mtu: 1400 });
+    const [addr] = await listAddresses(nsA, "nsm-1");
+    expect(addr?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.88.0.2/24"]);
+    const routes = await ip.json<{ dst: string; gateway?: string }>(["route", "show", "dev", "nsm-1"], nsA);
+    expect(routes).toContainEqual(expect.objectContaining({ dst: "10.89.0.0/16", gateway: "10.88.0.1" }));
+
+    await ip.batch([linkDelLine("nsm-1")], nsA);
+    expect(await showLink("nsm-1", nsA)).toBeUndefined();
+    expect(await showLink("host0", nsB)).toBeUndefined();
+  });
+
+  it("brings the first end up at creation, the peer in the other namespace stays down", async () => {
+    await ip.batch([vethAddLine({ name: "up0", up: true }, { name: "peer0", netns: nsB })], nsA);
+    try {
+      expect((await showLink("up0", nsA))?.flags).toContain("UP");
+      expect((await showLink("peer0", nsB))?.flags).not.toContain("UP");
+    } finally {
+      await deleteLink("up0", nsA);
+    }
+    expect(await showLink("peer0", nsB)).toBeUndefined();
+  });
+
+  it("stops at the first failing line and says which one", async () => {
+    const err = await ip.batch([linkDelLine("nosuchdev1"), bridgeAddLine("neverbr0")], nsA).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).message).toContain("link del dev nosuchdev1");
+    expect(await showLink("neverbr0", nsA)).toBeUndefined();
   });
 });
 
