@@ -86,6 +86,8 @@ function argsFor(c: Component, ports: ControlPlanePorts, f: KubeFiles): string[]
         `--etcd-servers=${client}`,
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
+        // The `kubernetes` Service's endpoint would be 127.0.0.1, which Endpoints refuse: no reconciler.
+        "--endpoint-reconciler-type=none",
         `--secure-port=${ports.kubeApiserver}`,
         `--cert-dir=${f.certDir}`,
         `--token-auth-file=${f.tokenFile}`,
