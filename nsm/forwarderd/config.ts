@@ -21,6 +21,29 @@ import { parseGrpcTarget } from "../../wire/nsm/grpcTransport.ts";
 import { checkK8sName } from "../../lib/validate/names.ts";
 import { checkNetnsName } from "../../lib/validate/names.ts";
 
+/** Every variable the program reads. */
+export const FORWARDER_ENV = [
+  "NSM_NAME",
+  "NSM_CONNECT_TO",
+  "NSM_LISTEN_ON",
+  "NSM_LABELS",
+  "NODE_NAME",
+  "NSM_MAX_TOKEN_LIFETIME",
+  "TF_API_URL",
+  "TF_AUTH_TOKEN",
+  "OS_AUTH_URL",
+  "OS_USERNAME",
+  "OS_PASSWORD",
+  "OS_PROJECT_NAME",
+  "OS_USER_DOMAIN_NAME",
+  "VROUTER_AGENT_URL",
+  "TFMESH_STATE_DIR",
+  "TFMESH_NODE_NETNS",
+  "TFMESH_POD_NETNS_PREFIX",
+  "TFMESH_HEALTH_LISTEN_ON",
+  "TFMESH_EXIT_ON_STDIN_EOF",
+] as const;
+
 export const FORWARDER_TYPES = ["tungsten", "kernel"] as const;
 export type ForwarderType = (typeof FORWARDER_TYPES)[number];
 

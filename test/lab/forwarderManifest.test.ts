@@ -1,0 +1,92 @@
+// The TungstenForwarder component's DaemonSet against the program it runs (no root, no lab: the
+// engine is mocked): every variable it sets is one `tfmesh forwarder` reads, and the environment a
+// kubelet would give the container (field refs and $(VAR) expanded, secrets filled in) is a valid
+// configuration whose listen socket, health port and probes agree.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TungstenForwarder } from "../../components/k8s/tungstenForwarder.ts";
+import { FORWARDER_ENV, forwarderConfig } from "../../nsm/forwarderd/config.ts";
+
+type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { key: string } } };
+const registered: Array<{ type: string; name: string; inputs: Record<string, any> }> = [];
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: () => ({}),
+    },
+    "tfmesh",
+    "test",
+    true,
+  );
+});
+
+const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+
+/** The container's environment as the kubelet builds it on node "node-a". */
+function kubeletEnv(env: EnvVar[], secrets: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of env) {
+    if (v.valueFrom?.fieldRef) out[v.name] = v.valueFrom.fieldRef.fieldPath === "spec.nodeName" ? "node-a" : `?${v.valueFrom.fieldRef.fieldPath}`;
+    else if (v.valueFrom?.secretKeyRef) out[v.name] = secrets[v.valueFrom.secretKeyRef.key] ?? "";
+    else out[v.name] = (v.value ?? "").replace(/\$\(([A-Z_]+)\)/g, (_, n: string) => out[n] ?? `$(${n})`);
+  }
+  return out;
+}
+
+async function container(args: ConstructorParameters<typeof TungstenForwarder>[1], name: string) {
+  const f = new TungstenForwarder(name, args);
+  await value(f.daemonSet.id);
+  const ds = registered.find((r) => r.type === "kubernetes:apps/v1:DaemonSet" && r.name === name)!.inputs;
+  return { pod: ds.spec.template.spec, c: ds.spec.template.spec.containers[0] };
+}
+
+describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
+  it("sets only variables the program reads, and they make a valid configuration", async () => {
+    const { pod, c } = await container({ image: "registry.example/tfmesh-forwarder:0.3.0", tfApiUrl: "http://tf-config.tf:8082", tfAuthSecretName: "tf-auth" }, "fwd");
+    const names = (c.env as EnvVar[]).map((v) => v.name);
+    expect(names.filter((n) => !(FORWARDER_ENV as readonly string[]).includes(n))).toEqual([]);
+    const config = forwarderConfig(kubeletEnv(c.env, { token: "t0k3n" }));
+    expect(config).toMatchObject({
+      name: "tungsten@node-a",
+      type: "tungsten",
+      node: "node-a",
+      connectTo: "unix:///var/lib/networkservicemesh/nsm.io.sock",
+      listenOn: "unix:///var/lib/networkservicemesh/tfmesh-fwd.sock",
+      labels: { type: "tungsten", node: "node-a" },
+      tf: { url: "http://tf-config.tf:8082", token: "t0k3n" },
+      agentUrl: "http://127.0.0.1:9091",
+      stateDir: "/var/lib/networkservicemesh/tfmesh/fwd",
+      healthListenOn: "tcp://0.0.0.0:5801",
+    });
+    expect(c.readinessProbe.grpc).toEqual({ port: 5801 });
+    expect(c.livenessProbe.grpc).toEqual({ port: 5801 });
+    expect(pod).toMatchObject({ hostNetwork: true, hostPID: true });
+    expect(c.securityContext).toEqual({ privileged: true });
+    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath).sort()).toEqual(["/var/lib/networkservicemesh", "/var/run/netns"]);
+  });
+
+  it("takes TF's Keystone credentials from the secret's password, and another health port", async () => {
+    const { c } = await container(
+      { image: "x", tfApiUrl: "http://tf:8082", tfAuthSecretName: "tf-auth", tfKeystone: { authUrl: "http://keystone:5000/v3", username: "tf", project: "admin" }, healthPort: 6000 },
+      "fwd-ks",
+    );
+    const config = forwarderConfig(kubeletEnv(c.env, { password: "s3cret" }));
+    expect(config.tf).toEqual({ url: "http://tf:8082", keystone: { authUrl: "http://keystone:5000/v3", username: "tf", password: "s3cret", project: "admin", domain: "Default" } });
+    expect(config.healthListenOn).toBe("tcp://0.0.0.0:6000");
+    expect(c.livenessProbe.grpc).toEqual({ port: 6000 });
+  });
+
+  it("refuses a configuration missing what it needs, naming the variable", () => {
+    const base = { NSM_NAME: "tungsten@n", NODE_NAME: "n", NSM_LABELS: "type:tungsten", NSM_CONNECT_TO: "unix:///s", NSM_LISTEN_ON: "unix:///l", TF_API_URL: "http://tf:8082" };
+    expect(() => forwarderConfig({ ...base, NSM_LABELS: "p2p:true" })).toThrow(/NSM_LABELS/);
+    expect(() => forwarderConfig({ ...base, TF_API_URL: "" })).toThrow(/TF_API_URL/);
+    expect(() => forwarderConfig({ ...base, NSM_CONNECT_TO: "ftp://x" })).toThrow(/NSM_CONNECT_TO/);
+    expect(() => forwarderConfig({ ...base, NSM_MAX_TOKEN_LIFETIME: "soon" })).toThrow(/NSM_MAX_TOKEN_LIFETIME/);
+    expect(forwarderConfig({ ...base, NSM_MAX_TOKEN_LIFETIME: "90s" }).lifetimeMs).toBe(90_000);
+  });
+});
