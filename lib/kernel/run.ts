@@ -1,8 +1,9 @@
 // The one way this project runs kernel tools: a fixed allow-list of programs, argument arrays
-// (execFile, never a shell), and errors that carry the command line and what the tool printed.
-import { execFile } from "node:child_process";
+// (execFile, never a shell; started from a small helper process, see spawner.ts), and errors that
+// carry the command line and what the tool printed.
 import fs from "node:fs";
 import { checkNetnsName } from "../validate/names.ts";
+import { execute } from "./spawner.ts";
 
 export const PROGRAMS = ["ip", "bridge", "sysctl", "ping", "arping"] as const;
 export type Program = (typeof PROGRAMS)[number];
@@ -105,24 +106,14 @@ export function run(cmd: Program, args: string[], opts: RunOptions = {}): Promis
   const started = performance.now();
   runStats.count += 1;
   runStats.byProgram[argv[0]!] = (runStats.byProgram[argv[0]!] ?? 0) + 1;
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      file,
-      argv.slice(1),
-      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, LC_ALL: "C" } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-        if (err && (err as { killed?: boolean }).killed) stderr = `${stderr}\n(killed after ${opts.timeoutMs ?? 60_000} ms)`;
-        const took = performance.now() - started;
-        runStats.ms += took;
-        if (TRACE) process.stderr.write(`[kernel] ${took.toFixed(1)} ms ${argv.join(" ")}${opts.input !== undefined ? ` <<< ${summarizeBatch(opts.input)}` : ""}\n`);
-        const result = { code, stdout, stderr };
-        if (code !== 0 && !opts.allowFail) reject(new KernelError(argv, code, stderr, opts.input));
-        else resolve(result);
-      },
-    );
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-    else child.stdin?.end();
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  return execute({ file, args: argv.slice(1), timeoutMs, ...(opts.input !== undefined ? { input: opts.input } : {}) }).then(({ code, stdout, stderr, killed }) => {
+    if (killed) stderr = `${stderr}\n(killed after ${timeoutMs} ms)`;
+    const took = performance.now() - started;
+    runStats.ms += took;
+    if (TRACE) process.stderr.write(`[kernel] ${took.toFixed(1)} ms ${argv.join(" ")}${opts.input !== undefined ? ` <<< ${summarizeBatch(opts.input)}` : ""}\n`);
+    if (code !== 0 && !opts.allowFail) throw new KernelError(argv, code, stderr, opts.input);
+    return { code, stdout, stderr };
   });
 }
 

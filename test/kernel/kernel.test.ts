@@ -36,6 +36,7 @@ import {
   vethAddLine,
 } from "../../lib/kernel/index.ts";
 import type { Program } from "../../lib/kernel/index.ts";
+import { execute } from "../../lib/kernel/spawner.ts";
 
 const prefix = `k${randomBytes(3).toString("hex")}`;
 const nsA = `${prefix}-a`;
@@ -71,6 +72,24 @@ describe("run", () => {
     await expect(ip.batch([["link", "add", "x y", "type", "bridge"]], nsA)).rejects.toThrow(/unsafe token/);
     await expect(ip.batch([["link", "add", 'x"', "type", "bridge"]], nsA)).rejects.toThrow(/unsafe token/);
     expect(await linkExists("x", nsA)).toBe(false);
+  });
+});
+
+describe("the tool helper process", () => {
+  it("gives each of many concurrent runs its own answer", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? run("ip", ["link", "show", "dev", "lo"], { netns: nsA }) : run("ip", ["link", "show", "dev", `nosuch${i}`], { netns: nsA, allowFail: true }))),
+    );
+    results.forEach((r, i) => {
+      if (i % 2 === 0) expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining("lo:") });
+      else expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining(`"nosuch${i}"`) });
+    });
+  });
+
+  it("passes standard input through and runs only allow-listed tools", async () => {
+    const [links] = await ip.jsonBatch([["link", "show", "dev", "lo"]], nsA);
+    expect(links).toMatchObject([{ ifname: "lo" }]);
+    expect(await execute({ file: "/bin/sh", args: ["-c", "true"], timeoutMs: 1000 })).toMatchObject({ code: 126, stderr: expect.stringMatching(/not an allow-listed/) });
   });
 });
 
