@@ -157,12 +157,14 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     for (const n of nodes) fronts.push(await serveOnUnix(agents.get(n.name)!, sockets.agent(n.name)));
     phase("listening; building the data plane and reconciling the kernel");
     await dataplane.start();
+    // The nodes' netns exist now: the forwarders start while the lab restores the rest.
+    forwarders = createForwarderProcesses({ instance: config, credentials: config.credentials, sockets, registry: nsm.registry, log });
+    forwarders.start();
     openstack.resume();
     phase("restoring pods");
     await pods.restore();
-    phase("starting the forwarders");
-    forwarders = createForwarderProcesses({ instance: config, credentials: config.credentials, sockets, registry: nsm.registry, log });
-    await forwarders.start();
+    phase("waiting for the forwarders to register");
+    await forwarders.ready();
     log(`forwarders registered (ms from start: ${JSON.stringify(forwarders.readyMs())})`);
     phase("healing connections");
     await nsm.start();

@@ -10,12 +10,14 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Registry } from "../../nsm/registry.ts";
 import { NODE_AGENT_PORT } from "../endpoints.ts";
 import type { LabSockets } from "../endpoints.ts";
 import type { LabCredentials, LabInstanceConfig } from "../instance.ts";
+import { tfmeshHome } from "../instance.ts";
 
 export const FORWARDER_TYPES = ["tungsten", "kernel"] as const;
 
@@ -32,8 +34,10 @@ export interface ForwarderProcessesOptions {
 }
 
 export interface ForwarderProcesses {
-  /** Starts every relay and forwarder; resolves when every forwarder registered. */
-  start(): Promise<void>;
+  /** Starts every relay and forwarder (the nodes' netns must exist). */
+  start(): void;
+  /** Resolves once every forwarder started registered (rejects after readyTimeoutMs naming those that did not). */
+  ready(): Promise<void>;
   /** SIGTERM to all (forwarders first, so they unregister while the NSMgr still listens), SIGKILL after 10 s. */
   stop(): Promise<void>;
   /** The pid of a running child ("tungsten@k8s-1", "relay@k8s-1"). */
@@ -45,6 +49,8 @@ export interface ForwarderProcesses {
 const IP_PATHS = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
 const GRACE_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
+/** Node's cache of compiled modules (keyed by their content), shared by every lab: six processes per start load the same code. */
+const compileCache = path.join(tfmeshHome(), "compile-cache");
 
 const sourceOrBuilt = (relative: string) => fileURLToPath(new URL(`${relative}${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 
@@ -102,7 +108,7 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
     child.startedAt = performance.now();
     ready.delete(child.name);
     const p = spawn(ip, ["netns", "exec", child.netns, process.execPath, ...child.argv], {
-      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...child.env },
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", NODE_COMPILE_CACHE: compileCache, ...child.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     child.process = p;
@@ -177,7 +183,7 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
   };
 
   return {
-    async start() {
+    start() {
       stopping = false;
       ready.clear();
       for (const node of instance.k8sNodes) {
@@ -185,8 +191,8 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
         add(`relay@${node}`, node, [relayProgram, ...pipes]);
         for (const type of FORWARDER_TYPES) add(`${type}@${node}`, node, [cli, "forwarder"], forwarderEnv(type, node));
       }
-      await waitRegistered(opts.readyTimeoutMs ?? 60_000);
     },
+    ready: () => waitRegistered(opts.readyTimeoutMs ?? 60_000),
     async stop() {
       stopping = true;
       const all = [...children.values()];

@@ -5,16 +5,11 @@
 // restart finds them again; SIGTERM unregisters, closes the server and exits 0.
 import fs from "node:fs";
 import { netns } from "../../lib/kernel/index.ts";
-import { KeystoneSession } from "../../wire/openstack/index.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
-import { TfClient } from "../../wire/tf.ts";
-import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { NsmError } from "../errors.ts";
 import type { Forwarder } from "../forwarder.ts";
 import type { PodPlacement } from "../forwarders/common/clientNetns.ts";
 import { linuxKernel } from "../forwarders/common/kernelOps.ts";
-import { createKernelForwarder } from "../forwarders/kernel/index.ts";
-import { createTungstenForwarder } from "../forwarders/tungsten/index.ts";
 import type { ConnectionStore } from "../manager.ts";
 import { interfaceNameOf, netnsOf } from "../mechanism.ts";
 import { namedNetns, namespaceIdOf } from "../netnsUrl.ts";
@@ -65,17 +60,27 @@ function placementOf(config: ForwarderConfig, nodeNs: string, connections: Conne
   };
 }
 
-function forwarderOf(config: ForwarderConfig, placement: PodPlacement): Forwarder {
-  if (config.type === "kernel") return createKernelForwarder({ kernel: linuxKernel, ipam: fileLeaseStore(config.stateDir), placement });
+/** The forwarder's elements; each type loads only its own clients (a kernel forwarder needs no TF, Keystone or agent). */
+async function forwarderOf(config: ForwarderConfig, placement: PodPlacement): Promise<Forwarder> {
+  if (config.type === "kernel") {
+    const { createKernelForwarder } = await import("../forwarders/kernel/index.ts");
+    return createKernelForwarder({ kernel: linuxKernel, ipam: fileLeaseStore(config.stateDir), placement });
+  }
+  const [{ createTungstenForwarder }, { TfClient }, { VrouterAgentClient }] = await Promise.all([
+    import("../forwarders/tungsten/index.ts"),
+    import("../../wire/tf.ts"),
+    import("../../wire/vrouterAgent.ts"),
+  ]);
   const tfConfig = config.tf!;
-  const keystone = tfConfig.keystone
-    ? new KeystoneSession({
-        authUrl: tfConfig.keystone.authUrl,
-        userName: tfConfig.keystone.username,
-        password: tfConfig.keystone.password,
-        tenantName: tfConfig.keystone.project,
-        userDomainName: tfConfig.keystone.domain,
-        projectDomainName: tfConfig.keystone.domain,
+  const ks = tfConfig.keystone;
+  const keystone = ks
+    ? new (await import("../../wire/openstack/keystone.ts")).KeystoneSession({
+        authUrl: ks.authUrl,
+        userName: ks.username,
+        password: ks.password,
+        tenantName: ks.project,
+        userDomainName: ks.domain,
+        projectDomainName: ks.domain,
         region: undefined,
       })
     : undefined;
@@ -95,7 +100,7 @@ export async function startForwarder(env: NodeJS.ProcessEnv, log: (line: string)
   fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const connections = fileConnectionStore(config.stateDir);
   const placement = placementOf(config, await nodeNetnsOf(config), connections);
-  const service = new ForwarderService({ name: config.name, node: config.node, forwarder: forwarderOf(config, placement), connections });
+  const service = new ForwarderService({ name: config.name, node: config.node, forwarder: await forwarderOf(config, placement), connections });
   const server = createForwarderGrpcServer(service);
   await server.listen(config.listenOn);
   if (config.healthListenOn) await server.listen(config.healthListenOn);
