@@ -1,14 +1,16 @@
 // Element: a tiny IPAM over the service's `kernel.cidr` (in the connection's extra_context). The
 // first host address belongs to the bridge (the gateway), clients get the lowest free address after
 // it. Leases are persisted per service and connection, so a heal or a restart keeps the address;
-// close releases it. What it allocated goes into the connection's ip_context: the client's address,
-// the gateway's, and the route to the CIDR.
+// close releases it. A connection that comes without a lease but with an address of the CIDR no one
+// else holds (a forwarder whose leases were lost refreshing what it built before) keeps that
+// address. What it allocated goes into the connection's ip_context: the client's address, the
+// gateway's, and the route to the CIDR.
 import { formatIpv4, nthAddress } from "../../../lib/ipv4.ts";
 import { cidrContains, parseCidr } from "../../../lib/validate/cidr.ts";
 import type { Connection } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import { passCloseOn, passOn } from "../../chain.ts";
-import { extraOf, isHeal, withContext } from "../../connection.ts";
+import { extraOf, isHeal, srcIpOf, withContext } from "../../connection.ts";
 import { NsmError } from "../../errors.ts";
 import { KERNEL_CIDR } from "./names.ts";
 
@@ -37,7 +39,10 @@ export function ipam(store: IpamStore): Element<Connection> {
       const fresh = !lease || !cidrContains(cidr.cidr, lease.address);
       if (!lease || fresh) {
         if (lease) store.release(service, c.id);
-        lease = { service, connectionId: c.id, address: allocate(cidr.cidr, gateway, store.list(service)) };
+        const leases = store.list(service);
+        const had = srcIpOf(c);
+        const keep = had && had !== gateway && cidrContains(cidr.cidr, had) && !leases.some((l) => l.address === had) ? had : undefined;
+        lease = { service, connectionId: c.id, address: keep ?? allocate(cidr.cidr, gateway, leases) };
         store.add(lease);
       }
       const leased = withContext(c, {
