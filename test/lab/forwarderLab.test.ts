@@ -1,7 +1,8 @@
 // The lab's forwarders as processes (root): a tungsten and a kernel `tfmesh forwarder` per k8s node,
 // each in its node's netns and registered at its unix socket; the node's vRouter agent answers at
 // 127.0.0.1:9091 inside the node only; a forwarder killed with -9 is started again and keeps its
-// connections; a stopped lab leaves no forwarder or relay process behind.
+// connections; they exit with a daemon killed outright; a stopped lab leaves no forwarder or relay
+// process behind.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import type { PodInfo } from "../../wire/pods.ts";
 import { TfClient } from "../../wire/tf.ts";
+import { runningDaemonPid } from "../../lab/lifecycle.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
@@ -143,6 +145,15 @@ describe("the lab's forwarder processes", () => {
     for (const id of ["near-red", "far-red", "near-local"]) await nsm.close({ id });
     expect(await podLinks(pod.near!.netns)).toEqual([]);
     expect(await podLinks(pod.far!.netns)).toEqual([]);
+  });
+
+  it("exit when the daemon is killed outright, and come back with it", async () => {
+    const daemon = runningDaemonPid(lab.stateDir)!;
+    expect(labProcesses(lab.prefix).length).toBe(6);
+    process.kill(daemon, "SIGKILL");
+    await eventually(() => labProcesses(lab.prefix).length === 0, { what: "the forwarders and relays to exit with the daemon" });
+    await lab.restart();
+    expect((await nsm.listEndpoints("forwarder")).map((e) => e.name).sort()).toEqual(["kernel@k8s-1", "kernel@k8s-2", "tungsten@k8s-1", "tungsten@k8s-2"]);
   });
 
   it("are gone once the lab stopped: SIGTERM unregistered them, nothing is left running", async () => {
