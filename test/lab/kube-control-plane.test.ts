@@ -16,6 +16,7 @@ import { KubernetesClient, resourcePath } from "../../wire/kubernetes.ts";
 import type { Lease, Node, Pod } from "../../wire/kubernetes.ts";
 
 const run = promisify(execFile);
+const CLI = new URL("../../cli/tfmesh.ts", import.meta.url).pathname;
 // The first build of the binaries (when setup.sh has not made them) takes most of this.
 const BUILD_TIMEOUT = 45 * 60_000;
 const WAIT = { timeoutMs: 90_000, intervalMs: 500 };
@@ -131,6 +132,16 @@ describe("the lab's Kubernetes", () => {
     const wide = await kubectl("get", "nodes,pods", "-A", "-o", "wide");
     expect(wide).toContain("k8s-1");
     expect(wide).toContain(pods[0]!.status!.podIP!);
+  }, STEP);
+
+  it("passes `lab kubectl` arguments to kubectl with the lab's kubeconfig, and `lab status` shows the control plane healthy", async () => {
+    const cli = (...args: string[]) => run(process.execPath, [CLI, "lab", "--state-dir", lab.stateDir, ...args], { timeout: 120_000 });
+    const { stdout } = await cli("kubectl", "get", "nodes,pods", "-A", "-o", "wide");
+    expect(stdout).toMatch(/node\/k8s-1\s+Ready/);
+    expect(stdout).toContain("172.31.0.12");
+    for (const p of await podsOf("app=web")) expect(stdout).toContain(p.metadata.name);
+    const status = await cli("status");
+    for (const c of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) expect(status.stdout).toMatch(new RegExp(`${c}\\s+ok`));
   }, STEP);
 
   it("runs a DaemonSet's pod on every k8s node", async () => {

@@ -27,9 +27,6 @@ k8s_major=${k8s_version#v}
 k8s_major=${k8s_major%%.*}
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
-# Two labs (or tests) starting at once build once: the second waits, then finds the binaries.
-exec 9>"$bin/.build.lock"
-flock 9
 
 say() { printf '[kubernetes-tools] %s\n' "$*"; }
 
@@ -106,23 +103,33 @@ names=("$@")
 # The API server first: it compiles most of what the others share.
 ((${#names[@]})) || names=(kube-apiserver etcd kube-controller-manager kube-scheduler kubectl)
 hash=$(sources_hash)
-first=1
-for name in "${names[@]}"; do
+
+up_to_date() {
+  local name=$1 t version_cmd reported
   mapfile -t t < <(target "$name")
-  pkg=${t[0]} version=${t[1]} version_cmd=${t[2]} kind=${t[3]}
-  out="$bin/$name" stamp="$bin/.$name.stamp" want="$version $hash"
+  version_cmd=${t[2]}
+  [[ -x $bin/$name && -f $bin/.$name.stamp && $(cat "$bin/.$name.stamp") == "${t[1]} $hash" ]] || return 1
   # shellcheck disable=SC2086 # version_cmd is our own fixed words
-  if [[ -x $out && -f $stamp && $(cat "$stamp") == "$want" ]] && "$out" $version_cmd 2>/dev/null | grep -qF "$version"; then
-    say "$name $version is up to date"
-    continue
-  fi
-  if ((first)); then
-    say "the first build downloads ~1 GB of modules and compiles for 15-25 minutes on 2 cores"
-    first=0
-  fi
-  require_go
+  reported=$("$bin/$name" $version_cmd 2>/dev/null) || return 1
+  [[ $reported == *"${t[1]}"* ]]
+}
+
+stale=()
+for name in "${names[@]}"; do
+  if up_to_date "$name"; then say "$name is up to date"; else stale+=("$name"); fi
+done
+((${#stale[@]})) || exit 0
+
+# Two labs (or tests) starting at once build once: the second waits here, then finds them built.
+exec 9>"$bin/.kubernetes-build.lock"
+flock 9
+require_go
+say "the first build downloads ~1 GB of modules and compiles for 15-25 minutes on 2 cores"
+for name in "${stale[@]}"; do
+  if up_to_date "$name"; then say "$name was built meanwhile"; continue; fi
+  mapfile -t t < <(target "$name")
   ldflags="-s -w"
-  [[ $kind == k8s ]] && ldflags=$(k8s_ldflags)
-  build "$out" "$pkg" "$name $version" "$ldflags"
-  printf '%s\n' "$want" >"$stamp"
+  [[ ${t[3]} == k8s ]] && ldflags=$(k8s_ldflags)
+  build "$bin/$name" "${t[0]}" "$name ${t[1]}" "$ldflags"
+  printf '%s\n' "${t[1]} $hash" >"$bin/.$name.stamp"
 done
