@@ -4,7 +4,7 @@
 // NSM's generated gRPC client, one HTTP/2 connection per forwarder URL, reused. Its check is a
 // MonitorConnections call scoped to the connection: the forwarder answers INITIAL_STATE_TRANSFER
 // with the connection in the state its elements find (DOWN with the reason in its path segment's
-// metrics, `down_reason`).
+// metrics, `tfmesh.problem`).
 import { createClient } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import type { Connection, NetworkService } from "../wire/nsm/api.ts";
@@ -12,11 +12,10 @@ import { MonitorConnection } from "../wire/nsm/gen/connection_pb.ts";
 import { NetworkService as NetworkServiceService } from "../wire/nsm/gen/networkservice_pb.ts";
 import { grpcConnection } from "../wire/nsm/grpcTransport.ts";
 import type { GrpcConnection } from "../wire/nsm/grpcTransport.ts";
-import { connectionEventFromProto, connectionFromProto, connectionToProto, requestToProto, selectorToProto } from "../wire/nsm/protoMapping.ts";
+import { connectionEventFromProto, connectionFromProto, connectionToProto, problemOf, requestToProto, selectorToProto } from "../wire/nsm/protoMapping.ts";
 import type { Element } from "./chain.ts";
 import { NsmError } from "./errors.ts";
 import type { Forwarding } from "./forwarder.ts";
-import { DOWN_REASON_METRIC } from "./forwarderd/service.ts";
 import { fromConnectError } from "./grpc/status.ts";
 import type { Registry } from "./registry.ts";
 
@@ -128,8 +127,7 @@ export class RemoteForwarders implements Forwarding {
         const seen = event.connections[c.id];
         if (!seen) return `forwarder ${forwarder.name} has no connection ${c.id}`;
         if (seen.state === "UP") return undefined;
-        const reason = seen.path?.path_segments.find((s) => s.name === forwarder.name)?.metrics?.[DOWN_REASON_METRIC];
-        return reason ?? `forwarder ${forwarder.name} reports the connection ${seen.state ?? "DOWN"}`;
+        return problemOf(seen) ?? `forwarder ${forwarder.name} reports the connection ${seen.state ?? "DOWN"}`;
       }
       return `forwarder ${forwarder.name} ended its monitor without the connections' state`;
     } catch (err) {

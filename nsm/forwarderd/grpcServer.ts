@@ -2,7 +2,7 @@
 // Request/Close, MonitorConnection and grpc.health.v1, as the node's NSMgr and the kubelet's
 // probes call them. MonitorConnections answers INITIAL_STATE_TRANSFER with each connection in
 // scope in the state the forwarder's elements find it in now (UP, or DOWN with the reason in the
-// forwarder's path segment's metrics, key `down_reason`), then each UPDATE and DELETE.
+// forwarder's path segment's metrics, key `tfmesh.problem`), then each UPDATE and DELETE.
 import http2 from "node:http2";
 import fs from "node:fs";
 import net from "node:net";

@@ -16,9 +16,8 @@ import type { Forwarder } from "../forwarder.ts";
 import { Listeners } from "../listeners.ts";
 import type { ConnectionChange, ConnectionStore } from "../manager.ts";
 import { kernelMechanism } from "../mechanism.ts";
+import { PROBLEM_METRIC } from "../../wire/nsm/protoMapping.ts";
 
-/** Where a forwarder says why a connection is DOWN: its own path segment's metrics, under this key. */
-export const DOWN_REASON_METRIC = "down_reason";
 
 export interface ForwarderServiceOptions {
   /** NSM_NAME: the name this forwarder registered, and its path segment's name. */
@@ -69,7 +68,7 @@ export class ForwarderService {
     });
   }
 
-  /** The connection with the state its elements find now: UP, or DOWN with the reason in this forwarder's path segment. */
+  /** The connection with the state its elements find now: UP, or DOWN with the reason in this forwarder's path segment (metric tfmesh.problem). */
   async checked(c: Connection): Promise<Connection> {
     const problem = await this.queue.run(c.id, () => this.pipeline.check(c)).catch((e: unknown) => `checking failed: ${(e as Error).message ?? e}`);
     if (problem === undefined) return { ...c, state: "UP" };
@@ -77,7 +76,7 @@ export class ForwarderService {
     const own = c.network_service_endpoint_name ?? this.name;
     const found = (c.path?.path_segments ?? []).some((s) => s.name === own);
     const segments = [...(c.path?.path_segments ?? []), ...(found ? [] : [{ name: own, id: c.id }])].map((s) =>
-      s.name === own ? { ...s, metrics: { ...s.metrics, [DOWN_REASON_METRIC]: problem } } : s,
+      s.name === own ? { ...s, metrics: { ...s.metrics, [PROBLEM_METRIC]: problem } } : s,
     );
     return { ...c, state: "DOWN", path: { index: c.path?.index ?? 0, path_segments: segments } };
   }

@@ -243,7 +243,7 @@ describe("the forwarder process's NetworkService and MonitorConnection", () => {
     await netns.exec(podNs("a"), ["ip", "link", "del", "dev", pod.ifname]);
     const seen = (await initialState(client, "fa")).connections.fa!;
     expect(seen.state).toBe("DOWN");
-    expect(seen.path?.path_segments.find((s) => s.name === NAME)?.metrics?.down_reason).toMatch(/nsm-1 .*missing/);
+    expect(seen.path?.path_segments.find((s) => s.name === NAME)?.metrics?.["tfmesh.problem"]).toMatch(/nsm-1 .*missing/);
     expect(tap).toBeDefined();
     a = await client.request(refresh(a));
     expect((await initialState(client, "fa")).connections.fa?.state).toBe("UP");

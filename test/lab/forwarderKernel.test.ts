@@ -110,9 +110,9 @@ describe("the kernel forwarder process", () => {
     fs.rmSync(path.join(stateDir, "leases.json"));
     fwd = await startForwarder();
     // b first: it must keep .3, not take the lowest free address.
-    expect(addressOf(await client.request({ connection: conns.b }))).toBe("10.60.0.3/24");
-    expect(addressOf(await client.request({ connection: conns.c }))).toBe("10.60.0.4/24");
-    expect(addressOf(await client.request({ connection: conns.a }))).toBe("10.60.0.2/24");
+    expect(addressOf(await client.request({ connection: conns.b! }))).toBe("10.60.0.3/24");
+    expect(addressOf(await client.request({ connection: conns.c! }))).toBe("10.60.0.4/24");
+    expect(addressOf(await client.request({ connection: conns.a! }))).toBe("10.60.0.2/24");
     expect(await addrsIn(podNs("c"))).toEqual(["10.60.0.4/24"]);
   });
 
