@@ -6,27 +6,20 @@
 // reaching TF and the vRouter agents over HTTP with the same clients the processes use.
 import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
-import { KeystoneSession } from "../../wire/openstack/index.ts";
-import { TfClient } from "../../wire/tf.ts";
-import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { forwarderEndpoint, POD_LABEL } from "../../wire/nsm/api.ts";
-import { NsmError } from "../../nsm/errors.ts";
-import { ForwarderRegistry } from "../../nsm/forwarder.ts";
 import type { Forwarding } from "../../nsm/forwarder.ts";
 import { checkKernelService } from "../../nsm/forwarders/kernel/index.ts";
 import { checkTungstenService } from "../../nsm/forwarders/tungsten/index.ts";
 import { RemoteForwarders } from "../../nsm/remoteForwarders.ts";
 import type { KernelOps } from "../../nsm/forwarders/common/kernelOps.ts";
 import { linuxKernel } from "../../nsm/forwarders/common/kernelOps.ts";
-import type { PodPlacement } from "../../nsm/forwarders/common/clientNetns.ts";
-import { createKernelForwarder } from "../../nsm/forwarders/kernel/index.ts";
-import { createTungstenForwarder } from "../../nsm/forwarders/tungsten/index.ts";
 import { Manager } from "../../nsm/manager.ts";
-import { interfaceNameOf, netnsOf } from "../../nsm/mechanism.ts";
+import { netnsOf } from "../../nsm/mechanism.ts";
 import { Registry } from "../../nsm/registry.ts";
 import type { LabEndpoints } from "../endpoints.ts";
 import type { LabInstanceConfig } from "../instance.ts";
 import { createNsmGrpcServer } from "./grpc/server.ts";
+import { inProcessForwarders } from "./inProcessForwarders.ts";
 import type { NsmGrpcServer } from "./grpc/server.ts";
 import { createNsmServer } from "./server.ts";
 import { nsmStores } from "./store.ts";
@@ -62,49 +55,14 @@ export interface LabNsm {
   stop(): Promise<void>;
 }
 
-const UNREACHABLE = "is the lab daemon running? (npx tfmesh lab up)";
-
 export function createNsm(opts: NsmOptions): LabNsm {
   const { instance, endpoints } = opts;
   const log = opts.log ?? (() => {});
   const kernel = opts.kernel ?? linuxKernel;
   const stores = nsmStores(opts.db);
 
-  const keystone =
-    instance.auth === "keystone"
-      ? new KeystoneSession({
-          authUrl: endpoints.keystone,
-          userName: endpoints.credentials.username,
-          password: endpoints.credentials.password,
-          tenantName: endpoints.credentials.project,
-          userDomainName: endpoints.credentials.domain,
-          projectDomainName: endpoints.credentials.domain,
-          region: undefined,
-        })
-      : undefined;
-  const tf = new TfClient({ baseUrl: endpoints.tf, unreachableHint: UNREACHABLE, ...(keystone ? { token: () => keystone.token() } : {}) });
-  const agents = new Map(Object.entries(endpoints.agents).map(([node, url]) => [node, new VrouterAgentClient({ baseUrl: url, unreachableHint: UNREACHABLE })]));
-  const agentOf = (node: string) => {
-    const agent = agents.get(node);
-    if (!agent) throw new NsmError(400, `node "${node}" has no vRouter agent`);
-    return agent;
-  };
   const podNetnsPrefix = `${instance.prefix}-pod-`;
-  const placement: PodPlacement = {
-    nodeNetns: (node) => `${instance.prefix}-${node}`,
-    allowPodNetns: (netns) => netns.startsWith(podNetnsPrefix),
-    netnsExists: (netns) => kernel.netnsExists(netns),
-    heldInterfaceNames: (netns, except) =>
-      stores.connections
-        .list()
-        .filter((c) => c.id !== except && netnsOf(c.mechanism) === netns)
-        .flatMap((c) => interfaceNameOf(c.mechanism) ?? []),
-  };
-
-  const inProcess = (opts.forwarders ?? "in-process") === "in-process";
-  const local = inProcess
-    ? new ForwarderRegistry([createTungstenForwarder({ tf, agentOf, kernel, placement }), createKernelForwarder({ kernel, ipam: stores.leases, placement })])
-    : undefined;
+  const local = (opts.forwarders ?? "in-process") === "in-process" ? inProcessForwarders({ instance, endpoints, kernel, stores }) : undefined;
   // The registry checks services through the forwarders, and the remote forwarders find their URLs in the registry.
   let forwarders: Forwarding | undefined = local;
   const registry = new Registry(stores, {
