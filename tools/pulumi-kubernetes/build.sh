@@ -25,15 +25,20 @@ stamp=$bin/.pulumi-resource-kubernetes.stamp
 main_dir=cmd/pulumi-resource-kubernetes
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
-# Two labs (or tests) starting at once build once: the second waits, then finds the binaries.
-exec 9>"$bin/.build.lock"
-flock 9
 
 say() { printf '[pulumi-kubernetes-tools] %s\n' "$*"; }
 
 want="$version $(cat go.mod go.sum "$main_dir/main.go" | sha256sum | cut -c1-16)"
 if [[ -x $out && -f $stamp && $(cat "$stamp") == "$want" ]]; then
   say "pulumi-resource-kubernetes $version is up to date"
+  exit 0
+fi
+
+# Two builds at once build once: the second waits here, then finds the plugin built.
+exec 9>"$bin/.pulumi-kubernetes-build.lock"
+flock 9
+if [[ -x $out && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+  say "pulumi-resource-kubernetes $version was built meanwhile"
   exit 0
 fi
 
