@@ -48,6 +48,8 @@ export interface ForwarderProcesses {
 
 const IP_PATHS = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
 const GRACE_MS = 10_000;
+/** A child that dies is started again after this, doubled while it keeps dying within MAX_BACKOFF_MS of its start. */
+const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 30_000;
 /** Node's cache of compiled modules (keyed by their content), shared by every lab: six processes per start load the same code. */
 const compileCache = path.join(tfmeshHome(), "compile-cache");
@@ -119,7 +121,7 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
       child.process = undefined;
       if (stopping) return;
       const livedMs = performance.now() - child.startedAt;
-      child.backoffMs = livedMs > MAX_BACKOFF_MS ? 500 : Math.min(MAX_BACKOFF_MS, child.backoffMs * 2);
+      child.backoffMs = livedMs > MAX_BACKOFF_MS ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, child.backoffMs * 2);
       log(`${child.name} (pid ${p.pid}) exited (${signal ?? `code ${code}`}); starting it again in ${child.backoffMs} ms`);
       child.restart = setTimeout(() => {
         child.restart = undefined;
@@ -130,7 +132,7 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
   };
 
   const add = (name: string, node: string, argv: string[], env: Record<string, string> = {}) => {
-    const child: Child = { name, netns: `${instance.prefix}-${node}`, argv, env, startedAt: 0, backoffMs: 250 };
+    const child: Child = { name, netns: `${instance.prefix}-${node}`, argv, env, startedAt: 0, backoffMs: FIRST_BACKOFF_MS / 2 };
     children.set(name, child);
     launch(child);
   };
