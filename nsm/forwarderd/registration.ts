@@ -47,8 +47,7 @@ export class Registration {
   /** Registers once (throws when the NSMgr refuses or cannot be reached), then keeps refreshing until stop(). */
   async start(): Promise<NetworkServiceEndpoint> {
     this.stopped = false;
-    const registered = await this.register();
-    return registered;
+    return this.register();
   }
 
   private async register(): Promise<NetworkServiceEndpoint> {
