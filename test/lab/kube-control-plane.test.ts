@@ -180,6 +180,26 @@ describe("the lab's Kubernetes", () => {
     );
   }, STEP);
 
+  it("removes the namespace of a pod force-deleted from the API (no graceful phase for the kubelet to see)", async () => {
+    await kube.create(resourcePath("v1", "pods", NS), {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "solo", namespace: NS, labels: { app: "solo" } },
+      spec: { containers: [{ name: "solo", image: "registry.invalid/solo:1" }] },
+    });
+    const [pod] = await eventually(
+      async () => {
+        const items = await podsOf("app=solo");
+        return items.length === 1 && items[0]!.status?.phase === "Running" && items;
+      },
+      { what: "pod solo Running", ...WAIT },
+    );
+    const ns = netnsOfPod(pod!);
+    expect(netns.exists(ns)).toBe(true);
+    expect(await kube.delete(resourcePath("v1", "pods", NS, "solo"), { gracePeriodSeconds: 0 })).toBe(true);
+    await eventually(() => !netns.exists(ns), { what: `${ns} to be removed`, ...WAIT });
+  }, STEP);
+
   it("gives pods their namespace back after a restart, and keeps their addresses", async () => {
     const before = await podsOf("app=web");
     const lost = before[0]!;
