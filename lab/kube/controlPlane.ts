@@ -175,9 +175,17 @@ function logTail(f: KubeFiles, c: Component, lines = 15): string {
   }
 }
 
+// One client (and connection pool) per endpoint and CA: polling must not open a pool per attempt.
+const probeClients = new Map<string, HttpClient>();
+
 async function probe(url: string, ca: string | undefined, token: string | undefined): Promise<{ ok: boolean; detail: string }> {
   const u = new URL(url);
-  const client = new HttpClient({ baseUrl: u.origin, retries: 0, timeoutMs: 3000, ...(ca ? { ca } : {}) });
+  const cacheKey = `${u.origin} ${ca ?? ""}`;
+  let client = probeClients.get(cacheKey);
+  if (!client) {
+    client = new HttpClient({ baseUrl: u.origin, retries: 0, timeoutMs: 3000, ...(ca ? { ca } : {}) });
+    probeClients.set(cacheKey, client);
+  }
   try {
     const res = await client.get<unknown>(u.pathname, { headers: token ? { authorization: `Bearer ${token}` } : {}, expect: [200] });
     const text = typeof res.body === "string" ? res.body.trim() : JSON.stringify(res.body);
