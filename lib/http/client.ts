@@ -37,7 +37,11 @@ export class ConnectionError extends Error {
 export type HeaderSource = () => Record<string, string> | Promise<Record<string, string>>;
 
 export interface HttpClientOptions {
-  /** Base URL, e.g. "http://127.0.0.1:8082". Paths given to request() are appended. */
+  /**
+   * Base URL, e.g. "http://127.0.0.1:8082". Paths given to request() are appended. A base URL
+   * "unix:///path/to.sock" means HTTP over that unix socket: the whole rest is the socket's path
+   * and request paths are the HTTP paths (Host: localhost).
+   */
   baseUrl: string;
   /** Extra headers per request (e.g. an auth token that may need fetching first). */
   headers?: HeaderSource;
@@ -82,7 +86,27 @@ export interface HttpResponse<T> {
 }
 
 const sharedAgent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
-const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+// One pool per socket, shared by every client of it, as sharedAgent is for TCP.
+const socketAgents = new Map<string, Agent>();
+
+/** The socket path of a "unix:///path/to.sock" base URL; undefined for any other URL. */
+export function unixSocketOf(baseUrl: string): string | undefined {
+  if (!baseUrl.startsWith("unix://")) return undefined;
+  const socketPath = baseUrl.slice("unix://".length).replace(/\/+$/, "");
+  if (!socketPath.startsWith("/")) throw new Error(`baseUrl "${baseUrl}" must be unix://<absolute socket path>, e.g. unix:///run/agent.sock`);
+  return socketPath;
+}
+
+function agentFor(ca: string | undefined, socketPath: string | undefined): Agent {
+  if (socketPath !== undefined && ca !== undefined) throw new Error("an HttpClient over a unix socket takes no ca: it speaks plain HTTP");
+  if (ca !== undefined) return new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { ca } });
+  if (socketPath === undefined) return sharedAgent;
+  let agent = socketAgents.get(socketPath);
+  if (!agent) socketAgents.set(socketPath, (agent = new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { socketPath } })));
+  return agent;
+}
+// ENOENT: a unix socket that is not there (yet), as ECONNREFUSED is a port nobody listens on.
+const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ENOENT", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 function errorCode(err: unknown): string {
   const e = err as { code?: string; cause?: { code?: string } };
@@ -116,18 +140,28 @@ export class HttpClient {
   readonly baseUrl: string;
   private readonly opts: Required<Omit<HttpClientOptions, "headers" | "unreachableHint" | "ca">> & Pick<HttpClientOptions, "headers" | "unreachableHint">;
   private readonly agent: Agent;
+  /** What requests go to: baseUrl, or http://localhost when the connection is a unix socket. */
+  private readonly target: string;
 
   constructor(opts: HttpClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     const { ca, ...rest } = opts;
     this.opts = { timeoutMs: 30_000, retries: 3, backoffMs: 100, ...rest };
-    this.agent = ca === undefined ? sharedAgent : new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { ca } });
+    const socketPath = unixSocketOf(this.baseUrl);
+    this.target = socketPath === undefined ? this.baseUrl : "http://localhost";
+    this.agent = agentFor(ca, socketPath);
   }
 
+  /** The URL a request for path is sent to (over a unix socket: http://localhost/<path>). */
   url(path: string, query?: RequestOptions["query"]): string {
-    const u = new URL(this.baseUrl + (path.startsWith("/") ? path : `/${path}`));
+    const u = new URL(this.target + (path.startsWith("/") ? path : `/${path}`));
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
+  }
+
+  /** How errors name a request: over a unix socket, the socket's URL with the path after it. */
+  private shown(url: string): string {
+    return this.target === this.baseUrl ? url : this.baseUrl + url.slice(this.target.length);
   }
 
   async request<T = unknown>(method: string, path: string, ro: RequestOptions = {}): Promise<HttpResponse<T>> {
@@ -159,11 +193,11 @@ export class HttpClient {
         text = await res.body.text();
       } catch (err) {
         const code = errorCode(err);
-        if (attempt < this.opts.retries && (idempotent || code === "ECONNREFUSED") && RETRYABLE_CODES.has(code)) {
+        if (attempt < this.opts.retries && (idempotent || code === "ECONNREFUSED" || code === "ENOENT") && RETRYABLE_CODES.has(code)) {
           await sleep(this.opts.backoffMs * 2 ** attempt++);
           continue;
         }
-        throw new ConnectionError(method, url, code, this.opts.unreachableHint);
+        throw new ConnectionError(method, this.shown(url), code, this.opts.unreachableHint);
       }
       let body: unknown = text;
       if (text && (resHeaders["content-type"] ?? "").includes("json")) {
@@ -181,7 +215,7 @@ export class HttpClient {
         await sleep(this.opts.backoffMs * 2 ** attempt++);
         continue;
       }
-      throw new HttpError(method, url, status, serverMessageOf(body), body);
+      throw new HttpError(method, this.shown(url), status, serverMessageOf(body), body);
     }
   }
 
@@ -203,7 +237,7 @@ export class HttpClient {
         signal: so.signal,
       });
     } catch (err) {
-      throw new ConnectionError("GET", url, errorCode(err), this.opts.unreachableHint);
+      throw new ConnectionError("GET", this.shown(url), errorCode(err), this.opts.unreachableHint);
     }
     const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v ?? "")]));
     const ok = so.expect ? so.expect.includes(res.statusCode) : res.statusCode >= 200 && res.statusCode < 300;
@@ -215,7 +249,7 @@ export class HttpClient {
       } catch {
         // not JSON: keep the text
       }
-      throw new HttpError("GET", url, res.statusCode, serverMessageOf(body), body);
+      throw new HttpError("GET", this.shown(url), res.statusCode, serverMessageOf(body), body);
     }
     return { status: res.statusCode, headers, body: res.body };
   }
