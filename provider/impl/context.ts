@@ -37,7 +37,8 @@ export function useConfig(getter: ConfigGetter | undefined): void {
 }
 
 function reset(): void {
-  for (const c of clientCache.values()) c.nsm.dispose();
+  // Old clients are not disposed: an operation of another resource may still be using them (their
+  // idle HTTP/2 connection to NSM closes by itself and does not hold the process).
   settingsCache = undefined;
   clientCache.clear();
   agentCache.clear();

@@ -15,6 +15,7 @@ import type { NetworkService } from "../../wire/nsm/api.ts";
 import { Code } from "@connectrpc/connect";
 import { isNsmCode } from "../../wire/nsm/grpcErrors.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
+import { withPlainErrors } from "./plainErrors.ts";
 import { deleteConverging, networkServiceBlockers } from "./convergentDelete.ts";
 import { OWNER, checkOwner, ownerOf } from "./identity.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, inputsOf, withRecordedInputs } from "./inputs.ts";
@@ -187,4 +188,4 @@ async function remove(id: string, props: Record<string, unknown>): Promise<void>
   });
 }
 
-export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };
+export const provider: pulumi.dynamic.ResourceProvider = withPlainErrors({ configure, check, diff, create, read, update, delete: remove });

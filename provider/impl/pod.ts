@@ -11,6 +11,7 @@ import { isStatus } from "../../lib/http/client.ts";
 import { checkK8sName } from "../../lib/validate/names.ts";
 import type { PodInfo } from "../../wire/pods.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
+import { withPlainErrors } from "./plainErrors.ts";
 import { OWNER, OWNER_KEY, checkOwner, ownerOf } from "./identity.ts";
 import { Failures, changedKeys, compact, isUnknown, optionalString, recordedInputs, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName, dnsLabel } from "./naming.ts";
@@ -132,4 +133,4 @@ async function remove(id: string): Promise<void> {
   await clients().pods.delete(id);
 }
 
-export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };
+export const provider: pulumi.dynamic.ResourceProvider = withPlainErrors({ configure, check, diff, create, read, update, delete: remove });

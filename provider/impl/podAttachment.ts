@@ -18,6 +18,7 @@ import type { PodInfo } from "../../wire/pods.ts";
 import { crashPoint } from "../../lib/crashPoint.ts";
 import { problemOf } from "../../wire/nsm/protoMapping.ts";
 import { clients, configure, progress, settings } from "./context.ts";
+import { withPlainErrors } from "./plainErrors.ts";
 import { OWNER, OWNER_KEY, checkOwner, ownerOf, ownerUuid } from "./identity.ts";
 import { Failures, changedKeys, compact, inputsOf, isUnknown, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
@@ -196,4 +197,4 @@ async function remove(id: string): Promise<void> {
   await clients().nsm.close({ id });
 }
 
-export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };
+export const provider: pulumi.dynamic.ResourceProvider = withPlainErrors({ configure, check, diff, create, read, update, delete: remove });

@@ -23,6 +23,7 @@ import type { NovaServer, OpenStackClient } from "../../wire/openstack/index.ts"
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { agentClient, clients, configure, lookup, progress, quickClients } from "./context.ts";
+import { withPlainErrors } from "./plainErrors.ts";
 import { CREATED, CREATING, OWNER, OWNER_METADATA, STATE_METADATA, checkOwner, ownerMetadataValue, ownerOf, partialCreate } from "./identity.ts";
 import { Failures, changedKeys, compact, isUnknown, inputsOf, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME, decideName } from "./naming.ts";
@@ -447,4 +448,4 @@ async function remove(id: string, props: Record<string, unknown>): Promise<void>
   await openstack.nova.waitForDeleted(id);
 }
 
-export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };
+export const provider: pulumi.dynamic.ResourceProvider = withPlainErrors({ configure, check, diff, create, read, update, delete: remove });

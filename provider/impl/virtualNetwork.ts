@@ -17,6 +17,7 @@ import type { TfObject, TfRef } from "../../wire/tf.ts";
 import { ADOPTED, checkAdoption, leavesInPlace } from "./adoption.ts";
 import type { AdoptionInputs } from "./adoption.ts";
 import { clients, configure, lookup, progress, quickClients, settings } from "./context.ts";
+import { withPlainErrors } from "./plainErrors.ts";
 import { deleteConverging, virtualNetworkBlockers } from "./convergentDelete.ts";
 import { OWNER, OWNER_KEY, checkOwner, ownerOf, partialCreate } from "./identity.ts";
 import { Failures, changedKeys, compact, hasUnknown, isUnknown, optionalString, inputsOf, sameJson, withRecordedInputs } from "./inputs.ts";
@@ -401,4 +402,4 @@ async function remove(id: string, props: Record<string, unknown>): Promise<void>
   });
 }
 
-export const provider: pulumi.dynamic.ResourceProvider = { configure, check, diff, create, read, update, delete: remove };
+export const provider: pulumi.dynamic.ResourceProvider = withPlainErrors({ configure, check, diff, create, read, update, delete: remove });

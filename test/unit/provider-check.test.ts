@@ -178,6 +178,12 @@ describe("with the APIs unreachable (preview without the lab)", () => {
     it("lets unknown values through during preview", async () => {
       expect(await failuresOf(podAttachment, { pod: UNKNOWN, networkService: UNKNOWN, interfaceName: UNKNOWN, labels: { a: UNKNOWN } })).toEqual([]);
     });
+    it("a refresh says NSM cannot be reached, where, and how to start the lab", async () => {
+      const outs = { pod: "p", networkService: "red", connectionId: "c-down", node: "k8s-1", netns: "tfm-pod-p" };
+      await expect(podAttachment.read!("c-down", outs)).rejects.toThrow(
+        /^NSM MonitorConnections at tcp:\/\/127\.0\.0\.1:9: cannot reach the server \(ECONNREFUSED\)\. Is the lab running\? Start it with `npx tfmesh lab up`/,
+      );
+    });
   });
 });
 

@@ -199,6 +199,12 @@ describe("Pod and PodAttachment", () => {
     await expect(podAttachment.create(inputs)).rejects.toThrow(/pod: no pod "nobody"/);
   });
 
+  it("attaching to a service NSM does not know fails with NSM's answer, naming the call, the target and the service", async () => {
+    const inputs = await checked(podAttachment, "f", { pod: "red-pod", networkService: "nowhere" });
+    await expect(podAttachment.create(inputs)).rejects.toThrow(`NSM Request at ${t.cloud.nsmTarget} failed with NOT_FOUND: network service "nowhere" is not registered`);
+    expect(t.cloud.state.connections.has(inputs.connectionId)).toBe(false);
+  });
+
   it("deletes the pod; refresh then reports it gone", async () => {
     await pod.delete!("red-pod", podOuts);
     expect((await pod.read!("red-pod", podOuts)).id).toBe("");
