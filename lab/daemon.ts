@@ -72,6 +72,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   let nsm: ReturnType<typeof createNsm> | undefined;
   let forwarders: ForwarderProcesses | undefined;
   const fronts: UnixFront[] = [];
+  let agentServers = new Map<string, ListeningServer>();
   const sockets = labSockets(config.stateDir);
   let kube: LabKubernetes | undefined;
 
@@ -81,6 +82,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     // The forwarders first: they unregister through the NSMgr's socket.
     await forwarders?.stop().catch((e: Error) => log(`stopping the forwarders: ${e.message}`));
     await Promise.all(fronts.map((f) => f.close()));
+    // Served only through their sockets (never listening), so close() does not apply: drop their connections.
+    for (const s of agentServers.values()) s.closeAllConnections?.();
     await Promise.all(listening.map((s) => close(s)));
     await kube?.stop().catch((e: Error) => log(`kubernetes stop: ${e.message}`));
     await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));
@@ -133,12 +136,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
       { what: "nsm", server: nsm.server, port: config.ports.nsm },
       { what: "nsm grpc", server: nsm.grpcServer, port: config.ports.nsmGrpc },
     ];
-    const agents = dataplane.agentServers();
-    for (const n of nodes) {
-      const server = agents.get(n.name);
-      if (!server) throw new Error(`the data plane has no vRouter agent for node ${n.name}`);
-      listeners.push({ what: `agent ${n.name}`, server, port: config.ports.agentBase + n.index });
-    }
+    agentServers = dataplane.agentServers();
+    for (const n of nodes) if (!agentServers.has(n.name)) throw new Error(`the data plane has no vRouter agent for node ${n.name}`);
     for (const l of listeners) {
       try {
         await listen(l.server, l.port);
@@ -154,7 +153,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     }
     // Doors for the nodes' processes (forwarders, relays), which cannot reach 127.0.0.1 from their netns.
     fronts.push(await serveOnUnix(nsm.grpcServer, sockets.nsm), await serveOnUnix(tf, sockets.tf), await serveOnUnix(openstack.keystone.server, sockets.keystone));
-    for (const n of nodes) fronts.push(await serveOnUnix(agents.get(n.name)!, sockets.agent(n.name)));
+    // The agents have no TCP port: their socket here, and 127.0.0.1:9091 inside their node (the relay).
+    for (const n of nodes) fronts.push(await serveOnUnix(agentServers.get(n.name)!, sockets.agent(n.name)));
     phase("listening; building the data plane and reconciling the kernel");
     await dataplane.start();
     // The nodes' netns exist now: the forwarders start while the lab restores the rest.

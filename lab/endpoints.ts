@@ -16,7 +16,11 @@ export interface LabEndpoints {
   /** NSM's gRPC API, as NSM names a place to connect to: tcp://127.0.0.1:<port>. */
   nsmGrpc: string;
   pods: string;
-  /** vRouter agent port API per node. */
+  /**
+   * vRouter agent port API per node, for host-side tools: unix:///<stateDir>/sock/agent-<node>.sock
+   * (root only; HttpClient speaks HTTP over it). The agent has no TCP port on the host; inside a k8s
+   * node's netns it answers at 127.0.0.1:9091 (NODE_AGENT_PORT, the node's relay), as on a real node.
+   */
   agents: Record<string, string>;
   credentials: LabCredentials;
   /** The Kubernetes API server and an admin kubeconfig for it, when the instance runs Kubernetes. */
@@ -71,7 +75,7 @@ export function endpointsFor(config: LabInstanceConfig): LabEndpoints {
     nsm: local(p.nsm),
     nsmGrpc: `tcp://127.0.0.1:${p.nsmGrpc}`,
     pods: local(p.pods),
-    agents: Object.fromEntries(labNodes(config).map((n) => [n.name, local(p.agentBase + n.index)])),
+    agents: Object.fromEntries(labNodes(config).map((n) => [n.name, `unix://${labSockets(config.stateDir).agent(n.name)}`])),
     credentials: { ...config.credentials },
     ...(config.kubernetes && p.kubeApiserver !== undefined
       ? { kubernetes: { server: `https://127.0.0.1:${p.kubeApiserver}`, kubeconfig: path.join(config.stateDir, "kubeconfig") } }

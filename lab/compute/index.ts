@@ -44,7 +44,7 @@ export interface Dataplane {
   vmRuntime: VmRuntime;
   podRuntime: PodRuntime;
   agents: VRouterAgents;
-  /** One agent HTTP server per node, not yet listening (the daemon listens on agentBase + i). */
+  /** One agent HTTP server per node, never listening: the daemon hands it the connections of the node's agent socket. */
   agentServers(): Map<string, http.Server>;
   describe(): Promise<DataplaneDescription>;
 }

@@ -60,7 +60,7 @@ describe("default instance", () => {
       nsm: "http://127.0.0.1:5001",
       nsmGrpc: "tcp://127.0.0.1:5003",
       pods: "http://127.0.0.1:5002",
-      agents: { "compute-1": "http://127.0.0.1:9091", "compute-2": "http://127.0.0.1:9092", "k8s-1": "http://127.0.0.1:9093", "k8s-2": "http://127.0.0.1:9094" },
+      agents: Object.fromEntries(["compute-1", "compute-2", "k8s-1", "k8s-2"].map((n) => [n, `unix://${c.stateDir}/sock/agent-${n}.sock`])),
       credentials: { username: "admin", project: "admin", domain: "Default" },
     });
   });

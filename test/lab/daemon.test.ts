@@ -65,11 +65,13 @@ describe("a started lab", () => {
     expect(fs.existsSync(`${lab.stateDir}/daemon.log`)).toBe(true);
   });
 
-  it("listens on 127.0.0.1 only, on every port of the instance", () => {
+  it("listens on 127.0.0.1 only, on every API port of the instance, and not on the agents' ports", () => {
     const p = lab.config.ports;
     const nodeCount = lab.config.computeNodes.length + lab.config.k8sNodes.length;
-    const ports = [p.tf, p.keystone, p.nova, p.neutron, p.glance, p.nsm, p.nsmGrpc, p.pods, ...Array.from({ length: nodeCount }, (_, i) => p.agentBase + i)];
+    const ports = [p.tf, p.keystone, p.nova, p.neutron, p.glance, p.nsm, p.nsmGrpc, p.pods];
     for (const port of ports) expect(listenAddresses(port), `port ${port}`).toEqual(["0100007F"]);
+    // The vRouter agents are node-local: their sockets on the host, 127.0.0.1:9091 inside their node.
+    for (let i = 0; i < nodeCount; i++) expect(listenAddresses(p.agentBase + i), `agent port ${p.agentBase + i}`).toEqual([]);
   });
 
   it("has built the underlay and one namespace per node", () => {

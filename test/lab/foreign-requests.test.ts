@@ -4,11 +4,14 @@
 // (a "simple" cross-site POST). Nothing is created by any of them.
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unixSocketOf } from "../../lib/http/client.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
 let endpoints: Array<[string, URL, string]> = [];
+// The agents are reached over their unix sockets (they have no TCP port on the host).
+const sockets = new Map<URL, string>();
 
 beforeAll(async () => {
   lab = await startLab({ inProcess: true });
@@ -22,7 +25,11 @@ beforeAll(async () => {
     ["Glance", new URL(`${e.glance}/v2/images`), '{"name":"csrf"}'],
     ["NSM", new URL(`${e.nsm}/registry/network-services`), '{"name":"csrf","payload":"ETHERNET","forwarder":"kernel","kernel":{"cidr":"10.99.0.0/24"}}'],
     ["pods", new URL(`${e.pods}/pods`), '{"name":"csrf"}'],
-    ...Object.entries(e.agents).map(([node, url]): [string, URL, string] => [`agent ${node}`, new URL(`${url}/port`), '{"id":"csrf"}']),
+    ...Object.entries(e.agents).map(([node, url]): [string, URL, string] => {
+      const u = new URL("http://localhost/port");
+      sockets.set(u, unixSocketOf(url)!);
+      return [`agent ${node}`, u, '{"id":"csrf"}'];
+    }),
   ];
 }, LAB_TIMEOUT);
 
@@ -31,7 +38,7 @@ afterAll(() => lab?.stop(), LAB_TIMEOUT);
 function post(url: URL, headers: Record<string, string>, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: url.hostname, port: url.port, method: "POST", path: url.pathname, headers: { "content-length": String(Buffer.byteLength(body)), ...headers } },
+      { ...(sockets.has(url) ? { socketPath: sockets.get(url) } : { host: url.hostname, port: url.port }), method: "POST", path: url.pathname, headers: { "content-length": String(Buffer.byteLength(body)), ...headers } },
       (res) => {
         res.resume();
         res.on("end", () => resolve(res.statusCode ?? 0));
