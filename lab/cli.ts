@@ -43,8 +43,9 @@ options
   --auth keystone|noauth     (up, new instance) whether the APIs require Keystone tokens
   --compute-nodes a,b        (up, new instance) compute node names
   --k8s-nodes a,b            (up, new instance) k8s node names
-  --no-kubernetes            (up) no Kubernetes control plane (by default up runs one; the first
-                             start builds it from the Go module proxy, 15-25 minutes)
+  --kubernetes               (up) run a Kubernetes control plane too, and the lab as the kubelet
+                             of its k8s nodes (also TFMESH_KUBERNETES=1; an instance keeps it once
+                             on). Its first start builds it from the Go module proxy: 15-25 minutes
 `;
 
 /** A failure the user caused or can fix: printed without a stack. */
@@ -109,7 +110,7 @@ function instanceOptions(o: Options): LabInstanceOptions {
     auth: o.auth as LabInstanceOptions["auth"],
     computeNodes: list(o["compute-nodes"]),
     k8sNodes: list(o["k8s-nodes"]),
-    kubernetes: o.kubernetes ?? true,
+    ...(o.kubernetes !== undefined ? { kubernetes: o.kubernetes } : process.env.TFMESH_KUBERNETES === "1" ? { kubernetes: true } : {}),
   };
 }
 

@@ -114,7 +114,7 @@ export function buildBinaries(names: readonly KubeBinary[], progress: (line: str
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new Error(`tools/kubernetes/build.sh ${names.join(" ")} failed (exit ${code}):\n${tail.join("\n")}\n(a lab without Kubernetes needs none of them: tfmesh lab up --no-kubernetes)`));
+      else reject(new Error(`tools/kubernetes/build.sh ${names.join(" ")} failed (exit ${code}):\n${tail.join("\n")}\n(a lab without Kubernetes needs none of them: tfmesh lab up without --kubernetes)`));
     });
   });
 }
