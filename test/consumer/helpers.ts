@@ -80,6 +80,7 @@ export interface CleanEnvOptions {
  */
 export function cleanEnv(o: CleanEnvOptions): Record<string, string> {
   return {
+    ...machineNetworkSettings(),
     PATH: [path.dirname(NODE24), PULUMI_BIN_DIR, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":"),
     HOME: o.home,
     LANG: "C.UTF-8",
@@ -94,6 +95,16 @@ export function cleanEnv(o: CleanEnvOptions): Record<string, string> {
     // npm would otherwise ask the registry whether it is outdated and print a notice on stderr.
     npm_config_update_notifier: "false",
   };
+}
+
+/**
+ * What a user's shell on this machine has for reaching the registry (a proxy, the CA bundle that
+ * trusts it, a registry mirror): without them npm install hangs until its timeout.
+ */
+const NETWORK_VARIABLES = /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|npm_config_(registry|cafile|proxy|https_proxy|strict_ssl))$/;
+
+function machineNetworkSettings(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => NETWORK_VARIABLES.test(e[0]) && e[1] !== undefined));
 }
 
 export interface LabCounts {
