@@ -4,15 +4,21 @@
 // (TFMESH_CRASH_AT) right after Nova accepted the server, or right after NSM answered the
 // attachment's Request; the lab daemon killed by its hook (TFMESH_LAB_CRASH_AT) right after Nova
 // committed the server and before it answered, or when the provider first asks about the answered
-// server (which the provider then reports to the engine with its id). Each time one
+// server (which the provider then reports to the engine with its id); the Pulumi CLI killed with
+// every process it started while the provider stands paused at one of those steps
+// (TFMESH_PAUSE_AT), then `pulumi cancel`. Each time one
 // `pulumi up --refresh` (after `lab up` when the lab died) recovers: the retried create takes over
 // what the interrupted one made (one server, one connection, no duplicates), packets flow, a
 // further up changes nothing, and destroy leaves a leak count of 0 across TF, Neutron, Nova, NSM,
 // the pod runtime, the vRouter agents and the kernel. Last, an unplugged VM port shows as drift on
 // refresh and the next up plugs it again.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LAB_CRASH_ENV, PROVIDER_CRASH_ENV } from "../../lib/crashPoint.ts";
+import { LAB_CRASH_ENV, PAUSE_DIR_ENV, PAUSE_ENV, PROVIDER_CRASH_ENV, pausedPidFile } from "../../lib/crashPoint.ts";
+import { eventually } from "../../harness/eventually.ts";
+import { ancestorNamed, killTree } from "../../harness/processTree.ts";
 import { OWNER_METADATA, STATE_METADATA } from "../../provider/impl/identity.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
@@ -71,6 +77,39 @@ async function upKillingLabAt(step: string): Promise<string> {
   return failingUp(`up against a lab with ${LAB_CRASH_ENV}=${step} fails`);
 }
 
+/**
+ * `pulumi up` paused by the provider's hook at `step`, then the Pulumi CLI and every process it
+ * started (language host, program, providers) killed with SIGKILL, as an operator's `kill -9`
+ * would; then `pulumi cancel` removes the lock the dead update left. Answers the killed pids.
+ */
+async function upWithEngineKilledAt(step: string): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), "tfmesh-pause-"));
+  const env = t.e2e.stack.workspace.envVars;
+  env[PAUSE_ENV] = step;
+  env[PAUSE_DIR_ENV] = dir;
+  try {
+    const up = t.e2e.stack.up().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const provider = await eventually(() => Number(readFileSync(pausedPidFile(dir, step), "utf8")), {
+      what: `the provider to pause at ${step}`,
+      timeoutMs: 240_000,
+      intervalMs: 200,
+    });
+    const cli = ancestorNamed(provider, "pulumi");
+    expect(cli, "the paused provider runs under the Pulumi CLI").toBeDefined();
+    const killed = killTree(cli!);
+    expect(await up, "up of a killed CLI fails").toBeDefined();
+    await t.e2e.stack.cancel();
+    return killed;
+  } finally {
+    delete env[PAUSE_ENV];
+    delete env[PAUSE_DIR_ENV];
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The servers Nova holds, with the state of their create (metadata tfmesh-state). */
 async function servers(): Promise<Array<{ id: string; owner?: string; state?: string }>> {
   return (await t.api.openstack.nova.listServers()).map((s) => ({ id: s.id, owner: s.metadata?.[OWNER_METADATA], state: s.metadata?.[STATE_METADATA] }));
@@ -122,6 +161,23 @@ describe("a crash in the middle of up, then up --refresh", () => {
     await t.lab.restart();
     expect(await servers()).toEqual([{ id: expect.any(String), owner: expect.stringMatching(/::vm$/), state: "creating" }]);
     await recoveryConvergesAndDestroyLeavesNothing();
+  }, STEP);
+});
+
+describe("the Pulumi CLI killed with everything it started, then pulumi cancel and up --refresh", () => {
+  it("killed right after Nova accepted the server: the retried create takes that server over, no second one", async () => {
+    const killed = await upWithEngineKilledAt("vm.server-accepted");
+    expect(killed.length, "the CLI, its language host, program and providers").toBeGreaterThan(2);
+    expect(await servers()).toEqual([{ id: expect.any(String), owner: expect.stringMatching(/::vm$/), state: "creating" }]);
+    await recoveryConvergesAndDestroyLeavesNothing();
+  }, STEP);
+
+  it("killed right after NSM answered the attachment's Request: the retried create heals that connection, no 'belongs to something else'", async () => {
+    await upWithEngineKilledAt("attachment.requested");
+    const left = await t.api.nsm.listConnections();
+    expect(left.map((c) => c.state)).toEqual(["UP"]);
+    const outs = await recoveryConvergesAndDestroyLeavesNothing();
+    expect(outs.connectionId, "the tracked connection is the one the interrupted create made").toBe(left[0]!.id);
   }, STEP);
 });
 
