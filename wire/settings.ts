@@ -5,7 +5,7 @@
 // so they never land in plain state.
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export const LAB_START_HINT = "Is the lab running? Start it with `npx tfmesh lab up` (or point tfmesh:* / openstack:* stack config at your clusters)";
 
@@ -56,14 +56,16 @@ const LAB_DEFAULTS = {
   keystone: "http://127.0.0.1:5000/v3",
   nsmGrpc: "tcp://127.0.0.1:5003",
   pods: "http://127.0.0.1:5002",
-  agents: {
-    "compute-1": "http://127.0.0.1:9091",
-    "compute-2": "http://127.0.0.1:9092",
-    "k8s-1": "http://127.0.0.1:9093",
-    "k8s-2": "http://127.0.0.1:9094",
-  },
+  /** The default nodes; the lab serves their agents on root-only unix sockets beside endpoints.json (no TCP port). */
+  agentNodes: ["compute-1", "compute-2", "k8s-1", "k8s-2"],
   credentials: { username: "admin", project: "admin", domain: "Default" },
 };
+
+/** Where a lab whose endpoints.json would be `file` serves its default nodes' agents. */
+function labAgentSockets(file: string): Record<string, string> {
+  const dir = dirname(file);
+  return Object.fromEntries(LAB_DEFAULTS.agentNodes.map((node) => [node, `unix://${join(dir, "sock", `agent-${node}.sock`)}`]));
+}
 
 /** The endpoints.json path: TFMESH_ENDPOINTS, else <TFMESH_HOME or ~/.tfmesh>/lab/<instance>/endpoints.json. */
 export function endpointsFilePath(env: NodeJS.ProcessEnv, config: ConfigGetter = () => undefined): string {
@@ -172,7 +174,7 @@ export function resolveSettings(opts: ResolveOptions = {}): Settings {
   const agentsRaw = config("tfmesh:agents") ?? env.TFMESH_AGENTS;
   const agents = agentsRaw
     ? parseAgents(agentsRaw, config("tfmesh:agents") !== undefined ? "tfmesh:agents" : "TFMESH_AGENTS")
-    : (lab?.agents ?? LAB_DEFAULTS.agents);
+    : (lab?.agents ?? labAgentSockets(file));
   const creds = lab?.credentials ?? {};
   refuseRetiredNsmKeys(config, env);
   const nsmTarget = pick("tfmesh:nsmConnectTo", ["TFMESH_NSM_CONNECT_TO", "NSM_CONNECT_TO"], lab?.nsmGrpc, LAB_DEFAULTS.nsmGrpc);

@@ -28,7 +28,7 @@ describe("provider errors", () => {
     expect(plainError(partial)).toBe(partial);
     const plain = new Error("plain");
     expect(plainError(plain)).toBe(plain);
-    const results = await withPlainErrors({ read: async (id: string) => ({ id, props: {} }) }).read!("x", {});
+    const results = await withPlainErrors({ create: async () => ({ id: "unused" }), read: async (id: string) => ({ id, props: {} }) }).read!("x", {});
     expect(results).toEqual({ id: "x", props: {} });
   });
 });
