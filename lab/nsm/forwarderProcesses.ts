@@ -13,13 +13,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { FORWARDER_TYPES } from "../../nsm/forwarderd/config.ts";
 import type { Registry } from "../../nsm/registry.ts";
 import { NODE_AGENT_PORT } from "../endpoints.ts";
 import type { LabSockets } from "../endpoints.ts";
 import type { LabCredentials, LabInstanceConfig } from "../instance.ts";
 import { tfmeshHome } from "../instance.ts";
 
-export const FORWARDER_TYPES = ["tungsten", "kernel"] as const;
 
 export interface ForwarderProcessesOptions {
   instance: Pick<LabInstanceConfig, "prefix" | "k8sNodes" | "auth" | "ports">;
