@@ -4,9 +4,11 @@
 // host's pids (to find a client's netns from NSM's inode://<dev>/<ino> through /proc), privileges
 // and the host's netns folder (to build veth pairs into client pods), and the NSM socket folder
 // (to register with the node's NSMgr, to be called back on its own socket there, and to keep its
-// connections across restarts). The environment is exactly what nsm/forwarderd/config.ts reads.
+// connections across restarts). The manifest is nsm/forwarderd/manifest.ts's, whose environment is
+// exactly what nsm/forwarderd/config.ts reads.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { forwarderManifest } from "../../nsm/forwarderd/manifest.ts";
 
 export interface TungstenForwarderArgs {
   /** Forwarder image: `tfmesh forwarder` built from components/k8s/forwarder.Containerfile (see README.md). */
@@ -27,84 +29,45 @@ export interface TungstenForwarderArgs {
   provider?: k8s.Provider;
 }
 
-const NSM_SOCKET_DIR = "/var/lib/networkservicemesh";
-const DEFAULT_HEALTH_PORT = 5801;
-
 export class TungstenForwarder extends pulumi.ComponentResource {
   readonly serviceAccount: k8s.core.v1.ServiceAccount;
   readonly daemonSet: k8s.apps.v1.DaemonSet;
 
   constructor(name: string, args: TungstenForwarderArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tfmesh:k8s:TungstenForwarder", name, {}, opts);
-    const namespace = args.namespace ?? "nsm-system";
     const childOpts = { parent: this, ...(args.provider ? { provider: args.provider } : {}) };
+    // The manifest is nsm/forwarderd/manifest.ts's (the lab applies the same one): built once every input is known.
+    const manifest = pulumi
+      .output({
+        image: args.image,
+        namespace: args.namespace ?? "nsm-system",
+        tfApiUrl: args.tfApiUrl,
+        tfAuthSecretName: args.tfAuthSecretName,
+        tfKeystone: args.tfKeystone,
+        agentUrl: args.agentUrl,
+        nodeSelector: args.nodeSelector,
+      })
+      .apply((a) =>
+        forwarderManifest({
+          name,
+          type: "tungsten",
+          image: a.image,
+          namespace: a.namespace,
+          tfApiUrl: a.tfApiUrl,
+          ...(a.tfAuthSecretName !== undefined ? { tfAuthSecretName: a.tfAuthSecretName } : {}),
+          ...(a.tfKeystone !== undefined ? { tfKeystone: a.tfKeystone } : {}),
+          ...(a.agentUrl !== undefined ? { agentUrl: a.agentUrl } : {}),
+          ...(a.nodeSelector !== undefined ? { nodeSelector: a.nodeSelector } : {}),
+          ...(args.healthPort !== undefined ? { healthPort: args.healthPort } : {}),
+        }),
+      );
+    const namespace = manifest.serviceAccount.metadata.namespace;
     this.serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata: { namespace } }, childOpts);
-    const labels = { app: name, "networkservicemesh.io/forwarder": "tungsten" };
-    const hostPath = (path: string, type: string) => ({ path, type });
-    const healthPort = args.healthPort ?? DEFAULT_HEALTH_PORT;
-    this.daemonSet = new k8s.apps.v1.DaemonSet(
-      name,
-      {
-        metadata: { namespace, labels },
-        spec: {
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              serviceAccountName: this.serviceAccount.metadata.name,
-              hostNetwork: true,
-              dnsPolicy: "ClusterFirstWithHostNet",
-              hostPID: true,
-              tolerations: [{ operator: "Exists" }],
-              ...(args.nodeSelector !== undefined ? { nodeSelector: args.nodeSelector } : {}),
-              containers: [
-                {
-                  name: "forwarder",
-                  image: args.image,
-                  securityContext: { privileged: true },
-                  env: [
-                    { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
-                    // Stable across the pod's restarts, so the NSMgr finds the connections' forwarder again.
-                    { name: "NSM_NAME", value: "tungsten@$(NODE_NAME)" },
-                    { name: "NSM_LABELS", value: "type:tungsten" },
-                    { name: "NSM_CONNECT_TO", value: `unix://${NSM_SOCKET_DIR}/nsm.io.sock` },
-                    { name: "NSM_LISTEN_ON", value: `unix://${NSM_SOCKET_DIR}/tfmesh-${name}.sock` },
-                    { name: "TFMESH_STATE_DIR", value: `${NSM_SOCKET_DIR}/tfmesh/${name}` },
-                    { name: "TFMESH_HEALTH_LISTEN_ON", value: `tcp://0.0.0.0:${healthPort}` },
-                    { name: "TF_API_URL", value: args.tfApiUrl },
-                    { name: "VROUTER_AGENT_URL", value: args.agentUrl ?? "http://127.0.0.1:9091" },
-                    ...(args.tfAuthSecretName !== undefined && args.tfKeystone === undefined
-                      ? [{ name: "TF_AUTH_TOKEN", valueFrom: { secretKeyRef: { name: args.tfAuthSecretName, key: "token", optional: true } } }]
-                      : []),
-                    ...(args.tfKeystone !== undefined
-                      ? [
-                          { name: "OS_AUTH_URL", value: args.tfKeystone.authUrl },
-                          { name: "OS_USERNAME", value: args.tfKeystone.username },
-                          { name: "OS_PROJECT_NAME", value: args.tfKeystone.project },
-                          { name: "OS_USER_DOMAIN_NAME", value: args.tfKeystone.domain ?? "Default" },
-                          ...(args.tfAuthSecretName !== undefined ? [{ name: "OS_PASSWORD", valueFrom: { secretKeyRef: { name: args.tfAuthSecretName, key: "password" } } }] : []),
-                        ]
-                      : []),
-                  ],
-                  ports: [{ name: "health", containerPort: healthPort, protocol: "TCP" }],
-                  readinessProbe: { grpc: { port: healthPort }, periodSeconds: 10 },
-                  livenessProbe: { grpc: { port: healthPort }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
-                  volumeMounts: [
-                    { name: "nsm-socket", mountPath: NSM_SOCKET_DIR },
-                    { name: "netns", mountPath: "/var/run/netns", mountPropagation: "HostToContainer" },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: "nsm-socket", hostPath: hostPath(NSM_SOCKET_DIR, "DirectoryOrCreate") },
-                { name: "netns", hostPath: hostPath("/var/run/netns", "Directory") },
-              ],
-            },
-          },
-        },
-      },
-      childOpts,
+    // The account's real name (Pulumi auto-names it) goes into the pod template.
+    const spec = pulumi.all([manifest.daemonSet.spec, this.serviceAccount.metadata.name]).apply(
+      ([s, account]): k8s.types.input.apps.v1.DaemonSetSpec => ({ ...s, selector: s.selector, template: { ...s.template, spec: { ...s.template.spec, serviceAccountName: account } } }),
     );
+    this.daemonSet = new k8s.apps.v1.DaemonSet(name, { metadata: { namespace, labels: manifest.daemonSet.metadata.labels }, spec }, childOpts);
     this.registerOutputs({});
   }
 }

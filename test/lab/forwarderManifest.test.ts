@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TungstenForwarder } from "../../components/k8s/tungstenForwarder.ts";
 import { FORWARDER_ENV, forwarderConfig } from "../../nsm/forwarderd/config.ts";
+import { forwarderManifest } from "../../nsm/forwarderd/manifest.ts";
 
 type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { key: string } } };
 const registered: Array<{ type: string; name: string; inputs: Record<string, any> }> = [];
@@ -79,6 +80,33 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
     expect(config.tf).toEqual({ url: "http://tf:8082", keystone: { authUrl: "http://keystone:5000/v3", username: "tf", password: "s3cret", project: "admin", domain: "Default" } });
     expect(config.healthListenOn).toBe("tcp://0.0.0.0:6000");
     expect(c.livenessProbe.grpc).toEqual({ port: 6000 });
+  });
+
+  it("builds the kernel forwarder and the lab's variant (its own sockets, extra variables) from the same builder", () => {
+    const { daemonSet, serviceAccount } = forwarderManifest({
+      name: "kernel-forwarder",
+      type: "kernel",
+      image: "tfmesh/forwarder:lab",
+      socketDir: "/lab/sock",
+      listenOn: "unix:///lab/sock/$(NSM_NAME).sock",
+      stateDir: "/lab/forwarders/$(NSM_NAME)",
+      extraEnv: [{ name: "TFMESH_NODE_NETNS", value: "lab-$(NODE_NAME)" }],
+    });
+    const c = daemonSet.spec.template.spec.containers[0];
+    expect(daemonSet.spec.template.spec.serviceAccountName).toBe(serviceAccount.metadata.name);
+    expect(daemonSet.metadata.namespace).toBe("nsm-system");
+    const config = forwarderConfig(kubeletEnv(c.env, {}));
+    expect(config).toMatchObject({
+      name: "kernel@node-a",
+      type: "kernel",
+      connectTo: "unix:///lab/sock/nsm.io.sock",
+      listenOn: "unix:///lab/sock/kernel@node-a.sock",
+      stateDir: "/lab/forwarders/kernel@node-a",
+      nodeNetns: "lab-node-a",
+    });
+    expect(config.tf).toBeUndefined();
+    expect(() => forwarderManifest({ name: "f", type: "kernel", image: "x", extraEnv: [{ name: "NSM_TYPO", value: "1" }] })).toThrow(/extraEnv: NSM_TYPO/);
+    expect(() => forwarderManifest({ name: "f", type: "tungsten", image: "x" })).toThrow(/tfApiUrl/);
   });
 
   it("refuses a configuration missing what it needs, naming the variable", () => {
