@@ -22,6 +22,7 @@ import { resolveInstance } from "../lab/instance.ts";
 import type { LabInstanceConfig, LabInstanceOptions } from "../lab/instance.ts";
 import type { LabStatus } from "../lab/introspection.ts";
 import { logSize, processAlive, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "../lab/lifecycle.ts";
+import { labToken } from "../lab/keystoneSession.ts";
 import { createLog } from "../lab/log.ts";
 import type { TopologyView } from "../lab/topologyView.ts";
 import { findWorkload } from "../lab/workloads.ts";
@@ -51,7 +52,7 @@ export interface TestLab {
   endpointsFile: string;
   /** Milliseconds from spawning the daemon until it was healthy. */
   startMs: number;
-  /** The lab's own API (pods, /lab/*). */
+  /** The lab's own API (pods, /lab/*), sending the admin user's Keystone token when auth is "keystone". */
   api: HttpClient;
   /** Headers with a Keystone token for the admin user (empty for a no-auth lab). */
   authHeaders(): Promise<Record<string, string>>;
@@ -218,10 +219,12 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
   }
 
   const endpoints = endpointsFor(config);
-  const api = new HttpClient({ baseUrl: endpoints.pods, retries: 0 });
+  // The lab's Keystone session (instance.json's credentials); a new one after each restart.
+  let token = labToken(config, { retries: 0 });
+  const authHeaders = async (): Promise<Record<string, string>> => (token ? { "x-auth-token": await token() } : {});
+  const api = new HttpClient({ baseUrl: endpoints.pods, retries: 0, headers: authHeaders });
   const topology = async () => (await api.get<TopologyView>("/lab/topology")).body;
   const netnsOf = async (target: string) => (target.startsWith(`${config.prefix}-`) ? target : findWorkload(await topology(), target).netns);
-  let token: string | undefined;
 
   const lab: TestLab = {
     config,
@@ -232,22 +235,7 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
     endpointsFile: path.join(stateDir, "endpoints.json"),
     startMs,
     api,
-    async authHeaders() {
-      if (config.auth === "noauth") return {};
-      if (!token) {
-        const c = config.credentials;
-        const res = await new HttpClient({ baseUrl: endpoints.keystone, retries: 0 }).post("/auth/tokens", {
-          auth: {
-            identity: { methods: ["password"], password: { user: { name: c.username, domain: { name: c.domain }, password: c.password } } },
-            scope: { project: { name: c.project, domain: { name: c.domain } } },
-          },
-        });
-        token = res.headers["x-subject-token"];
-      }
-      const headers: Record<string, string> = {};
-      if (token) headers["x-auth-token"] = token;
-      return headers;
-    },
+    authHeaders,
     netnsOf,
     async inLab(target, argv) {
       return netns.exec(await netnsOf(target), argv, { allowFail: true });
@@ -263,7 +251,7 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
       if (!opts.inProcess && runningDaemonPid(stateDir) !== undefined) throw new Error("the lab daemon did not stop");
       await whileDown?.();
       const ms = await start();
-      token = undefined;
+      token = labToken(config, { retries: 0 });
       return ms;
     },
     stop,

@@ -6,6 +6,7 @@ import { OpenStackClient } from "../wire/openstack/index.ts";
 import { PodsClient } from "../wire/pods.ts";
 import { TfClient } from "../wire/tf.ts";
 import type { LabEndpoints } from "../lab/endpoints.ts";
+import { labOpenStackSettings } from "../lab/keystoneSession.ts";
 import type { TestLab } from "./lab.ts";
 
 export interface LabClients {
@@ -21,20 +22,13 @@ export function labClients(lab: TestLab): LabClients {
 
 /** The same clients from a lab's endpoints.json (its admin credentials included). */
 export function endpointClients(endpoints: LabEndpoints, opts: { retries?: number } = {}): LabClients {
-  const c = endpoints.credentials;
-  const openstack = new OpenStackClient({
-    authUrl: endpoints.keystone,
-    userName: c.username,
-    password: c.password,
-    tenantName: c.project,
-    userDomainName: c.domain,
-    projectDomainName: c.domain,
-    region: undefined,
-  });
+  const openstack = new OpenStackClient(labOpenStackSettings(endpoints));
+  // One Keystone session (one token cache) for TF and the pod API.
+  const token = () => openstack.keystone.token();
   return {
     openstack,
-    tf: new TfClient({ baseUrl: endpoints.tf, token: () => openstack.keystone.token(), ...opts }),
+    tf: new TfClient({ baseUrl: endpoints.tf, token, ...opts }),
     nsm: new NsmGrpcClient(endpoints.nsmGrpc, { retries: opts.retries ?? 3, unreachableHint: "is the lab daemon running? (npx tfmesh lab up)" }),
-    pods: new PodsClient(endpoints.pods, opts),
+    pods: new PodsClient(endpoints.pods, { ...opts, token }),
   };
 }

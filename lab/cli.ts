@@ -5,6 +5,7 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { HttpClient } from "../lib/http/client.ts";
 import * as netns from "../lib/kernel/netns.ts";
+import { tokenHeaders } from "../wire/tf.ts";
 import { endpointsFor, endpointsPath } from "./endpoints.ts";
 import type { LabEndpoints } from "./endpoints.ts";
 import { derivePrefix, InstanceConfigError, loadInstance, locateInstance, resolveInstance } from "./instance.ts";
@@ -13,6 +14,7 @@ import type { LabStatus } from "./introspection.ts";
 import { compareReachability, ExpectationError, measureReachability, parseExpectation } from "./reachability.ts";
 import type { Expectation } from "./reachability.ts";
 import { renderComparison, renderReachability } from "./reachabilityView.ts";
+import { labToken } from "./keystoneSession.ts";
 import { fetchHealth, logSize, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "./lifecycle.ts";
 import { wipeStateDir } from "./stateFiles.ts";
 import { renderTopology } from "./topologyView.ts";
@@ -186,9 +188,12 @@ async function down(o: Options): Promise<number> {
   return 0;
 }
 
+/** The lab's own API, with a token from its Keystone (the instance's credentials) when its auth is "keystone". */
 function labApi(config: LabInstanceConfig): HttpClient {
+  const token = labToken(config, { retries: 0 });
   return new HttpClient({
     baseUrl: `http://127.0.0.1:${config.ports.pods}`,
+    ...(token ? { headers: tokenHeaders(token) } : {}),
     retries: 0,
     timeoutMs: 30_000,
     unreachableHint: `is lab "${config.name}" running? ("tfmesh lab up${config.name === "default" ? "" : ` --instance ${config.name}`}")`,
@@ -202,9 +207,10 @@ async function status(o: Options): Promise<number> {
     out(`Lab "${config.name}" (prefix ${config.prefix}): stopped.`);
     return 3;
   }
-  const health = await fetchHealth(config);
+  const token = labToken(config, { retries: 0 });
+  const health = await fetchHealth(config, token ? { token } : {});
   if (health?.status !== "ok") {
-    out(`Lab "${config.name}" (prefix ${config.prefix}): pid ${pid}, ${health ? `${health.status}: ${health.phase}` : "not answering"}.`);
+    out(`Lab "${config.name}" (prefix ${config.prefix}): pid ${pid}, ${health ? `${health.status}${health.phase !== undefined ? `: ${health.phase}` : ""}` : "not answering"}.`);
     return 1;
   }
   const s = (await labApi(config).get<LabStatus>("/lab/status")).body;

@@ -15,7 +15,8 @@ import { endpointsFor, labSockets, writeEndpoints } from "./endpoints.ts";
 import type { LabEndpoints } from "./endpoints.ts";
 import { instanceFile, labNodes, loadInstance } from "./instance.ts";
 import type { LabInstanceConfig } from "./instance.ts";
-import { introspectionRoutes } from "./introspection.ts";
+import { introspectionRoutes, LAB_HEALTH_PATH } from "./introspection.ts";
+import { keystoneHint, requireKeystoneToken } from "./keystoneAuth.ts";
 import { createLabKubernetes } from "./kube/index.ts";
 import type { LabKubernetes } from "./kube/index.ts";
 import type { LabState } from "./introspection.ts";
@@ -27,6 +28,7 @@ import type { Log } from "./log.ts";
 import { createForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import type { ForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import { createNsm } from "./nsm/index.ts";
+import { createNsmServer } from "./nsm/server.ts";
 import { createOpenStack } from "./openstack/index.ts";
 import { createPodsServer } from "./pods/server.ts";
 import { openDb } from "./store/db.ts";
@@ -96,7 +98,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     const store = new ConfigStore(db, { nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })) });
     dataplane = createDataplane({ instance: config, db, store, log: (line) => log(`dataplane: ${line}`) });
     const openstack = createOpenStack({ db, store, instance: config, endpoints, vmRuntime: dataplane.vmRuntime, log: (line) => log(`openstack: ${line}`) });
-    const tf = createTfServer({ store, auth: config.auth === "keystone" ? openstack.keystone.validateToken : null });
+    const auth = config.auth === "keystone" ? requireKeystoneToken(openstack.keystone.validateToken, { hint: keystoneHint(endpoints.keystone, config.stateDir), open: [LAB_HEALTH_PATH] }) : undefined;
+    const tf = createTfServer({ store, auth: auth ?? null });
     nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`), forwarders: "processes" });
     const manager = nsm.manager;
 
@@ -121,7 +124,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
       nsm: nsm.manager,
       nodes: config.k8sNodes,
       prefix: config.prefix,
-      extraRoutes: introspectionRoutes(state),
+      extraRoutes: introspectionRoutes(state, auth),
+      auth,
       log,
     });
 
@@ -133,7 +137,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
       { what: "nova", server: openstack.nova, port: config.ports.nova },
       { what: "neutron", server: openstack.neutron, port: config.ports.neutron },
       { what: "glance", server: openstack.glance, port: config.ports.glance },
-      { what: "nsm", server: nsm.server, port: config.ports.nsm },
+      // The JSON view with the lab's token check (createNsm's own view has none).
+      { what: "nsm", server: createNsmServer({ registry: nsm.registry, manager, log: (line) => log(`nsm: ${line}`), auth }), port: config.ports.nsm },
       { what: "nsm grpc", server: nsm.grpcServer, port: config.ports.nsmGrpc },
     ];
     agentServers = dataplane.agentServers();

@@ -1,6 +1,9 @@
 // The lab's own read-only API on the pods port: health (for `lab up` and the test fixture), status
 // (nodes and object counts) and topology (the data plane's description with TF/Nova names filled in).
-import type { Route } from "../lib/http/server.ts";
+// With Keystone auth, everything but /lab/health needs a token; health without one is a liveness
+// probe and answers only its status.
+import type { ApiRequest, Route } from "../lib/http/server.ts";
+import type { KeystoneCheck } from "./keystoneAuth.ts";
 import type { LabEndpoints } from "./endpoints.ts";
 import type { LabInstanceConfig, LabNode } from "./instance.ts";
 import type { LabHealth } from "./lifecycle.ts";
@@ -82,9 +85,14 @@ export async function labTopology(s: LabState): Promise<TopologyView> {
   };
 }
 
-export function introspectionRoutes(s: LabState): Route[] {
+/** Answered without a token: the probe a supervisor polls before it has credentials. */
+export const LAB_HEALTH_PATH = "/lab/health";
+
+/** `auth` decides how much of the health a caller sees: the status only, unless it sent a valid token. */
+export function introspectionRoutes(s: LabState, auth?: KeystoneCheck): Route[] {
+  const health = (req: ApiRequest) => (!auth || auth.accepts(req) ? s.health : { status: s.health.status });
   return [
-    { method: "GET", pattern: "/lab/health", handler: () => ({ body: s.health }) },
+    { method: "GET", pattern: LAB_HEALTH_PATH, handler: (req) => ({ body: health(req) }) },
     { method: "GET", pattern: "/lab/status", handler: async () => ({ body: await labStatus(s) }) },
     { method: "GET", pattern: "/lab/topology", handler: async () => ({ body: await labTopology(s) }) },
   ];

@@ -6,6 +6,7 @@ import path from "node:path";
 import { HttpClient } from "../lib/http/client.ts";
 import * as netns from "../lib/kernel/netns.ts";
 import type { LabInstanceConfig } from "./instance.ts";
+import { labToken } from "./keystoneSession.ts";
 import { logPath } from "./log.ts";
 
 const PID_FILE = "daemon.pid";
@@ -58,10 +59,23 @@ export function runningDaemonPid(stateDir: string): number | undefined {
   return pid;
 }
 
-export async function fetchHealth(config: LabInstanceConfig, timeoutMs = 2000): Promise<LabHealth | undefined> {
-  const client = new HttpClient({ baseUrl: `http://127.0.0.1:${config.ports.pods}`, retries: 0, timeoutMs });
+/** What /lab/health shows a caller: everything with a valid token (or auth "noauth"), else the status only. */
+export type SeenHealth = Pick<LabHealth, "status"> & Partial<LabHealth>;
+
+/**
+ * The daemon's health; with `token`, as much as a credential shows. A token that cannot be had
+ * (Keystone listens only after the pods port) leaves the status alone.
+ */
+export async function fetchHealth(config: LabInstanceConfig, opts: { timeoutMs?: number; token?: () => Promise<string> } = {}): Promise<SeenHealth | undefined> {
+  const client = new HttpClient({ baseUrl: `http://127.0.0.1:${config.ports.pods}`, retries: 0, timeoutMs: opts.timeoutMs ?? 2000 });
+  let headers: Record<string, string> = {};
   try {
-    return (await client.get<LabHealth>("/lab/health")).body;
+    if (opts.token) headers = { "x-auth-token": await opts.token() };
+  } catch {
+    // no token yet: the probe answers without one
+  }
+  try {
+    return (await client.get<SeenHealth>("/lab/health", { headers })).body;
   } catch {
     return undefined;
   }
@@ -118,13 +132,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function waitHealthy(
   config: LabInstanceConfig,
   { pid, timeoutMs = 180_000, onPhase, logFrom = 0 }: { pid?: number; timeoutMs?: number; onPhase?: (phase: string) => void; logFrom?: number } = {},
-): Promise<LabHealth> {
+): Promise<SeenHealth> {
   const deadline = Date.now() + timeoutMs;
   let lastPhase = "";
+  // Which daemon answers and what it is doing shows only to a caller with a token.
+  const token = labToken(config, { retries: 0, timeoutMs: 2000 });
   for (;;) {
-    const health = await fetchHealth(config);
+    const health = await fetchHealth(config, token ? { token } : {});
     if (health && (pid === undefined || health.pid === pid)) {
-      if (health.phase !== lastPhase) {
+      if (health.phase !== undefined && health.phase !== lastPhase) {
         lastPhase = health.phase;
         onPhase?.(health.phase);
       }

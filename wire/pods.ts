@@ -1,6 +1,13 @@
 // Pod runtime client: the lab's stand-in for a kubelet (docs/contracts.md, "Pod runtime API").
 import { HttpClient, isStatus, orUndefinedOn404 } from "../lib/http/client.ts";
 import type { ClientOptions } from "./openstack/index.ts";
+import { tokenHeaders } from "./tf.ts";
+import type { TfTokenProvider } from "./tf.ts";
+
+export interface PodsClientOptions extends ClientOptions {
+  /** Called before every request; its token (from the lab's Keystone) goes into X-Auth-Token. */
+  token?: TfTokenProvider;
+}
 
 export interface PodInfo {
   name: string;
@@ -17,8 +24,9 @@ export interface PodInfo {
 export class PodsClient {
   readonly http: HttpClient;
 
-  constructor(baseUrl: string, opts: ClientOptions = {}) {
-    this.http = new HttpClient({ baseUrl, ...opts });
+  constructor(baseUrl: string, opts: PodsClientOptions = {}) {
+    const { token, ...rest } = opts;
+    this.http = new HttpClient({ baseUrl, ...rest, ...(token ? { headers: tokenHeaders(token) } : {}) });
   }
 
   /** Creates the pod; 409 (a pod of that name exists) is thrown as HttpError. */

@@ -82,6 +82,14 @@ export interface TfRefUpdate {
 /** Returns the Keystone token to send, or undefined when the server runs without auth. */
 export type TfTokenProvider = () => string | undefined | Promise<string | undefined>;
 
+/** The X-Auth-Token header from a token provider, for every request (none when it gives none). */
+export function tokenHeaders(token: TfTokenProvider): () => Promise<Record<string, string>> {
+  return async (): Promise<Record<string, string>> => {
+    const t = await token();
+    return t ? { "x-auth-token": t } : {};
+  };
+}
+
 export interface TfClientOptions {
   /** e.g. "http://127.0.0.1:8082" */
   baseUrl: string;
@@ -127,14 +135,7 @@ export class TfClient {
     this.http = new HttpClient({
       ...definedOnly({ timeoutMs: opts.timeoutMs, retries: opts.retries, unreachableHint: opts.unreachableHint }),
       baseUrl: opts.baseUrl,
-      ...(token
-        ? {
-            headers: async (): Promise<Record<string, string>> => {
-              const t = await token();
-              return t ? { "x-auth-token": t } : {};
-            },
-          }
-        : {}),
+      ...(token ? { headers: tokenHeaders(token) } : {}),
     });
   }
 

@@ -10,12 +10,15 @@ import { ChainError } from "../../nsm/chain.ts";
 import { NsmError, rootCause } from "../../nsm/errors.ts";
 import type { Manager } from "../../nsm/manager.ts";
 import type { Registry } from "../../nsm/registry.ts";
+import type { KeystoneCheck } from "../keystoneAuth.ts";
 
 export interface NsmServerOptions {
   registry: Registry;
   manager: Manager;
   /** Where a connection found DOWN is reported, with the reason. */
   log?: (line: string) => void;
+  /** The lab's Keystone token check; none with auth "noauth". */
+  auth?: KeystoneCheck;
 }
 
 /** The status and message a failure answers with. */
@@ -39,7 +42,7 @@ const guarded =
     }
   };
 
-export function createNsmServer({ registry, manager, log = () => {} }: NsmServerOptions): http.Server {
+export function createNsmServer({ registry, manager, log = () => {}, auth }: NsmServerOptions): http.Server {
   const routes: Route[] = [
     { method: "GET", pattern: "/registry/network-services", handler: () => ({ body: registry.listServices() }) },
     {
@@ -74,5 +77,5 @@ export function createNsmServer({ registry, manager, log = () => {} }: NsmServer
       },
     },
   ];
-  return createJsonServer({ name: "nsm", routes: routes.map((r) => ({ ...r, handler: guarded(r.handler) })) });
+  return createJsonServer({ name: "nsm", routes: routes.map((r) => ({ ...r, handler: guarded(r.handler) })), ...(auth ? { before: auth.require } : {}) });
 }

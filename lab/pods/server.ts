@@ -16,6 +16,7 @@ import { podNetns } from "../dataplane/names.ts";
 import type { PodRuntime } from "../dataplane/types.ts";
 import { checkK8sName, checkNetnsName } from "../../lib/validate/names.ts";
 import { KeyedQueue } from "../../lib/keyedQueue.ts";
+import type { KeystoneCheck } from "../keystoneAuth.ts";
 import { PodStore } from "./store.ts";
 
 export type { PodRuntime };
@@ -34,6 +35,8 @@ export interface PodsServerOptions {
   prefix: string;
   /** More routes on the same port (the lab's introspection). */
   extraRoutes?: Route[];
+  /** The lab's Keystone token check, on every route (its open paths aside); none with auth "noauth". */
+  auth?: KeystoneCheck;
   log?: (line: string) => void;
 }
 
@@ -141,6 +144,7 @@ export function createPodsServer(opts: PodsServerOptions): PodsService {
       { method: "DELETE", pattern: "/pods/:name", handler: remove },
       ...(opts.extraRoutes ?? []),
     ],
+    ...(opts.auth ? { before: opts.auth.require } : {}),
   });
 
   const restore = async () => {

@@ -5,13 +5,14 @@ import { ApiError, createJsonServer, objectBody } from "../../lib/http/server.ts
 import type { ApiRequest, ApiResponse, Route } from "../../lib/http/server.ts";
 import type { ConfigStore, ListQuery, ReadOptions } from "./configStore.ts";
 import { TYPE_NAMES, schemaOf } from "./schema.ts";
+import type { KeystoneCheck } from "../keystoneAuth.ts";
 
-/** true when the token is valid (Keystone); null disables authentication. */
-export type TokenValidator = (token: string | undefined) => boolean;
+export type { TokenValidator } from "../keystoneAuth.ts";
 
 export interface TfServerOptions {
   store: ConfigStore;
-  auth: TokenValidator | null;
+  /** The lab's Keystone token check; null disables authentication. */
+  auth: KeystoneCheck | null;
   maxBodyBytes?: number;
 }
 
@@ -227,11 +228,7 @@ export function createTfServer(opts: TfServerOptions): http.Server {
     name: "tf-config-api",
     routes,
     maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
-    before: (req) => {
-      if (!auth) return;
-      const token = req.headers["x-auth-token"];
-      if (!auth(Array.isArray(token) ? token[0] : token)) throw new ApiError(401, "Authentication required: send a valid Keystone token in X-Auth-Token");
-    },
+    ...(auth ? { before: auth.require } : {}),
     renderError: (err) => ({ status: err.status, text: err.message }),
   });
 }

@@ -72,11 +72,13 @@ function build(opts: ClientOptions): Clients {
 export function connect(s: Settings, config: ConfigGetter, opts: ClientOptions): Clients {
   const openstack = new OpenStackClient(s.openstack, opts);
   const tfAuth = config("tfmesh:tfAuth") ?? process.env.TFMESH_TF_AUTH ?? (s.openstack.password ? "keystone" : "none");
+  // One Keystone session for TF and the pod API: one token cache.
+  const token = tfAuth === "keystone" ? { token: () => openstack.keystone.token() } : {};
   return {
     openstack,
     tf: new TfClient({
       baseUrl: s.tfApiUrl,
-      ...(tfAuth === "keystone" ? { token: () => openstack.keystone.token() } : {}),
+      ...token,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
       unreachableHint: LAB_START_HINT,
@@ -86,7 +88,7 @@ export function connect(s: Settings, config: ConfigGetter, opts: ClientOptions):
       retries: opts.retries ?? 3,
       unreachableHint: opts.unreachableHint ?? LAB_START_HINT,
     }),
-    pods: new PodsClient(s.podsUrl, opts),
+    pods: new PodsClient(s.podsUrl, { ...opts, ...token }),
   };
 }
 

@@ -10,6 +10,7 @@ import { createOpenStack } from "../../lab/openstack/index.ts";
 import type { OpenStack, VmPort, VmRuntime } from "../../lab/openstack/index.ts";
 import { openDb } from "../../lab/store/db.ts";
 import { ConfigStore } from "../../lab/tf/configStore.ts";
+import { requireKeystoneToken } from "../../lab/keystoneAuth.ts";
 import { createTfServer } from "../../lab/tf/server.ts";
 
 export const NODES = [
@@ -110,7 +111,7 @@ export async function startLab(opts: { auth?: "keystone" | "noauth"; dir?: strin
   await listen(osApi.neutron, ports[2]!);
   await listen(osApi.glance, ports[3]!);
   servers.push(osApi.keystone.server, osApi.nova, osApi.neutron, osApi.glance);
-  const tf = await serve(createTfServer({ store, auth: opts.auth === "noauth" ? null : osApi.keystone.validateToken }), servers);
+  const tf = await serve(createTfServer({ store, auth: opts.auth === "noauth" ? null : requireKeystoneToken(osApi.keystone.validateToken) }), servers);
   return { dir, db, store, os: osApi, vm, servers, url: { tf, keystone: u(ports[0]!), nova: u(ports[1]!), neutron: u(ports[2]!), glance: u(ports[3]!) } };
 }
 

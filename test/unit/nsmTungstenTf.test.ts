@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HttpError } from "../../lib/http/client.ts";
 import { close, listen } from "../../lib/http/server.ts";
 import { ConfigStore } from "../../lab/tf/configStore.ts";
+import { requireKeystoneToken } from "../../lab/keystoneAuth.ts";
 import { createTfServer } from "../../lab/tf/server.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { TfObject, TfRef } from "../../wire/tf.ts";
@@ -266,7 +267,7 @@ describe("TF client", () => {
 
   it("sends the token from its provider as X-Auth-Token", async () => {
     const store = new ConfigStore(new DatabaseSync(":memory:"), { nodes: [] });
-    const authed = createTfServer({ store, auth: (t) => t === "good" });
+    const authed = createTfServer({ store, auth: requireKeystoneToken((t) => t === "good") });
     const port = await listen(authed, 0);
     try {
       const good = new TfClient({ baseUrl: `http://127.0.0.1:${port}`, token: async () => "good", retries: 0 });
