@@ -54,7 +54,7 @@ const socketOf = (node: string) => unixSocketOf(lab.endpoints.agents[node]!)!;
 
 beforeAll(async () => {
   lab = await startLab();
-  pod = (await new HttpClient({ baseUrl: lab.endpoints.pods }).post<PodInfo>("/pods", { name: "iso", node: "k8s-1" })).body;
+  pod = (await new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => lab.authHeaders() }).post<PodInfo>("/pods", { name: "iso", node: "k8s-1" })).body;
 }, LAB_TIMEOUT);
 
 afterAll(() => lab?.stop(), LAB_TIMEOUT);

@@ -117,7 +117,7 @@ describe("with a VM and pods in the lab", () => {
     );
     if (server.status !== "ACTIVE") throw new Error(`red-vm failed to boot: ${server.status}`);
     vm = { id: created.id, ip: server.addresses.red![0]!.addr, gateway: subnet.gateway_ip };
-    pods = new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.pods}`, retries: 0 });
+    pods = new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.pods}`, retries: 0, headers: () => headers });
     await pods.post("/pods", { name: "web", node: "k8s-1" });
     bIp = (await pods.post<{ eth0: { ip: string } }>("/pods", { name: "db", node: "k8s-2" })).body.eth0.ip;
   }, LAB_TIMEOUT);

@@ -18,7 +18,7 @@ let prefix = "";
 beforeAll(async () => {
   lab = await startLab();
   prefix = lab.prefix;
-  pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0 });
+  pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0, headers: () => lab.authHeaders() });
 }, LAB_TIMEOUT);
 
 afterAll(async () => {

@@ -62,6 +62,6 @@ describe("every lab endpoint refuses foreign writes", () => {
   it("none of them created anything", async () => {
     const s = await lab.status();
     expect(s.counts).toMatchObject({ virtualNetworks: 0, virtualMachines: 0, ports: 0, pods: 0 });
-    expect(await (await fetch(`${lab.endpoints.nsm}/registry/network-services`)).json()).toEqual([]);
+    expect(await (await fetch(`${lab.endpoints.nsm}/registry/network-services`, { headers: await lab.authHeaders() })).json()).toEqual([]);
   });
 });

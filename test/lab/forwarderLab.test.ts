@@ -75,7 +75,7 @@ const podLinks = async (ns: string) => (await ip.json<{ ifname: string; ifindex:
 beforeAll(async () => {
   lab = await startLab();
   nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
-  json = new HttpClient({ baseUrl: lab.endpoints.nsm });
+  json = new HttpClient({ baseUrl: lab.endpoints.nsm, headers: () => lab.authHeaders() });
   const headers = await lab.authHeaders();
   const tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
   const ipam = ["default-domain", "admin", "ipam-red"];
@@ -87,7 +87,7 @@ beforeAll(async () => {
   });
   await nsm.registerService({ name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
   await nsm.registerService({ name: "local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.60.0.0/24" } });
-  const pods = new HttpClient({ baseUrl: lab.endpoints.pods });
+  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => headers });
   for (const [name, node] of [["near", "k8s-1"], ["far", "k8s-2"]] as const) pod[name] = (await pods.post<PodInfo>("/pods", { name, node })).body;
 }, LAB_TIMEOUT);
 

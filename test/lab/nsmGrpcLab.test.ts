@@ -45,7 +45,7 @@ beforeAll(async () => {
   await tf.create("virtual-network", { fq_name: ["default-domain", "admin", "grpc"], parent_type: "project", network_ipam_refs: [{ to: ipam, attr: { ipam_subnets: [subnet] } }] });
   await grpc.registerService({ name: "grpc-red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:grpc" } });
   await grpc.registerService({ name: "grpc-local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.70.0.0/24" } });
-  const pods = new HttpClient({ baseUrl: lab.endpoints.pods });
+  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => headers });
   for (const [name, node] of [["ga", "k8s-1"], ["gb", "k8s-2"]] as const) pod[name] = (await pods.post<PodInfo>("/pods", { name, node })).body;
 }, LAB_TIMEOUT);
 

@@ -20,7 +20,7 @@ let pods: PodsClient;
 
 beforeAll(async () => {
   lab = await startLab();
-  pods = new PodsClient(lab.endpoints.pods, { retries: 0 });
+  pods = new PodsClient(lab.endpoints.pods, { retries: 0, token: async () => (await lab.authHeaders())["x-auth-token"] });
 }, LAB_TIMEOUT);
 
 afterAll(async () => {

@@ -59,7 +59,7 @@ beforeAll(async () => {
   const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
   const nova = new HttpClient({ baseUrl: lab.endpoints.nova, headers: () => headers, retries: 0 });
   const glance = new HttpClient({ baseUrl: lab.endpoints.glance, headers: () => headers, retries: 0 });
-  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0 });
+  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0, headers: () => headers });
   const image = (await glance.get<{ images: Array<{ id: string }> }>("/v2/images")).body.images[0]!.id;
 
   for (const [color, cidr] of [["red", "10.1.1.0/24"], ["blue", "10.2.2.0/24"]] as const) {

@@ -10,6 +10,7 @@ import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { close, listen } from "../../lib/http/server.ts";
 import { POD_PLEN, podAddress, podMac, podNetns } from "../../lab/dataplane/names.ts";
+import { requireKeystoneToken } from "../../lab/keystoneAuth.ts";
 import { createPodsServer } from "../../lab/pods/server.ts";
 import { openDb } from "../../lab/store/db.ts";
 import { createNsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
@@ -331,6 +332,7 @@ describe("pod runtime", () => {
       nodes: ["k8s-1"],
       prefix: "tfm",
       nsm: { closeByPod: async (pod) => void closed.push(pod) },
+      auth: requireKeystoneToken(lab.os.keystone.validateToken),
       runtime: {
         async createPod(p) {
           let h = 2;
@@ -351,10 +353,19 @@ describe("pod runtime", () => {
     removeDir(dir);
   });
 
+  it("refuses a call without a token, or with a foreign one, as the lab's does", async () => {
+    for (const headers of [{}, { "x-auth-token": "gAAAAAforeign" }] as Array<Record<string, string>>) {
+      const fake = await call("GET", `${cloud.url}/podsapi/pods`, undefined, headers);
+      const real = await call("GET", `${labPods}/pods`, undefined, headers);
+      expect(real.status).toBe(401);
+      expectSameAnswer(fake, real);
+    }
+  });
+
   it("creates, lists, reads and deletes pods with the lab's answers and refusals", async () => {
     const same = async (method: string, path: string, body?: unknown) => {
-      const fake = await call(method, `${cloud.url}/podsapi${path}`, body);
-      const real = await call(method, `${labPods}${path}`, body);
+      const fake = await call(method, `${cloud.url}/podsapi${path}`, body, F);
+      const real = await call(method, `${labPods}${path}`, body, L);
       expectSameAnswer(fake, real);
       expect(words(fake)).toBe(words(real));
       return { fake, real };

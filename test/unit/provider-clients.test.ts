@@ -187,7 +187,8 @@ describe("NSM client (NSM's gRPC API)", () => {
 
 describe("pod runtime client", () => {
   it("creates, reads and deletes a pod; a second create of the name is a 409", async () => {
-    const pods = new PodsClient(`${cloud.url}/podsapi`);
+    const keystone = new OpenStackClient(settingsFor(PASSWORD)).keystone;
+    const pods = new PodsClient(`${cloud.url}/podsapi`, { token: () => keystone.token() });
     const pod = await pods.create({ name: "client-pod", node: "k8s-1" });
     expect(pod.netns).toBe("tfm-pod-client-pod");
     expect((await pods.get("client-pod"))?.eth0.ip).toBe(pod.eth0.ip);

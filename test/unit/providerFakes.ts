@@ -84,6 +84,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
   let url = "";
   const at = (prefix: string) => () => `${url}${prefix}`;
   const requireToken = requireKeystoneToken(state);
+  const validToken = (t: string | undefined) => t !== undefined && state.validTokens.has(t);
   const server = mountApis([
     {
       prefix: "/identity",
@@ -97,8 +98,8 @@ export async function startFakeCloud(): Promise<FakeCloud> {
     { prefix: "/compute", server: fakeNova(state, { requireToken, baseUrl: at("/compute") }) },
     { prefix: "/network", server: fakeNeutron(state, requireToken) },
     { prefix: "/image", server: fakeGlance(state, requireToken) },
-    { prefix: "/tf", server: fakeTf(state, { validToken: (t) => t !== undefined && state.validTokens.has(t), baseUrl: at("/tf") }) },
-    { prefix: "/podsapi", server: fakePods(state, { closeByPod: (pod) => closeConnectionsOfPod(state, pod) }) },
+    { prefix: "/tf", server: fakeTf(state, { validToken, baseUrl: at("/tf") }) },
+    { prefix: "/podsapi", server: fakePods(state, { closeByPod: (pod) => closeConnectionsOfPod(state, pod), validToken }) },
   ]);
   const port = await listen(server, 0);
   url = `http://127.0.0.1:${port}`;

@@ -3,12 +3,15 @@
 // record (with the annotations it was given); a pod lives in netns "tfm-pod-<name>" with eth0 on k8s-1's pod subnet (the lowest free
 // 10.244.1.<n>/16, n >= 2, MAC 0a:58 + the address, as the CNI bridge plugin makes it);
 // GET /pods answers {pods: [...]}; DELETE closes the pod's NSM connections first and answers
-// {name, deleted}, also when the pod was gone.
+// {name, deleted}, also when the pod was gone. With a token validator, every call needs a valid
+// X-Auth-Token, as the lab's with auth "keystone".
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import { ApiError, createJsonServer, objectBody } from "../../../lib/http/server.ts";
 import { checkK8sName, checkNetnsName } from "../../../lib/validate/names.ts";
 import { POD_PLEN, podAddress, podMac, podNetns } from "../../../lab/dataplane/names.ts";
+import { requireKeystoneToken } from "../../../lab/keystoneAuth.ts";
+import type { TokenValidator } from "../../../lab/keystoneAuth.ts";
 import type { PodInfo } from "../../../wire/pods.ts";
 import { K8S_NODES } from "./mount.ts";
 
@@ -29,7 +32,8 @@ function podName(raw: unknown, where: string): string {
   return raw;
 }
 
-export function fakePods(state: PodsFakeState, opts: { closeByPod: (pod: string) => void }): http.Server {
+/** `validToken`: the lab's Keystone check (auth "keystone"), refusing what it refuses with its 401. */
+export function fakePods(state: PodsFakeState, opts: { closeByPod: (pod: string) => void; validToken?: TokenValidator }): http.Server {
   let placed = state.pods.size;
   const known = (name: string) => {
     const p = state.pods.get(name);
@@ -50,6 +54,7 @@ export function fakePods(state: PodsFakeState, opts: { closeByPod: (pod: string)
 
   return createJsonServer({
     name: "fake-pods",
+    ...(opts.validToken ? { before: requireKeystoneToken(opts.validToken).require } : {}),
     routes: [
       {
         method: "POST",

@@ -12,6 +12,7 @@ import { pyList } from "../../../lab/tf/errors.ts";
 import { completeVnSubnets } from "../../../lab/tf/subnets.ts";
 import type { VnSubnets } from "../../../lab/tf/subnets.ts";
 import { PROJECT_FQ, PROJECT_UUID } from "./mount.ts";
+import { requireKeystoneToken } from "../../../lab/keystoneAuth.ts";
 
 export interface FakeVn {
   uuid: string;
@@ -98,10 +99,7 @@ export function fakeTf(state: TfFakeState, opts: { validToken: (token: string | 
 
   return createJsonServer({
     name: "fake-tf",
-    before: (req: ApiRequest) => {
-      const t = req.headers["x-auth-token"];
-      if (!opts.validToken(Array.isArray(t) ? t[0] : t)) throw new ApiError(401, "Authentication required: send a valid Keystone token in X-Auth-Token");
-    },
+    before: requireKeystoneToken(opts.validToken).require,
     renderError: (err) => ({ status: err.status, text: err.message }),
     routes: [
       {
