@@ -81,7 +81,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   const shutdown = async (wipe: boolean) => {
     health.status = "stopping";
     phase(wipe ? "stopping and removing the instance" : "stopping");
-    // The forwarders first: they unregister through the NSMgr's socket.
+    // The forwarders first (with Kubernetes, the processes of its DaemonSets' pods): they unregister through the NSMgr's socket.
+    await kube?.stopProcesses().catch((e: Error) => log(`stopping the pods' processes: ${e.message}`));
     await forwarders?.stop().catch((e: Error) => log(`stopping the forwarders: ${e.message}`));
     await Promise.all(fronts.map((f) => f.close()));
     // Served only through their sockets (never listening), so close() does not apply: drop their connections.
@@ -162,21 +163,29 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     for (const n of nodes) fronts.push(await serveOnUnix(agentServers.get(n.name)!, sockets.agent(n.name)));
     phase("listening; building the data plane and reconciling the kernel");
     await dataplane.start();
-    // The nodes' netns exist now: the forwarders start while the lab restores the rest.
-    forwarders = createForwarderProcesses({ instance: config, credentials: config.credentials, sockets, registry: nsm.registry, log });
+    // The nodes' netns exist now: the forwarders start while the lab restores the rest. With
+    // Kubernetes they are its DaemonSets' pods (run by the lab's kubelet); the relays stay the lab's.
+    forwarders = createForwarderProcesses({ instance: config, credentials: config.credentials, sockets, registry: nsm.registry, log, forwarders: kube ? "pods" : "spawn" });
     forwarders.start();
     openstack.resume();
     phase("restoring pods");
     await pods.restore();
-    phase("waiting for the forwarders to register");
-    await forwarders.ready();
-    log(`forwarders registered (ms from start: ${JSON.stringify(forwarders.readyMs())})`);
-    phase("healing connections");
-    await nsm.start();
     if (kube) {
       phase("starting Kubernetes");
       await kube.start();
+      phase("applying the forwarder DaemonSets");
+      const appliedAt = performance.now();
+      await kube.applyForwarders({ instance: config, sockets });
+      phase("waiting for the forwarder pods to register");
+      await forwarders.ready();
+      log(`forwarders registered ${Math.round(performance.now() - appliedAt)} ms after the DaemonSets were applied (ms from the relays' start: ${JSON.stringify(forwarders.readyMs())})`);
+    } else {
+      phase("waiting for the forwarders to register");
+      await forwarders.ready();
+      log(`forwarders registered (ms from start: ${JSON.stringify(forwarders.readyMs())})`);
     }
+    phase("healing connections");
+    await nsm.start();
     writeEndpoints(config.stateDir, endpoints);
     health.status = "ok";
     health.readyAt = new Date().toISOString();

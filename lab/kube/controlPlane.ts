@@ -92,6 +92,8 @@ function argsFor(c: Component, ports: ControlPlanePorts, f: KubeFiles): string[]
         `--cert-dir=${f.certDir}`,
         `--token-auth-file=${f.tokenFile}`,
         "--authorization-mode=RBAC",
+        // The forwarder DaemonSets (as on a real cluster) are privileged.
+        "--allow-privileged=true",
         `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
         `--service-account-key-file=${f.saPub}`,
         `--service-account-signing-key-file=${f.saKey}`,

@@ -11,7 +11,11 @@ import type { ComponentHealth, ControlPlane } from "./controlPlane.ts";
 import { kubeFiles, prepareFiles, servingCa, writeKubeconfig } from "./files.ts";
 import { createNodeAgent } from "./nodeAgent.ts";
 import type { NodeAgent } from "./nodeAgent.ts";
+import { applyObjects, labForwarderObjects } from "./forwarderDaemonSets.ts";
+import type { LabForwarderInputs } from "./forwarderDaemonSets.ts";
 import { createPodAgent } from "./podAgent.ts";
+import { createProcessPods } from "./processPods.ts";
+import type { ProcessPods } from "./processPods.ts";
 import type { PodAgent } from "./podAgent.ts";
 import { KubePodStore } from "./podStore.ts";
 
@@ -29,6 +33,10 @@ export interface LabKubernetes {
   /** Whether a runtime pod belongs to a Kubernetes pod (known from the stored rows, before start). */
   owns(runtimeName: string): boolean;
   start(): Promise<void>;
+  /** Applies the tungsten and kernel forwarder DaemonSets (after start()); their pods register themselves. */
+  applyForwarders(inputs: LabForwarderInputs): Promise<void>;
+  /** Stops the processes the kubelet runs for pods (the forwarders), before the NSMgr's socket closes. */
+  stopProcesses(): Promise<void>;
   health(): Promise<ComponentHealth[]>;
   stop(): Promise<void>;
 }
@@ -44,6 +52,8 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
   let plane: ControlPlane | undefined;
   let nodeAgent: NodeAgent | undefined;
   let podAgent: PodAgent | undefined;
+  let client: KubernetesClient | undefined;
+  let processes: ProcessPods | undefined;
 
   return {
     owns: (name) => store.owns(name),
@@ -61,17 +71,20 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
         log: (line) => o.log(`kube: ${line}`),
         phase: (p) => o.phase(`Kubernetes: ${p}`),
       });
-      const client = new KubernetesClient({ server, token, ca: servingCa(files) });
+      const kube = new KubernetesClient({ server, token, ca: servingCa(files) });
+      client = kube;
       o.phase("Kubernetes: registering the k8s nodes");
       nodeAgent = createNodeAgent(
-        client,
+        kube,
         k8sNodes.map((n, k) => ({ name: n.name, ip: n.ip, podCIDR: podCidr(k) })),
         (line) => o.log(`kube: ${line}`),
       );
       await nodeAgent.start();
       o.phase("Kubernetes: reconciling pods");
+      processes = createProcessPods({ client: kube, prefix: o.config.prefix, log: o.log, onChange: (namespace, name) => podAgent?.schedule(namespace, name) });
       podAgent = createPodAgent({
-        client,
+        client: kube,
+        processes,
         nodes: new Map(k8sNodes.map((n) => [n.name, { ip: n.ip }])),
         runtime: o.runtime,
         store,
@@ -81,6 +94,11 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
       });
       await podAgent.start();
     },
+    async applyForwarders(inputs) {
+      if (!client) throw new Error("applyForwarders before start()");
+      await applyObjects(client, labForwarderObjects(inputs));
+    },
+    stopProcesses: async () => processes?.stopAll(),
     health: async () => (plane ? plane.health() : []),
     async stop() {
       nodeAgent?.stop();

@@ -7,6 +7,8 @@ import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import type { ContainerStatus, Condition, KubernetesClient, Pod } from "../../wire/kubernetes.ts";
 import { KubernetesConflict, resourcePath, WatchExpired } from "../../wire/kubernetes.ts";
 import type { PodRuntime } from "../dataplane/types.ts";
+import type { ContainerState, ProcessPods } from "./processPods.ts";
+import { hasProcessContainers } from "./processPods.ts";
 import type { KubePodRecord, KubePodStore } from "./podStore.ts";
 import { runtimeNameOf } from "./podStore.ts";
 
@@ -20,6 +22,8 @@ export interface PodAgentOptions {
   closeConnections(runtimeName: string): Promise<void>;
   /** A runtime name the lab's own pod API already uses (never taken over). */
   takenElsewhere(runtimeName: string): boolean;
+  /** The containers the lab runs as processes (known images); its onChange must schedule the pod (see schedule()). */
+  processes: ProcessPods;
   log(line: string): void;
 }
 
@@ -27,32 +31,52 @@ export interface PodAgent {
   /** Reconciles every pod, then watches; resolves once the first reconcile is done. */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Reconciles one pod soon (a process container changed). */
+  schedule(namespace: string, name: string): void;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The status a kubelet reports for a pod whose containers all run. */
-export function runningStatus(pod: Pod, hostIP: string, podIP: string): NonNullable<Pod["status"]> {
+/**
+ * The status a kubelet reports for a running pod: containers the lab does not run show as
+ * running and ready (as in kwok); those it runs as processes (`live`) as they are.
+ */
+export function runningStatus(pod: Pod, hostIP: string, podIP: string, live: (container: string) => ContainerState | undefined = () => undefined): NonNullable<Pod["status"]> {
   const old = pod.status ?? {};
   const startTime = old.startTime ?? now();
-  const since = (type: string): string => old.conditions?.find((c) => c.type === type && c.status === "True")?.lastTransitionTime ?? startTime;
-  const cond = (type: string): Condition => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: since(type) });
+  const states = new Map(pod.spec.containers.map((c) => [c.name, live(c.name)]));
+  const allReady = [...states.values()].every((st) => st === undefined || st.ready);
+  const since = (type: string, status: "True" | "False"): string => {
+    const was = old.conditions?.find((c) => c.type === type);
+    return was?.status === status && was.lastTransitionTime ? was.lastTransitionTime : status === "True" && !was ? startTime : now();
+  };
+  const cond = (type: string, status: "True" | "False" = "True"): Condition => ({ type, status, lastProbeTime: null, lastTransitionTime: since(type, status) });
   const scheduled = old.conditions?.find((c) => c.type === "PodScheduled") ?? cond("PodScheduled");
-  const containerStatus = (c: { name: string; image?: string }, running: boolean): ContainerStatus => ({
-    name: c.name,
-    image: c.image ?? "",
-    imageID: "",
-    containerID: `tfmesh-lab://${pod.metadata.uid}/${c.name}`,
-    ready: running,
-    started: running,
-    restartCount: 0,
-    state: running ? { running: { startedAt: startTime } } : { terminated: { exitCode: 0, reason: "Completed", startedAt: startTime, finishedAt: startTime } },
-  });
+  const containerStatus = (c: { name: string; image?: string }, running: boolean): ContainerStatus => {
+    const st = running ? states.get(c.name) : undefined;
+    return {
+      name: c.name,
+      image: c.image ?? "",
+      imageID: "",
+      containerID: `tfmesh-lab://${pod.metadata.uid}/${c.name}`,
+      ready: st ? st.ready : running,
+      started: st ? st.running : running,
+      restartCount: st?.restartCount ?? 0,
+      state: st
+        ? st.running
+          ? { running: { startedAt: st.startedAt } }
+          : { waiting: { reason: "CrashLoopBackOff" } }
+        : running
+          ? { running: { startedAt: startTime } }
+          : { terminated: { exitCode: 0, reason: "Completed", startedAt: startTime, finishedAt: startTime } },
+    };
+  };
+  const readiness = allReady ? "True" : "False";
   return {
     phase: "Running",
-    conditions: [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), scheduled],
+    conditions: [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready", readiness), cond("ContainersReady", readiness), scheduled],
     hostIP,
     hostIPs: [{ ip: hostIP }],
     podIP,
@@ -63,14 +87,12 @@ export function runningStatus(pod: Pod, hostIP: string, podIP: string): NonNulla
   };
 }
 
-/** Whether the pod already shows what runningStatus would write (so nothing is patched). */
-function showsRunning(pod: Pod, hostIP: string, podIP: string): boolean {
-  const s = pod.status;
-  if (!s || s.phase !== "Running" || s.podIP !== podIP || s.hostIP !== hostIP) return false;
-  const ready = new Set((s.conditions ?? []).filter((c) => c.status === "True").map((c) => c.type));
-  if (!["Initialized", "Ready", "ContainersReady"].every((t) => ready.has(t))) return false;
-  const statuses = s.containerStatuses ?? [];
-  return pod.spec.containers.every((c) => statuses.some((st) => st.name === c.name && st.ready && st.state.running));
+/** What of a status the agent keeps true: when it already says this, nothing is patched. */
+function gist(s: Pod["status"]): string {
+  if (!s) return "";
+  const conditions = (s.conditions ?? []).filter((c) => ["Initialized", "Ready", "ContainersReady"].includes(c.type)).map((c) => `${c.type}=${c.status}`).sort();
+  const containers = (s.containerStatuses ?? []).map((c) => `${c.name}:${c.ready}:${c.restartCount}:${c.state.running ? `run@${c.state.running.startedAt}` : Object.keys(c.state).join()}`).sort();
+  return JSON.stringify([s.phase, s.hostIP, s.podIP, conditions, containers]);
 }
 
 export function createPodAgent(o: PodAgentOptions): PodAgent {
@@ -91,12 +113,17 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
     const pod = await o.client.get<Pod>(podPath);
     const record = o.store.byPod(namespace, name);
     const node = pod?.spec.nodeName !== undefined ? o.nodes.get(pod.spec.nodeName) : undefined;
+    const runningUid = o.processes.uidOf(namespace, name);
+    if (runningUid !== undefined && (!pod || !node || runningUid !== pod.metadata.uid)) await o.processes.stop(runningUid, 0);
     if (!pod || !node) {
       if (record) await teardown(record, pod ? "moved off the lab's nodes" : "the pod is gone");
       return;
     }
     if (record && record.uid !== pod.metadata.uid) await teardown(record, "replaced by a pod of the same name");
     if (pod.metadata.deletionTimestamp !== undefined) {
+      // SIGTERM, then the pod's grace period (a forwarder unregisters in it).
+      const graceSeconds = pod.metadata.deletionGracePeriodSeconds ?? (pod.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
+      await o.processes.stop(pod.metadata.uid ?? "", graceSeconds * 1000);
       const r = o.store.byPod(namespace, name);
       if (r) await teardown(r, "the pod is being deleted");
       // The kubelet's last word: the namespace is gone, so the API server may drop the pod now.
@@ -112,6 +139,7 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
     let podIP: string;
     if (pod.spec.hostNetwork) {
       podIP = node.ip;
+      if (hasProcessContainers(pod)) await o.processes.ensure(pod, { hostIP: node.ip, podIP });
     } else {
       const runtimeName = runtimeNameOf(namespace, name);
       if (!o.store.owns(runtimeName) && o.takenElsewhere(runtimeName)) {
@@ -124,8 +152,10 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
       podIP = made.eth0.ip;
       if (!record || record.uid !== pod.metadata.uid) o.log(`pod ${namespace}/${name} on ${pod.spec.nodeName}: ${made.netns} (${podIP})`);
     }
-    if (showsRunning(pod, node.ip, podIP)) return;
-    await o.client.patch(resourcePath("v1", "pods", namespace, name, "status"), { status: runningStatus(pod, node.ip, podIP) });
+    const uid = pod.metadata.uid ?? "";
+    const status = runningStatus(pod, node.ip, podIP, (c) => o.processes.state(uid, c));
+    if (gist(pod.status) === gist(status)) return;
+    await o.client.patch(resourcePath("v1", "pods", namespace, name, "status"), { status });
   };
 
   /** Coalesces: one reconcile queued per pod at a time; an event during a run queues the next. */
@@ -191,6 +221,8 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
       abort.abort();
       await watching;
       await queue.idle();
+      await o.processes.stopAll();
     },
+    schedule,
   };
 }

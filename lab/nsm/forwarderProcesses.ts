@@ -6,7 +6,8 @@
 // pause that doubles while it keeps dying at once); stop() sends SIGTERM (a forwarder unregisters)
 // and kills what is left after a grace period. Each line a child writes goes to the lab log with
 // its name. A child's stdin is a pipe from the daemon, so it exits when the daemon is gone, even by
-// SIGKILL.
+// SIGKILL. With Kubernetes ("pods"), the forwarders are the DaemonSets' pods, run by the lab's
+// kubelet (lab/kube/processPods.ts) through superviseInNetns; only the relays are started here.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -31,6 +32,9 @@ export interface ForwarderProcessesOptions {
   registrationLifetimeMs?: number;
   /** Default 60 s. */
   readyTimeoutMs?: number;
+  /** "spawn" (default): the daemon runs the forwarders; "pods": only the relays, the forwarders are
+   *  the pods of the lab's DaemonSets (lab/kube/forwarderDaemonSets.ts), and ready() waits for their registrations. */
+  forwarders?: "spawn" | "pods";
 }
 
 export interface ForwarderProcesses {
@@ -55,26 +59,104 @@ const MAX_BACKOFF_MS = 30_000;
 const compileCache = path.join(tfmeshHome(), "compile-cache");
 
 const sourceOrBuilt = (relative: string) => fileURLToPath(new URL(`${relative}${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
+/** The `tfmesh` CLI, whose `forwarder` command is the forwarder image's entrypoint. */
+export const FORWARDER_PROGRAM = sourceOrBuilt("../../cli/tfmesh");
 
-interface Child {
+/** A process the daemon keeps running in a node's netns (`ip netns exec`): started again when it dies. */
+export interface NetnsChild {
+  readonly name: string;
+  pid(): number | undefined;
+  /** Starts so far beyond the first. */
+  restarts(): number;
+  /** performance.now() of the last start. */
+  startedAt(): number;
+  /** SIGTERM, SIGKILL after graceMs; no restart after it. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface NetnsChildOptions {
   name: string;
   netns: string;
   argv: string[];
   env: Record<string, string>;
-  process?: ChildProcess;
-  startedAt: number;
-  backoffMs: number;
-  restart?: NodeJS.Timeout;
+  log: (line: string) => void;
+  /** After each start and each exit. */
+  onChange?: () => void;
+}
+
+/**
+ * Runs `node <argv>` in the netns with only `env` (and PATH, the compile cache): each line it
+ * writes goes to the log with its name; one that dies is started again after a pause that doubles
+ * while it keeps dying at once. Its stdin is a pipe from the daemon (TFMESH_EXIT_ON_STDIN_EOF).
+ */
+export function superviseInNetns(o: NetnsChildOptions): NetnsChild {
+  const ip = IP_PATHS.find((p) => fs.existsSync(p));
+  if (!ip) throw new Error("ip is not installed (apt-get install iproute2)");
+  let child: ChildProcess | undefined;
+  let startedAt = 0;
+  let starts = 0;
+  let backoffMs = FIRST_BACKOFF_MS / 2;
+  let restart: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const launch = () => {
+    startedAt = performance.now();
+    starts++;
+    const p = spawn(ip, ["netns", "exec", o.netns, process.execPath, ...o.argv], {
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", NODE_COMPILE_CACHE: compileCache, ...o.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    child = p;
+    p.stdin?.on("error", () => {});
+    for (const stream of [p.stdout, p.stderr]) if (stream) createInterface({ input: stream }).on("line", (line) => o.log(`${o.name}: ${line}`));
+    p.once("error", (e) => o.log(`${o.name}: cannot start: ${e.message}`));
+    p.once("exit", (code, signal) => {
+      child = undefined;
+      o.onChange?.();
+      if (stopped) return;
+      const livedMs = performance.now() - startedAt;
+      backoffMs = livedMs > MAX_BACKOFF_MS ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+      o.log(`${o.name} (pid ${p.pid}) exited (${signal ?? `code ${code}`}); starting it again in ${backoffMs} ms`);
+      restart = setTimeout(() => {
+        restart = undefined;
+        if (!stopped) launch();
+      }, backoffMs);
+      restart.unref();
+    });
+    o.onChange?.();
+  };
+  launch();
+
+  return {
+    name: o.name,
+    pid: () => child?.pid,
+    restarts: () => starts - 1,
+    startedAt: () => startedAt,
+    stop: (graceMs = GRACE_MS) =>
+      new Promise<void>((resolve) => {
+        stopped = true;
+        clearTimeout(restart);
+        const p = child;
+        if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+        const kill = setTimeout(() => {
+          o.log(`${o.name} (pid ${p.pid}) did not stop within ${graceMs} ms; killing it`);
+          p.kill("SIGKILL");
+        }, graceMs);
+        p.once("exit", () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        p.kill("SIGTERM");
+      }),
+  };
 }
 
 export function createForwarderProcesses(opts: ForwarderProcessesOptions): ForwarderProcesses {
   const { instance, sockets, registry, log } = opts;
-  const ip = IP_PATHS.find((p) => fs.existsSync(p));
-  const cli = sourceOrBuilt("../../cli/tfmesh");
   const relayProgram = sourceOrBuilt("./relay");
-  const children = new Map<string, Child>();
+  const children = new Map<string, NetnsChild>();
+  let startedAt = 0;
   const ready = new Map<string, number>();
-  let stopping = false;
 
   const forwarderEnv = (type: string, node: string): Record<string, string> => {
     const name = `${type}@${node}`;
@@ -105,42 +187,16 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
     };
   };
 
-  const launch = (child: Child) => {
-    if (!ip) throw new Error("ip is not installed (apt-get install iproute2)");
-    child.startedAt = performance.now();
-    ready.delete(child.name);
-    const p = spawn(ip, ["netns", "exec", child.netns, process.execPath, ...child.argv], {
-      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", NODE_COMPILE_CACHE: compileCache, ...child.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    child.process = p;
-    p.stdin?.on("error", () => {});
-    for (const stream of [p.stdout, p.stderr]) if (stream) createInterface({ input: stream }).on("line", (line) => log(`${child.name}: ${line}`));
-    p.once("error", (e) => log(`${child.name}: cannot start: ${e.message}`));
-    p.once("exit", (code, signal) => {
-      child.process = undefined;
-      if (stopping) return;
-      const livedMs = performance.now() - child.startedAt;
-      child.backoffMs = livedMs > MAX_BACKOFF_MS ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, child.backoffMs * 2);
-      log(`${child.name} (pid ${p.pid}) exited (${signal ?? `code ${code}`}); starting it again in ${child.backoffMs} ms`);
-      child.restart = setTimeout(() => {
-        child.restart = undefined;
-        if (!stopping) launch(child);
-      }, child.backoffMs);
-      child.restart.unref();
-    });
-  };
-
   const add = (name: string, node: string, argv: string[], env: Record<string, string> = {}) => {
-    const child: Child = { name, netns: `${instance.prefix}-${node}`, argv, env, startedAt: 0, backoffMs: FIRST_BACKOFF_MS / 2 };
-    children.set(name, child);
-    launch(child);
+    children.set(name, superviseInNetns({ name, netns: `${instance.prefix}-${node}`, argv, env, log, onChange: () => ready.delete(name) }));
   };
 
   // A forwarder that registers (again) after a start: how long it took.
   const unwatch = registry.watchEndpoints(({ record, deleted }) => {
+    if (deleted || ready.has(record.name) || !forwarderNames().includes(record.name)) return;
     const child = children.get(record.name);
-    if (!deleted && child && !ready.has(record.name)) ready.set(record.name, Math.round(performance.now() - child.startedAt));
+    if (child) ready.set(record.name, Math.round(performance.now() - child.startedAt()));
+    else if (startedAt > 0) ready.set(record.name, Math.round(performance.now() - startedAt));
   });
 
   const forwarderNames = () => instance.k8sNodes.flatMap((node) => FORWARDER_TYPES.map((type) => `${type}@${node}`));
@@ -162,47 +218,27 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
       });
     });
 
-  const terminate = async (which: Child[]) => {
-    await Promise.all(
-      which.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            clearTimeout(child.restart);
-            const p = child.process;
-            if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
-            const kill = setTimeout(() => {
-              log(`${child.name} (pid ${p.pid}) did not stop within ${GRACE_MS} ms; killing it`);
-              p.kill("SIGKILL");
-            }, GRACE_MS);
-            p.once("exit", () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            p.kill("SIGTERM");
-          }),
-      ),
-    );
-  };
+  const terminate = (which: NetnsChild[]) => Promise.all(which.map((c) => c.stop(GRACE_MS)));
 
   return {
     start() {
-      stopping = false;
       ready.clear();
+      startedAt = performance.now();
       for (const node of instance.k8sNodes) {
         const pipes = [`${NODE_AGENT_PORT}=${sockets.agent(node)}`, `${instance.ports.tf}=${sockets.tf}`, `${instance.ports.keystone}=${sockets.keystone}`];
         add(`relay@${node}`, node, [relayProgram, ...pipes]);
-        for (const type of FORWARDER_TYPES) add(`${type}@${node}`, node, [cli, "forwarder"], forwarderEnv(type, node));
+        if (opts.forwarders === "pods") continue;
+        for (const type of FORWARDER_TYPES) add(`${type}@${node}`, node, [FORWARDER_PROGRAM, "forwarder"], forwarderEnv(type, node));
       }
     },
     ready: () => waitRegistered(opts.readyTimeoutMs ?? 60_000),
     async stop() {
-      stopping = true;
       const all = [...children.values()];
       await terminate(all.filter((c) => !c.name.startsWith("relay@")));
       await terminate(all.filter((c) => c.name.startsWith("relay@")));
       unwatch();
     },
-    pid: (name) => children.get(name)?.process?.pid,
+    pid: (name) => children.get(name)?.pid(),
     readyMs: () => Object.fromEntries(ready),
   };
 }
