@@ -1,14 +1,16 @@
 // The TungstenForwarder component's DaemonSet against the program it runs (no root, no lab: the
 // engine is mocked): every variable it sets is one `tfmesh forwarder` reads, and the environment a
-// kubelet would give the container (field refs and $(VAR) expanded, secrets filled in) is a valid
+// kubelet would give the container (the lab's, lab/kube/containerEnv.ts: field refs and $(VAR) expanded, secrets read) is a valid
 // configuration whose listen socket, health port and probes agree.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TungstenForwarder } from "../../components/k8s/tungstenForwarder.ts";
 import { FORWARDER_ENV, forwarderConfig } from "../../nsm/forwarderd/config.ts";
 import { forwarderManifest } from "../../nsm/forwarderd/manifest.ts";
+import type { EnvVar } from "../../nsm/forwarderd/manifest.ts";
+import { containerEnv } from "../../lab/kube/containerEnv.ts";
+import type { KubernetesClient, Pod } from "../../wire/kubernetes.ts";
 
-type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { key: string } } };
 const registered: Array<{ type: string; name: string; inputs: Record<string, any> }> = [];
 
 beforeAll(async () => {
@@ -28,15 +30,15 @@ beforeAll(async () => {
 
 const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
 
-/** The container's environment as the kubelet builds it on node "node-a". */
-function kubeletEnv(env: EnvVar[], secrets: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of env) {
-    if (v.valueFrom?.fieldRef) out[v.name] = v.valueFrom.fieldRef.fieldPath === "spec.nodeName" ? "node-a" : `?${v.valueFrom.fieldRef.fieldPath}`;
-    else if (v.valueFrom?.secretKeyRef) out[v.name] = secrets[v.valueFrom.secretKeyRef.key] ?? "";
-    else out[v.name] = (v.value ?? "").replace(/\$\(([A-Z_]+)\)/g, (_, n: string) => out[n] ?? `$(${n})`);
-  }
-  return out;
+/**
+ * The container's environment as the lab's kubelet builds it (lab/kube/containerEnv.ts) for a pod
+ * on node "node-a", with the secret's keys in `secrets` (any secret name).
+ */
+function kubeletEnv(env: EnvVar[], secrets: Record<string, string>): Promise<Record<string, string>> {
+  const data = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
+  const api = { get: async (path: string) => (path.includes("/secrets/") ? { metadata: { name: "s" }, data } : undefined) } as unknown as KubernetesClient;
+  const pod = { metadata: { name: "fwd-x", namespace: "nsm-system" }, spec: { nodeName: "node-a", containers: [] } } as Pod;
+  return containerEnv(api, pod, env, { hostIP: "172.31.0.10", podIP: "172.31.0.10" });
 }
 
 async function container(args: ConstructorParameters<typeof TungstenForwarder>[1], name: string) {
@@ -51,7 +53,7 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
     const { pod, c } = await container({ image: "registry.example/tfmesh-forwarder:0.3.0", tfApiUrl: "http://tf-config.tf:8082", tfAuthSecretName: "tf-auth" }, "fwd");
     const names = (c.env as EnvVar[]).map((v) => v.name);
     expect(names.filter((n) => !(FORWARDER_ENV as readonly string[]).includes(n))).toEqual([]);
-    const config = forwarderConfig(kubeletEnv(c.env, { token: "t0k3n" }));
+    const config = forwarderConfig(await kubeletEnv(c.env, { token: "t0k3n" }));
     expect(config).toMatchObject({
       name: "tungsten@node-a",
       type: "tungsten",
@@ -76,13 +78,13 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
       { image: "x", tfApiUrl: "http://tf:8082", tfAuthSecretName: "tf-auth", tfKeystone: { authUrl: "http://keystone:5000/v3", username: "tf", project: "admin" }, healthPort: 6000 },
       "fwd-ks",
     );
-    const config = forwarderConfig(kubeletEnv(c.env, { password: "s3cret" }));
+    const config = forwarderConfig(await kubeletEnv(c.env, { password: "s3cret" }));
     expect(config.tf).toEqual({ url: "http://tf:8082", keystone: { authUrl: "http://keystone:5000/v3", username: "tf", password: "s3cret", project: "admin", domain: "Default" } });
     expect(config.healthListenOn).toBe("tcp://0.0.0.0:6000");
     expect(c.livenessProbe.grpc).toEqual({ port: 6000 });
   });
 
-  it("builds the kernel forwarder and the lab's variant (its own sockets, extra variables) from the same builder", () => {
+  it("builds the kernel forwarder and the lab's variant (its own sockets, extra variables) from the same builder", async () => {
     const { daemonSet, serviceAccount } = forwarderManifest({
       name: "kernel-forwarder",
       type: "kernel",
@@ -95,7 +97,7 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
     const c = daemonSet.spec.template.spec.containers[0];
     expect(daemonSet.spec.template.spec.serviceAccountName).toBe(serviceAccount.metadata.name);
     expect(daemonSet.metadata.namespace).toBe("nsm-system");
-    const config = forwarderConfig(kubeletEnv(c.env, {}));
+    const config = forwarderConfig(await kubeletEnv(c.env, {}));
     expect(config).toMatchObject({
       name: "kernel@node-a",
       type: "kernel",
@@ -107,6 +109,9 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
     expect(config.tf).toBeUndefined();
     expect(() => forwarderManifest({ name: "f", type: "kernel", image: "x", extraEnv: [{ name: "NSM_TYPO", value: "1" }] })).toThrow(/extraEnv: NSM_TYPO/);
     expect(() => forwarderManifest({ name: "f", type: "tungsten", image: "x" })).toThrow(/tfApiUrl/);
+    // A required secret that is missing stops the kubelet, naming the variable.
+    const ks = forwarderManifest({ name: "f", type: "tungsten", image: "x", tfApiUrl: "http://tf:8082", tfAuthSecretName: "tf-auth", tfKeystone: { authUrl: "http://ks:5000/v3", username: "u", project: "p" } });
+    await expect(kubeletEnv(ks.daemonSet.spec.template.spec.containers[0].env, {})).rejects.toThrow(/env OS_PASSWORD: secret nsm-system\/tf-auth has no key "password"/);
   });
 
   it("refuses a configuration missing what it needs, naming the variable", () => {
