@@ -85,8 +85,6 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     await kube?.stopProcesses().catch((e: Error) => log(`stopping the pods' processes: ${e.message}`));
     await forwarders?.stop().catch((e: Error) => log(`stopping the forwarders: ${e.message}`));
     await Promise.all(fronts.map((f) => f.close()));
-    // Served only through their sockets (never listening), so close() does not apply: drop their connections.
-    for (const s of agentServers.values()) s.closeAllConnections?.();
     await Promise.all(listening.map((s) => close(s)));
     await kube?.stop().catch((e: Error) => log(`kubernetes stop: ${e.message}`));
     await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));

@@ -15,7 +15,15 @@ export async function serveOnUnix(server: net.Server, socketPath: string): Promi
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   fs.chmodSync(path.dirname(socketPath), 0o700); // mkdir's mode is cut by the umask and skipped when the directory exists
   fs.rmSync(socketPath, { force: true });
-  const front = net.createServer((socket) => server.emit("connection", socket));
+  // Node's servers track their connections only once they listen themselves, and an agent's never
+  // does: the front ends what it handed over, or a client's kept-alive connection would go on
+  // reaching a stopped server (in-process restarts: "database is not open").
+  const sockets = new Set<net.Socket>();
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    server.emit("connection", socket);
+  });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
     front.listen(socketPath, () => {
@@ -26,7 +34,10 @@ export async function serveOnUnix(server: net.Server, socketPath: string): Promi
   });
   return {
     path: socketPath,
-    // Stops listening (and removes the socket file) at once; the connections it handed over are the server's to end.
-    close: async () => void front.close(),
+    // Stops listening (and removes the socket file) at once, and drops the connections it handed over.
+    close: async () => {
+      front.close();
+      for (const socket of sockets) socket.destroy();
+    },
   };
 }
