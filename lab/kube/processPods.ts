@@ -58,6 +58,7 @@ export interface ProcessPods {
   uidOf(namespace: string, name: string): string | undefined;
   /** SIGTERM to the pod's processes, SIGKILL after graceMs. */
   stop(uid: string, graceMs: number): Promise<void>;
+  /** Stops every process; ensure() starts none after it (the daemon is stopping). */
   stopAll(): Promise<void>;
 }
 
@@ -86,6 +87,7 @@ const iso = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function createProcessPods(o: ProcessPodsOptions): ProcessPods {
   const pods = new Map<string, Running>();
+  let closed = false;
 
   const probeOnce = (netns: string, port: number) =>
     new Promise<boolean>((resolve) => {
@@ -116,14 +118,14 @@ export function createProcessPods(o: ProcessPodsOptions): ProcessPods {
   return {
     async ensure(pod, ips) {
       const uid = pod.metadata.uid ?? "";
-      if (pods.has(uid)) return;
+      if (closed || pods.has(uid)) return;
       const namespace = pod.metadata.namespace ?? "default";
       const name = pod.metadata.name;
       const netns = `${o.prefix}-${pod.spec.nodeName}`;
       const wanted = (pod.spec.containers as ProcessContainer[]).filter((c) => runsAsProcess(c.image));
       // Every environment first: a missing secret starts nothing (the agent tries again).
       const envs = await Promise.all(wanted.map((c) => containerEnv(o.client, pod, c.env ?? [], ips)));
-      if (pods.has(uid)) return;
+      if (closed || pods.has(uid)) return;
       const r: Running = { uid, namespace, name, containers: new Map(), stopped: false };
       pods.set(uid, r);
       wanted.forEach((c, i) => {
@@ -159,6 +161,7 @@ export function createProcessPods(o: ProcessPodsOptions): ProcessPods {
       o.log(`pod ${r.namespace}/${r.name}: processes stopped`);
     },
     async stopAll() {
+      closed = true;
       await Promise.all([...pods.keys()].map((uid) => this.stop(uid, 10_000)));
     },
   };
