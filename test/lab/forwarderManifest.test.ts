@@ -8,7 +8,8 @@ import { TungstenForwarder } from "../../components/k8s/tungstenForwarder.ts";
 import { FORWARDER_ENV, forwarderConfig } from "../../nsm/forwarderd/config.ts";
 import { forwarderManifest } from "../../nsm/forwarderd/manifest.ts";
 import type { EnvVar } from "../../nsm/forwarderd/manifest.ts";
-import { containerEnv } from "../../lab/kube/containerEnv.ts";
+import { containerEnv, expand } from "../../lab/kube/containerEnv.ts";
+import { runsAsProcess } from "../../lab/kube/processPods.ts";
 import type { KubernetesClient, Pod } from "../../wire/kubernetes.ts";
 
 const registered: Array<{ type: string; name: string; inputs: Record<string, any> }> = [];
@@ -112,6 +113,12 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
     // A required secret that is missing stops the kubelet, naming the variable.
     const ks = forwarderManifest({ name: "f", type: "tungsten", image: "x", tfApiUrl: "http://tf:8082", tfAuthSecretName: "tf-auth", tfKeystone: { authUrl: "http://ks:5000/v3", username: "u", project: "p" } });
     await expect(kubeletEnv(ks.daemonSet.spec.template.spec.containers[0].env, {})).rejects.toThrow(/env OS_PASSWORD: secret nsm-system\/tf-auth has no key "password"/);
+  });
+
+  it("is run by the lab's kubelet for any tag of tfmesh/forwarder only, with $(VAR) expanded as a kubelet does", () => {
+    for (const image of ["tfmesh/forwarder", "tfmesh/forwarder:0.2.0", "docker.io/tfmesh/forwarder:lab", "tfmesh/forwarder@sha256:abc"]) expect(runsAsProcess(image), image).toBe(true);
+    for (const image of ["nginx", "tfmesh/forwarder-x:1", "evil/tfmesh/forwarder", undefined]) expect(runsAsProcess(image), String(image)).toBe(false);
+    expect(expand("$(A)-$(B)-$$(A)", { A: "a" })).toBe("a-$(B)-$(A)");
   });
 
   it("refuses a configuration missing what it needs, naming the variable", () => {

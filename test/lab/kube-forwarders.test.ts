@@ -157,6 +157,14 @@ describe("the forwarders of a lab with Kubernetes", () => {
     expect(await podLinks(client.netns)).toEqual([]);
   }, STEP);
 
+  it("come back as the same pods when the daemon is restarted (the DaemonSets applied again do not roll them)", async () => {
+    const before = (await forwarderPods()).map((p) => p.metadata.uid).sort();
+    await lab.restart();
+    expect((await nsm.listEndpoints("forwarder")).map((e) => e.name).sort()).toEqual(["kernel@k8s-1", "kernel@k8s-2", "tungsten@k8s-1", "tungsten@k8s-2"]);
+    expect((await forwarderPods()).map((p) => p.metadata.uid).sort()).toEqual(before);
+    expect(forwarderProcesses().length).toBe(4);
+  }, STEP);
+
   it("leave no forwarder process once the lab stopped", async () => {
     expect(forwarderProcesses().length).toBe(4);
     await lab.stop();
