@@ -7,7 +7,11 @@
 // retried after a crash (of the provider or of Nova) first looks for a "creating" server of its
 // owner and takes it over instead of booting a second one; such servers that do not match the
 // program (another image, flavor or networks) are deleted, they were never tracked. A "created"
-// server with the same owner is the one a replacement is replacing, and is left alone.
+// server with the same owner is either the one a replacement is replacing (whose image, flavor,
+// networks or host are not what the program now says: that is why it is replaced), left alone, or
+// one whose create finished while the engine died before recording it: it matches the program and
+// is taken over too. (A forced replacement, `pulumi up --replace`, of an unchanged VM would take
+// its old server over; change what the VM is, or destroy it, to get a new one.)
 //
 // Drift below Nova: read asks the vRouter agent of the server's host for each port (GET /port);
 // ports it does not carry (unplugged, or their interface gone) are output as unpluggedPorts, which
@@ -289,11 +293,23 @@ async function specMismatch(openstack: OpenStackClient, server: NovaServer, inpu
 
 /**
  * Servers an interrupted create of this owner booted (state "creating"): the one that matches the
- * program is taken over, the others deleted. Answers the server to take over, if any.
+ * program is taken over, the others deleted. Without one, a finished ("created") server of this
+ * owner that matches the program is what a create the engine never recorded made, and is taken
+ * over; the other finished ones are what a replacement replaces. Answers the server to take over.
  */
 async function leftByInterruptedCreate(openstack: OpenStackClient, inputs: VirtualMachineInputs, owner: string, refs: Refs): Promise<NovaServer | undefined> {
   const tag = ownerMetadataValue(owner);
-  const mine = (await openstack.nova.listServers()).filter((s) => s.metadata?.[OWNER_METADATA] === tag && s.metadata?.[STATE_METADATA] === CREATING && !isGone(s));
+  const ours = (await openstack.nova.listServers()).filter((s) => s.metadata?.[OWNER_METADATA] === tag && !isGone(s));
+  const unfinished = await unfinishedMatching(openstack, ours.filter((s) => s.metadata?.[STATE_METADATA] === CREATING), inputs, owner, refs);
+  if (unfinished) return unfinished;
+  for (const s of ours.filter((x) => x.metadata?.[STATE_METADATA] === CREATED && x.status !== "ERROR")) {
+    if ((await specMismatch(openstack, s, inputs, refs)) === undefined) return s;
+  }
+  return undefined;
+}
+
+/** The unfinished server that matches the program; the others are deleted, no resource tracks them. */
+async function unfinishedMatching(openstack: OpenStackClient, mine: NovaServer[], inputs: VirtualMachineInputs, owner: string, refs: Refs): Promise<NovaServer | undefined> {
   let chosen: NovaServer | undefined;
   for (const s of mine) {
     const mismatch = s.status === "ERROR" ? `it is in ERROR${s.fault?.message ? ` (${s.fault.message})` : ""}` : await specMismatch(openstack, s, inputs, refs);
@@ -355,7 +371,7 @@ async function create(inputs: VirtualMachineInputs): Promise<pulumi.dynamic.Crea
   let id: string;
   let adminPass: string | undefined;
   if (found) {
-    progress(`taking over server ${found.name} (${found.id}), which an interrupted create of ${owner} booted`);
+    progress(`taking over server ${found.name} (${found.id}), which an interrupted create of ${owner} booted${found.metadata?.[STATE_METADATA] === CREATED ? " and the engine never recorded" : ""}`);
     id = found.id;
     if (found.name !== inputs.name) await openstack.nova.renameServer(id, inputs.name);
   } else {

@@ -76,7 +76,7 @@ describe("VirtualMachine", () => {
   const interrupted = (flavorRef: string) =>
     api.openstack.nova.createServer({ name: "vm", imageRef: image, flavorRef, networks: [{ uuid: netUuid }], metadata: { [OWNER_METADATA]: owner, [STATE_METADATA]: "creating" } });
 
-  it("a retried create takes over the server its interrupted create booted, and marks it created; a replacement then boots its own", async () => {
+  it("a retried create takes over the server its interrupted create booted, and marks it created; a create the engine did not record is taken over again; a replacement then boots its own", async () => {
     const first = await interrupted(flavor);
     const inputs = await checked(virtualMachine, { __logicalName: "vm", [OWNER]: owner, name: "vm", image: "cirros-0.6.2", flavor: "m1.tiny", networks: [netUuid] });
     const { id, outs } = await virtualMachine.create(inputs);
@@ -85,8 +85,16 @@ describe("VirtualMachine", () => {
     expect((await api.openstack.nova.getServer(id))?.metadata).toEqual({ [OWNER_METADATA]: owner, [STATE_METADATA]: "created" });
     expect((await api.openstack.nova.listServers()).map((s) => s.id)).toEqual([first.id]);
 
-    // A replacement (create before delete, same owner): the finished server is the old one, left alone.
-    const replacement = await virtualMachine.create(inputs);
+    // The engine died before it recorded that finished create: the next create, with the same
+    // program, takes the created server over instead of booting a second one.
+    const retried = await virtualMachine.create(inputs);
+    expect(retried.id).toBe(first.id);
+    expect((await api.openstack.nova.listServers()).map((s) => s.id)).toEqual([first.id]);
+
+    // A replacement (create before delete, same owner, a flavor the old server does not have): the
+    // finished server is the old one, left alone.
+    const replacementInputs = await checked(virtualMachine, { __logicalName: "vm", [OWNER]: owner, name: "vm", image: "cirros-0.6.2", flavor: "m1.small", networks: [netUuid] });
+    const replacement = await virtualMachine.create(replacementInputs);
     expect(replacement.id).not.toBe(first.id);
     expect((await api.openstack.nova.listServers()).map((s) => s.id).sort()).toEqual([first.id, replacement.id].sort());
     await virtualMachine.delete!(first.id, outs);
