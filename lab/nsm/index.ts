@@ -4,7 +4,6 @@
 // that register themselves, and the manager calls them over NSM's gRPC API; with "in-process" (the
 // default, for tests that need no processes) their elements run here, registered by this module,
 // reaching TF and the vRouter agents over HTTP with the same clients the processes use.
-import type http from "node:http";
 import type { DatabaseSync } from "node:sqlite";
 import { forwarderEndpoint, POD_LABEL } from "../../wire/nsm/api.ts";
 import type { Forwarding } from "../../nsm/forwarder.ts";
@@ -21,7 +20,6 @@ import type { LabInstanceConfig } from "../instance.ts";
 import { createNsmGrpcServer } from "./grpc/server.ts";
 import { inProcessForwarders } from "./inProcessForwarders.ts";
 import type { NsmGrpcServer } from "./grpc/server.ts";
-import { createNsmServer } from "./server.ts";
 import { nsmStores } from "./store.ts";
 
 export interface NsmOptions {
@@ -41,7 +39,6 @@ export interface NsmOptions {
 }
 
 export interface LabNsm {
-  server: http.Server;
   /** NSM's gRPC API over the same registry and manager. */
   grpcServer: NsmGrpcServer;
   registry: Registry;
@@ -103,7 +100,6 @@ export function createNsm(opts: NsmOptions): LabNsm {
   };
 
   return {
-    server: createNsmServer({ registry, manager, log }),
     grpcServer: createNsmGrpcServer({ registry, manager }),
     registry,
     manager,
