@@ -324,12 +324,19 @@ describe("the forwarder process's NetworkService and MonitorConnection", () => {
   it("unregisters on SIGTERM and exits 0", async () => {
     const nsm = new NsmGrpcClient(`unix://${nsmSocket}`);
     const abort = new AbortController();
+    let seen!: () => void;
+    // Killed only once the watch has shown the registration, so its removal cannot come before the watch listens.
+    const watching = new Promise<void>((resolve) => (seen = resolve));
     const deleted = (async () => {
-      for await (const e of nsm.findEndpoints({ name: NAME }, { watch: true, signal: abort.signal })) if (e.deleted) return e.endpoint.name;
+      for await (const e of nsm.findEndpoints({ name: NAME }, { watch: true, signal: abort.signal })) {
+        if (e.deleted) return e.endpoint.name;
+        seen();
+      }
       return undefined;
     })();
     try {
       await eventually(() => registry.getEndpoint(NAME), { what: "the registration" });
+      await watching;
       expect(await fwd!.kill("SIGTERM")).toBe(0);
       expect(await deleted).toBe(NAME);
       expect(registry.getEndpoint(NAME)).toBeUndefined();
