@@ -1,10 +1,9 @@
 // NSM Request and Close latency through the lab's NSM manager, for the tungsten forwarder (TF
 // objects, vRouter port, veth into the pod) and the kernel forwarder (bridge and veth on the
 // node): n connections spread over 4 pods on both k8s nodes, first one at a time, then with
-// `concurrency` in flight (throughput); one at a time also through NSM's gRPC API, beside the
-// JSON one. Every connection must come up UP with its own address and leave nothing behind.
+// `concurrency` in flight (throughput), all through NSM's gRPC API to the lab's NSMgr and on to the
+// forwarder processes. Every connection must come up UP with its own address and leave nothing behind.
 import type { Connection, NetworkServiceRequest } from "../wire/nsm/api.ts";
-import { NsmGrpcClient } from "../wire/nsm/grpcClient.ts";
 import type { PodInfo } from "../wire/pods.ts";
 import { ratioRow, timingRow } from "./benchmark.ts";
 import type { Benchmark, Row } from "./benchmark.ts";
@@ -27,7 +26,7 @@ function attach(id: string, pod: PodInfo, service: string): NetworkServiceReques
   };
 }
 
-/** The two calls measured, as both NSM clients (JSON and gRPC) offer them. */
+/** The two calls measured. */
 interface NsmFront {
   request(req: NetworkServiceRequest): Promise<Connection>;
   close(conn: Pick<Connection, "id">): Promise<void>;
@@ -37,8 +36,6 @@ interface Variant {
   forwarder: string;
   service: string;
   concurrency: number;
-  /** Through NSM's gRPC API instead of the JSON one. */
-  grpc?: boolean;
 }
 
 interface Measured {
@@ -50,7 +47,7 @@ interface Measured {
 }
 
 async function measure(b: BenchLab, front: NsmFront, pods: PodInfo[], n: number, v: Variant): Promise<Measured> {
-  const ids = Array.from({ length: n }, (_, i) => `${v.service}-c${v.concurrency}${v.grpc ? "-grpc" : ""}-${i}`);
+  const ids = Array.from({ length: n }, (_, i) => `${v.service}-c${v.concurrency}-${i}`);
   const addresses = new Set<string>();
   const t0 = performance.now();
   const requestMs = await runPool(n, v.concurrency, async (i) => {
@@ -69,7 +66,7 @@ async function measure(b: BenchLab, front: NsmFront, pods: PodInfo[], n: number,
   const left = await b.nsm.listConnections();
   if (left.length > 0) throw new Error(`${left.length} connections left after closing all`);
   const rate = (wall: number) => `${((n * 1000) / wall).toFixed(1)}/s over ${(wall / 1000).toFixed(1)} s`;
-  const how = `${v.grpc ? " (gRPC)" : ""}, ${v.concurrency === 1 ? "sequential" : `concurrency ${v.concurrency}`}`;
+  const how = `, ${v.concurrency === 1 ? "sequential" : `concurrency ${v.concurrency}`}`;
   return {
     rows: [timingRow(`${v.forwarder} Request${how}`, requestMs, rate(requestWall)), timingRow(`${v.forwarder} Close${how}`, closeMs, rate(closeWall))],
     requestMs,
@@ -146,11 +143,10 @@ async function expectNoTfLeftovers(b: BenchLab): Promise<void> {
 
 export const nsmLatency: Benchmark = {
   name: "nsm",
-  title: "NSM Request / Close (lab NSM manager over its JSON and gRPC APIs)",
+  title: "NSM Request / Close (the lab's NSMgr over NSM's gRPC API, forwarder processes)",
   defaultN: 100,
   async run(ctx) {
     const b = await startBenchLab("bench-nsm");
-    const grpc = new NsmGrpcClient(b.lab.endpoints.nsmGrpc);
     try {
       const len = prefixLengthFor(Math.max(ctx.n, SCALE_LEVELS[1] + PROBES));
       const net = await createNetwork(b.tf, "bench-nsm", "10.9.0.0", len);
@@ -162,7 +158,6 @@ export const nsmLatency: Benchmark = {
       const variants: Variant[] = [];
       for (const concurrency of [1, ...(ctx.concurrency > 1 ? [ctx.concurrency] : [])]) {
         variants.push({ forwarder: "tungsten", service: "bench-tf", concurrency }, { forwarder: "kernel", service: "bench-kernel", concurrency });
-        if (concurrency === 1) variants.push({ ...variants.at(-2)!, grpc: true }, { ...variants.at(-1)!, grpc: true });
       }
       const rows: Row[] = [];
       ctx.log(`kernel floor: ${ctx.n} interfaces, one ip -batch each to create and to remove`);
@@ -170,14 +165,14 @@ export const nsmLatency: Benchmark = {
       rows.push(timingRow("floor create (one ip -n <pod> -batch -)", floor.create), timingRow("floor remove (one ip -n <pod> -batch -)", floor.remove));
       const measured = new Map<string, Measured>();
       for (const v of variants) {
-        ctx.log(`${v.forwarder}${v.grpc ? " over gRPC" : ""}, concurrency ${v.concurrency}: ${ctx.n} connections`);
+        ctx.log(`${v.forwarder}, concurrency ${v.concurrency}: ${ctx.n} connections`);
         try {
-          const m = await measure(b, v.grpc ? grpc : b.nsm, pods, ctx.n, v);
+          const m = await measure(b, b.nsm, pods, ctx.n, v);
           rows.push(...m.rows);
-          if (!v.grpc) measured.set(`${v.forwarder}/${v.concurrency}`, m);
+          measured.set(`${v.forwarder}/${v.concurrency}`, m);
           if (v.forwarder === "tungsten") await expectNoTfLeftovers(b);
         } catch (e) {
-          rows.push({ what: `${v.forwarder}${v.grpc ? " (gRPC)" : ""}, concurrency ${v.concurrency}`, skipped: `failed: ${(e as Error).message.split("\n")[0]}` });
+          rows.push({ what: `${v.forwarder}, concurrency ${v.concurrency}`, skipped: `failed: ${(e as Error).message.split("\n")[0]}` });
           // Whatever half-built connections remain would skew the next variant.
           for (const c of await b.nsm.listConnections()) await b.nsm.close({ id: c.id }).catch(() => undefined);
         }
@@ -195,7 +190,6 @@ export const nsmLatency: Benchmark = {
       rows.push(...targetRows(measured, floor, scaleCost));
       return rows;
     } finally {
-      grpc.dispose();
       await b.stop();
     }
   },
