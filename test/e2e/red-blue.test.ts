@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import type { TfRef } from "../../wire/tf.ts";
+import { eventually } from "../../harness/eventually.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
 
@@ -184,7 +185,8 @@ describe("examples/red-blue on the lab", () => {
     // TF refuses to delete a VMI its instance-ip still refers to: the address goes first.
     for (const iip of (vmi.instance_ip_back_refs as TfRef[] | undefined) ?? []) await t.api.tf.delete("instance-ip", iip.uuid!);
     await t.api.tf.delete("virtual-machine-interface", vmi.uuid);
-    expect(await reaches("blue-pod", vms.blueVm.ip)).toBe(false);
+    // The vRouter learns of the deletion after TF answered it (as a real agent does, through its control node).
+    await eventually(async () => !(await reaches("blue-pod", vms.blueVm.ip)), { what: "blue-pod to lose blue-vm once its VMI is deleted", timeoutMs: 20_000 });
 
     const up = await refreshFindsAttachmentDownThenUpHealsIt("blue-pod");
     const healed = (up.outputs.pods!.value as typeof pods).bluePod.interfaces[0]!;
