@@ -16,36 +16,21 @@ import { runningDaemonPid } from "../../lab/lifecycle.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
+import { processes } from "../../harness/processTree.ts";
+import type { ProcessInfo } from "../../harness/processTree.ts";
 
 let lab: TestLab;
 let nsm: NsmGrpcClient;
 let json: HttpClient;
 const pod: Record<string, PodInfo> = {};
 
-/** The lab's child processes by the name NSM_NAME (forwarders) or the relay's node, with their pid. */
-function labProcesses(prefix: string): Array<{ pid: number; env: Record<string, string>; cmdline: string }> {
-  const found: Array<{ pid: number; env: Record<string, string>; cmdline: string }> = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      const env = Object.fromEntries(
-        fs
-          .readFileSync(`/proc/${entry}/environ`, "utf8")
-          .split("\0")
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-      );
-      // A forwarder's own children (an arping lingering a second) carry its environment too.
-      const forwarder = env.TFMESH_NODE_NETNS?.startsWith(`${prefix}-`) && cmdline.includes(" forwarder");
-      const mine = forwarder || (cmdline.includes("relay.ts") && cmdline.includes(lab.stateDir));
-      if (mine) found.push({ pid: Number(entry), env, cmdline });
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
+/** The lab's child processes: the forwarders (by NSM_NAME in their environment) and the relays of its state dir. */
+const labProcesses = (prefix: string): ProcessInfo[] =>
+  processes().filter(({ env, cmdline }) => {
+    // A forwarder's own children (an arping lingering a second) carry its environment too.
+    const forwarder = env.TFMESH_NODE_NETNS?.startsWith(`${prefix}-`) && cmdline.includes(" forwarder");
+    return forwarder || (cmdline.includes("relay.ts") && cmdline.includes(lab.stateDir));
+  });
 
 const forwarderPid = (name: string) => labProcesses(lab.prefix).find((p) => p.env.NSM_NAME === name)?.pid;
 const netnsInode = (file: string) => fs.statSync(file).ino;

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../harness/eventually.ts";
+import { processes } from "../../harness/processTree.ts";
 import { startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 import { ensureBinaries } from "../../lab/kube/binaries.ts";
@@ -46,26 +47,10 @@ const forwarderPods = async () => (JSON.parse(await kubectl("get", "pods", "-n",
 const ready = (p: KPod) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
 
 /** The lab's forwarder processes (pid, env), found through /proc. */
-function forwarderProcesses(): Array<{ pid: number; env: Record<string, string> }> {
-  const found: Array<{ pid: number; env: Record<string, string> }> = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      const env = Object.fromEntries(
-        fs
-          .readFileSync(`/proc/${entry}/environ`, "utf8")
-          .split("\0")
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-      );
-      if (env.TFMESH_NODE_NETNS?.startsWith(`${lab.prefix}-`) && cmdline.includes(" forwarder") && !cmdline.includes("arping")) found.push({ pid: Number(entry), env });
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
+const forwarderProcesses = (): Array<{ pid: number; env: Record<string, string> }> =>
+  processes()
+    .filter(({ env, cmdline }) => env.TFMESH_NODE_NETNS?.startsWith(`${lab.prefix}-`) && cmdline.includes(" forwarder") && !cmdline.includes("arping"))
+    .map(({ pid, env }) => ({ pid, env }));
 
 const netnsInode = (file: string) => fs.statSync(file).ino;
 const podLinks = async (ns: string) => (await ip.json<{ ifname: string; ifindex: number }>(["link", "show"], ns)).filter((l) => l.ifname !== "lo" && l.ifname !== "eth0");
