@@ -23,6 +23,7 @@ import type { LabInstanceConfig, LabInstanceOptions } from "../lab/instance.ts";
 import type { LabStatus } from "../lab/introspection.ts";
 import { logSize, processAlive, runningDaemonPid, spawnDaemon, stopDaemon, waitHealthy, wipeKernel } from "../lab/lifecycle.ts";
 import { labToken } from "../lab/keystoneSession.ts";
+import { tokenHeaders } from "../wire/tf.ts";
 import { createLog } from "../lab/log.ts";
 import type { TopologyView } from "../lab/topologyView.ts";
 import { findWorkload } from "../lab/workloads.ts";
@@ -221,7 +222,7 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
   const endpoints = endpointsFor(config);
   // The lab's Keystone session (instance.json's credentials); a new one after each restart.
   let token = labToken(config, { retries: 0 });
-  const authHeaders = async (): Promise<Record<string, string>> => (token ? { "x-auth-token": await token() } : {});
+  const authHeaders = tokenHeaders(() => token?.());
   const api = new HttpClient({ baseUrl: endpoints.pods, retries: 0, headers: authHeaders });
   const topology = async () => (await api.get<TopologyView>("/lab/topology")).body;
   const netnsOf = async (target: string) => (target.startsWith(`${config.prefix}-`) ? target : findWorkload(await topology(), target).netns);

@@ -2,7 +2,6 @@
 // "in-process" mode: tests that need no forwarder processes), reaching TF and the vRouter agents at
 // the lab's endpoints with the same clients the forwarder processes use, the kernel forwarder's
 // leases in the lab database.
-import { KeystoneSession } from "../../wire/openstack/index.ts";
 import { TfClient } from "../../wire/tf.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { NsmError } from "../../nsm/errors.ts";
@@ -14,6 +13,7 @@ import { createTungstenForwarder } from "../../nsm/forwarders/tungsten/index.ts"
 import { interfaceNameOf, netnsOf } from "../../nsm/mechanism.ts";
 import type { LabEndpoints } from "../endpoints.ts";
 import type { LabInstanceConfig } from "../instance.ts";
+import { labKeystone } from "../keystoneSession.ts";
 import type { NsmStores } from "./store.ts";
 
 const UNREACHABLE = "is the lab daemon running? (npx tfmesh lab up)";
@@ -26,18 +26,7 @@ export interface InProcessForwardersOptions {
 }
 
 export function inProcessForwarders({ instance, endpoints, kernel, stores }: InProcessForwardersOptions): ForwarderRegistry {
-  const keystone =
-    instance.auth === "keystone"
-      ? new KeystoneSession({
-          authUrl: endpoints.keystone,
-          userName: endpoints.credentials.username,
-          password: endpoints.credentials.password,
-          tenantName: endpoints.credentials.project,
-          userDomainName: endpoints.credentials.domain,
-          projectDomainName: endpoints.credentials.domain,
-          region: undefined,
-        })
-      : undefined;
+  const keystone = instance.auth === "keystone" ? labKeystone(endpoints) : undefined;
   const tf = new TfClient({ baseUrl: endpoints.tf, unreachableHint: UNREACHABLE, ...(keystone ? { token: () => keystone.token() } : {}) });
   const agents = new Map(Object.entries(endpoints.agents).map(([node, url]) => [node, new VrouterAgentClient({ baseUrl: url, unreachableHint: UNREACHABLE })]));
   const agentOf = (node: string) => {
