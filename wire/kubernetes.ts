@@ -253,3 +253,11 @@ export class KubernetesClient {
     }
   }
 }
+
+/**
+ * The network namespace of a lab pod, as a CNI records what it made (like Multus's
+ * network-status): the lab's kubelet writes the netns name under /var/run/netns on every pod it
+ * runs (not hostNetwork) before the pod turns Ready. PodAttachment sends it as the kernel
+ * mechanism's inodeURL; a pod without it (a real cluster) is found by the forwarder through its uid.
+ */
+export const NETNS_ANNOTATION = "tfmesh.io/netns";

@@ -181,6 +181,10 @@ export const FORWARDER_SERVICE = "forwarder";
 export const NODE_LABEL = "nodeName";
 /** Client label carrying the client pod's name. */
 export const POD_LABEL = "podName";
+/** Client label carrying the client pod's Kubernetes namespace. */
+export const POD_NAMESPACE_LABEL = "podNamespace";
+/** Client label carrying the client pod's uid: a forwarder finds a pod's netns through it when no inodeURL names one. */
+export const POD_UID_LABEL = "podUid";
 
 /** `<forwarder>@<node>`: the endpoint name of one forwarder instance. */
 export const forwarderEndpointName = (type: string, node: string): string => `${type}@${node}`;
