@@ -174,7 +174,7 @@ function validRequest(req: NetworkServiceRequest): Connection {
     throw new NsmError(400, `connection ${c.id}: labels must map names to strings`);
   }
   if (!labels[NODE_LABEL]) throw new NsmError(400, `connection ${c.id}: label ${NODE_LABEL} (the client's node) is required`);
-  return { id: c.id, network_service: c.network_service, labels: { ...labels }, mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism) };
+  return { id: c.id, network_service: c.network_service, labels: { ...labels }, mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism, labels) };
 }
 
 /** Only what the client asks for: a connection without anything the chain filled in. */

@@ -1,9 +1,10 @@
 // The kernel mechanism: which Linux interface a client gets, and in which network namespace.
 import type { Mechanism } from "../wire/nsm/api.ts";
-import { KERNEL, MechanismParam } from "../wire/nsm/api.ts";
+import { KERNEL, MechanismParam, POD_UID_LABEL } from "../wire/nsm/api.ts";
 import { NsmError } from "./errors.ts";
 import { checkIfName, checkNetnsName } from "../lib/validate/names.ts";
 
+const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NETNS_URL = /^file:\/\/\/var\/run\/netns\/([^/]+)$/;
 /** What a forwarder can resolve itself: a namespace file (file:///proc/<pid>/ns/net, ...) or NSM's inode://<st_dev>/<st_ino>. */
 const RESOLVABLE_URL = /^(?:file:\/\/\/[^\0]+|inode:\/\/\d+\/\d+)$/;
@@ -15,9 +16,10 @@ export const netnsUrl = (netns: string): string => `file:///var/run/netns/${netn
  * Picks the kernel mechanism from the client's preferences (or the connection's own mechanism) and
  * checks its parameters: a netns (netnsName or inodeURL) is required, an interface name is optional
  * (the forwarder then picks nsm-<n>). Returns it with both netnsName and inodeURL set, except for an
- * inodeURL naming the namespace by path or inode only: the forwarder resolves that one.
+ * inodeURL naming the namespace by path or inode only, and for a client that names neither but gives
+ * its pod's uid (label podUid: a pod on a real cluster, seen from outside it): the forwarder resolves those.
  */
-export function kernelMechanism(preferences: Mechanism[] | undefined, current: Mechanism | undefined): Mechanism {
+export function kernelMechanism(preferences: Mechanism[] | undefined, current: Mechanism | undefined, labels: Record<string, string> = {}): Mechanism {
   const m = [...(preferences ?? []), ...(current ? [current] : [])].find((p) => p?.type === KERNEL);
   if (!m) {
     const offered = [...(preferences ?? []), ...(current ? [current] : [])].map((p) => p?.type).join(", ");
@@ -33,7 +35,11 @@ export function kernelMechanism(preferences: Mechanism[] | undefined, current: M
     throw new NsmError(400, `mechanism parameter inodeURL must be file:///var/run/netns/<netns>, another file:// path of a network namespace, or inode://<dev>/<ino>, got "${url}"`);
   }
   const netns = params[MechanismParam.netnsName] || fromUrl;
-  if (!netns && !url) throw new NsmError(400, "the kernel mechanism needs the client's network namespace (parameter netnsName or inodeURL)");
+  if (!netns && !url) {
+    const uid = labels[POD_UID_LABEL];
+    if (uid === undefined) throw new NsmError(400, `the kernel mechanism needs the client's network namespace (parameter netnsName or inodeURL, or the client label ${POD_UID_LABEL})`);
+    if (!POD_UID.test(uid)) throw new NsmError(400, `client label ${POD_UID_LABEL} must be a pod's uid (a UUID), got "${uid}"`);
+  }
   if (fromUrl && params[MechanismParam.netnsName] && fromUrl !== params[MechanismParam.netnsName]) {
     throw new NsmError(400, `mechanism parameters disagree: netnsName "${params[MechanismParam.netnsName]}" vs inodeURL "${params[MechanismParam.inodeURL]}"`);
   }

@@ -58,6 +58,46 @@ export function namedNetns(id: NamespaceId): string | undefined {
 }
 
 /**
+ * A process of the pod with this uid whose network namespace is not the node's own, found through
+ * /proc/<pid>/cgroup: the kubelet puts a pod's containers under a cgroup named after its uid, as
+ * "pod<uid>" (cgroupfs driver) or "pod<uid with '_' for '-'>.slice" (systemd driver). A hostNetwork
+ * pod's processes share the node's namespace and are skipped: such a pod has no namespace of its own.
+ */
+export function processOfPod(uid: string, proc = "/proc"): number | undefined {
+  const marks = [`pod${uid}`, `pod${uid.replaceAll("-", "_")}`];
+  const host = idOf(`${proc}/1/ns/net`);
+  for (const entry of fs.readdirSync(proc)) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cgroups: string;
+    try {
+      cgroups = fs.readFileSync(`${proc}/${entry}/cgroup`, "utf8");
+    } catch {
+      continue;
+    }
+    if (!cgroups.split("\n").some((line) => marks.some((m) => line.includes(`/${m}/`) || line.endsWith(`/${m}`) || line.includes(`-${m}.slice`)))) continue;
+    const id = idOf(`${proc}/${entry}/ns/net`);
+    if (id && !(host && same(id, host))) return Number(entry);
+  }
+  return undefined;
+}
+
+/** The name of a pod's namespace found by its uid (see processOfPod), named by this forwarder when it has no name yet. */
+export async function resolvePodNetns(uid: string, proc = "/proc"): Promise<string> {
+  const pid = processOfPod(uid, proc);
+  if (pid === undefined) throw new NsmError(400, `pod ${uid}: no process of that pod on this node has a network namespace of its own (is the pod running on this node, and is the forwarder hostPID?)`);
+  return nameOf(idOf(`${proc}/${pid}/ns/net`)!, pid);
+}
+
+/** The namespace's name under /var/run/netns, else the name this forwarder gives it (ATTACHED_PREFIX + inode) through the process in it. */
+async function nameOf(id: NamespaceId, pid: number): Promise<string> {
+  const name = namedNetns(id);
+  if (name) return name;
+  const attached = `${ATTACHED_PREFIX}${id.ino}`;
+  await netns.attach(attached, pid);
+  return attached;
+}
+
+/**
  * The name of the namespace an inodeURL means: its name under /var/run/netns, else the name this
  * forwarder gives it (ATTACHED_PREFIX + inode) after finding a process in it through /proc.
  */
@@ -69,9 +109,7 @@ export async function resolveNetnsUrl(url: string): Promise<string> {
   if (name) return name;
   const pid = processIn(id);
   if (pid === undefined) throw new NsmError(400, `inodeURL ${url}: no process on this node is in that network namespace (is the pod running?)`);
-  const attached = `${ATTACHED_PREFIX}${id.ino}`;
-  await netns.attach(attached, pid);
-  return attached;
+  return nameOf(id, pid);
 }
 
 /** Removes a name this forwarder gave a namespace (the namespace lives on while a process is in it). */

@@ -97,6 +97,6 @@ export class ForwarderService {
     if (nodeOf(c) !== this.opts.node) {
       throw new NsmError(400, `connection ${c.id}: forwarder ${this.name} serves node "${this.opts.node}", not the client's node "${nodeOf(c)}"`);
     }
-    return { ...c, mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism) };
+    return { ...c, mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism, c.labels) };
   }
 }

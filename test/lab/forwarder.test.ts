@@ -4,7 +4,7 @@
 // failing step, inode:// resolution, and a kill -9 and restart that keeps its connections.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -283,6 +283,45 @@ describe("the forwarder process's NetworkService and MonitorConnection", () => {
     expect((await linksOf(podNs("b"))).map((l) => l.ifalias)).toEqual(["nsm:fi"]);
     await client.close(c);
     expect(await linksOf(podNs("b"))).toEqual([]);
+  });
+
+  it("finds a pod's netns from its uid alone (label podUid, no inodeURL), through the pod's cgroup as the kubelet names it", async () => {
+    const uid = randomUUID();
+    // A writable cgroup v1 hierarchy (or the v2 root) standing in for the kubelet's kubepods tree.
+    const root = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"].find((d) => fs.existsSync(path.join(d, "cgroup.procs")))!;
+    const group = path.join(root, `${prefix}-kubepods`, `pod${uid}`);
+    fs.mkdirSync(group, { recursive: true });
+    const sleeper = spawn("ip", ["netns", "exec", podNs("b"), "sleep", "60"], { stdio: "ignore" });
+    sleepers.push(sleeper);
+    try {
+      await eventually(() => fs.statSync(`/proc/${sleeper.pid}/ns/net`).ino !== fs.statSync("/proc/self/ns/net").ino, { what: "the sleeper to enter its netns" });
+      fs.writeFileSync(path.join(group, "cgroup.procs"), `${sleeper.pid}\n`);
+      const req = bound("fu", "b");
+      req.connection!.labels = { ...req.connection!.labels, podUid: uid };
+      req.mechanism_preferences = [{ cls: "LOCAL", type: "KERNEL", parameters: {} }];
+      const c = await client.request(req);
+      expect(c.mechanism?.parameters?.netnsName).toBe(podNs("b"));
+      expect((await linksOf(podNs("b"))).map((l) => l.ifalias)).toEqual(["nsm:fu"]);
+      await client.close(c);
+      expect(await linksOf(podNs("b"))).toEqual([]);
+      // A uid no process on the node carries is refused, naming the pod, and builds nothing.
+      const other = bound("fv", "b");
+      other.connection!.labels = { ...other.connection!.labels, podUid: randomUUID() };
+      other.mechanism_preferences = [{ cls: "LOCAL", type: "KERNEL", parameters: {} }];
+      await expect(client.request(other)).rejects.toThrow(/no process of that pod on this node/);
+      expect(await linksOf(podNs("b"))).toEqual([]);
+    } finally {
+      sleeper.kill("SIGKILL");
+      await eventually(() => {
+        try {
+          fs.rmdirSync(group);
+          fs.rmdirSync(path.dirname(group));
+          return true;
+        } catch {
+          return false;
+        }
+      }, { what: "the test cgroup to empty" });
+    }
   });
 
   it("names an unnamed netns it finds only through /proc, and releases the name again", async () => {

@@ -5,13 +5,13 @@
 // the mechanism (netnsName), where the elements after it and a later close read it. Check: the
 // namespace is still there.
 import type { Connection } from "../../../wire/nsm/api.ts";
-import { MechanismParam } from "../../../wire/nsm/api.ts";
+import { MechanismParam, POD_UID_LABEL } from "../../../wire/nsm/api.ts";
 import type { Element } from "../../chain.ts";
 import { applyOrUndo, checkThenPassOn, passCloseOn, passOn } from "../../chain.ts";
 import { clientNetnsOf, isHeal } from "../../connection.ts";
 import { NsmError } from "../../errors.ts";
 import { netnsOf } from "../../mechanism.ts";
-import { releaseNetnsName, resolveNetnsUrl } from "../../netnsUrl.ts";
+import { releaseNetnsName, resolveNetnsUrl, resolvePodNetns } from "../../netnsUrl.ts";
 
 /** What the cluster says about where pods and nodes are. */
 export interface PodPlacement {
@@ -26,14 +26,20 @@ export interface PodPlacement {
   heldInterfaceNames?(podNetns: string, exceptConnection: string): string[];
   /** The name of the namespace an inodeURL means (default: nsm/netnsUrl.ts, through /var/run/netns and /proc). */
   resolveNetnsUrl?(url: string): Promise<string>;
+  /** The name of the namespace of the pod with this uid (default: nsm/netnsUrl.ts, through /proc). */
+  resolvePodNetns?(uid: string): Promise<string>;
 }
 
-/** The connection with its client netns named in the mechanism, resolving an inodeURL that only gives its path or inode. */
+/**
+ * The connection with its client netns named in the mechanism, resolving an inodeURL that only
+ * gives its path or inode, or, with neither, the client pod's uid (label podUid).
+ */
 async function named(c: Connection, placement: PodPlacement): Promise<Connection> {
   if (netnsOf(c.mechanism)) return c;
   const url = c.mechanism?.parameters?.[MechanismParam.inodeURL];
-  if (!url) throw new NsmError(400, `connection ${c.id}: no client netns in the kernel mechanism`);
-  const name = await (placement.resolveNetnsUrl ?? resolveNetnsUrl)(url);
+  const uid = c.labels?.[POD_UID_LABEL];
+  if (!url && !uid) throw new NsmError(400, `connection ${c.id}: no client netns in the kernel mechanism`);
+  const name = url ? await (placement.resolveNetnsUrl ?? resolveNetnsUrl)(url) : await (placement.resolvePodNetns ?? resolvePodNetns)(uid!);
   return { ...c, mechanism: { ...c.mechanism!, parameters: { ...c.mechanism!.parameters, [MechanismParam.netnsName]: name } } };
 }
 
