@@ -4,7 +4,7 @@
 #   2. node_modules (npm ci when missing or when package.json / package-lock.json changed)
 #   3. Node 24 from the `node` devDependency (node_modules/.bin/node)
 #   4. the Pulumi CLI, its Node.js language host and the dynamic-provider plugin (.tools/bin);
-#      with TFMESH_KUBERNETES=1 or in CI also the Kubernetes control plane and provider plugin
+#      and the Kubernetes control plane and provider plugin (TFMESH_KUBERNETES=0 skips them)
 #   5. the real Python clients (openstacksdk, vnc_api) in the venv .tools/python, for one test
 #   6. the package build (dist/: JavaScript, declarations, source maps), skipped when no source changed
 # Usage: bash scripts/setup.sh   (also run by `npm test` and `npm run demo`)
@@ -88,12 +88,12 @@ fi
 
 # --- 4b. Kubernetes ---------------------------------------------------------------------------------
 # The lab's control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
-# and the Kubernetes provider plugin, from the Go module proxy (cached in .tools/bin). Only when
-# asked (TFMESH_KUBERNETES=1) or in CI, whose tests start labs with Kubernetes; `tfmesh lab up`
-# builds them on first need otherwise. Installed binaries are used instead (lab/kube/binaries.ts).
-if [[ ${TFMESH_KUBERNETES:-} == 1 || ${CI:-} == true ]]; then
+# and the Kubernetes provider plugin, from the Go module proxy (cached in .tools/bin): the lab's pods
+# are Kubernetes pods, so the demo and the tests need both. Installed binaries are used instead
+# (lab/kube/binaries.ts). TFMESH_KUBERNETES=0 skips them (a lab without pods: `lab up --no-kubernetes`).
+if [[ ${TFMESH_KUBERNETES:-} != 0 ]]; then
   kube_started=$SECONDS
-  bash tools/kubernetes/build.sh || die "building the Kubernetes control plane failed (logs in .tools/)"
+  "$node_bin" scripts/kubernetesBinaries.ts || die "the Kubernetes control plane is not usable (see above; logs in .tools/)"
   bash tools/pulumi-kubernetes/build.sh || die "building the Kubernetes provider plugin failed (logs in .tools/)"
   say "Kubernetes binaries ready in $((SECONDS - kube_started))s"
 fi
