@@ -113,10 +113,16 @@ export class WatchExpired extends Error {
 export interface KubernetesClientOptions {
   /** https://127.0.0.1:<port> */
   server: string;
-  token: string;
-  /** PEM of the CA that signed the API server's serving certificate. */
-  ca: string;
+  /** A bearer token (a service account's, or the lab's admin token). */
+  token?: string;
+  /** A client certificate and key (PEM), the other way a kubeconfig user authenticates. */
+  clientCert?: { cert: string; key: string };
+  /** PEM of the CA that signed the API server's serving certificate; absent: the system's CAs. */
+  ca?: string;
+  /** Accept any serving certificate (a kubeconfig's insecure-skip-tls-verify). */
+  insecureSkipTlsVerify?: boolean;
   timeoutMs?: number;
+  retries?: number;
 }
 
 export interface ListOptions {
@@ -159,14 +165,19 @@ export function resourcePath(apiVersion: string, resource: string, namespace?: s
 
 export class KubernetesClient {
   readonly http: HttpClient;
+  readonly server: string;
 
   constructor(opts: KubernetesClientOptions) {
+    this.server = opts.server;
+    const { token } = opts;
     this.http = new HttpClient({
       baseUrl: opts.server,
-      ca: opts.ca,
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      ...(opts.clientCert ? { clientCert: opts.clientCert } : {}),
+      ...(opts.insecureSkipTlsVerify ? { insecureSkipTlsVerify: true } : {}),
       timeoutMs: opts.timeoutMs ?? 30_000,
-      retries: 2,
-      headers: () => ({ authorization: `Bearer ${opts.token}` }),
+      retries: opts.retries ?? 2,
+      ...(token !== undefined ? { headers: () => ({ authorization: `Bearer ${token}` }) } : {}),
     });
   }
 

@@ -55,7 +55,14 @@ export interface HttpClientOptions {
   unreachableHint?: string;
   /** PEM certificates to trust for https (e.g. a lab API server's own CA) instead of the system's. */
   ca?: string;
+  /** https: a client certificate and key (PEM) to present, as a kubeconfig's client-certificate user. */
+  clientCert?: { cert: string; key: string };
+  /** https: accept any server certificate (a kubeconfig's insecure-skip-tls-verify). */
+  insecureSkipTlsVerify?: boolean;
 }
+
+/** The TLS settings of one client that need an agent of their own. */
+type TlsOptions = Pick<HttpClientOptions, "ca" | "clientCert" | "insecureSkipTlsVerify">;
 
 export interface RequestOptions {
   body?: unknown;
@@ -97,9 +104,18 @@ export function unixSocketOf(baseUrl: string): string | undefined {
   return socketPath;
 }
 
-function agentFor(ca: string | undefined, socketPath: string | undefined): Agent {
-  if (socketPath !== undefined && ca !== undefined) throw new Error("an HttpClient over a unix socket takes no ca: it speaks plain HTTP");
-  if (ca !== undefined) return new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { ca } });
+function agentFor(tls: TlsOptions, socketPath: string | undefined): Agent {
+  const { ca, clientCert, insecureSkipTlsVerify } = tls;
+  const custom = ca !== undefined || clientCert !== undefined || insecureSkipTlsVerify === true;
+  if (socketPath !== undefined && custom) throw new Error("an HttpClient over a unix socket takes no TLS options (ca, clientCert, insecureSkipTlsVerify): it speaks plain HTTP");
+  if (custom) {
+    const connect = {
+      ...(ca !== undefined ? { ca } : {}),
+      ...(clientCert ? { cert: clientCert.cert, key: clientCert.key } : {}),
+      ...(insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}),
+    };
+    return new Agent({ keepAliveTimeout: 10_000, connections: 64, connect });
+  }
   if (socketPath === undefined) return sharedAgent;
   let agent = socketAgents.get(socketPath);
   if (!agent) socketAgents.set(socketPath, (agent = new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { socketPath } })));
@@ -138,18 +154,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class HttpClient {
   readonly baseUrl: string;
-  private readonly opts: Required<Omit<HttpClientOptions, "headers" | "unreachableHint" | "ca">> & Pick<HttpClientOptions, "headers" | "unreachableHint">;
+  private readonly opts: Required<Omit<HttpClientOptions, "headers" | "unreachableHint" | keyof TlsOptions>> & Pick<HttpClientOptions, "headers" | "unreachableHint">;
   private readonly agent: Agent;
   /** What requests go to: baseUrl, or http://localhost when the connection is a unix socket. */
   private readonly target: string;
 
   constructor(opts: HttpClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
-    const { ca, ...rest } = opts;
+    const { ca, clientCert, insecureSkipTlsVerify, ...rest } = opts;
     this.opts = { timeoutMs: 30_000, retries: 3, backoffMs: 100, ...rest };
     const socketPath = unixSocketOf(this.baseUrl);
     this.target = socketPath === undefined ? this.baseUrl : "http://localhost";
-    this.agent = agentFor(ca, socketPath);
+    this.agent = agentFor({ ca, clientCert, insecureSkipTlsVerify }, socketPath);
   }
 
   /** The URL a request for path is sent to (over a unix socket: http://localhost/<path>). */
