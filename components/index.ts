@@ -4,6 +4,7 @@ export { TenantNetwork } from "./tenantNetwork.ts";
 export type { TenantNetworkArgs } from "./tenantNetwork.ts";
 export { AttachedPod } from "./attachedPod.ts";
 export type { AttachedPodArgs, AttachedPodNetworkArgs, PodInterface } from "./attachedPod.ts";
+export { kubernetesProvider } from "./kubernetesProvider.ts";
 export { NSM_ANNOTATION, nsmAnnotation } from "./k8s/annotation.ts";
 export type { NsmInterfaceRequest } from "./k8s/annotation.ts";
 export { NsmWorkload } from "./k8s/nsmWorkload.ts";

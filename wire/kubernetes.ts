@@ -123,6 +123,8 @@ export interface KubernetesClientOptions {
   insecureSkipTlsVerify?: boolean;
   timeoutMs?: number;
   retries?: number;
+  /** Appended to connection errors (e.g. how to start the lab). */
+  unreachableHint?: string;
 }
 
 export interface ListOptions {
@@ -177,6 +179,7 @@ export class KubernetesClient {
       ...(opts.insecureSkipTlsVerify ? { insecureSkipTlsVerify: true } : {}),
       timeoutMs: opts.timeoutMs ?? 30_000,
       retries: opts.retries ?? 2,
+      ...(opts.unreachableHint !== undefined ? { unreachableHint: opts.unreachableHint } : {}),
       ...(token !== undefined ? { headers: () => ({ authorization: `Bearer ${token}` }) } : {}),
     });
   }

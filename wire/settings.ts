@@ -1,9 +1,11 @@
 // Where the provider finds its endpoints and credentials. Each value is looked up in order:
 // stack config (the `openstack:*` keys @pulumi/openstack uses, `tfmesh:*` for the rest), the
 // environment (OS_* as openstack clients use, TFMESH_*), the running lab's endpoints.json, and
-// finally the lab's default ports. Credentials come only from here, never from resource inputs,
+// finally the lab's default ports. Kubernetes is found as @pulumi/kubernetes users expect: stack
+// config `kubernetes:kubeconfig` (a path or the content), then KUBECONFIG, then the lab's
+// kubeconfig; it is only needed by what talks to pods, so a missing one fails there. Credentials come only from here, never from resource inputs,
 // so they never land in plain state.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -26,13 +28,28 @@ export interface Settings {
   tfApiUrl: string;
   /** NSM's gRPC API (the NSMgr), as NSM_CONNECT_TO names it: tcp://host:port or unix:///path. */
   nsmTarget: string;
-  podsUrl: string;
+  /** The Kubernetes cluster pods live in; undefined when no kubeconfig was found (see kubernetesSource). */
+  kubernetes: KubeconfigSource | undefined;
   /** vRouter agent port API per compute node name. */
   agents: Record<string, string>;
   openstack: OpenStackSettings;
   /** The endpoints.json the defaults came from, when one was read. */
   endpointsFile: string | undefined;
 }
+
+/** A kubeconfig to load (wire/kubeconfig.ts): a path or the content, and where it was found. */
+export interface KubeconfigSource {
+  /** A file path or kubeconfig content (YAML or JSON). */
+  kubeconfig: string;
+  /** A context other than the kubeconfig's current one (stack config kubernetes:context). */
+  context?: string;
+  /** How the user set it: "stack config kubernetes:kubeconfig", "KUBECONFIG", "kubernetes.kubeconfig in <endpoints.json>". */
+  origin: string;
+}
+
+/** Where the provider looks for a kubeconfig, for the error when there is none. */
+export const KUBECONFIG_HINT =
+  "set stack config kubernetes:kubeconfig (a path or the content), or KUBECONFIG, or start the lab with Kubernetes (its endpoints.json names kubernetes.kubeconfig)";
 
 /** The lab's endpoints.json, as written by the lab daemon once healthy. */
 export interface LabEndpoints {
@@ -46,7 +63,10 @@ export interface LabEndpoints {
   nsm?: string;
   /** NSM's gRPC API: tcp://127.0.0.1:<port>. */
   nsmGrpc?: string;
-  pods?: string;
+  /** The lab's own API (status, topology). */
+  lab?: string;
+  /** The lab's Kubernetes API server and the admin kubeconfig (JSON) beside endpoints.json. */
+  kubernetes?: { server: string; kubeconfig: string };
   agents?: Record<string, string>;
   credentials?: { username?: string; password?: string; project?: string; domain?: string };
 }
@@ -55,7 +75,6 @@ const LAB_DEFAULTS = {
   tf: "http://127.0.0.1:8082",
   keystone: "http://127.0.0.1:5000/v3",
   nsmGrpc: "tcp://127.0.0.1:5003",
-  pods: "http://127.0.0.1:5002",
   /** The default nodes; the lab serves their agents on root-only unix sockets beside endpoints.json (no TCP port). */
   agentNodes: ["compute-1", "compute-2", "k8s-1", "k8s-2"],
   credentials: { username: "admin", project: "admin", domain: "Default" },
@@ -127,20 +146,41 @@ export function checkGrpcTarget(target: string): string | undefined {
 }
 
 /** The keys of the JSON NSM API the provider no longer speaks: set, they fail with what to set instead. */
-const RETIRED_NSM_KEYS: Array<{ key: string; origin: "config" | "env"; instead: string }> = [
-  { key: "tfmesh:nsmUrl", origin: "config", instead: "tfmesh:nsmConnectTo" },
-  { key: "TFMESH_NSM_URL", origin: "env", instead: "TFMESH_NSM_CONNECT_TO" },
+const NSM_HINT = (instead: string) =>
+  `tfmesh speaks NSM's gRPC API now, not the lab's JSON one; set ${instead} to the NSMgr's gRPC target (tcp://host:port or unix:///path, as NSM_CONNECT_TO; the lab's is its nsmGrpc endpoint, tcp://127.0.0.1:5003 by default)`;
+const PODS_HINT = "pods are Kubernetes pods now (the lab's pod API is gone): tfmesh finds the cluster through stack config kubernetes:kubeconfig, KUBECONFIG, or the lab's kubeconfig";
+
+/** Keys the provider no longer reads: set, they fail with what to set instead. */
+const RETIRED_KEYS: Array<{ key: string; origin: "config" | "env"; why: string }> = [
+  { key: "tfmesh:nsmUrl", origin: "config", why: NSM_HINT("tfmesh:nsmConnectTo") },
+  { key: "TFMESH_NSM_URL", origin: "env", why: NSM_HINT("TFMESH_NSM_CONNECT_TO") },
+  { key: "tfmesh:podsUrl", origin: "config", why: PODS_HINT },
+  { key: "TFMESH_PODS_URL", origin: "env", why: PODS_HINT },
 ];
 
-function refuseRetiredNsmKeys(config: ConfigGetter, env: NodeJS.ProcessEnv): void {
-  for (const { key, origin, instead } of RETIRED_NSM_KEYS) {
+function refuseRetiredKeys(config: ConfigGetter, env: NodeJS.ProcessEnv): void {
+  for (const { key, origin, why } of RETIRED_KEYS) {
     const value = origin === "config" ? config(key) : env[key];
     if (value === undefined || value === "") continue;
-    throw new Error(
-      `${key} is no longer read: tfmesh speaks NSM's gRPC API now, not the lab's JSON one. ` +
-        `Remove ${key} and set ${instead} to the NSMgr's gRPC target (tcp://host:port or unix:///path, as NSM_CONNECT_TO; the lab's is its nsmGrpc endpoint, tcp://127.0.0.1:5003 by default)`,
-    );
+    throw new Error(`${key} is no longer read: remove it. ${why}`);
   }
+}
+
+/**
+ * The kubeconfig, in the order @pulumi/kubernetes users expect: stack config
+ * kubernetes:kubeconfig, then the first existing file of KUBECONFIG (a list, as kubectl reads
+ * it), then the lab's. Undefined when there is none.
+ */
+export function kubernetesSource(config: ConfigGetter, env: NodeJS.ProcessEnv, lab: LabEndpoints | undefined, endpointsFile: string): KubeconfigSource | undefined {
+  const context = config("kubernetes:context") || undefined;
+  const withContext = (src: KubeconfigSource): KubeconfigSource => (context ? { ...src, context } : src);
+  const fromConfig = config("kubernetes:kubeconfig");
+  if (fromConfig) return withContext({ kubeconfig: fromConfig, origin: "stack config kubernetes:kubeconfig" });
+  const listed = (env.KUBECONFIG ?? "").split(":").filter((p) => p !== "");
+  const file = listed.find((p) => existsSync(p));
+  if (file) return withContext({ kubeconfig: file, origin: "KUBECONFIG" });
+  if (lab?.kubernetes?.kubeconfig) return withContext({ kubeconfig: lab.kubernetes.kubeconfig, origin: `kubernetes.kubeconfig in ${endpointsFile}` });
+  return undefined;
 }
 
 /** Where the NSM target came from, named as the user sets it. */
@@ -176,7 +216,7 @@ export function resolveSettings(opts: ResolveOptions = {}): Settings {
     ? parseAgents(agentsRaw, config("tfmesh:agents") !== undefined ? "tfmesh:agents" : "TFMESH_AGENTS")
     : (lab?.agents ?? labAgentSockets(file));
   const creds = lab?.credentials ?? {};
-  refuseRetiredNsmKeys(config, env);
+  refuseRetiredKeys(config, env);
   const nsmTarget = pick("tfmesh:nsmConnectTo", ["TFMESH_NSM_CONNECT_TO", "NSM_CONNECT_TO"], lab?.nsmGrpc, LAB_DEFAULTS.nsmGrpc);
   const badTarget = checkGrpcTarget(nsmTarget);
   if (badTarget) throw new Error(`${nsmTargetOrigin(config, env, lab?.nsmGrpc !== undefined ? file : undefined)} ${badTarget}`);
@@ -184,7 +224,7 @@ export function resolveSettings(opts: ResolveOptions = {}): Settings {
   return {
     tfApiUrl: pick("tfmesh:tfApiUrl", ["TFMESH_TF_API_URL"], lab?.tf, LAB_DEFAULTS.tf),
     nsmTarget,
-    podsUrl: pick("tfmesh:podsUrl", ["TFMESH_PODS_URL"], lab?.pods, LAB_DEFAULTS.pods),
+    kubernetes: kubernetesSource(config, env, lab, file),
     agents,
     openstack: {
       authUrl: pick("openstack:authUrl", ["OS_AUTH_URL"], lab?.keystone, LAB_DEFAULTS.keystone),

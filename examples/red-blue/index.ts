@@ -1,14 +1,18 @@
 // The reference scenario (shared/design.md): TF networks red and blue in project admin, two VMs
 // on red and one on blue, and pods that join them through NSM (red-pod, blue-pod, and one pod on
-// both). `pulumi up` builds it against the lab by default; `pulumi destroy` removes all of it.
+// both). The pods are Kubernetes pods (k8s.core.v1.Pod through @pulumi/kubernetes). `pulumi up`
+// builds it against the lab by default, and against real clusters given their kubeconfig and
+// endpoints (README.md); `pulumi destroy` removes all of it.
 import * as pulumi from "@pulumi/pulumi";
 import { AttachedPod } from "tfmesh/components/attachedPod";
+import { kubernetesProvider } from "tfmesh/components/kubernetesProvider";
 import { TenantNetwork } from "tfmesh/components/tenantNetwork";
 import { VirtualMachine } from "tfmesh/provider/virtualMachine";
 
 const config = new pulumi.Config("redblue");
 const image = config.get("image") ?? "cirros-0.6.2";
 const flavor = config.get("flavor") ?? "m1.tiny";
+const namespace = config.get("namespace") ?? "default";
 
 // 1. Two TF virtual networks in project admin, each with the NSM network service pods ask for.
 // Addresses are handed out from the start of the subnet (gateway .1, DNS .2, then .3, .4, ...),
@@ -23,13 +27,16 @@ const redVm1 = vm("red-vm-1", red);
 const redVm2 = vm("red-vm-2", red);
 const blueVm = vm("blue-vm", blue);
 
-// 3.-5. Pods: one on red, one on blue, one on both (nsm-1 on red, nsm-2 on blue).
-const redPod = new AttachedPod("red-pod", { networks: [{ service: red.serviceName }] });
-const bluePod = new AttachedPod("blue-pod", { networks: [{ service: blue.serviceName }] });
-const bothPod = new AttachedPod("both-pod", { networks: [{ service: red.serviceName }, { service: blue.serviceName }] });
+// 3.-5. Pods: one on red, one on blue, one on both (nsm-1 on red, nsm-2 on blue), in the cluster
+// of kubernetes:kubeconfig, KUBECONFIG, else the lab's.
+const provider = kubernetesProvider();
+const pod = (name: string, networks: TenantNetwork[]) => new AttachedPod(name, { namespace, provider, networks: networks.map((n) => ({ service: n.serviceName })) });
+const redPod = pod("red-pod", [red]);
+const bluePod = pod("blue-pod", [blue]);
+const bothPod = pod("both-pod", [red, blue]);
 
 const vmView = (v: VirtualMachine) => ({ name: v.name, ip: v.ip, mac: v.ports.apply((p) => p[0]?.mac ?? ""), host: v.host });
-const podView = (p: AttachedPod) => ({ name: p.pod.name, node: p.pod.node, eth0: p.podIp, interfaces: p.interfaces });
+const podView = (p: AttachedPod) => ({ name: p.podName, namespace: p.pod.metadata.namespace, node: p.node, eth0: p.podIp, interfaces: p.interfaces });
 
 export const networks = {
   red: { fqName: red.fqName, uuid: red.networkId, networkId: red.network.networkId, gateway: red.network.subnets.apply((s) => s[0]?.gateway) },

@@ -2,13 +2,14 @@
 // resolved from it, and one set of API clients shared by every resource in the process.
 import type * as pulumi from "@pulumi/pulumi";
 import { ConnectionError } from "../../lib/http/client.ts";
-import { LAB_START_HINT, resolveSettings } from "../../wire/settings.ts";
+import { loadKubeconfig } from "../../wire/kubeconfig.ts";
+import { KubernetesClient } from "../../wire/kubernetes.ts";
+import { KUBECONFIG_HINT, LAB_START_HINT, resolveSettings } from "../../wire/settings.ts";
 import type { ConfigGetter, Settings } from "../../wire/settings.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { isNsmUnreachable } from "../../wire/nsm/grpcErrors.ts";
 import { OpenStackClient } from "../../wire/openstack/index.ts";
 import type { ClientOptions } from "../../wire/openstack/index.ts";
-import { PodsClient } from "../../wire/pods.ts";
 import { TfClient } from "../../wire/tf.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 
@@ -17,7 +18,8 @@ export interface Clients {
   openstack: OpenStackClient;
   /** NSM's gRPC API: Request, Close and the monitor of the NSMgr, the registry's Register, Find, Unregister. */
   nsm: NsmGrpcClient;
-  pods: PodsClient;
+  /** The Kubernetes API server pods live in; loaded on first use, so stacks without pods need no kubeconfig. */
+  kube(): KubernetesClient;
 }
 
 let configGetter: ConfigGetter | undefined;
@@ -72,7 +74,6 @@ function build(opts: ClientOptions): Clients {
 export function connect(s: Settings, config: ConfigGetter, opts: ClientOptions): Clients {
   const openstack = new OpenStackClient(s.openstack, opts);
   const tfAuth = config("tfmesh:tfAuth") ?? process.env.TFMESH_TF_AUTH ?? (s.openstack.password ? "keystone" : "none");
-  // One Keystone session for TF and the pod API: one token cache.
   const token = tfAuth === "keystone" ? { token: () => openstack.keystone.token() } : {};
   return {
     openstack,
@@ -88,8 +89,25 @@ export function connect(s: Settings, config: ConfigGetter, opts: ClientOptions):
       retries: opts.retries ?? 3,
       unreachableHint: opts.unreachableHint ?? LAB_START_HINT,
     }),
-    pods: new PodsClient(s.podsUrl, { ...opts, ...token }),
+    kube: once(() => kubernetesClient(s, opts)),
   };
+}
+
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+/** The API server of the settings' kubeconfig (the lab's admin one by default); fails saying where it looked. */
+function kubernetesClient(s: Settings, opts: ClientOptions): KubernetesClient {
+  if (!s.kubernetes) throw new Error(`no Kubernetes cluster to find pods in: ${KUBECONFIG_HINT}`);
+  const k = loadKubeconfig(s.kubernetes.kubeconfig, { origin: s.kubernetes.origin, ...(s.kubernetes.context ? { context: s.kubernetes.context } : {}) });
+  return new KubernetesClient({
+    ...k.options,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+    ...(opts.unreachableHint !== undefined ? { unreachableHint: opts.unreachableHint } : {}),
+  });
 }
 
 /** Options of the patient clients: retries and long timeouts, and the hint to start the lab. */

@@ -1,4 +1,8 @@
-// PodAttachment: one NSM connection giving a pod an extra interface into a network service.
+// PodAttachment: one NSM connection giving a Kubernetes pod an extra interface into a network
+// service. The pod is resolved through the API server (provider/impl/kubePod.ts): its node, uid
+// and netns go into the connection's labels and kernel mechanism. A refresh reads the pod too: one
+// that is gone or was replaced (another uid) while its connection stayed shows as state DOWN, and
+// the next update closes the old connection and requests the same connection id for the new pod.
 // Create is an NSM Request with a connection id fixed in check: derived from the resource's URN,
 // so a create retried after a crash (even one whose check ran in a new process, without the old
 // inputs) heals the connection the first attempt made instead of adding a second interface;
@@ -12,16 +16,20 @@
 import { randomUUID } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { checkIfName, checkK8sName } from "../../lib/validate/names.ts";
-import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL } from "../../wire/nsm/api.ts";
+import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL } from "../../wire/nsm/api.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
-import type { PodInfo } from "../../wire/pods.ts";
 import { crashPoint } from "../../lib/crashPoint.ts";
 import { problemOf } from "../../wire/nsm/protoMapping.ts";
-import { clients, configure, progress, settings } from "./context.ts";
+import { clients, configure, progress } from "./context.ts";
+import { checkPodName, podKey, readPod, resolvePod } from "./kubePod.ts";
+import type { ResolvedPod } from "./kubePod.ts";
 import { withPlainErrors } from "./plainErrors.ts";
 import { OWNER, OWNER_KEY, checkOwner, ownerOf, ownerUuid } from "./identity.ts";
 import { Failures, changedKeys, compact, inputsOf, isUnknown, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
 import { LOGICAL_NAME } from "./naming.ts";
+
+/** Connection labels the provider sets from the pod. */
+const PROVIDER_LABELS = new Set([NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL]);
 
 /** Interfaces the pod already has for itself. */
 const RESERVED_IFNAMES = new Set(["eth0", "lo"]);
@@ -30,6 +38,8 @@ export interface PodAttachmentInputs {
   [LOGICAL_NAME]?: string;
   [OWNER]?: string;
   pod: string;
+  /** The pod's Kubernetes namespace; check fills in "default". */
+  namespace: string;
   networkService: string;
   interfaceName?: string;
   labels?: Record<string, string>;
@@ -39,7 +49,10 @@ export interface PodAttachmentInputs {
 export interface PodAttachmentOutputs extends PodAttachmentInputs {
   interfaceName: string;
   node: string;
+  /** The netns name the pod's annotation gave; "" when the forwarder found it from the pod's uid. */
   netns: string;
+  /** The uid of the pod the connection was made for. */
+  podUid: string;
   ip: string;
   prefixLength: number;
   mac: string;
@@ -55,7 +68,7 @@ function checkLabels(f: Failures, raw: unknown): void {
     return;
   }
   for (const [k, v] of Object.entries(raw)) {
-    if (k === NODE_LABEL || k === POD_LABEL) f.add(`labels.${k}`, `is set by the provider from the pod; remove it`);
+    if (PROVIDER_LABELS.has(k)) f.add(`labels.${k}`, `is set by the provider from the pod; remove it`);
     else if (k === OWNER_KEY) f.add(`labels.${k}`, "is set by the provider (the resource's URN); remove it");
     else if (!/^[A-Za-z0-9_.\/-]{1,63}$/.test(k)) f.add(`labels.${k}`, "label keys are 1..63 characters from letters, digits, '_', '.', '/', '-'");
     if (!isUnknown(v) && typeof v !== "string") f.add(`labels.${k}`, `must be a string, got ${JSON.stringify(v)}`);
@@ -65,7 +78,9 @@ function checkLabels(f: Failures, raw: unknown): void {
 async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const f = new Failures();
   const pod = requiredString(f, "pod", news.pod);
-  if (pod !== undefined && !isUnknown(pod)) f.add("pod", checkK8sName(pod));
+  if (pod !== undefined && !isUnknown(pod)) f.add("pod", checkPodName(pod));
+  const namespace = optionalString(f, "namespace", news.namespace) ?? "default";
+  if (!isUnknown(namespace)) f.add("namespace", checkK8sName(namespace));
   const networkService = requiredString(f, "networkService", news.networkService);
   if (networkService !== undefined && !isUnknown(networkService)) f.add("networkService", checkK8sName(networkService));
   const interfaceName = optionalString(f, "interfaceName", news.interfaceName);
@@ -80,12 +95,13 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
     (typeof news.connectionId === "string" && news.connectionId) ||
     (typeof olds.connectionId === "string" && olds.connectionId) ||
     (owner !== undefined && !isUnknown(owner) ? ownerUuid(owner, "nsm-connection") : randomUUID());
-  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], [OWNER]: owner, pod, networkService, interfaceName, labels: news.labels, connectionId });
+  const inputs = compact({ [LOGICAL_NAME]: news[LOGICAL_NAME], [OWNER]: owner, pod, namespace, networkService, interfaceName, labels: news.labels, connectionId });
   return { inputs, failures: f.list };
 }
 
 async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
-  const replaces = changedKeys(olds, news, ["pod", "networkService", "connectionId"]);
+  // State from before namespaces were inputs has none: it meant "default".
+  const replaces = changedKeys({ namespace: "default", ...olds }, { namespace: "default", ...news }, ["pod", "namespace", "networkService", "connectionId"]);
   // interfaceName is also an output (the generated nsm-<n>): only a requested name counts.
   if (news.interfaceName !== undefined && (isUnknown(news.interfaceName) || news.interfaceName !== olds.interfaceName)) replaces.push("interfaceName");
   const inPlace = changedKeys(olds, news, ["labels"]);
@@ -101,12 +117,20 @@ const ownerLabel = (inputs: PodAttachmentInputs): Record<string, string> => {
 };
 
 /** The Request: a requested interface name goes in the kernel mechanism; without one the forwarder picks (and keeps) nsm-<n>. */
-function requestFor(inputs: PodAttachmentInputs, pod: PodInfo): NetworkServiceRequest {
+/** Without a netns annotation no inodeURL is sent: the forwarder finds the pod's netns from its uid label. */
+function requestFor(inputs: PodAttachmentInputs, pod: ResolvedPod): NetworkServiceRequest {
   return {
     connection: {
       id: inputs.connectionId,
       network_service: inputs.networkService,
-      labels: { ...inputs.labels, [NODE_LABEL]: pod.node, [POD_LABEL]: pod.name, ...ownerLabel(inputs) },
+      labels: {
+        ...inputs.labels,
+        [NODE_LABEL]: pod.node,
+        [POD_LABEL]: pod.name,
+        [POD_NAMESPACE_LABEL]: pod.namespace,
+        [POD_UID_LABEL]: pod.uid,
+        ...ownerLabel(inputs),
+      },
     },
     mechanism_preferences: [
       {
@@ -114,22 +138,22 @@ function requestFor(inputs: PodAttachmentInputs, pod: PodInfo): NetworkServiceRe
         type: KERNEL,
         parameters: {
           ...(inputs.interfaceName ? { [MechanismParam.name]: inputs.interfaceName } : {}),
-          [MechanismParam.inodeURL]: `file:///var/run/netns/${pod.netns}`,
-          [MechanismParam.netnsName]: pod.netns,
+          ...(pod.netns ? { [MechanismParam.inodeURL]: `file:///var/run/netns/${pod.netns}`, [MechanismParam.netnsName]: pod.netns } : {}),
         },
       },
     ],
   };
 }
 
-function outputsOf(conn: Connection, inputs: PodAttachmentInputs, pod: { node: string; netns: string }): PodAttachmentOutputs {
+function outputsOf(conn: Connection, inputs: PodAttachmentInputs, pod: { node: string; netns: string | undefined; uid: string }): PodAttachmentOutputs {
   const ip = conn.context?.ip_context?.src_ip_addrs?.[0] ?? "";
   const [addr = "", plen = ""] = ip.split("/");
   return compact({
     ...inputs,
     interfaceName: conn.mechanism?.parameters?.[MechanismParam.name] ?? "",
     node: conn.labels?.[NODE_LABEL] ?? pod.node,
-    netns: conn.mechanism?.parameters?.[MechanismParam.netnsName] ?? pod.netns,
+    netns: conn.mechanism?.parameters?.[MechanismParam.netnsName] ?? pod.netns ?? "",
+    podUid: conn.labels?.[POD_UID_LABEL] ?? pod.uid,
     ip: addr,
     prefixLength: Number(plen || 0),
     mac: conn.context?.ethernet_context?.src_mac ?? "",
@@ -139,15 +163,11 @@ function outputsOf(conn: Connection, inputs: PodAttachmentInputs, pod: { node: s
   });
 }
 
-async function podOrThrow(name: string): Promise<PodInfo> {
-  const pod = await clients().pods.get(name);
-  if (!pod) throw new Error(`pod: no pod "${name}" in the pod runtime at ${settings().podsUrl}`);
-  return pod;
-}
+const podOf = (inputs: PodAttachmentInputs): Promise<ResolvedPod> => resolvePod(clients().kube(), { name: inputs.pod, namespace: inputs.namespace ?? "default" });
 
 async function create(inputs: PodAttachmentInputs): Promise<pulumi.dynamic.CreateResult> {
   const { nsm } = clients();
-  const pod = await podOrThrow(inputs.pod);
+  const pod = await podOf(inputs);
   const conn = await nsm.request(requestFor(inputs, pod));
   // Test hook: the provider dies with the connection made and not yet in the engine's state.
   crashPoint("attachment.requested");
@@ -160,18 +180,37 @@ async function create(inputs: PodAttachmentInputs): Promise<pulumi.dynamic.Creat
   return { id: inputs.connectionId, outs: withRecordedInputs(outs, inputs) };
 }
 
+/** Why the pod the connection was made for is no longer the one of that name, or undefined. */
+async function podDrift(conn: Connection, old: PodAttachmentOutputs): Promise<string | undefined> {
+  const ref = { name: conn.labels?.[POD_LABEL] ?? old.pod, namespace: conn.labels?.[POD_NAMESPACE_LABEL] ?? old.namespace ?? "default" };
+  const uid = conn.labels?.[POD_UID_LABEL] ?? old.podUid;
+  const pod = await readPod(clients().kube(), ref);
+  if (!pod) return `pod ${podKey(ref)} is gone`;
+  if (pod.metadata.deletionTimestamp) return `pod ${podKey(ref)} is being deleted`;
+  if (uid && pod.metadata.uid !== uid) return `pod ${podKey(ref)} was replaced (uid ${uid} is now ${pod.metadata.uid})`;
+  return undefined;
+}
+
 async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   // The forwarder checks the data plane it built (interface, MAC, address, the VN's port) and answers DOWN when it broke.
   const conn = await clients().nsm.getConnection(id);
+  // Gone with its pod (the kubelet closes a deleted pod's connections) or by itself: the next up re-creates it.
   if (!conn) return { id: "" };
-  if (conn.state === "DOWN") progress(`NSM connection ${id} (pod ${conn.labels?.[POD_LABEL] ?? "?"}) is DOWN: ${problemOf(conn) ?? "no reason given"}; the next up requests it again`);
   const old = props as unknown as PodAttachmentOutputs;
-  const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns }), networkService: conn.network_service };
+  const outs = { ...outputsOf(conn, old, { node: old.node, netns: old.netns, uid: old.podUid }), networkService: conn.network_service };
+  const drift = await podDrift(conn, old);
+  if (drift) {
+    progress(`NSM connection ${id}: ${drift}; the next up attaches the pod now of that name`);
+    outs.state = "DOWN";
+  } else if (conn.state === "DOWN") {
+    progress(`NSM connection ${id} (pod ${conn.labels?.[POD_LABEL] ?? "?"}) is DOWN: ${problemOf(conn) ?? "no reason given"}; the next up requests it again`);
+  }
   const was = inputsOf(props);
   const labels = clientLabels(conn);
   const inputs = compact({
     ...was,
     pod: conn.labels?.[POD_LABEL] ?? was.pod,
+    namespace: conn.labels?.[POD_NAMESPACE_LABEL] ?? was.namespace,
     networkService: conn.network_service,
     interfaceName: was.interfaceName === undefined ? undefined : outs.interfaceName,
     labels: sameJson(labels, was.labels ?? {}) ? was.labels : Object.keys(labels).length > 0 ? labels : undefined,
@@ -180,17 +219,24 @@ async function read(id: string, props: Record<string, unknown>): Promise<pulumi.
   return { id, props: withRecordedInputs(outs, inputs), inputs };
 }
 
-/** The connection's labels the program gave (the provider adds the node, pod and owner labels itself). */
+/** The connection's labels the program gave (the provider adds the pod's and the owner labels itself). */
 function clientLabels(conn: Connection): Record<string, string> {
-  const { [NODE_LABEL]: _node, [POD_LABEL]: _pod, [OWNER_KEY]: _owner, ...own } = conn.labels ?? {};
-  return own;
+  return Object.fromEntries(Object.entries(conn.labels ?? {}).filter(([k]) => !PROVIDER_LABELS.has(k) && k !== OWNER_KEY));
 }
 
-async function update(id: string, _olds: Record<string, unknown>, news: PodAttachmentInputs): Promise<pulumi.dynamic.UpdateResult> {
-  const pod = await podOrThrow(news.pod);
+async function update(id: string, olds: Record<string, unknown>, news: PodAttachmentInputs): Promise<pulumi.dynamic.UpdateResult> {
+  const pod = await podOf(news);
+  const inputs = { ...news, connectionId: id };
+  const oldUid = (olds as Partial<PodAttachmentOutputs>).podUid;
+  if (oldUid && oldUid !== pod.uid) {
+    // The connection was made for a pod that is gone: its interface went with it. Close it, then
+    // request the same connection id for the pod now of that name.
+    progress(`pod ${podKey(pod)} is a new pod (uid ${pod.uid}, was ${oldUid}): closing its old connection ${id} and attaching the new pod`);
+    await clients().nsm.close({ id });
+  }
   // A repeated Request heals the connection and keeps the interface name the forwarder chose.
-  const conn = await clients().nsm.request(requestFor({ ...news, connectionId: id }, pod));
-  return { outs: withRecordedInputs(outputsOf(conn, { ...news, connectionId: id }, pod), news) };
+  const conn = await clients().nsm.request(requestFor(inputs, pod));
+  return { outs: withRecordedInputs(outputsOf(conn, inputs, pod), news) };
 }
 
 async function remove(id: string): Promise<void> {

@@ -2,7 +2,11 @@
 // parent, and how outputs of one child feed the inputs of the next.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { AttachedPod } from "../../components/attachedPod.ts";
+import { kubernetesProvider } from "../../components/kubernetesProvider.ts";
 import { nsmAnnotation } from "../../components/k8s/annotation.ts";
 import { NetworkServiceCr } from "../../components/k8s/networkServiceCr.ts";
 import { NsmWorkload } from "../../components/k8s/nsmWorkload.ts";
@@ -22,8 +26,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
   switch (type) {
     case "pulumi-nodejs:dynamic/tf:VirtualNetwork":
       return { uuid: `uuid-${inputs.name}`, fqName: `default-domain:admin:${inputs.name}` };
-    case "pulumi-nodejs:dynamic/lab:Pod":
-      return { netns: `tfm-pod-${inputs.name}`, eth0: { ip: "10.244.1.5", prefixLength: 16, mac: "02:00:00:00:00:05" } };
+    case "kubernetes:core/v1:Pod":
+      return { spec: { nodeName: "k8s-2", ...inputs.spec }, status: { phase: "Running", podIP: "10.244.1.5" } };
     case "pulumi-nodejs:dynamic/nsm:PodAttachment":
       return { ip: inputs.networkService === "red" ? "10.1.1.250" : "10.2.2.250", prefixLength: 24, mac: `02:aa:00:00:00:0${inputs.interfaceName.slice(-1)}` };
     case "openstack:networking/port:Port":
@@ -71,19 +75,73 @@ describe("TenantNetwork", () => {
   });
 });
 
+describe("kubernetesProvider", () => {
+  it("finds the kubeconfig as the tfmesh provider does: the lab's, unless KUBECONFIG or kubernetes:kubeconfig names another; one provider per name", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tfmesh-kprov-"));
+    const labKubeconfig = join(dir, "lab-kubeconfig.json");
+    writeFileSync(join(dir, "endpoints.json"), JSON.stringify({ kubernetes: { server: "https://127.0.0.1:6443", kubeconfig: labKubeconfig } }));
+    const real = join(dir, "real-kubeconfig");
+    writeFileSync(real, "current-context: prod\n");
+    const saved = { endpoints: process.env.TFMESH_ENDPOINTS, kubeconfig: process.env.KUBECONFIG };
+    try {
+      process.env.TFMESH_ENDPOINTS = join(dir, "endpoints.json");
+      delete process.env.KUBECONFIG;
+      const lab = kubernetesProvider("k-lab");
+      expect(kubernetesProvider("k-lab")).toBe(lab);
+      await registeredResource(lab);
+      expect(find("pulumi:providers:kubernetes", "k-lab").inputs.kubeconfig).toBe(labKubeconfig);
+      process.env.KUBECONFIG = `${join(dir, "missing")}:${real}`;
+      await registeredResource(kubernetesProvider("k-real"));
+      expect(find("pulumi:providers:kubernetes", "k-real").inputs.kubeconfig).toBe(real);
+      process.env.TFMESH_ENDPOINTS = join(dir, "none.json");
+      delete process.env.KUBECONFIG;
+      expect(() => kubernetesProvider("k-none")).toThrow(/no Kubernetes cluster for the program's pods: set stack config kubernetes:kubeconfig .*KUBECONFIG.*start the lab with Kubernetes/);
+    } finally {
+      for (const [k, v] of [["TFMESH_ENDPOINTS", saved.endpoints], ["KUBECONFIG", saved.kubeconfig]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+});
+
 describe("AttachedPod", () => {
-  it("creates the pod and one attachment per service, named nsm-1, nsm-2 in order, and collects the interfaces", async () => {
-    const both = new AttachedPod("both-pod", { node: "k8s-2", networks: [{ service: "red" }, { service: "blue", labels: { app: "db" } }] });
+  it("creates a Kubernetes pod (busybox sleeping, on the node asked for) and one attachment per service naming it, nsm-1, nsm-2 in order, and collects the interfaces", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tfmesh-apod-"));
+    writeFileSync(join(dir, "kubeconfig"), "current-context: x\n");
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = join(dir, "kubeconfig");
+    let both: AttachedPod;
+    try {
+      both = new AttachedPod("both-pod", { node: "k8s-2", namespace: "apps", networks: [{ service: "red" }, { service: "blue", labels: { app: "db" } }] });
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
     await Promise.all([both.pod, ...both.attachments].map(registeredResource));
-    expect(find("pulumi-nodejs:dynamic/lab:Pod", "both-pod").inputs).toMatchObject({ name: "both-pod", node: "k8s-2" });
-    expect(find("pulumi-nodejs:dynamic/nsm:PodAttachment", "both-pod-nsm-1").inputs).toMatchObject({ pod: "both-pod", networkService: "red", interfaceName: "nsm-1" });
+    const pod = find("kubernetes:core/v1:Pod", "both-pod").inputs;
+    expect(pod.metadata).toMatchObject({ name: "both-pod", namespace: "apps" });
+    expect(pod.spec).toMatchObject({ nodeName: "k8s-2", containers: [{ name: "main", image: "busybox:1.36", command: ["sleep", "infinity"] }] });
+    expect(find("pulumi:providers:kubernetes", "lab-kubernetes").inputs.kubeconfig).toBe(join(dir, "kubeconfig"));
+    expect(find("pulumi-nodejs:dynamic/nsm:PodAttachment", "both-pod-nsm-1").inputs).toMatchObject({ pod: "both-pod", namespace: "apps", networkService: "red", interfaceName: "nsm-1" });
     expect(find("pulumi-nodejs:dynamic/nsm:PodAttachment", "both-pod-nsm-2").inputs).toMatchObject({ networkService: "blue", interfaceName: "nsm-2", labels: { app: "db" } });
     expect(await value(both.interfaces)).toEqual([
       { service: "red", interfaceName: "nsm-1", ip: "10.1.1.250", prefixLength: 24, mac: "02:aa:00:00:00:01" },
       { service: "blue", interfaceName: "nsm-2", ip: "10.2.2.250", prefixLength: 24, mac: "02:aa:00:00:00:02" },
     ]);
     expect(await value(both.podIp)).toBe("10.244.1.5");
+    expect(await value(both.node)).toBe("k8s-2");
     expect(await value(both.attachments[0]!.urn)).toContain("tfmesh:index:AttachedPod$pulumi-nodejs:dynamic/nsm:PodAttachment");
+    expect(await value(both.pod.urn)).toContain("tfmesh:index:AttachedPod$kubernetes:core/v1:Pod::both-pod");
+  });
+
+  it("without a node leaves the placement to the scheduler", async () => {
+    const provider = kubernetesProvider("k-lab");
+    const free = new AttachedPod("free-pod", { networks: [{ service: "red" }], provider });
+    await registeredResource(free.pod);
+    const pod = find("kubernetes:core/v1:Pod", "free-pod").inputs;
+    expect(pod.spec.nodeName).toBeUndefined();
+    expect(pod.metadata.namespace).toBe("default");
   });
 });
 

@@ -1,17 +1,12 @@
 // The unit tests' fake APIs (test/unit/fakes/) answer as the lab does: the same calls against a fake
 // and against the lab's own services (in process, no kernel: TF, Keystone, Nova, Neutron, Glance on a
-// temp sqlite store; the pod runtime API over a stand-in for the kernel side) give the same status,
-// the same shape (every key, at every depth, with the same kind of value) and, where the data is the
+// temp sqlite store) give the same status, the same shape (every key, at every depth, with the same kind of value) and, where the data is the
 // same, the same values and messages. NSM's gRPC API is compared with the lab's gRPC front (its
 // registry and manager over a stand-in tungsten forwarder that builds nothing): the same answers of
 // the registry, the same refusals (code and message), connections of the same shape as the
 // provider reads them, and the monitor's checked state.
-import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { close, listen } from "../../lib/http/server.ts";
-import { POD_PLEN, podAddress, podMac, podNetns } from "../../lab/dataplane/names.ts";
-import { requireKeystoneToken } from "../../lab/keystoneAuth.ts";
-import { createPodsServer } from "../../lab/pods/server.ts";
 import { openDb } from "../../lab/store/db.ts";
 import { createNsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
 import { nsmStores } from "../../lab/nsm/store.ts";
@@ -315,78 +310,6 @@ describe("TF", () => {
     await same("DELETE", `/virtual-network/${f}`, `/virtual-network/${l}`);
     await same("DELETE", `/virtual-network/${f}`, `/virtual-network/${l}`);
     await same("GET", `/virtual-network/${f}`, `/virtual-network/${l}`);
-  });
-});
-
-describe("pod runtime", () => {
-  const dir = tempDir("tfmesh-fakes-pods-");
-  let server: http.Server;
-  let labPods = "";
-  const closed: string[] = [];
-  beforeAll(async () => {
-    const db = openDb(dir);
-    // The kernel side as the lab's pod runtime makes it on the first k8s node (docs/contracts.md).
-    const made = new Map<string, string>();
-    server = createPodsServer({
-      db,
-      nodes: ["k8s-1"],
-      prefix: "tfm",
-      nsm: { closeByPod: async (pod) => void closed.push(pod) },
-      auth: requireKeystoneToken(lab.os.keystone.validateToken),
-      runtime: {
-        async createPod(p) {
-          let h = 2;
-          while ([...made.values()].includes(podAddress(0, h))) h++;
-          made.set(p.name, podAddress(0, h));
-          const ip = made.get(p.name)!;
-          return { netns: podNetns("tfm", p.name), eth0: { ip, prefixLength: POD_PLEN, mac: podMac(ip) } };
-        },
-        async deletePod(name) {
-          made.delete(name);
-        },
-      },
-    }).server;
-    labPods = `http://127.0.0.1:${await listen(server, 0)}`;
-  });
-  afterAll(async () => {
-    if (server) await close(server);
-    removeDir(dir);
-  });
-
-  it("refuses a call without a token, or with a foreign one, as the lab's does", async () => {
-    for (const headers of [{}, { "x-auth-token": "gAAAAAforeign" }] as Array<Record<string, string>>) {
-      const fake = await call("GET", `${cloud.url}/podsapi/pods`, undefined, headers);
-      const real = await call("GET", `${labPods}/pods`, undefined, headers);
-      expect(real.status).toBe(401);
-      expectSameAnswer(fake, real);
-    }
-  });
-
-  it("creates, lists, reads and deletes pods with the lab's answers and refusals", async () => {
-    const same = async (method: string, path: string, body?: unknown) => {
-      const fake = await call(method, `${cloud.url}/podsapi${path}`, body, F);
-      const real = await call(method, `${labPods}${path}`, body, L);
-      expectSameAnswer(fake, real);
-      expect(words(fake)).toBe(words(real));
-      return { fake, real };
-    };
-    const volatile = ({ uid: _, createdAt: __, ...rest }: Record<string, unknown>) => rest;
-    const created = await same("POST", "/pods", { name: "web" });
-    expect(volatile(created.fake.json)).toEqual(volatile(created.real.json));
-    await same("POST", "/pods", { name: "web" });
-    await same("POST", "/pods", { name: "Not_A_Name" });
-    await same("POST", "/pods", { name: "db", node: "compute-1" });
-    await same("POST", "/pods", { name: "db", image: "nginx" });
-    const second = await same("POST", "/pods", { name: "db", node: "k8s-1" });
-    expect(volatile(second.fake.json)).toEqual(volatile(second.real.json));
-    await same("GET", "/pods");
-    await same("GET", "/pods/web");
-    await same("GET", "/pods/nobody");
-    for (const name of ["web", "db"]) {
-      await same("DELETE", `/pods/${name}`);
-      await same("DELETE", `/pods/${name}`);
-    }
-    await same("GET", "/pods");
   });
 });
 

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useConfig } from "../../provider/impl/context.ts";
 import { UNKNOWN } from "../../provider/impl/inputs.ts";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
-import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
@@ -139,20 +138,6 @@ describe("with the APIs unreachable (preview without the lab)", () => {
     });
   });
 
-  describe("Pod.check", () => {
-    it.each([
-      [{ name: "Red_Pod" }, "name", /DNS-1123/],
-      [{ name: "a".repeat(64) }, "name", /at most 63/],
-      [{ node: "K8S 1" }, "node", /DNS-1123/],
-    ])("rejects %j on %s", async (patch, property, reason) => {
-      const failures = await failuresOf(pod, patch);
-      expect(failures.find((f) => f.property === property)?.reason).toMatch(reason);
-    });
-    it("accepts a named pod and an unknown node", async () => {
-      expect(await failuresOf(pod, { name: "red-pod", node: UNKNOWN })).toEqual([]);
-    });
-  });
-
   describe("PodAttachment.check", () => {
     const ok = { pod: "red-pod", networkService: "red" };
     it("fixes a connection id once and keeps it from the previous inputs", async () => {
@@ -167,6 +152,14 @@ describe("with the APIs unreachable (preview without the lab)", () => {
       [{ interfaceName: "nsm 1" }, "interfaceName", /may only contain/],
       [{ interfaceName: "eth0" }, "interfaceName", /pod's own interface/],
       [{ pod: undefined }, "pod", /required/],
+      [{ pod: "Red_Pod" }, "pod", /not a valid pod name \(a DNS-1123 subdomain\)/],
+      [{ pod: `${"a".repeat(250)}.bcd` }, "pod", /at most 253/],
+      [{ namespace: "Apps" }, "namespace", /DNS-1123 label/],
+      [{ namespace: "a".repeat(64) }, "namespace", /at most 63/],
+      [{ namespace: 7 }, "namespace", /string/],
+      [{ labels: { podNamespace: "x" } }, "labels.podNamespace", /set by the provider/],
+      [{ labels: { podUid: "x" } }, "labels.podUid", /set by the provider/],
+      [{ labels: { nodeName: "x" } }, "labels.nodeName", /set by the provider/],
       [{ networkService: "Red" }, "networkService", /DNS-1123/],
       [{ labels: { podName: "x" } }, "labels.podName", /set by the provider/],
       [{ labels: { app: 5 } }, "labels.app", /must be a string/],
@@ -176,7 +169,14 @@ describe("with the APIs unreachable (preview without the lab)", () => {
       expect(failures.find((f) => f.property === property)?.reason).toMatch(reason);
     });
     it("lets unknown values through during preview", async () => {
-      expect(await failuresOf(podAttachment, { pod: UNKNOWN, networkService: UNKNOWN, interfaceName: UNKNOWN, labels: { a: UNKNOWN } })).toEqual([]);
+      expect(await failuresOf(podAttachment, { pod: UNKNOWN, namespace: UNKNOWN, networkService: UNKNOWN, interfaceName: UNKNOWN, labels: { a: UNKNOWN } })).toEqual([]);
+    });
+    it("defaults the namespace to \"default\" and accepts a Deployment's pod name and a dotted one", async () => {
+      expect((await podAttachment.check!({}, { __logicalName: "a", ...ok })).inputs.namespace).toBe("default");
+      const r = await podAttachment.check!({}, { __logicalName: "a", pod: "web-5d8f7c9b6-x2k4q", namespace: "apps", networkService: "red" });
+      expect(r.failures).toEqual([]);
+      expect(r.inputs.namespace).toBe("apps");
+      expect(await failuresOf(podAttachment, { ...ok, pod: "db.0" })).toEqual([]);
     });
     it("a refresh says NSM cannot be reached, where, and how to start the lab", async () => {
       const outs = { pod: "p", networkService: "red", connectionId: "c-down", node: "k8s-1", netns: "tfm-pod-p" };
@@ -212,9 +212,7 @@ describe("with the APIs reachable, check also catches what would fail at create"
     expect(await failuresOf(virtualNetwork, { name: "taken", subnets: [{ cidr: "10.5.5.0/24" }] }, { name: "taken" })).toEqual([]);
   });
 
-  it("a pod or network service name already in use", async () => {
-    t.cloud.state.pods.set("busy", { name: "busy", node: "k8s-1", netns: "tfm-pod-busy", uid: "u", eth0: { ip: "10.244.1.9", prefixLength: 16, mac: "02:00:00:00:00:09" }, status: "Running" });
-    expect(await propertiesFailing(pod, { name: "busy" })).toEqual(["name"]);
+  it("a network service name already in use", async () => {
     t.cloud.state.services.set("svc", { name: "svc", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.9.0.0/24" } });
     expect(await propertiesFailing(networkService, { name: "svc", virtualNetwork: "default-domain:admin:red" })).toEqual(["name"]);
   });
@@ -256,16 +254,14 @@ describe("diff", () => {
     expect(d).toMatchObject({ replaces: ["networks"], deleteBeforeReplace: true });
   });
 
-  it("Pod: moving a named pod to another node deletes it first", async () => {
-    const d = await pod.diff!("p", { name: "p", node: "k8s-1" }, { name: "p", node: "k8s-2" });
-    expect(d).toMatchObject({ changes: true, replaces: ["node"], deleteBeforeReplace: true });
-    expect(await pod.diff!("p", { name: "p", node: "k8s-1" }, { name: "p" })).toMatchObject({ changes: false });
-  });
-
   const attOld = { pod: "red-pod", networkService: "red", connectionId: "c", interfaceName: "nsm-1", state: "UP" };
-  it("PodAttachment: labels re-request in place; pod, service and a requested interface name replace", async () => {
+  it("PodAttachment: labels re-request in place; pod, namespace, service and a requested interface name replace", async () => {
     const news = { pod: "red-pod", networkService: "red", connectionId: "c" };
     expect(await podAttachment.diff!("c", attOld, news)).toMatchObject({ changes: false });
+    // State from before namespaces were inputs meant "default".
+    expect(await podAttachment.diff!("c", attOld, { ...news, namespace: "default" })).toMatchObject({ changes: false });
+    expect((await podAttachment.diff!("c", { ...attOld, namespace: "default" }, { ...news, namespace: "apps" })).replaces).toEqual(["namespace"]);
+    expect((await podAttachment.diff!("c", attOld, { ...news, pod: "blue-pod" })).replaces).toEqual(["pod"]);
     expect(await podAttachment.diff!("c", attOld, { ...news, labels: { app: "x" } })).toMatchObject({ changes: true, replaces: [] });
     expect((await podAttachment.diff!("c", attOld, { ...news, networkService: "blue" })).replaces).toEqual(["networkService"]);
     expect((await podAttachment.diff!("c", attOld, { ...news, interfaceName: "nsm-7" })).replaces).toEqual(["interfaceName"]);

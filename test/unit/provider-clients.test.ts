@@ -1,5 +1,5 @@
 // The wire clients against a small fake of each API: Keystone auth and re-auth, Nova
-// microversions and polling, lookups by name, NSM and pod runtime calls, and the errors a user sees.
+// microversions and polling, lookups by name, NSM calls, the Kubernetes client from a kubeconfig, and the errors a user sees.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, HttpError } from "../../lib/http/client.ts";
 import { LAB_START_HINT } from "../../wire/settings.ts";
@@ -7,7 +7,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { isNsmUnreachable } from "../../wire/nsm/grpcErrors.ts";
 import { OpenStackClient } from "../../wire/openstack/index.ts";
-import { PodsClient } from "../../wire/pods.ts";
+import { loadKubeconfig } from "../../wire/kubeconfig.ts";
+import { KubernetesClient, resourcePath } from "../../wire/kubernetes.ts";
+import type { Pod } from "../../wire/kubernetes.ts";
+import { readLabEndpoints } from "../../wire/settings.ts";
+import { putPod } from "./fakes/kubernetes.ts";
 import { PASSWORD, startFakeCloud } from "./providerFakes.ts";
 import type { FakeCloud } from "./providerFakes.ts";
 
@@ -185,16 +189,18 @@ describe("NSM client (NSM's gRPC API)", () => {
   });
 });
 
-describe("pod runtime client", () => {
-  it("creates, reads and deletes a pod; a second create of the name is a 409", async () => {
-    const keystone = new OpenStackClient(settingsFor(PASSWORD)).keystone;
-    const pods = new PodsClient(`${cloud.url}/podsapi`, { token: () => keystone.token() });
-    const pod = await pods.create({ name: "client-pod", node: "k8s-1" });
-    expect(pod.netns).toBe("tfm-pod-client-pod");
-    expect((await pods.get("client-pod"))?.eth0.ip).toBe(pod.eth0.ip);
-    await expect(pods.create({ name: "client-pod" })).rejects.toMatchObject({ status: 409 });
-    await pods.delete("client-pod");
-    expect(await pods.get("client-pod")).toBeUndefined();
-    await pods.delete("client-pod");
+describe("Kubernetes client from the lab's kubeconfig", () => {
+  it("reads a pod, a missing one as undefined, and a refusal with the API server's Status message", async () => {
+    const kubeconfig = readLabEndpoints(cloud.endpointsFile)!.kubernetes!.kubeconfig;
+    const kube = new KubernetesClient(loadKubeconfig(kubeconfig).options);
+    const made = putPod(cloud.state, "client-pod", { namespace: "apps" });
+    expect((await kube.get<Pod>(resourcePath("v1", "pods", "apps", "client-pod")))?.metadata.uid).toBe(made.metadata.uid);
+    expect((await kube.list<Pod>(resourcePath("v1", "pods", "apps"))).items.map((p) => p.metadata.name)).toEqual(["client-pod"]);
+    expect(await kube.get(resourcePath("v1", "pods", "apps", "nobody"))).toBeUndefined();
+    const anonymous = new KubernetesClient({ server: `${cloud.url}/kube`, retries: 0 });
+    const err = await anonymous.get(resourcePath("v1", "pods", "apps", "client-pod")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(401);
+    expect((err as HttpError).message).toContain("Unauthorized");
   });
 });

@@ -16,7 +16,8 @@ const lab = {
   keystone: "http://127.0.0.1:15000/v3",
   nsm: "http://127.0.0.1:15001",
   nsmGrpc: "tcp://127.0.0.1:15003",
-  pods: "http://127.0.0.1:15002",
+  lab: "http://127.0.0.1:15002",
+  kubernetes: { server: "https://127.0.0.1:16443", kubeconfig: "/lab/kubeconfig.json" },
   agents: { "k8s-1": "http://127.0.0.1:19093" },
   credentials: { username: "admin", password: "lab-secret", project: "admin", domain: "Default" },
 };
@@ -39,7 +40,7 @@ describe("resolveSettings", () => {
     const s = resolveSettings({ env: { TFMESH_HOME: dir } });
     expect(s.tfApiUrl).toBe(lab.tf);
     expect(s.nsmTarget).toBe(lab.nsmGrpc);
-    expect(s.podsUrl).toBe(lab.pods);
+    expect(s.kubernetes).toEqual({ kubeconfig: lab.kubernetes.kubeconfig, origin: `kubernetes.kubeconfig in ${labFile}` });
     expect(s.agents).toEqual(lab.agents);
     expect(s.openstack).toMatchObject({ authUrl: lab.keystone, userName: "admin", password: "lab-secret", tenantName: "admin", userDomainName: "Default" });
     expect(s.endpointsFile).toBe(labFile);
@@ -86,6 +87,22 @@ describe("resolveSettings", () => {
     expect(s.openstack.password).toBeUndefined();
     expect(s.nsmTarget).toBe("tcp://127.0.0.1:5003");
     expect(s.endpointsFile).toBeUndefined();
+    expect(s.kubernetes).toBeUndefined();
+  });
+
+  it("finds Kubernetes as @pulumi/kubernetes users expect: kubernetes:kubeconfig, then KUBECONFIG's first existing file, then the lab's", async () => {
+    const real = join(dir, "real-kubeconfig");
+    await writeFile(real, "current-context: x\n");
+    const env = { TFMESH_HOME: dir, KUBECONFIG: `${join(dir, "missing")}:${real}` };
+    expect(resolveSettings({ env }).kubernetes).toEqual({ kubeconfig: real, origin: "KUBECONFIG" });
+    const content = "apiVersion: v1\nkind: Config\n";
+    expect(resolveSettings({ env, config: configOf({ "kubernetes:kubeconfig": content, "kubernetes:context": "prod" }) }).kubernetes).toEqual({
+      kubeconfig: content,
+      context: "prod",
+      origin: "stack config kubernetes:kubeconfig",
+    });
+    // A KUBECONFIG naming no existing file leaves the lab's.
+    expect(resolveSettings({ env: { TFMESH_HOME: dir, KUBECONFIG: join(dir, "missing") } }).kubernetes?.kubeconfig).toBe(lab.kubernetes.kubeconfig);
   });
 
   it("takes NSM's target from the environment as NSM names it (TFMESH_NSM_CONNECT_TO, else NSM_CONNECT_TO)", () => {
@@ -107,6 +124,13 @@ describe("resolveSettings", () => {
       /^tfmesh:nsmUrl is no longer read: .*set tfmesh:nsmConnectTo to the NSMgr's gRPC target \(tcp:\/\/host:port or unix:\/\/\/path/,
     );
     expect(() => resolveSettings({ env: { TFMESH_HOME: dir, TFMESH_NSM_URL: "http://127.0.0.1:5001" } })).toThrow(/^TFMESH_NSM_URL is no longer read: .*set TFMESH_NSM_CONNECT_TO/);
+  });
+
+  it("refuses the pod API's old keys, saying pods come from Kubernetes and where the kubeconfig is looked for", () => {
+    expect(() => resolveSettings({ env: { TFMESH_HOME: dir }, config: configOf({ "tfmesh:podsUrl": "http://127.0.0.1:5002" }) })).toThrow(
+      /^tfmesh:podsUrl is no longer read: remove it\. pods are Kubernetes pods now .*kubernetes:kubeconfig, KUBECONFIG, or the lab's kubeconfig/,
+    );
+    expect(() => resolveSettings({ env: { TFMESH_HOME: dir, TFMESH_PODS_URL: "http://127.0.0.1:5002" } })).toThrow(/^TFMESH_PODS_URL is no longer read/);
   });
 
   it("rejects a malformed agents map naming the key", () => {

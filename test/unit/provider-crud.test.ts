@@ -1,13 +1,15 @@
 // create / read / update / delete of every resource against the fake APIs: what ends up on the
 // wire, what the outputs say, how refresh reports drift and disappearance, and that delete of
 // something already gone succeeds.
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CREATED, CREATING, PartialCreateError, STATE_METADATA } from "../../provider/impl/identity.ts";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
-import { provider as pod } from "../../provider/impl/pod.ts";
+import { podWait } from "../../provider/impl/kubePod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
+import { putPod } from "./fakes/kubernetes.ts";
+import { closeConnectionsOfPod } from "./fakes/nsm.ts";
 import { fakeCloudFixture } from "./providerFakes.ts";
 
 const t = fakeCloudFixture();
@@ -132,32 +134,67 @@ describe("NetworkService", () => {
   });
 });
 
-describe("Pod and PodAttachment", () => {
-  let podOuts: Record<string, any>;
-
-  it("creates a pod and reports its netns and eth0", async () => {
-    const inputs = await checked(pod, "red-pod", { name: "red-pod" });
-    const r = await pod.create(inputs);
-    podOuts = r.outs;
-    expect(r.outs).toMatchObject({ name: "red-pod", node: "k8s-1", netns: "tfm-pod-red-pod", status: "Running" });
+describe("PodAttachment on Kubernetes pods", () => {
+  let redPodUid: string;
+  const wait = { ...podWait };
+  beforeAll(() => {
+    redPodUid = putPod(t.cloud.state, "red-pod").metadata.uid!;
   });
+  afterEach(() => Object.assign(podWait, wait));
 
-  it("attaches twice in parallel without names: nsm-1 and nsm-2, each with address, MAC and routes", async () => {
+  it("attaches twice in parallel without names: nsm-1 and nsm-2, each with address, MAC and routes, labelled with the pod's node, name, namespace and uid", async () => {
     const a = await checked(podAttachment, "a", { pod: "red-pod", networkService: "red" });
     const b = await checked(podAttachment, "b", { pod: "red-pod", networkService: "red" });
+    expect(a.namespace).toBe("default");
     const [ra, rb] = await Promise.all([podAttachment.create(a), podAttachment.create(b)]);
     expect([ra.outs.interfaceName, rb.outs.interfaceName].sort()).toEqual(["nsm-1", "nsm-2"]);
     expect(ra.id).toBe(a.connectionId);
-    expect(ra.outs).toMatchObject({ node: "k8s-1", netns: "tfm-pod-red-pod", prefixLength: 24, state: "UP", endpoint: "tungsten@k8s-1" });
+    expect(ra.outs).toMatchObject({ node: "k8s-1", namespace: "default", podUid: redPodUid, netns: "tfm-pod-default-red-pod", prefixLength: 24, state: "UP", endpoint: "tungsten@k8s-1" });
     expect(ra.outs.ip).toMatch(/^10\.1\.1\.\d+$/);
     expect(ra.outs.mac).toMatch(/^02:/);
     expect(ra.outs.routes).toEqual([{ prefix: "10.1.1.0/24", nextHop: "10.1.1.254" }]);
     const req = t.cloud.state.requests.at(-1) as any;
     expect(req.mechanism_preferences[0]).toMatchObject({ cls: "LOCAL", type: "KERNEL" });
-    expect(req.mechanism_preferences[0].parameters).toMatchObject({ inodeURL: "file:///var/run/netns/tfm-pod-red-pod", netnsName: "tfm-pod-red-pod" });
-    expect(req.connection.labels).toEqual({ nodeName: "k8s-1", podName: "red-pod" });
+    expect(req.mechanism_preferences[0].parameters).toMatchObject({ inodeURL: "file:///var/run/netns/tfm-pod-default-red-pod", netnsName: "tfm-pod-default-red-pod" });
+    expect(req.connection.labels).toEqual({ nodeName: "k8s-1", podName: "red-pod", podNamespace: "default", podUid: redPodUid });
     await podAttachment.delete!(rb.id, rb.outs);
     await podAttachment.delete!(ra.id, ra.outs);
+  });
+
+  it("a pod without the netns annotation (a real cluster) is requested without an inodeURL: the forwarder finds it by its uid", async () => {
+    const uid = putPod(t.cloud.state, "plain", { namespace: "apps", node: "k8s-1", netns: null }).metadata.uid!;
+    const inputs = await checked(podAttachment, "plain", { pod: "plain", namespace: "apps", networkService: "red" });
+    const { id, outs } = await podAttachment.create(inputs);
+    const req = t.cloud.state.requests.at(-1) as any;
+    expect(req.mechanism_preferences[0].parameters?.inodeURL).toBeUndefined();
+    expect(req.mechanism_preferences[0].parameters?.netnsName).toBeUndefined();
+    expect(req.connection.labels).toEqual({ nodeName: "k8s-1", podName: "plain", podNamespace: "apps", podUid: uid });
+    expect(outs).toMatchObject({ pod: "plain", namespace: "apps", podUid: uid, netns: "", state: "UP" });
+    await podAttachment.delete!(id, outs);
+  });
+
+  it("waits for a pod that is not scheduled and running yet, then attaches it", async () => {
+    putPod(t.cloud.state, "late", { phase: "Pending" });
+    const inputs = await checked(podAttachment, "late", { pod: "late", networkService: "red" });
+    setTimeout(() => putPod(t.cloud.state, "late", { node: "k8s-1" }), 400);
+    const started = Date.now();
+    const { id, outs } = await podAttachment.create(inputs);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(outs).toMatchObject({ node: "k8s-1", netns: "tfm-pod-default-late", state: "UP" });
+    await podAttachment.delete!(id, outs);
+  });
+
+  it("fails, bounded, for a pod that does not run in time; at once for one that is being deleted or has completed", async () => {
+    podWait.timeoutMs = 300;
+    putPod(t.cloud.state, "stuck", { phase: "Pending" });
+    await expect(podAttachment.create(await checked(podAttachment, "stuck", { pod: "stuck", networkService: "red" }))).rejects.toThrow(
+      /pod: pod "default\/stuck" is not scheduled to a node yet after 0\.\d s; attach it once it runs/,
+    );
+    putPod(t.cloud.state, "going", { deleting: true });
+    await expect(podAttachment.create(await checked(podAttachment, "going", { pod: "going", networkService: "red" }))).rejects.toThrow(/pod: pod "default\/going" is being deleted/);
+    putPod(t.cloud.state, "done", { phase: "Succeeded" });
+    await expect(podAttachment.create(await checked(podAttachment, "done", { pod: "done", networkService: "red" }))).rejects.toThrow(/pod: pod "default\/done" has completed/);
+    expect([...t.cloud.state.connections.values()].filter((c) => ["stuck", "going", "done"].includes(c.labels.podName!))).toEqual([]);
   });
 
   it("refresh reports a lost kernel interface as DOWN; the next update re-requests and heals it", async () => {
@@ -194,19 +231,45 @@ describe("Pod and PodAttachment", () => {
     await podAttachment.delete!(id, healed.outs);
   });
 
-  it("attaching a pod that does not exist fails naming the pod", async () => {
+  it("a pod replaced under the same name (another uid) shows as DOWN on refresh; the update closes the old connection and attaches the new pod with the same connection id", async () => {
+    const first = putPod(t.cloud.state, "web", { node: "k8s-1" }).metadata.uid!;
+    const inputs = await checked(podAttachment, "web", { pod: "web", networkService: "red" });
+    const { id, outs } = await podAttachment.create(inputs);
+    expect(outs.podUid).toBe(first);
+    const second = putPod(t.cloud.state, "web", { node: "k8s-1", netns: "tfm-pod-default-web-2" }).metadata.uid!;
+    const refreshed = await podAttachment.read!(id, outs);
+    expect(refreshed.props).toMatchObject({ state: "DOWN", podUid: first });
+    expect(await podAttachment.diff!(id, refreshed.props, inputs)).toMatchObject({ changes: true, replaces: [] });
+    const closesBefore = t.cloud.state.requests.length;
+    const { outs: after } = await podAttachment.update!(id, refreshed.props, inputs);
+    expect(t.cloud.state.requests.length).toBe(closesBefore + 1);
+    expect(after).toMatchObject({ connectionId: id, podUid: second, netns: "tfm-pod-default-web-2", state: "UP" });
+    expect(t.cloud.state.connections.get(id)!.labels.podUid).toBe(second);
+    expect((await podAttachment.read!(id, after)).props.state).toBe("UP");
+
+    // Gone while its connection stays (nothing closed it): drift too.
+    t.cloud.state.kubePods.delete("default/web");
+    expect((await podAttachment.read!(id, after)).props.state).toBe("DOWN");
+    await podAttachment.delete!(id, after);
+  });
+
+  it("a pod deleted with its connections (as the kubelet closes them) reads as gone, so the next up creates the attachment again", async () => {
+    putPod(t.cloud.state, "brief");
+    const inputs = await checked(podAttachment, "brief", { pod: "brief", networkService: "red" });
+    const { id, outs } = await podAttachment.create(inputs);
+    t.cloud.state.kubePods.delete("default/brief");
+    closeConnectionsOfPod(t.cloud.state, "brief");
+    expect((await podAttachment.read!(id, outs)).id).toBe("");
+  });
+
+  it("attaching a pod that does not exist fails naming the pod and the cluster", async () => {
     const inputs = await checked(podAttachment, "d", { pod: "nobody", networkService: "red" });
-    await expect(podAttachment.create(inputs)).rejects.toThrow(/pod: no pod "nobody"/);
+    await expect(podAttachment.create(inputs)).rejects.toThrow(new RegExp(`pod: no pod "default/nobody" in the cluster at ${t.cloud.url}/kube`));
   });
 
   it("attaching to a service NSM does not know fails with NSM's answer, naming the call, the target and the service", async () => {
     const inputs = await checked(podAttachment, "f", { pod: "red-pod", networkService: "nowhere" });
     await expect(podAttachment.create(inputs)).rejects.toThrow(`NSM Request at ${t.cloud.nsmTarget} failed with NOT_FOUND: network service "nowhere" is not registered`);
     expect(t.cloud.state.connections.has(inputs.connectionId)).toBe(false);
-  });
-
-  it("deletes the pod; refresh then reports it gone", async () => {
-    await pod.delete!("red-pod", podOuts);
-    expect((await pod.read!("red-pod", podOuts)).id).toBe("");
   });
 });

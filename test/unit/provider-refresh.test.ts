@@ -2,18 +2,22 @@
 // hands back exactly the inputs the program had (only the keys the user set, in the user's form)
 // and the same outputs, so refresh reports nothing and writes nothing; a change made outside
 // Pulumi comes back as a changed input, so refresh shows it and the next up repairs it.
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
-import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
+import { putPod } from "./fakes/kubernetes.ts";
 import { fakeCloudFixture } from "./providerFakes.ts";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
 const t = fakeCloudFixture();
+beforeAll(() => {
+  for (const name of ["red-pod", "owned-pod"]) putPod(t.cloud.state, name);
+  putPod(t.cloud.state, "api-pod", { namespace: "apps", node: "k8s-1" });
+});
 
 // The engine stores the provider's text next to the inputs and outputs; read must not echo it into inputs.
 const PROVIDER_TEXT = { __provider: "serialized provider text" };
@@ -83,17 +87,6 @@ describe("refresh of an unchanged resource hands back the inputs as the program 
     await expectNoDrift(networkService, id, inputs, outs);
   });
 
-  it("Pod without a node: the node the runtime picked stays an output only", async () => {
-    const { id, inputs, outs } = await created(pod, "red-pod", { name: "red-pod" });
-    expect(outs.node).toBe("k8s-1");
-    await expectNoDrift(pod, id, inputs, outs);
-  });
-
-  it("Pod on a requested node", async () => {
-    const { id, inputs, outs } = await created(pod, "placed-pod", { name: "placed-pod", node: "k8s-1" });
-    await expectNoDrift(pod, id, inputs, outs);
-  });
-
   it("PodAttachment without an interface name: the generated nsm-<n> stays an output only", async () => {
     const { id, inputs, outs } = await created(podAttachment, "att-a", { pod: "red-pod", networkService: "red" });
     expect(outs.interfaceName).toMatch(/^nsm-\d+$/);
@@ -102,6 +95,12 @@ describe("refresh of an unchanged resource hands back the inputs as the program 
 
   it("PodAttachment with an interface name and labels", async () => {
     const { id, inputs, outs } = await created(podAttachment, "att-b", { pod: "red-pod", networkService: "red", interfaceName: "red9", labels: { app: "web" } });
+    await expectNoDrift(podAttachment, id, inputs, outs);
+  });
+
+  it("PodAttachment of a pod in another namespace", async () => {
+    const { id, inputs, outs } = await created(podAttachment, "att-c", { pod: "api-pod", namespace: "apps", networkService: "red" });
+    expect(outs).toMatchObject({ namespace: "apps", pod: "api-pod" });
     await expectNoDrift(podAttachment, id, inputs, outs);
   });
 });
@@ -113,7 +112,6 @@ describe("refresh of an unchanged resource keeps the URN its class gave it (__ow
     ["VirtualNetwork", virtualNetwork, "tf:VirtualNetwork", { name: "owned-net", subnets: [{ cidr: "10.6.6.0/24" }] }],
     ["VirtualMachine", virtualMachine, "openstack:VirtualMachine", { name: "owned-vm", image: "cirros", flavor: "m1.tiny", networks: ["red"] }],
     ["NetworkService", networkService, "nsm:NetworkService", { name: "owned-svc", virtualNetwork: "default-domain:admin:red" }],
-    ["Pod", pod, "lab:Pod", { name: "owned-pod" }],
     ["PodAttachment", podAttachment, "nsm:PodAttachment", { pod: "owned-pod", networkService: "red" }],
   ] as Array<[string, Provider, string, Record<string, unknown>]>)("%s", async (_kind, p, type, news) => {
     const { id, inputs, outs } = await created(p, String(news.name ?? "owned-att"), { ...news, ...owner(type, String(news.name ?? "owned-att")) });
@@ -155,14 +153,14 @@ describe("refresh of a resource changed outside Pulumi shows the change as drift
     expect(r.inputs).toEqual({ ...inputs, payload: "IP" });
     expect(r.diff.changes).toBe(true);
   });
-});
 
-describe("state written before outputs recorded their inputs", () => {
-  it("refresh keeps the keys it can tell were the program's and drops the ones that are outputs", async () => {
-    const { id, inputs, outs } = await created(pod, "old-pod", { name: "old-pod" });
-    const { __inputs: _, ...legacy } = outs;
-    const r = await refreshed(pod, id, inputs, legacy);
+  it("a pod deleted through the API server and made again by its owner (a new uid): state DOWN, an in-place update", async () => {
+    putPod(t.cloud.state, "rs-pod");
+    const { id, inputs, outs } = await created(podAttachment, "att-rs", { pod: "rs-pod", networkService: "red" });
+    putPod(t.cloud.state, "rs-pod");
+    const r = await refreshed(podAttachment, id, inputs, outs);
     expect(r.inputs).toEqual(inputs);
-    expect(r.diff.changes).toBe(false);
+    expect(r.props).toMatchObject({ state: "DOWN", podUid: outs.podUid });
+    expect(r.diff).toMatchObject({ changes: true, replaces: [] });
   });
 });

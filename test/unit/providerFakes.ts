@@ -1,5 +1,5 @@
 // A fake of every API the provider talks to, each faked in its own module under fakes/ (Keystone,
-// Nova, Neutron, Glance, TF, pod runtime), all on one local server, each API under its own path
+// Nova, Neutron, Glance, TF, Kubernetes), all on one local server, each API under its own path
 // prefix, and NSM's gRPC API on a loopback port of its own (HTTP/2). They answer as the lab does (shapes, statuses, error bodies; test/unit/fakes-lab.test.ts
 // compares them with the lab's own services) with just enough behaviour for the clients and the
 // providers' CRUD. Not the lab: no kernel, no persistence, state a test can change directly.
@@ -16,19 +16,19 @@ import type { KeystoneFakeState } from "./fakes/keystone.ts";
 import { mountApis } from "./fakes/mount.ts";
 import { fakeNeutron, RED_NETWORK, RED_SUBNET } from "./fakes/neutron.ts";
 import type { NeutronFakeState } from "./fakes/neutron.ts";
-import { closeConnectionsOfPod, startFakeNsm } from "./fakes/nsm.ts";
+import { startFakeNsm } from "./fakes/nsm.ts";
 import type { NsmFakeState } from "./fakes/nsm.ts";
 import { fakeNova, NOVA_FLAVORS } from "./fakes/nova.ts";
 import type { NovaFakeState } from "./fakes/nova.ts";
-import { fakePods } from "./fakes/pods.ts";
-import type { PodsFakeState } from "./fakes/pods.ts";
+import { fakeKubernetes, KUBE_TOKEN } from "./fakes/kubernetes.ts";
+import type { KubernetesFakeState } from "./fakes/kubernetes.ts";
 import { fakeTf } from "./fakes/tf.ts";
 import type { TfFakeState } from "./fakes/tf.ts";
 
 export { PASSWORD } from "./fakes/keystone.ts";
 
 /** Everything the fakes hold, for tests to look at and change. */
-export type FakeState = KeystoneFakeState & NovaFakeState & NeutronFakeState & GlanceFakeState & TfFakeState & NsmFakeState & PodsFakeState;
+export type FakeState = KeystoneFakeState & NovaFakeState & NeutronFakeState & GlanceFakeState & TfFakeState & NsmFakeState & KubernetesFakeState;
 
 export interface FakeCloud {
   url: string;
@@ -79,7 +79,7 @@ export async function startFakeCloud(): Promise<FakeCloud> {
     requests: [],
     lostInterfaces: new Set(),
     detachedInterfaces: new Set(),
-    pods: new Map(),
+    kubePods: new Map(),
   };
   let url = "";
   const at = (prefix: string) => () => `${url}${prefix}`;
@@ -99,16 +99,29 @@ export async function startFakeCloud(): Promise<FakeCloud> {
     { prefix: "/network", server: fakeNeutron(state, requireToken) },
     { prefix: "/image", server: fakeGlance(state, requireToken) },
     { prefix: "/tf", server: fakeTf(state, { validToken, baseUrl: at("/tf") }) },
-    { prefix: "/podsapi", server: fakePods(state, { closeByPod: (pod) => closeConnectionsOfPod(state, pod), validToken }) },
+    { prefix: "/kube", server: fakeKubernetes(state) },
   ]);
   const port = await listen(server, 0);
   url = `http://127.0.0.1:${port}`;
   const nsm = await startFakeNsm(state);
   const dir = await mkdtemp(join(tmpdir(), "tfmesh-fake-"));
   const endpointsFile = join(dir, "endpoints.json");
+  const kubeconfig = join(dir, "kubeconfig.json");
+  // The lab's kubeconfig shape: JSON, the admin token inline (plain http here: the fake has no TLS).
+  await writeFile(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      "current-context": "fake",
+      clusters: [{ name: "fake", cluster: { server: `${url}/kube` } }],
+      contexts: [{ name: "fake", context: { cluster: "fake", user: "admin" } }],
+      users: [{ name: "admin", user: { token: KUBE_TOKEN } }],
+    }),
+  );
   await writeFile(
     endpointsFile,
-    JSON.stringify({ tf: `${url}/tf`, keystone: `${url}/identity/v3`, nsmGrpc: nsm.target, pods: `${url}/podsapi`, agents: {}, credentials: CREDENTIALS }),
+    JSON.stringify({ tf: `${url}/tf`, keystone: `${url}/identity/v3`, nsmGrpc: nsm.target, kubernetes: { server: `${url}/kube`, kubeconfig }, agents: {}, credentials: CREDENTIALS }),
   );
   return {
     url,
@@ -129,7 +142,7 @@ export async function unreachableEndpoints(): Promise<{ file: string; cleanup():
   const dead = "http://127.0.0.1:9";
   await writeFile(
     file,
-    JSON.stringify({ tf: dead, keystone: `${dead}/v3`, nsmGrpc: "tcp://127.0.0.1:9", pods: dead, agents: {}, credentials: { username: "admin", password: "x", project: "admin", domain: "Default" } }),
+    JSON.stringify({ tf: dead, keystone: `${dead}/v3`, nsmGrpc: "tcp://127.0.0.1:9", agents: {}, credentials: { username: "admin", password: "x", project: "admin", domain: "Default" } }),
   );
   return { file, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

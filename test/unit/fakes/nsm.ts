@@ -63,7 +63,7 @@ export interface FakeNsm {
   close(): Promise<void>;
 }
 
-/** What the lab's manager does when the pod runtime deletes a pod: close the pod's connections. */
+/** What the lab's kubelet has the NSMgr do when a pod goes: close the pod's connections. */
 export function closeConnectionsOfPod(state: NsmFakeState, pod: string): void {
   for (const [id, c] of state.connections) if (c.labels.podName === pod) state.connections.delete(id);
 }
