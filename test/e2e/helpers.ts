@@ -1,6 +1,7 @@
 // Automation API plumbing shared by the e2e tests: a private lab with a stack of an in-repo
 // program on it (harness/pulumiStack.ts) and their removal afterwards; clients of the lab's
-// APIs and the "destroy leaves nothing" check.
+// APIs and the "destroy leaves nothing" check. Every lab here runs Kubernetes: the programs'
+// pods are Kubernetes pods (through @pulumi/kubernetes).
 import { afterAll, beforeAll, expect } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
@@ -9,12 +10,16 @@ import { labClients } from "../../harness/labClients.ts";
 import type { LabClients } from "../../harness/labClients.ts";
 import { labStack } from "../../harness/pulumiStack.ts";
 import type { LabStack } from "../../harness/pulumiStack.ts";
+import type { KubernetesClient } from "../../wire/kubernetes.ts";
+import { kubeInventory, labKube } from "./kube.ts";
 
 /** What a test file runs against; the fields are set once its beforeAll has run. */
 export interface LabStackFixture {
   lab: TestLab;
   e2e: LabStack;
   api: LabClients;
+  /** The lab's API server, through its admin kubeconfig. */
+  kube: KubernetesClient;
   /** The lab's inventory before the stack did anything (for expectNothingLeft). */
   before: LabInventory;
 }
@@ -27,9 +32,10 @@ export interface LabStackFixture {
 export function labStackFixture(workDir: string, stackConfigDir: string, config: Record<string, string> = {}): LabStackFixture {
   const f = {} as LabStackFixture;
   beforeAll(async () => {
-    f.lab = await startLab();
+    f.lab = await startLab({ kubernetes: true });
     f.e2e = await labStack(f.lab, workDir, stackConfigDir, config);
     f.api = labClients(f.lab);
+    f.kube = labKube(f.lab);
     f.before = await labInventory(f.lab, f.api);
   }, LAB_TIMEOUT);
   afterAll(async () => {
@@ -60,8 +66,10 @@ export interface LabInventory {
   neutronPorts: string[];
   services: string[];
   connections: string[];
-  /** The pod runtime's pods (what Kubernetes would hold). */
+  /** Kubernetes pods ("<namespace>/<name>") outside the system namespaces. */
   pods: string[];
+  /** Kubernetes namespaces outside the system ones. */
+  namespaces: string[];
   /** node -> the port ids its vRouter agent holds (TF's port API cannot list them; the lab topology shows them). */
   vrouterPorts: Record<string, string[]>;
   kernel: Record<string, string[]>;
@@ -77,13 +85,13 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
   const routerRefs = Object.fromEntries(
     routers.map((r) => [r.fq_name.join(":"), sorted(((r.virtual_machine_refs as Array<{ uuid: string }> | undefined) ?? []).map((x) => x.uuid))]),
   );
-  const [servers, networks, ports, services, connections, pods] = await Promise.all([
+  const [servers, networks, ports, services, connections, k8s] = await Promise.all([
     c.openstack.nova.listServers(),
     c.openstack.neutron.listNetworks(),
     c.openstack.neutron.listPorts(),
     c.nsm.listNetworkServices(),
     c.nsm.listConnections(),
-    c.pods.list(),
+    kubeInventory(labKube(lab)),
   ]);
   const vrouterPorts = Object.fromEntries((await lab.topology()).nodes.map((n) => [n.name, sorted((n.vrouterPorts ?? []).map((p) => p.id))]));
   const kernel: Record<string, string[]> = {};
@@ -96,7 +104,8 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
     neutronPorts: sorted(ports.map((p) => `${p.device_owner} ${p.id}`)),
     services: sorted(services.map((s) => s.name)),
     connections: sorted(connections.map((x) => x.id)),
-    pods: sorted(pods.map((p) => p.name)),
+    pods: k8s.pods,
+    namespaces: k8s.namespaces,
     vrouterPorts,
     kernel,
   };
@@ -105,7 +114,7 @@ export async function labInventory(lab: TestLab, c: LabClients): Promise<LabInve
 /**
  * After destroy: exactly what the lab had before the stack existed. No TF network, VM, VMI or
  * instance-ip beyond the seeded ones and no virtual-router -> VM ref; no Nova server, no Neutron
- * port; no NSM service or connection; no port left in any vRouter agent; no VM or pod namespace,
+ * port; no NSM service or connection; no Kubernetes pod or namespace; no port left in any vRouter agent; no VM or pod namespace,
  * and no tap/vn/vx/veth link (or any other new link) in a node namespace.
  */
 export async function expectNothingLeft(lab: TestLab, c: LabClients, before: LabInventory): Promise<void> {
@@ -117,7 +126,8 @@ export async function expectNothingLeft(lab: TestLab, c: LabClients, before: Lab
   expect(now.neutronPorts, "Neutron ports").toEqual(before.neutronPorts);
   expect(now.services, "NSM network services").toEqual(before.services);
   expect(now.connections, "NSM connections").toEqual([]);
-  expect(now.pods, "pods").toEqual(before.pods);
+  expect(now.pods, "Kubernetes pods").toEqual(before.pods);
+  expect(now.namespaces, "Kubernetes namespaces").toEqual(before.namespaces);
   expect(now.vrouterPorts, "vRouter agent ports").toEqual(before.vrouterPorts);
   const workloads = Object.keys(now.kernel).filter((ns) => ns.startsWith(`${lab.prefix}-vm-`) || ns.startsWith(`${lab.prefix}-pod-`));
   expect(workloads, "VM and pod namespaces").toEqual([]);
@@ -145,7 +155,8 @@ export function leaksOf(before: LabInventory, now: LabInventory): string[] {
     ...extra("Neutron port", before.neutronPorts, now.neutronPorts),
     ...extra("NSM service", before.services, now.services),
     ...extra("NSM connection", before.connections, now.connections),
-    ...extra("pod", before.pods, now.pods),
+    ...extra("Kubernetes pod", before.pods, now.pods),
+    ...extra("Kubernetes namespace", before.namespaces, now.namespaces),
     ...perKey("vRouter ports of", before.vrouterPorts, now.vrouterPorts),
     ...perKey("netns", before.kernel, now.kernel),
   ];

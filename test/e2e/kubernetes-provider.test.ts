@@ -1,6 +1,7 @@
 // @pulumi/kubernetes against the lab's own API server (Automation API): a Namespace and a
 // Deployment come up through the real provider plugin (tools/pulumi-kubernetes), their pods run on
-// the lab's k8s nodes with a netns each, and destroy leaves neither objects nor namespaces.
+// the lab's k8s nodes with a netns each; a PodAttachment attaches one of the Deployment's pods to
+// red and detaches it again without restarting it; destroy leaves neither objects nor namespaces.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import { join } from "node:path";
@@ -15,8 +16,12 @@ import { ensureBinaries } from "../../lab/kube/binaries.ts";
 import { runtimeNameOf } from "../../lab/kube/podStore.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
-import { KubernetesClient, resourcePath } from "../../wire/kubernetes.ts";
+import { labClients } from "../../harness/labClients.ts";
+import type { LabClients } from "../../harness/labClients.ts";
+import type { KubernetesClient } from "../../wire/kubernetes.ts";
+import { resourcePath } from "../../wire/kubernetes.ts";
 import type { Pod } from "../../wire/kubernetes.ts";
+import { labKube } from "./kube.ts";
 
 const run = promisify(execFile);
 const workDir = join(repoRoot, "test", "e2e", "programs", "kubernetes");
@@ -29,6 +34,7 @@ const NS = "pulumi-apps";
 let lab: TestLab;
 let e2e: LabStack;
 let kube: KubernetesClient;
+let api: LabClients;
 
 beforeAll(async () => {
   await ensureBinaries((line) => console.log(line));
@@ -37,15 +43,8 @@ beforeAll(async () => {
 
 beforeAll(async () => {
   lab = await startLab({ kubernetes: true, computeNodes: ["compute-1"], k8sNodes: ["k8s-1", "k8s-2"] });
-  const cfg = JSON.parse(fs.readFileSync(lab.endpoints.kubernetes!.kubeconfig, "utf8")) as {
-    clusters: Array<{ cluster: { server: string; "certificate-authority-data": string } }>;
-    users: Array<{ user: { token: string } }>;
-  };
-  kube = new KubernetesClient({
-    server: cfg.clusters[0]!.cluster.server,
-    token: cfg.users[0]!.user.token,
-    ca: Buffer.from(cfg.clusters[0]!.cluster["certificate-authority-data"], "base64").toString("utf8"),
-  });
+  kube = labKube(lab);
+  api = labClients(lab);
   e2e = await labStack(lab, workDir, stackConfigDir, { "kubernetes-e2e:kubeconfig": lab.endpoints.kubernetes!.kubeconfig, "kubernetes-e2e:namespace": NS }, { namePrefix: "e2e-k8s" });
 }, 180_000);
 
@@ -81,10 +80,46 @@ describe("@pulumi/kubernetes on the lab's API server", () => {
     namespaces = pods.map(netnsOfPod);
   }, STEP);
 
+  let attachedName = "";
+  const uids = async () => Object.fromEntries((await podsOf()).map((p) => [p.metadata.name, p.metadata.uid]));
+  const links = async (ns: string) => (await lab.inLab(ns, ["ip", "-o", "link", "show"])).stdout;
+
+  it("attaches one of the Deployment's running pods to red (nsm-1 in its netns), without restarting any pod", async () => {
+    const before = await uids();
+    const target = (await podsOf())[0]!;
+    attachedName = target.metadata.name;
+    await e2e.stack.setConfig("kubernetes-e2e:attachPod", { value: target.metadata.name });
+    const started = Date.now();
+    const result = await e2e.stack.up();
+    console.log(`attach of a running Deployment pod: ${Date.now() - started} ms for the up`);
+    expect(result.summary.result).toBe("succeeded");
+    const attached = result.outputs.attached!.value as { pod: string; podUid: string; netns: string; node: string; ip: string; mac: string };
+    expect(attached).toMatchObject({ pod: target.metadata.name, podUid: target.metadata.uid, node: target.spec.nodeName, netns: netnsOfPod(target) });
+    expect(attached.ip).toMatch(/^10\.1\.1\./);
+    expect(await uids()).toEqual(before);
+    const addr = await lab.inLab(netnsOfPod(target), ["ip", "-4", "-o", "addr", "show", "dev", "nsm-1"]);
+    expect(addr.stdout).toContain(`${attached.ip}/24`);
+    expect(await links(netnsOfPod(target))).toContain(attached.mac);
+    expect((await api.nsm.listConnections()).map((c) => c.labels?.podUid)).toEqual([target.metadata.uid]);
+  }, STEP);
+
+  it("detaches it again: nsm-1 and the connection go, the pods stay as they were", async () => {
+    const before = await uids();
+    const target = (await podsOf()).find((p) => p.metadata.name === attachedName)!;
+    await e2e.stack.removeConfig("kubernetes-e2e:attachPod");
+    const result = await e2e.stack.up();
+    expect(result.summary.result).toBe("succeeded");
+    expect(result.outputs.attached?.value).toBeUndefined();
+    expect(await uids()).toEqual(before);
+    expect(await links(netnsOfPod(target))).not.toContain("nsm-1");
+    expect(await api.nsm.listConnections()).toEqual([]);
+  }, STEP);
+
   it("destroys them: no Namespace, no pods, no pod namespaces left", async () => {
     const result = await e2e.stack.destroy();
     expect(result.summary.result).toBe("succeeded");
     expect(await kube.get(resourcePath("v1", "namespaces", undefined, NS))).toBeUndefined();
+    expect((await api.nsm.listNetworkServices()).map((x) => x.name)).not.toContain("red");
     expect(await podsOf()).toHaveLength(0);
     await eventually(() => namespaces.every((n) => !netns.exists(n)), { what: "the pods' netns to be gone", timeoutMs: 60_000, intervalMs: 500 });
   }, STEP);

@@ -6,19 +6,19 @@ import { useConfig } from "../../provider/impl/context.ts";
 import { labClients } from "../../harness/labClients.ts";
 import type { LabClients } from "../../harness/labClients.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
-import type { TestLab } from "../../harness/lab.ts";
+import type { StartLabOptions, TestLab } from "../../harness/lab.ts";
 
 export interface ProviderLab {
   lab: TestLab;
   api: LabClients;
 }
 
-/** Registers the file's lab hooks; the fields are set once its beforeAll has run. */
-export function providerLabFixture(): ProviderLab {
+/** Registers the file's lab hooks; the fields are set once its beforeAll has run. `kubernetes`: for tests of pods. */
+export function providerLabFixture(opts: Pick<StartLabOptions, "kubernetes"> = {}): ProviderLab {
   const f = {} as ProviderLab;
   const saved = process.env.TFMESH_ENDPOINTS;
   beforeAll(async () => {
-    f.lab = await startLab({ inProcess: true });
+    f.lab = await startLab({ inProcess: true, ...opts });
     f.api = labClients(f.lab);
     process.env.TFMESH_ENDPOINTS = f.lab.endpointsFile;
     useConfig(undefined);

@@ -5,14 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OWNER, OWNER_KEY, OWNER_METADATA, STATE_METADATA, ownerUuid } from "../../provider/impl/identity.ts";
 import { provider as networkService } from "../../provider/impl/networkService.ts";
-import { provider as pod } from "../../provider/impl/pod.ts";
 import { provider as podAttachment } from "../../provider/impl/podAttachment.ts";
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
 import type { LabClients } from "../../harness/labClients.ts";
+import { createPod, deletePod, labKube } from "../e2e/kube.ts";
 import { networkOutsidePulumi, providerLabFixture } from "./provider-lab.ts";
 
-const t = providerLabFixture();
+const t = providerLabFixture({ kubernetes: true });
 let api: LabClients;
 const urn = (type: string, name: string) => `urn:pulumi:dev::crash::pulumi-nodejs:dynamic/${type}::${name}`;
 
@@ -112,34 +112,20 @@ describe("VirtualMachine", () => {
   });
 });
 
-describe("Pod, NetworkService and PodAttachment", () => {
-  const podOwner = urn("lab:Pod", "web");
+describe("NetworkService and PodAttachment", () => {
   const serviceOwner = urn("nsm:NetworkService", "svc");
   const attachmentOwner = urn("nsm:PodAttachment", "web-nsm-1");
   let vnUuid: string;
 
   beforeAll(async () => {
     vnUuid = await networkOutsidePulumi(api, "svcnet", "10.7.1.0");
+    await createPod(labKube(t.lab), "web", { node: "k8s-1" });
   });
 
   afterAll(async () => {
-    await api.pods.delete("web");
-    await api.pods.delete("elsewhere");
+    await deletePod(labKube(t.lab), "web");
     await api.nsm.deleteNetworkService("svc").catch(() => undefined);
     await api.tf.delete("virtual-network", vnUuid);
-  });
-
-  it("a retried Pod create takes over the pod its interrupted create made; a pod made by someone else is refused", async () => {
-    const made = await api.pods.create({ name: "web", node: "k8s-1", annotations: { [OWNER_KEY]: podOwner } });
-    const inputs = await checked(pod, { __logicalName: "web", [OWNER]: podOwner, name: "web" });
-    const { id, outs } = await pod.create(inputs);
-    expect(id).toBe("web");
-    expect(outs).toMatchObject({ uid: made.uid, netns: made.netns, eth0: made.eth0, status: "Running" });
-
-    await api.pods.create({ name: "elsewhere" });
-    const r = await pod.check!({}, { __logicalName: "elsewhere", [OWNER]: urn("lab:Pod", "elsewhere"), name: "elsewhere" });
-    expect(r.failures).toEqual([{ property: "name", reason: expect.stringMatching(/pod "elsewhere" already exists/) }]);
-    await expect(pod.create(r.inputs)).rejects.toThrow(/^name: pod "elsewhere" already exists/);
   });
 
   it("a retried NetworkService create takes over the very record it registers, and refuses any other", async () => {

@@ -1,7 +1,8 @@
 // red and blue, one VM and two pods, shaped by config so the lifecycle e2e test can change a
 // running stack the way a user would: `lifecycle:podNetworks` ("red", "red,blue") lists the
 // networks app-pod joins (nsm-1, nsm-2, ... in that order), `lifecycle:vmNetwork` ("red" or
-// "blue") puts app-vm on one of them, `lifecycle:vmName` names it. blue-pod stays on blue.
+// "blue") puts app-vm on one of them, `lifecycle:vmName` names it. blue-pod stays on blue. The
+// pods are Kubernetes pods in the lab's cluster (AttachedPod's default provider).
 import * as pulumi from "@pulumi/pulumi";
 import { AttachedPod } from "tfmesh/components/attachedPod";
 import { TenantNetwork } from "tfmesh/components/tenantNetwork";
@@ -31,9 +32,9 @@ const appPod = new AttachedPod("app-pod", { networks: podNetworks.map((n) => ({ 
 const bluePod = new AttachedPod("blue-pod", { networks: [{ service: networks.blue!.serviceName }] });
 
 const podView = (p: AttachedPod) => ({
-  name: p.pod.name,
-  uid: p.pod.uid,
-  netns: p.pod.netns,
+  name: p.podName,
+  uid: p.pod.metadata.uid,
+  netns: p.attachments[0]!.netns,
   interfaces: p.interfaces,
   connectionIds: pulumi.all(p.attachments.map((a) => a.connectionId)),
 });
