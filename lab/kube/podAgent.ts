@@ -5,7 +5,7 @@
 // with grace period 0. start() reconciles the API server, the stored rows and the runtime.
 import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import type { ContainerStatus, Condition, KubernetesClient, Pod } from "../../wire/kubernetes.ts";
-import { KubernetesConflict, resourcePath, WatchExpired } from "../../wire/kubernetes.ts";
+import { KubernetesConflict, NETNS_ANNOTATION, resourcePath, WatchExpired } from "../../wire/kubernetes.ts";
 import type { PodRuntime } from "../dataplane/types.ts";
 import type { ContainerState, ProcessPods } from "./processPods.ts";
 import { hasProcessContainers } from "./processPods.ts";
@@ -151,6 +151,10 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
       const made = await o.runtime.createPod({ name: runtimeName, uid: pod.metadata.uid ?? "", node: pod.spec.nodeName! });
       podIP = made.eth0.ip;
       if (!record || record.uid !== pod.metadata.uid) o.log(`pod ${namespace}/${name} on ${pod.spec.nodeName}: ${made.netns} (${podIP})`);
+      // As a CNI records what it made (Multus's network-status): the netns, before the pod turns Ready.
+      if (pod.metadata.annotations?.[NETNS_ANNOTATION] !== made.netns) {
+        await o.client.patch(podPath, { metadata: { uid: pod.metadata.uid, annotations: { [NETNS_ANNOTATION]: made.netns } } });
+      }
     }
     const uid = pod.metadata.uid ?? "";
     const status = runningStatus(pod, node.ip, podIP, (c) => o.processes.state(uid, c));

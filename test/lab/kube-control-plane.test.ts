@@ -12,7 +12,7 @@ import { ensureBinaries } from "../../lab/kube/binaries.ts";
 import type { KubeBinary, ResolvedBinary } from "../../lab/kube/binaries.ts";
 import { runtimeNameOf } from "../../lab/kube/podStore.ts";
 import * as netns from "../../lib/kernel/netns.ts";
-import { KubernetesClient, resourcePath } from "../../wire/kubernetes.ts";
+import { KubernetesClient, NETNS_ANNOTATION, resourcePath } from "../../wire/kubernetes.ts";
 import type { Lease, Node, Pod } from "../../wire/kubernetes.ts";
 
 const run = promisify(execFile);
@@ -113,9 +113,11 @@ describe("the lab's Kubernetes", () => {
     );
     await kubectl("wait", "--for=condition=Ready", "pod", "-l", "app=web", "-n", NS, "--timeout=60s");
     for (const p of pods) {
-      const ns = netnsOfPod(p);
-      expect(netns.exists(ns), ns).toBe(true);
-      const addr = await lab.inLab(ns, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+      // The kubelet (as a CNI) names the pod's netns on the pod before it turns Ready.
+      const ns = p.metadata.annotations?.[NETNS_ANNOTATION];
+      expect(ns).toBe(netnsOfPod(p));
+      expect(netns.exists(ns!), ns).toBe(true);
+      const addr = await lab.inLab(ns!, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
       expect(addr.stdout).toContain(`${p.status!.podIP}/16`);
       const node = p.spec.nodeName!;
       expect(p.status!.podIP!.startsWith(node === "k8s-1" ? "10.244.1." : "10.244.2.")).toBe(true);
