@@ -24,7 +24,7 @@ const HOOK_TIMEOUT = 300_000;
 const STEP_TIMEOUT = 180_000;
 const UPGRADE_VERSION = "0.2.1-upgrade.0";
 /** The resource implementations every case-1 resource loads (dist/provider/impl/<kind>.js). */
-const IMPL_KINDS = ["virtualNetwork", "networkService", "virtualMachine", "pod", "podAttachment"];
+const IMPL_KINDS = ["virtualNetwork", "networkService", "virtualMachine", "podAttachment"];
 
 const { name: instance, prefix } = testInstanceIdentity();
 const suffix = randomBytes(3).toString("hex");
@@ -67,14 +67,20 @@ function tfClient(): TfClient {
   return endpointClients(e, { retries: 0 }).tf;
 }
 
-const CASE1_PROGRAM = `import * as pulumi from "@pulumi/pulumi";
-import { NetworkService, Pod, PodAttachment, VirtualMachine, VirtualNetwork } from "tfmesh/provider";
+const CASE1_PROGRAM = `import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { kubernetesProvider } from "tfmesh/components";
+import { NetworkService, PodAttachment, VirtualMachine, VirtualNetwork } from "tfmesh/provider";
 
 const red = new VirtualNetwork("red", { name: "red", subnets: [{ cidr: "10.1.1.0/24", addrFromStart: true }] });
 const service = new NetworkService("red", { name: "red", virtualNetwork: red.fqName });
 const vm = new VirtualMachine("web", { name: "web", image: "cirros-0.6.2", flavor: "m1.tiny", networks: [red.uuid] });
-const pod = new Pod("app", { name: "app" });
-const attachment = new PodAttachment("app-red", { pod: pod.name, networkService: service.name });
+const pod = new k8s.core.v1.Pod(
+  "app",
+  { metadata: { name: "app" }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox:1.36", command: ["sleep", "infinity"] }] } },
+  { provider: kubernetesProvider() },
+);
+const attachment = new PodAttachment("app-red", { pod: pod.metadata.name, namespace: pod.metadata.namespace, networkService: service.name });
 
 export const vmIp: pulumi.Output<string> = vm.ip;
 export const podIp: pulumi.Output<string> = attachment.ip;
@@ -164,12 +170,13 @@ beforeAll(async () => {
   tarball = path.join(root, "pack", tarballs[0]!);
 
   // The user's project: their own package.json and Pulumi.yaml, tfmesh from the tarball.
-  const pulumiVersion = (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")) as { version: string }).version;
+  const versionOf = (pkg: string) => (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules", "@pulumi", pkg, "package.json"), "utf8")) as { version: string }).version;
+  const pulumiVersion = versionOf("pulumi");
   writeJson(path.join(project, "package.json"), {
     name: "tfmesh-consumer-test",
     private: true,
     type: "module",
-    dependencies: { "@pulumi/pulumi": pulumiVersion, tfmesh: `file:${tarball}` },
+    dependencies: { "@pulumi/pulumi": pulumiVersion, "@pulumi/kubernetes": versionOf("kubernetes"), tfmesh: `file:${tarball}` },
   });
   fs.writeFileSync(
     path.join(project, "Pulumi.yaml"),

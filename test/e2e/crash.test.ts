@@ -10,7 +10,7 @@
 // `pulumi up --refresh` (after `lab up` when the lab died) recovers: the retried create takes over
 // what the interrupted one made (one server, one connection, no duplicates), packets flow, a
 // further up changes nothing, and destroy leaves a leak count of 0 across TF, Neutron, Nova, NSM,
-// the pod runtime, the vRouter agents and the kernel. Last, an unplugged VM port shows as drift on
+// Kubernetes, the vRouter agents and the kernel. Last, an unplugged VM port shows as drift on
 // refresh and the next up plugs it again.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,12 +23,14 @@ import { OWNER_METADATA, STATE_METADATA } from "../../provider/impl/identity.ts"
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { commandOutput, expectDestroyLeavesNothing, labInventory, labStackFixture, leaksOf } from "./helpers.ts";
+import { kubeInventory } from "./kube.ts";
 
 const workDir = join(repoRoot, "test", "e2e", "programs", "crash");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-crash");
 const STEP = 300_000;
-// the stack; net (component + VN + service); the VM; pod (component + pod + attachment)
-const RESOURCES = 8;
+// the stack; net (component + VN + service); the VM; pod (component + k8s pod + attachment); the
+// Kubernetes provider
+const RESOURCES = 9;
 const VM_TYPE = "pulumi-nodejs:dynamic/openstack:VirtualMachine";
 const ATTACHMENT_TYPE = "pulumi-nodejs:dynamic/nsm:PodAttachment";
 
@@ -126,7 +128,7 @@ async function recoveryConvergesAndDestroyLeavesNothing(): Promise<Outs> {
   const outs = outputsOf(up);
   expect(await servers()).toEqual([{ id: outs.vmId, owner: expect.stringMatching(/::vm$/), state: "created" }]);
   expect((await t.api.nsm.listConnections()).map((c) => c.id)).toEqual([outs.connectionId]);
-  expect((await t.api.pods.list()).map((p) => p.name)).toEqual(["crash-pod"]);
+  expect((await kubeInventory(t.kube)).pods).toEqual(["default/crash-pod"]);
   expect((await t.api.tf.list("virtual-network")).filter((v) => v.fq_name.at(-1) === "crash-net")).toHaveLength(1);
   expect((await t.lab.ping("crash-pod", outs.vmIp, { count: 1, wait: 2 })).ok, "the pod reaches the tracked VM").toBe(true);
   expect((await t.lab.ping(outs.vmId, outs.podIp, { count: 1, wait: 2 })).ok, "the tracked VM reaches the pod").toBe(true);

@@ -10,9 +10,9 @@ import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
 const workDir = join(repoRoot, "test", "e2e", "programs", "lifecycle");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-lifecycle");
 const STEP = 180_000;
-// red and blue (component + VN + service each), app-vm, app-pod and blue-pod (component + pod +
-// one attachment each), the stack
-const RESOURCES = 14;
+// red and blue (component + VN + service each), app-vm, app-pod and blue-pod (component + k8s pod
+// + one attachment each), the Kubernetes provider, the stack
+const RESOURCES = 15;
 
 const t = labStackFixture(workDir, stackConfigDir);
 

@@ -9,12 +9,14 @@ import type { TfRef } from "../../wire/tf.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
+import { deletePod, getPod, isReady } from "./kube.ts";
 
 const workDir = join(repoRoot, "examples", "red-blue");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "red-blue");
 const STEP = 180_000;
-// 2 networks (VN + service + component), 3 VMs, 3 pods (pod + attachments + component), the stack
-const RESOURCES = 20;
+// 2 networks (VN + service + component), 3 VMs, 3 pods (k8s pod + attachments + component), the
+// Kubernetes provider, the stack
+const RESOURCES = 21;
 
 const t = labStackFixture(workDir, stackConfigDir);
 
@@ -212,7 +214,35 @@ describe("examples/red-blue on the lab", () => {
     expect(await reaches("red-pod", again.ip)).toBe(true);
   }, STEP);
 
-  it("destroy leaves no TF object, server, port, registry entry, connection, namespace or interface", async () => {
+  it("refresh shows a pod deleted through the API server (as kubectl does) as drift, and the next up brings it back attached: it pings its VM again", async () => {
+    const old = (await getPod(t.kube, "red-pod"))!;
+    await deletePod(t.kube, "red-pod");
+    const refresh = await t.e2e.stack.refresh();
+    expect(refresh.summary.result).toBe("succeeded");
+    const stored = (await t.e2e.stack.exportStack()).deployment.resources as StoredResource[];
+    expect(stored.filter((r) => r.type === "kubernetes:core/v1:Pod" && r.urn.endsWith("::red-pod"))).toEqual([]);
+    // The attachment went with the pod's connection (the kubelet closes it), or shows its pod gone.
+    expect(await attachmentStates("red-pod")).not.toContain("UP");
+
+    const started = Date.now();
+    const up = await t.e2e.stack.up();
+    console.log(`red-pod re-created and attached by up in ${Date.now() - started} ms`);
+    expect(up.summary.result).toBe("succeeded");
+    const now = (await getPod(t.kube, "red-pod"))!;
+    expect(isReady(now)).toBe(true);
+    expect(now.metadata.uid).not.toBe(old.metadata.uid);
+    expect(await attachmentStates("red-pod")).toEqual(["UP"]);
+    const podUids = ((await t.e2e.stack.exportStack()).deployment.resources as StoredResource[])
+      .filter((r) => r.type === "pulumi-nodejs:dynamic/nsm:PodAttachment" && r.outputs?.pod === "red-pod")
+      .map((r) => r.outputs!.podUid);
+    expect(podUids).toEqual([now.metadata.uid]);
+    const nsm1 = (up.outputs.pods!.value as typeof pods).redPod.interfaces[0]!;
+    expect(await reaches("red-pod", vms.redVm1.ip)).toBe(true);
+    expect(await reaches("red-vm-1", nsm1.ip)).toBe(true);
+    expect((await t.e2e.stack.preview()).changeSummary).toEqual({ same: RESOURCES });
+  }, STEP);
+
+  it("destroy leaves no TF object, server, port, registry entry, connection, Kubernetes pod, namespace or interface", async () => {
     await expectDestroyLeavesNothing(t, RESOURCES);
   }, STEP);
 });

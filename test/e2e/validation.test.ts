@@ -17,6 +17,7 @@ describe("preview rejects bad input by property, before anything exists", () => 
     ["gateway", "VirtualNetwork", "subnets[0].gateway", /not a host address of 10\.7\.1\.0\/24/],
     ["forwarder", "NetworkService", "forwarder", /unknown forwarder "vpp"/],
     ["ifname", "PodAttachment", "interfaceName", /at most 15/],
+    ["namespace", "PodAttachment", "namespace", /"Not_A_Namespace" is not a DNS-1123 label/],
     ["image", "VirtualMachine", "image", /no-such-image.*does not exist/],
   ])(
     "%s: %s.%s",
