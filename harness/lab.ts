@@ -27,6 +27,12 @@ import { tokenHeaders } from "../wire/tf.ts";
 import { createLog } from "../lab/log.ts";
 import type { TopologyView } from "../lab/topologyView.ts";
 import { findWorkload } from "../lab/workloads.ts";
+import { loadKubeconfig } from "../wire/kubeconfig.ts";
+import { KubernetesClient } from "../wire/kubernetes.ts";
+import type { Pod } from "../wire/kubernetes.ts";
+import { eventually } from "./eventually.ts";
+import { createPod, deletePod, getPod, netnsAnnotation } from "./kube.ts";
+import type { PodOptions } from "./kube.ts";
 
 /** Generous: a cold lab builds a few dozen namespaces. Use for beforeAll(startLab) hooks. */
 export const LAB_TIMEOUT = 120_000;
@@ -53,7 +59,7 @@ export interface TestLab {
   endpointsFile: string;
   /** Milliseconds from spawning the daemon until it was healthy. */
   startMs: number;
-  /** The lab's own API (pods, /lab/*), sending the admin user's Keystone token when auth is "keystone". */
+  /** The lab's own API (/lab/*), sending the admin user's Keystone token when auth is "keystone". */
   api: HttpClient;
   /** Headers with a Keystone token for the admin user (empty for a no-auth lab). */
   authHeaders(): Promise<Record<string, string>>;
@@ -66,6 +72,12 @@ export interface TestLab {
   status(): Promise<LabStatus>;
   /** Every netns of this instance that exists right now. */
   namespaces(): string[];
+  /** The lab's API server as its admin (from the instance's kubeconfig); undefined without Kubernetes. */
+  kube?: KubernetesClient;
+  /** A bare pod (busybox sleeping, on `node` when given), resolved once Ready: its netns exists and is annotated. */
+  createPod(name: string, opts?: PodOptions): Promise<Pod>;
+  /** Deletes the pod as kubectl does and resolves once it and its netns are gone. */
+  deletePod(name: string, opts?: { namespace?: string }): Promise<void>;
   /**
    * Stops the daemon (state and kernel kept), runs `whileDown` (e.g. damage to repair), starts it
    * again; resolves with the new start time in ms.
@@ -223,10 +235,15 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
   // The lab's Keystone session (instance.json's credentials); a new one after each restart.
   let token = labToken(config, { retries: 0 });
   const authHeaders = tokenHeaders(() => token?.());
-  const api = new HttpClient({ baseUrl: endpoints.pods, retries: 0, headers: authHeaders });
+  const api = new HttpClient({ baseUrl: endpoints.lab, retries: 0, headers: authHeaders });
   const topology = async () => (await api.get<TopologyView>("/lab/topology")).body;
   const netnsOf = async (target: string) => (target.startsWith(`${config.prefix}-`) ? target : findWorkload(await topology(), target).netns);
 
+  const kube = endpoints.kubernetes ? new KubernetesClient(loadKubeconfig(endpoints.kubernetes.kubeconfig).options) : undefined;
+  const needKube = (): KubernetesClient => {
+    if (!kube) throw new Error(`lab ${config.name} runs no Kubernetes, so it has no pods: start it with startLab({ kubernetes: true })`);
+    return kube;
+  };
   const lab: TestLab = {
     config,
     endpoints,
@@ -247,6 +264,14 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
     topology,
     status: async () => (await api.get<LabStatus>("/lab/status")).body,
     namespaces: () => netns.list(`${config.prefix}-`),
+    kube,
+    createPod: (name, podOpts) => createPod(needKube(), name, podOpts),
+    async deletePod(name, podOpts = {}) {
+      const pod = await getPod(needKube(), name, podOpts.namespace);
+      const ns = pod ? netnsAnnotation(pod) : undefined;
+      await deletePod(needKube(), name, podOpts.namespace);
+      if (ns) await eventually(() => !netns.exists(ns), { what: `the netns ${ns} of pod ${name} to be removed`, timeoutMs: 30_000 });
+    },
     async restart(whileDown) {
       await halt();
       if (!opts.inProcess && runningDaemonPid(stateDir) !== undefined) throw new Error("the lab daemon did not stop");

@@ -3,7 +3,6 @@
 // (nsc) speaks it.
 import { NsmGrpcClient } from "../wire/nsm/grpcClient.ts";
 import { OpenStackClient } from "../wire/openstack/index.ts";
-import { PodsClient } from "../wire/pods.ts";
 import { TfClient } from "../wire/tf.ts";
 import type { LabEndpoints } from "../lab/endpoints.ts";
 import { labOpenStackSettings } from "../lab/keystoneSession.ts";
@@ -13,7 +12,6 @@ export interface LabClients {
   tf: TfClient;
   openstack: OpenStackClient;
   nsm: NsmGrpcClient;
-  pods: PodsClient;
 }
 
 export function labClients(lab: TestLab): LabClients {
@@ -23,12 +21,11 @@ export function labClients(lab: TestLab): LabClients {
 /** The same clients from a lab's endpoints.json (its admin credentials included). */
 export function endpointClients(endpoints: LabEndpoints, opts: { retries?: number } = {}): LabClients {
   const openstack = new OpenStackClient(labOpenStackSettings(endpoints));
-  // One Keystone session (one token cache) for TF and the pod API.
+  // One Keystone session (one token cache) for OpenStack and TF.
   const token = () => openstack.keystone.token();
   return {
     openstack,
     tf: new TfClient({ baseUrl: endpoints.tf, token, ...opts }),
     nsm: new NsmGrpcClient(endpoints.nsmGrpc, { retries: opts.retries ?? 3, unreachableHint: "is the lab daemon running? (npx tfmesh lab up)" }),
-    pods: new PodsClient(endpoints.pods, { ...opts, token }),
   };
 }

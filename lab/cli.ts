@@ -45,9 +45,12 @@ options
   --auth keystone|noauth     (up, new instance) whether the APIs require Keystone tokens
   --compute-nodes a,b        (up, new instance) compute node names
   --k8s-nodes a,b            (up, new instance) k8s node names
-  --kubernetes               (up) run a Kubernetes control plane too, and the lab as the kubelet
-                             of its k8s nodes (also TFMESH_KUBERNETES=1; an instance keeps it once
-                             on). Its first start builds it from the Go module proxy: 15-25 minutes
+  --no-kubernetes            (up, new instance) no Kubernetes control plane, so no pods: TF,
+                             OpenStack and NSM only (also TFMESH_KUBERNETES=0). By default a new
+                             instance runs one, with the lab as the kubelet of its k8s nodes; its
+                             first start builds it from the Go module proxy unless installed
+                             (15-25 minutes; scripts/setup.sh builds it too)
+  --kubernetes               (up) turn Kubernetes on for an instance made without it
 `;
 
 /** A failure the user caused or can fix: printed without a stack. */
@@ -112,8 +115,16 @@ function instanceOptions(o: Options): LabInstanceOptions {
     auth: o.auth as LabInstanceOptions["auth"],
     computeNodes: list(o["compute-nodes"]),
     k8sNodes: list(o["k8s-nodes"]),
-    ...(o.kubernetes !== undefined ? { kubernetes: o.kubernetes } : process.env.TFMESH_KUBERNETES === "1" ? { kubernetes: true } : {}),
+    ...kubernetesChoice(o),
   };
+}
+
+/** --[no-]kubernetes, else TFMESH_KUBERNETES=0/1, else on for a new instance (an existing one keeps what it has). */
+function kubernetesChoice(o: Options): { kubernetes?: boolean } {
+  if (o.kubernetes !== undefined) return { kubernetes: o.kubernetes };
+  const env = process.env.TFMESH_KUBERNETES;
+  if (env === "0" || env === "1") return { kubernetes: env === "1" };
+  return loadInstance(locateInstance({ name: o.instance, stateDir: o["state-dir"] }).stateDir) ? {} : { kubernetes: true };
 }
 
 /** The stored instance the options point to; commands other than `up` never create one. */
@@ -136,7 +147,7 @@ function printEndpoints(e: LabEndpoints, config: LabInstanceConfig): void {
     ["Glance", e.glance],
     ["NSM (gRPC)", `${e.nsmGrpc}  (NSM_CONNECT_TO; Request, Close, monitor, registry)`],
     ["NSM (JSON view)", `${e.nsm}  (read-only: services, endpoints, connections)`],
-    ["pods", e.pods],
+    ["lab API", e.lab],
     ...(e.kubernetes ? ([["Kubernetes", e.kubernetes.server], ["kubeconfig", e.kubernetes.kubeconfig]] as Array<[string, string]>) : []),
     ...Object.entries(e.agents).map(([node, url]): [string, string] => [`agent ${node}`, url]),
     ["endpoints.json", endpointsPath(config.stateDir)],
@@ -192,7 +203,7 @@ async function down(o: Options): Promise<number> {
 function labApi(config: LabInstanceConfig): HttpClient {
   const token = labToken(config, { retries: 0 });
   return new HttpClient({
-    baseUrl: `http://127.0.0.1:${config.ports.pods}`,
+    baseUrl: `http://127.0.0.1:${config.ports.lab}`,
     ...(token ? { headers: tokenHeaders(token) } : {}),
     retries: 0,
     timeoutMs: 30_000,

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { close, listen } from "../lib/http/server.ts";
+import { close, createJsonServer, listen } from "../lib/http/server.ts";
 import type { ListeningServer } from "../lib/http/server.ts";
 import { createDataplane } from "./compute/index.ts";
 import { endpointsFor, labSockets, writeEndpoints } from "./endpoints.ts";
@@ -30,7 +30,7 @@ import type { ForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import { createNsm } from "./nsm/index.ts";
 import { createNsmServer } from "./nsm/server.ts";
 import { createOpenStack } from "./openstack/index.ts";
-import { createPodsServer } from "./pods/server.ts";
+import { removeUnownedPods } from "./podLeftovers.ts";
 import { openDb } from "./store/db.ts";
 import { ConfigStore } from "./tf/configStore.ts";
 import { createTfServer } from "./tf/server.ts";
@@ -102,35 +102,18 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`), forwarders: "processes" });
     const manager = nsm.manager;
 
-    const state: LabState = { config, endpoints, health, nodes, store, dataplane, pods: () => pods.store, connections: () => manager.list().length };
     const podRuntime = dataplane.podRuntime;
     if (config.kubernetes) {
-      kube = createLabKubernetes({
-        config,
-        db,
-        runtime: podRuntime,
-        closeConnections: (name) => manager.closeByPod(name),
-        takenElsewhere: (name) => pods.store.get(name) !== undefined,
-        log,
-        phase,
-      });
+      kube = createLabKubernetes({ config, db, runtime: podRuntime, closeConnections: (name) => manager.closeByPod(name), log, phase });
     }
-    const k8sOwned = kube;
-    const pods = createPodsServer({
-      db,
-      // The pod API removes runtime pods it has no record of: not those of Kubernetes pods.
-      runtime: k8sOwned ? { createPod: (p) => podRuntime.createPod(p), deletePod: (n) => podRuntime.deletePod(n), listPods: () => (podRuntime.listPods?.() ?? []).filter((n) => !k8sOwned.owns(n)) } : podRuntime,
-      nsm: nsm.manager,
-      nodes: config.k8sNodes,
-      prefix: config.prefix,
-      extraRoutes: introspectionRoutes(state, auth),
-      auth,
-      log,
-    });
+    const k8s = kube;
+    const pods = { name: (runtimeName: string) => k8s?.podName(runtimeName), count: () => k8s?.podCount() ?? 0 };
+    const state: LabState = { config, endpoints, health, nodes, store, dataplane, pods, connections: () => manager.list().length };
+    const labApi = createJsonServer({ name: "lab", routes: introspectionRoutes(state, auth), ...(auth ? { before: auth.require } : {}) });
 
-    // The pods port first: it answers /lab/health, so `lab up` can show progress from here on.
+    // The lab API first: it answers /lab/health, so `lab up` can show progress from here on.
     const listeners: Listener[] = [
-      { what: "pods", server: pods.server, port: config.ports.pods },
+      { what: "lab API", server: labApi, port: config.ports.lab },
       { what: "tf", server: tf, port: config.ports.tf },
       { what: "keystone", server: openstack.keystone.server, port: config.ports.keystone },
       { what: "nova", server: openstack.nova, port: config.ports.nova },
@@ -166,8 +149,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     forwarders = createForwarderProcesses({ instance: config, credentials: config.credentials, sockets, registry: nsm.registry, log, forwarders: kube ? "pods" : "spawn" });
     forwarders.start();
     openstack.resume();
-    phase("restoring pods");
-    await pods.restore();
+    phase("removing pod namespaces no pod owns");
+    await removeUnownedPods(podRuntime, (name) => k8s?.owns(name) === true, (name) => manager.closeByPod(name), log);
     if (kube) {
       phase("starting Kubernetes");
       await kube.start();

@@ -15,7 +15,8 @@ export interface LabEndpoints {
   nsm: string;
   /** NSM's gRPC API, as NSM names a place to connect to: tcp://127.0.0.1:<port>. */
   nsmGrpc: string;
-  pods: string;
+  /** The lab's own read-only API: /lab/health, /lab/status (counts), /lab/topology. */
+  lab: string;
   /**
    * vRouter agent port API per node, for host-side tools: unix:///<stateDir>/sock/agent-<node>.sock
    * (root only; HttpClient speaks HTTP over it). The agent has no TCP port on the host; inside a k8s
@@ -74,7 +75,7 @@ export function endpointsFor(config: LabInstanceConfig): LabEndpoints {
     glance: local(p.glance),
     nsm: local(p.nsm),
     nsmGrpc: `tcp://127.0.0.1:${p.nsmGrpc}`,
-    pods: local(p.pods),
+    lab: local(p.lab),
     agents: Object.fromEntries(labNodes(config).map((n) => [n.name, `unix://${labSockets(config.stateDir).agent(n.name)}`])),
     credentials: { ...config.credentials },
     ...(config.kubernetes && p.kubeApiserver !== undefined
@@ -115,7 +116,7 @@ export function readEndpoints(stateDir: string = defaultStateDir(DEFAULT_INSTANC
     throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
   }
   const o = parsed as Partial<LabEndpoints>;
-  for (const key of ["instance", "prefix", "tf", "keystone", "nova", "neutron", "glance", "nsm", "nsmGrpc", "pods"] as const) {
+  for (const key of ["instance", "prefix", "tf", "keystone", "nova", "neutron", "glance", "nsm", "nsmGrpc", "lab"] as const) {
     if (typeof o[key] !== "string") throw new Error(`${file} lacks "${key}"`);
   }
   if (!o.agents || typeof o.agents !== "object") throw new Error(`${file} lacks "agents"`);

@@ -18,7 +18,8 @@ export interface LabPorts {
   nsm: number;
   /** NSM's gRPC API (the JSON API is on `nsm`). */
   nsmGrpc: number;
-  pods: number;
+  /** The lab's own read-only API: /lab/health, /lab/status, /lab/topology. */
+  lab: number;
   /** Agent i (computeNodes then k8sNodes) listens on agentBase + i. */
   agentBase: number;
   /** The Kubernetes control plane's (lab/kube), set when the instance runs it. */
@@ -83,7 +84,7 @@ export const DEFAULT_PORTS: LabPorts = {
   glance: 9292,
   nsm: 5001,
   nsmGrpc: 5003,
-  pods: 5002,
+  lab: 5002,
   agentBase: 9091,
 };
 const DEFAULT_COMPUTE_NODES = ["compute-1", "compute-2"];
@@ -228,7 +229,7 @@ async function findFreePortRange(count: number, attempts = 200): Promise<number>
 async function autoPorts(nodeCount: number, kubernetes: boolean): Promise<LabPorts> {
   const base = await findFreePortRange(8 + nodeCount + (kubernetes ? KUBE_PORT_KEYS.length : 0));
   const agentBase = base + 7;
-  const ports: LabPorts = { tf: base, keystone: base + 1, nova: base + 2, neutron: base + 3, glance: base + 4, nsm: base + 5, pods: base + 6, agentBase, nsmGrpc: agentBase + nodeCount };
+  const ports: LabPorts = { tf: base, keystone: base + 1, nova: base + 2, neutron: base + 3, glance: base + 4, nsm: base + 5, lab: base + 6, agentBase, nsmGrpc: agentBase + nodeCount };
   return kubernetes ? { ...ports, ...kubePortsFrom(agentBase + nodeCount + 1) } : ports;
 }
 
@@ -271,9 +272,15 @@ export function loadInstance(stateDir: string): LabInstanceConfig | undefined {
   } catch (e) {
     throw new InstanceConfigError(`${instanceFile(stateDir)} is not valid JSON (${(e as Error).message}); remove the state dir with "lab down --wipe"`);
   }
-  const config = withNsmGrpcPort({ ...stored, stateDir: path.resolve(stateDir) });
+  const config = withNsmGrpcPort(withLabPort({ ...stored, stateDir: path.resolve(stateDir) }));
   validateConfig(config);
   return config;
+}
+
+/** Instances made before the pod API went kept the lab API's port under "pods". */
+function withLabPort(c: LabInstanceConfig): LabInstanceConfig {
+  const { pods, ...ports } = c.ports as LabPorts & { pods?: number };
+  return pods !== undefined && ports.lab === undefined ? { ...c, ports: { ...ports, lab: pods } } : c;
 }
 
 function validateConfig(c: LabInstanceConfig): void {

@@ -1,4 +1,4 @@
-// The lab's own read-only API on the pods port: health (for `lab up` and the test fixture), status
+// The lab's own read-only API on its port (ports.lab): health (for `lab up` and the test fixture), status
 // (nodes and object counts) and topology (the data plane's description with TF/Nova names filled in).
 // With Keystone auth, everything but /lab/health needs a token; health without one is a liveness
 // probe and answers only its status.
@@ -7,7 +7,6 @@ import type { KeystoneCheck } from "./keystoneAuth.ts";
 import type { LabEndpoints } from "./endpoints.ts";
 import type { LabInstanceConfig, LabNode } from "./instance.ts";
 import type { LabHealth } from "./lifecycle.ts";
-import type { PodStore } from "./pods/store.ts";
 import type { TfObject } from "./tf/configStore.ts";
 import type { TopologyView } from "./topologyView.ts";
 
@@ -29,7 +28,8 @@ export interface LabState {
     idToFqName(uuid: string): { fq_name: string[]; type: string };
   };
   dataplane: { describe(): Promise<Omit<TopologyView, "instance" | "prefix">> };
-  pods: () => PodStore;
+  /** The Kubernetes pods the lab runs: a runtime pod's name as people know it, and how many there are. */
+  pods: { name(runtimeName: string): string | undefined; count(): number };
   /** NSM connections the manager holds. */
   connections: () => number;
 }
@@ -50,7 +50,7 @@ async function labStatus(s: LabState): Promise<LabStatus> {
       virtualNetworks: vns.length,
       virtualMachines: vms.length,
       ports: ports.length,
-      pods: s.pods().count(),
+      pods: s.pods.count(),
       connections: s.connections(),
     },
   };
@@ -81,6 +81,7 @@ export async function labTopology(s: LabState): Promise<TopologyView> {
       // The data plane remembers the name a VM booted with; Nova keeps the TF virtual-machine's
       // display_name equal to the server's current name (PUT /servers/{id} renames in place).
       vms: n.vms.map((vm) => ({ ...vm, name: vmName(vm.serverId) ?? vm.name })),
+      pods: n.pods.map((pod) => ({ ...pod, name: s.pods.name(pod.name) ?? pod.name })),
     })),
   };
 }

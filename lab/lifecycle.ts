@@ -64,10 +64,10 @@ export type SeenHealth = Pick<LabHealth, "status"> & Partial<LabHealth>;
 
 /**
  * The daemon's health; with `token`, as much as a credential shows. A token that cannot be had
- * (Keystone listens only after the pods port) leaves the status alone.
+ * (Keystone listens only after the lab API port) leaves the status alone.
  */
 export async function fetchHealth(config: LabInstanceConfig, opts: { timeoutMs?: number; token?: () => Promise<string> } = {}): Promise<SeenHealth | undefined> {
-  const client = new HttpClient({ baseUrl: `http://127.0.0.1:${config.ports.pods}`, retries: 0, timeoutMs: opts.timeoutMs ?? 2000 });
+  const client = new HttpClient({ baseUrl: `http://127.0.0.1:${config.ports.lab}`, retries: 0, timeoutMs: opts.timeoutMs ?? 2000 });
   let headers: Record<string, string> = {};
   try {
     if (opts.token) headers = { "x-auth-token": await opts.token() };

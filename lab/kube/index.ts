@@ -17,14 +17,13 @@ import { createPodAgent } from "./podAgent.ts";
 import { createProcessPods } from "./processPods.ts";
 import type { ProcessPods } from "./processPods.ts";
 import type { PodAgent } from "./podAgent.ts";
-import { KubePodStore } from "./podStore.ts";
+import { KubePodStore, displayName } from "./podStore.ts";
 
 export interface LabKubernetesOptions {
   config: LabInstanceConfig;
   db: DatabaseSync;
   runtime: PodRuntime;
   closeConnections(runtimeName: string): Promise<void>;
-  takenElsewhere(runtimeName: string): boolean;
   log(line: string): void;
   phase(p: string): void;
 }
@@ -32,6 +31,10 @@ export interface LabKubernetesOptions {
 export interface LabKubernetes {
   /** Whether a runtime pod belongs to a Kubernetes pod (known from the stored rows, before start). */
   owns(runtimeName: string): boolean;
+  /** The Kubernetes pod a runtime pod is, as people name it: "name" in namespace default, else "namespace/name". */
+  podName(runtimeName: string): string | undefined;
+  /** How many pods the kubelet runs in namespaces of their own (not hostNetwork). */
+  podCount(): number;
   start(): Promise<void>;
   /** Applies the tungsten and kernel forwarder DaemonSets (after start()); their pods register themselves. */
   applyForwarders(inputs: LabForwarderInputs): Promise<void>;
@@ -57,6 +60,11 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
 
   return {
     owns: (name) => store.owns(name),
+    podName: (runtimeName) => {
+      const r = store.get(runtimeName);
+      return r ? displayName(r) : undefined;
+    },
+    podCount: () => store.count(),
     async start() {
       o.phase("Kubernetes: finding the control plane binaries");
       const binaries = await ensureBinaries((line) => o.phase(`Kubernetes: ${line}`));
@@ -89,7 +97,6 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
         runtime: o.runtime,
         store,
         closeConnections: o.closeConnections,
-        takenElsewhere: o.takenElsewhere,
         log: (line) => o.log(`kube: ${line}`),
       });
       await podAgent.start();

@@ -20,8 +20,6 @@ export interface PodAgentOptions {
   store: KubePodStore;
   /** Closes the NSM connections of a runtime pod: the forwarders need its netns to tear down. */
   closeConnections(runtimeName: string): Promise<void>;
-  /** A runtime name the lab's own pod API already uses (never taken over). */
-  takenElsewhere(runtimeName: string): boolean;
   /** The containers the lab runs as processes (known images); its onChange must schedule the pod (see schedule()). */
   processes: ProcessPods;
   log(line: string): void;
@@ -142,10 +140,6 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
       if (hasProcessContainers(pod)) await o.processes.ensure(pod, { hostIP: node.ip, podIP });
     } else {
       const runtimeName = runtimeNameOf(namespace, name);
-      if (!o.store.owns(runtimeName) && o.takenElsewhere(runtimeName)) {
-        o.log(`pod ${namespace}/${name}: the lab pod API already has a pod named ${runtimeName}; not starting it`);
-        return;
-      }
       // The row first: whatever the runtime makes from here on has an owner.
       o.store.put({ runtimeName, namespace, name, uid: pod.metadata.uid ?? "", node: pod.spec.nodeName! });
       const made = await o.runtime.createPod({ name: runtimeName, uid: pod.metadata.uid ?? "", node: pod.spec.nodeName! });

@@ -28,6 +28,11 @@ export function runtimeNameOf(namespace: string, name: string): string {
   return `${head}-${digest}`;
 }
 
+/** A pod as people name it: "name" in namespace default (kubectl's default), else "namespace/name". */
+export function displayName(r: Pick<KubePodRecord, "namespace" | "name">): string {
+  return r.namespace === "default" ? r.name : `${r.namespace}/${r.name}`;
+}
+
 interface Row {
   runtime_name: string;
   namespace: string;
@@ -59,6 +64,15 @@ export class KubePodStore {
   byPod(namespace: string, name: string): KubePodRecord | undefined {
     const row = this.db.prepare("SELECT * FROM lab_kube_pods WHERE namespace = ? AND name = ?").get(namespace, name) as Row | undefined;
     return row ? toRecord(row) : undefined;
+  }
+
+  get(runtimeName: string): KubePodRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM lab_kube_pods WHERE runtime_name = ?").get(runtimeName) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  count(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM lab_kube_pods").get() as { n: number }).n;
   }
 
   owns(runtimeName: string): boolean {

@@ -13,6 +13,11 @@ import type { LabInstanceConfig } from "../../lab/instance.ts";
 import { runningDaemonPid, stopDaemon, wipeKernel } from "../../lab/lifecycle.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { LAB_TIMEOUT, registerForSweep, sweepStaleLabs, testInstanceIdentity } from "../../harness/lab.ts";
+import { createPod } from "../../harness/kube.ts";
+import { runtimeNameOf } from "../../lab/kube/podStore.ts";
+import { loadKubeconfig } from "../../wire/kubeconfig.ts";
+import { KubernetesClient, resourcePath } from "../../wire/kubernetes.ts";
+import type { Pod } from "../../wire/kubernetes.ts";
 
 const CLI = new URL("../../cli/tfmesh.ts", import.meta.url).pathname;
 
@@ -23,6 +28,7 @@ interface CliResult {
 }
 
 const { name, prefix } = testInstanceIdentity();
+const podNetns = (pod: string) => `${prefix}-pod-${runtimeNameOf("default", pod)}`;
 let stateDir: string;
 let sweepRecord = "";
 const instanceArgs = () => ["--instance", name, "--prefix", prefix, "--state-dir", stateDir];
@@ -69,6 +75,9 @@ describe("lab up", () => {
     expect(r.stdout).toContain(`http://127.0.0.1:${config().ports.tf}`);
     expect(r.stdout).not.toContain(config().credentials.password);
     expect(runningDaemonPid(stateDir)).toBeGreaterThan(0);
+    // A new instance runs Kubernetes unless told otherwise.
+    expect(config().kubernetes).toBe(true);
+    expect(r.stdout).toContain(path.join(stateDir, "kubeconfig"));
   }, LAB_TIMEOUT);
 
   it("says so when the lab is already running", async () => {
@@ -93,7 +102,7 @@ async function token(): Promise<string> {
 }
 
 describe("with a VM and pods in the lab", () => {
-  let pods: HttpClient;
+  let kube: KubernetesClient;
   let bIp = "";
   let vm = { id: "", ip: "", gateway: "" };
 
@@ -117,9 +126,10 @@ describe("with a VM and pods in the lab", () => {
     );
     if (server.status !== "ACTIVE") throw new Error(`red-vm failed to boot: ${server.status}`);
     vm = { id: created.id, ip: server.addresses.red![0]!.addr, gateway: subnet.gateway_ip };
-    pods = new HttpClient({ baseUrl: `http://127.0.0.1:${c.ports.pods}`, retries: 0, headers: () => headers });
-    await pods.post("/pods", { name: "web", node: "k8s-1" });
-    bIp = (await pods.post<{ eth0: { ip: string } }>("/pods", { name: "db", node: "k8s-2" })).body.eth0.ip;
+    // `lab up` runs Kubernetes by default: pods are Kubernetes pods.
+    kube = new KubernetesClient(loadKubeconfig(path.join(c.stateDir, "kubeconfig")).options);
+    await createPod(kube, "web", { node: "k8s-1" });
+    bIp = (await createPod(kube, "db", { node: "k8s-2" })).status!.podIP!;
   }, LAB_TIMEOUT);
 
   it("status shows health, nodes and counts", async () => {
@@ -143,7 +153,7 @@ describe("with a VM and pods in the lab", () => {
     expect(r.stdout).toContain(`red-vm  server ${vm.id}`);
     expect(r.stdout).toMatch(new RegExp(`eth0\\s+[0-9a-f:]{17}\\s+${vm.ip.replace(/\./g, "\\.")}/24\\s+→ red`));
     expect(r.stdout).toMatch(/k8s-2\s+k8s\s+172\.31\.0\.13/);
-    expect(r.stdout).toContain(`db  netns ${prefix}-pod-db`);
+    expect(r.stdout).toContain(`db  netns ${podNetns("db")}`);
     expect(r.stdout).toMatch(new RegExp(`eth0\\s+0a:58:[0-9a-f:]+\\s+${bIp.replace(/\./g, "\\.")}/16\\s+→ pod network`));
   });
 
@@ -177,15 +187,16 @@ describe("with a VM and pods in the lab", () => {
     expect(down.code).toBe(0);
     expect(down.stdout).toContain(`Stopped lab "${name}"`);
     expect(runningDaemonPid(stateDir)).toBeUndefined();
-    expect(netns.exists(`${prefix}-pod-web`)).toBe(true);
+    expect(netns.exists(podNetns("web"))).toBe(true);
     const st = await lab("status");
     expect(st.code).toBe(3);
     expect(st.stdout).toContain("stopped");
 
     const up = await lab("up");
     expect(up.code).toBe(0);
-    const list = (await pods.get<{ pods: Array<{ name: string }> }>("/pods")).body.pods.map((p) => p.name).sort();
+    const list = (await kube.list<Pod>(resourcePath("v1", "pods", "default"))).items.map((p) => p.metadata.name).sort();
     expect(list).toEqual(["db", "web"]);
+    await eventually(() => netns.exists(podNetns("web")) && netns.exists(podNetns("db")), { what: "the pods' namespaces after the restart" });
     expect((await lab("exec", "web", "--", "ping", "-c", "1", "-W", "2", bIp)).code).toBe(0);
     expect((await lab("exec", "red-vm", "--", "ping", "-c", "1", "-W", "2", vm.gateway)).code).toBe(0);
   }, LAB_TIMEOUT);

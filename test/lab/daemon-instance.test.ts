@@ -39,7 +39,7 @@ describe("default instance", () => {
     expect(c.name).toBe("default");
     expect(c.prefix).toBe("tfm");
     expect(c.stateDir).toBe(path.join(home, "lab", "default"));
-    expect(c.ports).toEqual({ tf: 8082, keystone: 5000, nova: 8774, neutron: 9696, glance: 9292, nsm: 5001, nsmGrpc: 5003, pods: 5002, agentBase: 9091 });
+    expect(c.ports).toEqual({ tf: 8082, keystone: 5000, nova: 8774, neutron: 9696, glance: 9292, nsm: 5001, nsmGrpc: 5003, lab: 5002, agentBase: 9091 });
     expect(c.computeNodes).toEqual(["compute-1", "compute-2"]);
     expect(c.k8sNodes).toEqual(["k8s-1", "k8s-2"]);
     expect(c.auth).toBe("keystone");
@@ -59,7 +59,7 @@ describe("default instance", () => {
       glance: "http://127.0.0.1:9292",
       nsm: "http://127.0.0.1:5001",
       nsmGrpc: "tcp://127.0.0.1:5003",
-      pods: "http://127.0.0.1:5002",
+      lab: "http://127.0.0.1:5002",
       agents: Object.fromEntries(["compute-1", "compute-2", "k8s-1", "k8s-2"].map((n) => [n, `unix://${c.stateDir}/sock/agent-${n}.sock`])),
       credentials: { username: "admin", project: "admin", domain: "Default" },
     });
@@ -81,7 +81,7 @@ describe("a stored instance", () => {
     const first = await resolveInstance({ name: "keep-me", stateDir, ports: "auto" });
     expect(first.credentials.password.length).toBeGreaterThanOrEqual(16);
     expect(first.ports.tf).not.toBe(DEFAULT_PORTS.tf);
-    expect(first.ports.agentBase).toBe(first.ports.pods + 1);
+    expect(first.ports.agentBase).toBe(first.ports.lab + 1);
     const again = await resolveInstance({ stateDir });
     expect(again).toEqual(first);
     expect(fs.statSync(path.join(stateDir, "instance.json")).mode & 0o077).toBe(0);
