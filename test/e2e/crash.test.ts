@@ -23,7 +23,7 @@ import { OWNER_METADATA, STATE_METADATA } from "../../provider/impl/identity.ts"
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { commandOutput, expectDestroyLeavesNothing, labInventory, labStackFixture, leaksOf } from "./helpers.ts";
-import { kubeInventory } from "./kube.ts";
+import { kubeInventory, netnsOfPod } from "./kube.ts";
 
 const workDir = join(repoRoot, "test", "e2e", "programs", "crash");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-crash");
@@ -130,7 +130,7 @@ async function recoveryConvergesAndDestroyLeavesNothing(): Promise<Outs> {
   expect((await t.api.nsm.listConnections()).map((c) => c.id)).toEqual([outs.connectionId]);
   expect((await kubeInventory(t.kube)).pods).toEqual(["default/crash-pod"]);
   expect((await t.api.tf.list("virtual-network")).filter((v) => v.fq_name.at(-1) === "crash-net")).toHaveLength(1);
-  expect((await t.lab.ping("crash-pod", outs.vmIp, { count: 1, wait: 2 })).ok, "the pod reaches the tracked VM").toBe(true);
+  expect((await t.lab.ping(await netnsOfPod(t.kube, "crash-pod"), outs.vmIp, { count: 1, wait: 2 })).ok, "the pod reaches the tracked VM").toBe(true);
   expect((await t.lab.ping(outs.vmId, outs.podIp, { count: 1, wait: 2 })).ok, "the tracked VM reaches the pod").toBe(true);
   expect((await t.e2e.stack.up()).summary.resourceChanges).toEqual({ same: RESOURCES });
   await expectDestroyLeavesNothing(t, RESOURCES);
@@ -204,7 +204,7 @@ describe("a VM port unplugged behind Nova's back", () => {
     const outs = outputsOf(up);
     const agent = new VrouterAgentClient({ baseUrl: t.lab.endpoints.agents[outs.vmHost]!, retries: 0 });
     await agent.deletePort(outs.vmPort);
-    expect((await t.lab.ping("crash-pod", outs.vmIp, { count: 1, wait: 2 })).ok).toBe(false);
+    expect((await t.lab.ping(await netnsOfPod(t.kube, "crash-pod"), outs.vmIp, { count: 1, wait: 2 })).ok).toBe(false);
 
     const refresh = await t.e2e.stack.refresh();
     expect(refresh.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
@@ -215,7 +215,7 @@ describe("a VM port unplugged behind Nova's back", () => {
     expect(repair.summary.resourceChanges).toEqual({ update: 1, same: RESOURCES - 1 });
     expect(outputsOf(repair).vmId).toBe(outs.vmId);
     expect(await agent.getPort(outs.vmPort)).toMatchObject({ id: outs.vmPort, "ip-address": outs.vmIp });
-    expect((await t.lab.ping("crash-pod", outs.vmIp, { count: 1, wait: 2 })).ok).toBe(true);
+    expect((await t.lab.ping(await netnsOfPod(t.kube, "crash-pod"), outs.vmIp, { count: 1, wait: 2 })).ok).toBe(true);
     expect((await t.e2e.stack.refresh()).summary.resourceChanges).toEqual({ same: RESOURCES });
     await expectDestroyLeavesNothing(t, RESOURCES);
     expect(leaksOf(t.before, await labInventory(t.lab, t.api))).toEqual([]);

@@ -60,3 +60,11 @@ export async function createPod(kube: KubernetesClient, name: string, opts: { na
   await eventually(async () => isReady((ready = await getPod(kube, name, namespace))), { what: `pod ${namespace}/${name} to be Ready`, timeoutMs: 60_000, intervalMs: 200 });
   return ready!;
 }
+
+/** The netns the lab's kubelet made for a pod (its tfmesh.io/netns annotation), for lab.inLab / lab.ping. */
+export async function netnsOfPod(kube: KubernetesClient, name: string, namespace = "default"): Promise<string> {
+  const pod = await getPod(kube, name, namespace);
+  const ns = pod && netnsAnnotation(pod);
+  if (!ns) throw new Error(`pod ${namespace}/${name} ${pod ? `has no ${NETNS_ANNOTATION} annotation` : "does not exist"}`);
+  return ns;
+}

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
+import { netnsOfPod } from "./kube.ts";
 
 const workDir = join(repoRoot, "test", "e2e", "programs", "lifecycle");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-lifecycle");
@@ -23,7 +24,9 @@ interface Outputs { appVm: VmOut; pods: { appPod: PodOut; bluePod: PodOut } }
 
 let last: Outputs;
 
-const reaches = async (from: string, to: string) => (await t.lab.ping(from, to, { count: 1, wait: 2 })).ok;
+/** A VM (name or id) as the lab knows it, a pod through its netns annotation. */
+const at = async (workload: string) => (workload.endsWith("-pod") ? netnsOfPod(t.kube, workload) : workload);
+const reaches = async (from: string, to: string) => (await t.lab.ping(await at(from), to, { count: 1, wait: 2 })).ok;
 
 async function up(config: Record<string, string> = {}) {
   for (const [k, v] of Object.entries(config)) await t.e2e.stack.setConfig(`lifecycle:${k}`, { value: v });
@@ -34,7 +37,7 @@ async function up(config: Record<string, string> = {}) {
 }
 
 async function podLinks(pod: string) {
-  return ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], await t.lab.netnsOf(pod));
+  return ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], await netnsOfPod(t.kube, pod));
 }
 
 /** The TF objects the tungsten forwarder made for a connection (docs/contracts.md: named nsm-<id>). */

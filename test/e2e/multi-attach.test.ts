@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import * as ip from "../../lib/kernel/ip.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { expectNothingLeft, labStackFixture } from "./helpers.ts";
+import { netnsOfPod } from "./kube.ts";
 
 const workDir = join(repoRoot, "examples", "multi-attach");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "multi-attach");
@@ -20,7 +21,7 @@ describe("examples/multi-attach on the lab", () => {
     expect(interfaces.map((i) => [i.service, i.name])).toEqual([["ma-red", "nsm-1"], ["ma-blue", "nsm-2"]]);
     expect(interfaces[0]!.ip).toMatch(/^10\.1\.1\./);
     expect(interfaces[1]!.ip).toMatch(/^10\.2\.2\./);
-    const ns = await t.lab.netnsOf("ma-multi-pod");
+    const ns = await netnsOfPod(t.kube, "ma-multi-pod");
     const links = await ip.json<{ ifname: string; address: string }>(["link", "show"], ns);
     expect(links.find((l) => l.ifname === "nsm-1")?.address).toBe(interfaces[0]!.mac);
     expect(links.find((l) => l.ifname === "nsm-2")?.address).toBe(interfaces[1]!.mac);
@@ -35,7 +36,8 @@ describe("examples/multi-attach on the lab", () => {
 
   it("destroy removes the pod, both attachments and both networks", async () => {
     const destroy = await t.e2e.stack.destroy();
-    expect(destroy.summary.resourceChanges).toEqual({ delete: 8 });
+    // 2 x (VN + service), the k8s pod, 2 attachments, the Kubernetes provider, the stack
+    expect(destroy.summary.resourceChanges).toEqual({ delete: 9 });
     await expectNothingLeft(t.lab, t.api, t.before);
   }, STEP);
 });

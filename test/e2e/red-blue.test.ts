@@ -9,7 +9,7 @@ import type { TfRef } from "../../wire/tf.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
-import { deletePod, getPod, isReady } from "./kube.ts";
+import { deletePod, getPod, isReady, kubeInventory, netnsOfPod } from "./kube.ts";
 
 const workDir = join(repoRoot, "examples", "red-blue");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "red-blue");
@@ -26,7 +26,10 @@ interface PodOut { name: string; node: string; eth0: string; interfaces: Array<{
 let vms: Record<"redVm1" | "redVm2" | "blueVm", VmOut>;
 let pods: Record<"redPod" | "bluePod" | "bothPod", PodOut>;
 
-const reaches = async (from: string, to: string) => (await t.lab.ping(from, to, { count: 1, wait: 2 })).ok;
+const POD_NAMES = new Set(["red-pod", "blue-pod", "both-pod"]);
+/** A VM (name or id) as the lab knows it, a pod through its netns annotation. */
+const at = async (workload: string) => (POD_NAMES.has(workload) ? netnsOfPod(t.kube, workload) : workload);
+const reaches = async (from: string, to: string) => (await t.lab.ping(await at(from), to, { count: 1, wait: 2 })).ok;
 const inSubnet = (addr: string, prefix: string) => addr.startsWith(prefix);
 
 /** The state a PodAttachment of `pod` holds after the last refresh or up ("UP" / "DOWN"). */
@@ -83,7 +86,8 @@ describe("examples/red-blue on the lab", () => {
     expect(pods.redPod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["red", "nsm-1"]]);
     expect(pods.bluePod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["blue", "nsm-1"]]);
     expect(pods.bothPod.interfaces.map((i) => [i.service, i.interfaceName])).toEqual([["red", "nsm-1"], ["blue", "nsm-2"]]);
-    expect((await t.lab.status()).counts).toMatchObject({ virtualNetworks: 2, virtualMachines: 3, pods: 3, connections: 4 });
+    expect((await t.lab.status()).counts).toMatchObject({ virtualNetworks: 2, virtualMachines: 3, connections: 4 });
+    expect((await kubeInventory(t.kube)).pods).toEqual(["default/blue-pod", "default/both-pod", "default/red-pod"]);
   }, STEP);
 
   it("state holds no credential in plain text, the VM's admin password only as a secret, and small provider shims", async () => {
@@ -99,7 +103,7 @@ describe("examples/red-blue on the lab", () => {
 
   it("red-pod keeps eth0 and gains nsm-1: red's address, the VMI's MAC, a route to red only", async () => {
     const nsm1 = pods.redPod.interfaces[0]!;
-    const ns = await t.lab.netnsOf("red-pod");
+    const ns = await netnsOfPod(t.kube, "red-pod");
     const links = await ip.json<{ ifname: string; address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show"], ns);
     const kernel = links.find((l) => l.ifname === "nsm-1")!;
     expect(kernel.address).toBe(nsm1.mac);
@@ -173,7 +177,7 @@ describe("examples/red-blue on the lab", () => {
   }, STEP);
 
   it("refresh shows a pod interface deleted in the kernel as drift and the next up rebuilds it", async () => {
-    await t.lab.inLab("red-pod", ["ip", "link", "del", "nsm-1"]);
+    await t.lab.inLab(await at("red-pod"), ["ip", "link", "del", "nsm-1"]);
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(false);
     await refreshFindsAttachmentDownThenUpHealsIt("red-pod");
     expect(await reaches("red-pod", vms.redVm1.ip)).toBe(true);

@@ -11,9 +11,10 @@ import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.t
 import { eventually } from "../../harness/eventually.ts";
 import type { LabClients } from "../../harness/labClients.ts";
 import type { TestLab } from "../../harness/lab.ts";
+import { createPod, deletePod, labKube, netnsOfPod } from "../e2e/kube.ts";
 import { providerLabFixture } from "./provider-lab.ts";
 
-const t = providerLabFixture();
+const t = providerLabFixture({ kubernetes: true });
 let lab: TestLab;
 let api: LabClients;
 let image: string;
@@ -101,16 +102,18 @@ describe("deleting a network that ports still use", () => {
 describe("deleting a service that connections still use", () => {
   let netId: string;
   let netOuts: Record<string, unknown>;
+  let clientNetns = "";
 
   beforeAll(async () => {
     const net = await network("svcnet", "10.11.9.0/24");
     netId = net.id;
     netOuts = net.outs;
-    await api.pods.create({ name: "client", node: "k8s-1" });
+    await createPod(labKube(lab), "client", { node: "k8s-1" });
+    clientNetns = await netnsOfPod(labKube(lab), "client");
   });
 
   afterAll(async () => {
-    await api.pods.delete("client");
+    await deletePod(labKube(lab), "client");
     await virtualNetwork.delete!(netId, netOuts);
   });
 
@@ -122,7 +125,7 @@ describe("deleting a service that connections still use", () => {
   const connect = (id: string, svc: string, labels: Record<string, string> = {}) =>
     api.nsm.request({
       connection: { id, network_service: svc, labels: { [NODE_LABEL]: "k8s-1", [POD_LABEL]: "client", ...labels } },
-      mechanism_preferences: [{ cls: "LOCAL", type: KERNEL, parameters: { [MechanismParam.inodeURL]: `file:///var/run/netns/${lab.prefix}-pod-client`, [MechanismParam.netnsName]: `${lab.prefix}-pod-client` } }],
+      mechanism_preferences: [{ cls: "LOCAL", type: KERNEL, parameters: { [MechanismParam.inodeURL]: `file:///var/run/netns/${clientNetns}`, [MechanismParam.netnsName]: clientNetns } }],
     });
 
   it("fails naming a connection it did not make, with the call that closes it, and keeps the service", async () => {

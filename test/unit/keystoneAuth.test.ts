@@ -1,14 +1,10 @@
-// The lab's one Keystone check (lab/keystoneAuth.ts) over the lab Keystone's own token validation,
-// and the pod client sending its token provider's token.
+// The lab's one Keystone check (lab/keystoneAuth.ts) over the lab Keystone's own token validation.
 import { DatabaseSync } from "node:sqlite";
-import { afterEach, describe, expect, it } from "vitest";
-import { ApiError, close, listen } from "../../lib/http/server.ts";
+import { describe, expect, it } from "vitest";
+import { ApiError } from "../../lib/http/server.ts";
 import type { ApiRequest } from "../../lib/http/server.ts";
 import { keystoneHint, requireKeystoneToken } from "../../lab/keystoneAuth.ts";
 import { Keystone } from "../../lab/openstack/keystone.ts";
-import { createPodsServer } from "../../lab/pods/server.ts";
-import { HttpError } from "../../lib/http/client.ts";
-import { PodsClient } from "../../wire/pods.ts";
 
 const request = (path: string, token?: string | string[]): ApiRequest => ({
   method: "GET",
@@ -75,41 +71,5 @@ describe("requireKeystoneToken", () => {
     expect(check.accepts(request("/lab/health"))).toBe(false);
     expect(refusal(() => check.require(request("/lab/healthz")))?.status).toBe(401);
     expect(refusal(() => check.require(request("/lab")))?.status).toBe(401);
-  });
-});
-
-describe("the pod API behind the check", () => {
-  const servers: Array<ReturnType<typeof createPodsServer>["server"]> = [];
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => close(s)));
-  });
-
-  it("answers a PodsClient with a token provider, and 401 to one without", async () => {
-    const clock = { now: Date.now() };
-    const keystone = keystoneAt(clock);
-    const runtime = {
-      createPod: async () => ({ netns: "t-pod-a", eth0: { ip: "10.244.2.2", prefixLength: 16, mac: "02:00:00:00:00:01" } }),
-      deletePod: async () => {},
-    };
-    const pods = createPodsServer({
-      db: new DatabaseSync(":memory:"),
-      runtime,
-      nsm: { closeByPod: async () => {} },
-      nodes: ["k1"],
-      prefix: "t",
-      auth: requireKeystoneToken(keystone.validateToken),
-    });
-    servers.push(pods.server);
-    const url = `http://127.0.0.1:${await listen(pods.server, 0)}`;
-    const { token } = keystone.issue(["password"]);
-    let asked = 0;
-    const authed = new PodsClient(url, { retries: 0, token: () => (asked++, token) });
-    expect((await authed.create({ name: "a" })).name).toBe("a");
-    expect((await authed.list()).map((p) => p.name)).toEqual(["a"]);
-    expect(asked).toBe(2);
-    const anonymous = new PodsClient(url, { retries: 0 });
-    const err = await anonymous.list().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(401);
   });
 });
