@@ -3,6 +3,7 @@
 // status is written back (Running, the conditions, IPs, container statuses: containers are not
 // run, as in kwok). A pod being deleted loses its namespace, then the agent finishes the delete
 // with grace period 0. start() reconciles the API server, the stored rows and the runtime.
+import { LAB_CRASH_ENV, crashPoint } from "../../lib/crashPoint.ts";
 import { KeyedQueue } from "../../lib/keyedQueue.ts";
 import type { ContainerStatus, Condition, KubernetesClient, Pod } from "../../wire/kubernetes.ts";
 import { KubernetesConflict, NETNS_ANNOTATION, resourcePath, WatchExpired } from "../../wire/kubernetes.ts";
@@ -142,7 +143,9 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
       const runtimeName = runtimeNameOf(namespace, name);
       // The row first: whatever the runtime makes from here on has an owner.
       o.store.put({ runtimeName, namespace, name, uid: pod.metadata.uid ?? "", node: pod.spec.nodeName! });
+      crashPoint("kube.pod-recorded", LAB_CRASH_ENV);
       const made = await o.runtime.createPod({ name: runtimeName, uid: pod.metadata.uid ?? "", node: pod.spec.nodeName! });
+      crashPoint("kube.pod-created", LAB_CRASH_ENV);
       podIP = made.eth0.ip;
       if (!record || record.uid !== pod.metadata.uid) o.log(`pod ${namespace}/${name} on ${pod.spec.nodeName}: ${made.netns} (${podIP})`);
       // As a CNI records what it made (Multus's network-status): the netns, before the pod turns Ready.

@@ -9,12 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient, unixSocketOf } from "../../lib/http/client.ts";
 import { NODE_AGENT_PORT } from "../../lab/endpoints.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
-import type { PodInfo } from "../../wire/pods.ts";
+import { labPod } from "../../harness/kube.ts";
+import type { LabPod } from "../../harness/kube.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
-let pod: PodInfo;
+let pod: LabPod;
 
 // An agent-only answer: the agent refuses a port id that is not a uuid with its own error shape.
 const PROBE = "/port/not-a-uuid";
@@ -53,8 +54,8 @@ function run(cmd: string, args: string[]): Promise<string> {
 const socketOf = (node: string) => unixSocketOf(lab.endpoints.agents[node]!)!;
 
 beforeAll(async () => {
-  lab = await startLab();
-  pod = (await new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => lab.authHeaders() }).post<PodInfo>("/pods", { name: "iso", node: "k8s-1" })).body;
+  lab = await startLab({ kubernetes: true });
+  pod = labPod(await lab.createPod("iso", { node: "k8s-1" }));
 }, LAB_TIMEOUT);
 
 afterAll(() => lab?.stop(), LAB_TIMEOUT);

@@ -7,18 +7,20 @@ import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";
 import { runningDaemonPid } from "../../lab/lifecycle.ts";
-import type { PodInfo as Pod } from "../../wire/pods.ts";
+import { runtimeNameOf } from "../../lab/kube/podStore.ts";
+import { labPod } from "../../harness/kube.ts";
+import type { LabPod as Pod } from "../../harness/kube.ts";
+import { resourcePath } from "../../wire/kubernetes.ts";
+import type { Pod as KubePod } from "../../wire/kubernetes.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
-let pods: HttpClient;
 let prefix = "";
 
 beforeAll(async () => {
-  lab = await startLab();
+  lab = await startLab({ kubernetes: true });
   prefix = lab.prefix;
-  pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0, headers: () => lab.authHeaders() });
 }, LAB_TIMEOUT);
 
 afterAll(async () => {
@@ -47,10 +49,6 @@ function listenAddresses(port: number): string[] {
   return out;
 }
 
-async function createPod(body: Record<string, unknown>): Promise<Pod> {
-  return (await pods.post<Pod>("/pods", body)).body;
-}
-
 async function eth0Of(ns: string) {
   const [link] = await ip.json<{ address: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>(["addr", "show", "dev", "eth0"], ns);
   return { mac: link?.address, addrs: (link?.addr_info ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`) };
@@ -68,7 +66,7 @@ describe("a started lab", () => {
   it("listens on 127.0.0.1 only, on every API port of the instance, and not on the agents' ports", () => {
     const p = lab.config.ports;
     const nodeCount = lab.config.computeNodes.length + lab.config.k8sNodes.length;
-    const ports = [p.tf, p.keystone, p.nova, p.neutron, p.glance, p.nsm, p.nsmGrpc, p.pods];
+    const ports = [p.tf, p.keystone, p.nova, p.neutron, p.glance, p.nsm, p.nsmGrpc, p.lab];
     for (const port of ports) expect(listenAddresses(port), `port ${port}`).toEqual(["0100007F"]);
     // The vRouter agents are node-local: their sockets on the host, 127.0.0.1:9091 inside their node.
     for (let i = 0; i < nodeCount; i++) expect(listenAddresses(p.agentBase + i), `agent port ${p.agentBase + i}`).toEqual([]);
@@ -86,13 +84,11 @@ describe("a started lab", () => {
     expect(s.counts).toMatchObject({ pods: 0, connections: 0 });
   });
 
-  it("answers malformed pod requests with 400 and a reason", async () => {
-    const err = await pods.post("/pods", "{ nope", { headers: { "content-type": "application/json" } }).catch((e: HttpError) => e);
+  it("has no pod API of its own: its pods are Kubernetes pods", async () => {
+    const err = await lab.api.post("/pods", { name: "x" }).catch((e: HttpError) => e);
     expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(400);
-    const bad = await pods.post("/pods", { name: "UPPER" }).catch((e: HttpError) => e);
-    expect((bad as HttpError).status).toBe(400);
-    expect((bad as HttpError).serverMessage).toMatch(/DNS-1123/);
+    expect((err as HttpError).status).toBe(404);
+    expect(lab.endpoints.kubernetes?.kubeconfig).toBe(`${lab.stateDir}/kubeconfig`);
   });
 });
 
@@ -101,57 +97,62 @@ describe("pods", () => {
   let b: Pod;
 
   beforeAll(async () => {
-    a = await createPod({ name: "pod-a", node: "k8s-1" });
-    b = await createPod({ name: "pod-b", node: "k8s-2" });
+    a = labPod(await lab.createPod("pod-a", { node: "k8s-1" }));
+    b = labPod(await lab.createPod("pod-b", { node: "k8s-2" }));
   }, LAB_TIMEOUT);
 
   it("get eth0 on the pod network of their node", async () => {
-    expect(a).toMatchObject({ node: "k8s-1", netns: `${prefix}-pod-pod-a`, status: "Running" });
-    expect(a.eth0.ip).toMatch(/^10\.244\.1\.\d+$/);
-    expect(b.eth0.ip).toMatch(/^10\.244\.2\.\d+$/);
+    expect(a).toMatchObject({ node: "k8s-1", netns: `${prefix}-pod-${runtimeNameOf("default", "pod-a")}` });
+    expect(a.ip).toMatch(/^10\.244\.1\.\d+$/);
+    expect(b.ip).toMatch(/^10\.244\.2\.\d+$/);
     const e = await eth0Of(a.netns);
-    expect(e.mac).toBe(a.eth0.mac);
-    expect(e.addrs).toEqual([`${a.eth0.ip}/${a.eth0.prefixLength}`]);
+    expect(e.addrs).toEqual([`${a.ip}/16`]);
   });
 
   it("on different k8s nodes reach each other", async () => {
-    expect((await lab.ping("pod-a", b.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
-    expect((await lab.ping("pod-b", a.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
+    expect((await lab.ping("pod-a", b.ip, { count: 2, wait: 2 })).ok).toBe(true);
+    expect((await lab.ping("pod-b", a.ip, { count: 2, wait: 2 })).ok).toBe(true);
   });
 
   it("show up in the topology with their interfaces", async () => {
     const t = await lab.topology();
     const k8s1 = t.nodes.find((n) => n.name === "k8s-1");
     const pod = k8s1?.pods.find((p) => p.name === "pod-a");
-    expect(pod?.interfaces.find((i) => i.name === "eth0")).toMatchObject({ mac: a.eth0.mac, network: "pod" });
+    expect(pod?.interfaces.find((i) => i.name === "eth0")).toMatchObject({ mac: (await eth0Of(a.netns)).mac, network: "pod" });
   });
 
   it("are deleted with their namespace", async () => {
-    const c = await createPod({ name: "pod-c" });
+    const c = labPod(await lab.createPod("pod-c"));
     expect(netns.exists(c.netns)).toBe(true);
-    expect((await pods.delete<{ deleted: boolean }>("/pods/pod-c")).body.deleted).toBe(true);
+    await lab.deletePod("pod-c");
     expect(netns.exists(c.netns)).toBe(false);
-    expect((await pods.delete<{ deleted: boolean }>("/pods/pod-c")).body.deleted).toBe(false);
+    expect((await lab.status()).counts.pods).toBe(2);
   });
 });
 
+/** The API server's pods as the lab runs them (uid, node, netns, address), by name. */
+async function podsNow(): Promise<Pod[]> {
+  const items = (await lab.kube!.list<KubePod>(resourcePath("v1", "pods", "default"))).items;
+  return items.map(labPod).sort((x, y) => x.name.localeCompare(y.name));
+}
+
 describe("a restart", () => {
   it("keeps the pods and reconciles the kernel with them", async () => {
-    const before = (await pods.get<{ pods: Pod[] }>("/pods")).body.pods;
+    const before = await podsNow();
     expect(before.map((p) => p.name)).toEqual(["pod-a", "pod-b"]);
 
     await lab.restart();
-    expect((await pods.get<{ pods: Pod[] }>("/pods")).body.pods).toEqual(before);
+    expect(await podsNow()).toEqual(before);
     const b = before[1]!;
-    expect((await lab.ping("pod-a", b.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
+    expect((await lab.ping("pod-a", b.ip, { count: 2, wait: 2 })).ok).toBe(true);
   }, LAB_TIMEOUT);
 
   it("rebuilds kernel pieces that went missing while it was down", async () => {
-    const b = (await pods.get<Pod>("/pods/pod-b")).body;
+    const [a, b] = await podsNow();
     // Damage while the daemon is down: pod-a's namespace disappears.
-    await lab.restart(() => netns.del(`${prefix}-pod-pod-a`));
-    expect(netns.exists(`${prefix}-pod-pod-a`)).toBe(true);
-    expect((await lab.ping("pod-a", b.eth0.ip, { count: 2, wait: 2 })).ok).toBe(true);
+    await lab.restart(() => netns.del(a!.netns));
+    expect(netns.exists(a!.netns)).toBe(true);
+    expect((await lab.ping("pod-a", b!.ip, { count: 2, wait: 2 })).ok).toBe(true);
   }, LAB_TIMEOUT);
 
   it("comes back after the daemon was killed outright (stale daemon.pid)", async () => {

@@ -10,7 +10,8 @@ import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
-import type { PodInfo } from "../../wire/pods.ts";
+import { labPod } from "../../harness/kube.ts";
+import type { LabPod } from "../../harness/kube.ts";
 import { TfClient } from "../../wire/tf.ts";
 import { runningDaemonPid } from "../../lab/lifecycle.ts";
 import { eventually } from "../../harness/eventually.ts";
@@ -22,7 +23,7 @@ import type { ProcessInfo } from "../../harness/processTree.ts";
 let lab: TestLab;
 let nsm: NsmGrpcClient;
 let json: HttpClient;
-const pod: Record<string, PodInfo> = {};
+const pod: Record<string, LabPod> = {};
 
 /** The lab's child processes: the forwarders (by NSM_NAME in their environment) and the relays of its state dir. */
 const labProcesses = (prefix: string): ProcessInfo[] =>
@@ -47,7 +48,7 @@ function httpFrom(netns: string, url: string): Promise<string> {
   });
 }
 
-function attach(id: string, p: PodInfo, service: string): NetworkServiceRequest {
+function attach(id: string, p: LabPod, service: string): NetworkServiceRequest {
   return {
     connection: { id, network_service: service, labels: { nodeName: p.node, podName: p.name } },
     mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: p.netns } }],
@@ -58,7 +59,7 @@ const checked = async (id: string) => (await json.get<Connection>(`/nsmgr/connec
 const podLinks = async (ns: string) => (await ip.json<{ ifname: string; ifindex: number; ifalias?: string }>(["link", "show"], ns)).filter((l) => l.ifname !== "lo" && l.ifname !== "eth0");
 
 beforeAll(async () => {
-  lab = await startLab();
+  lab = await startLab({ kubernetes: true });
   nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
   json = new HttpClient({ baseUrl: lab.endpoints.nsm, headers: () => lab.authHeaders() });
   const headers = await lab.authHeaders();
@@ -72,8 +73,7 @@ beforeAll(async () => {
   });
   await nsm.registerService({ name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
   await nsm.registerService({ name: "local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.60.0.0/24" } });
-  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => headers });
-  for (const [name, node] of [["near", "k8s-1"], ["far", "k8s-2"]] as const) pod[name] = (await pods.post<PodInfo>("/pods", { name, node })).body;
+  for (const [name, node] of [["near", "k8s-1"], ["far", "k8s-2"]] as const) pod[name] = labPod(await lab.createPod(name, { node }));
 }, LAB_TIMEOUT);
 
 afterAll(async () => {

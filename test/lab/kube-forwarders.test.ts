@@ -18,7 +18,8 @@ import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
-import type { PodInfo } from "../../wire/pods.ts";
+import { labPod } from "../../harness/kube.ts";
+import type { LabPod } from "../../harness/kube.ts";
 
 const run = promisify(execFile);
 const BUILD_TIMEOUT = 45 * 60_000;
@@ -30,7 +31,7 @@ const NODES = ["k8s-1", "k8s-2"];
 let lab: TestLab;
 let bins: Record<KubeBinary, ResolvedBinary>;
 let nsm: NsmGrpcClient;
-let client: PodInfo;
+let client: LabPod;
 
 interface KPod {
   metadata: { name: string; uid: string; labels: Record<string, string> };
@@ -68,8 +69,7 @@ beforeAll(async () => {
   nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
   await nsm.registerService({ name: "local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.61.0.0/24" } });
   const headers = await lab.authHeaders();
-  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => headers });
-  client = (await pods.post<PodInfo>("/pods", { name: "client", node: "k8s-1" })).body;
+  client = labPod(await lab.createPod("client", { node: "k8s-1" }));
 }, 240_000);
 
 afterAll(async () => {

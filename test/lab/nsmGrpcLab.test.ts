@@ -13,20 +13,21 @@ import * as ip from "../../lib/kernel/ip.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
-import type { PodInfo } from "../../wire/pods.ts";
+import { labPod } from "../../harness/kube.ts";
+import type { LabPod } from "../../harness/kube.ts";
 import { TfClient } from "../../wire/tf.ts";
 
 let lab: TestLab;
 let grpc: NsmGrpcClient;
 let tf: TfClient;
-const pod: Record<string, PodInfo> = {};
+const pod: Record<string, LabPod> = {};
 
-const attach = (id: string, p: PodInfo, service: string): NetworkServiceRequest => ({
+const attach = (id: string, p: LabPod, service: string): NetworkServiceRequest => ({
   connection: { id, network_service: service, labels: { nodeName: p.node, podName: p.name } },
   mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: p.netns, inodeURL: `file:///var/run/netns/${p.netns}` } }],
 });
 const addressOf = (c: Connection) => c.context!.ip_context!.src_ip_addrs![0]!.split("/")[0]!;
-const links = async (p: PodInfo) => (await ip.json<{ ifname: string }>(["link", "show"], p.netns)).map((l) => l.ifname).filter((n) => n !== "lo");
+const links = async (p: LabPod) => (await ip.json<{ ifname: string }>(["link", "show"], p.netns)).map((l) => l.ifname).filter((n) => n !== "lo");
 
 async function next<T>(events: AsyncIterator<T>, what: string): Promise<T> {
   const r = await eventually(() => events.next(), { what, timeoutMs: 30_000, attempts: 1 });
@@ -35,7 +36,7 @@ async function next<T>(events: AsyncIterator<T>, what: string): Promise<T> {
 }
 
 beforeAll(async () => {
-  lab = await startLab();
+  lab = await startLab({ kubernetes: true });
   const headers = await lab.authHeaders();
   tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
   grpc = new NsmGrpcClient(lab.endpoints.nsmGrpc);
@@ -45,8 +46,7 @@ beforeAll(async () => {
   await tf.create("virtual-network", { fq_name: ["default-domain", "admin", "grpc"], parent_type: "project", network_ipam_refs: [{ to: ipam, attr: { ipam_subnets: [subnet] } }] });
   await grpc.registerService({ name: "grpc-red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:grpc" } });
   await grpc.registerService({ name: "grpc-local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.70.0.0/24" } });
-  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => headers });
-  for (const [name, node] of [["ga", "k8s-1"], ["gb", "k8s-2"]] as const) pod[name] = (await pods.post<PodInfo>("/pods", { name, node })).body;
+  for (const [name, node] of [["ga", "k8s-1"], ["gb", "k8s-2"]] as const) pod[name] = labPod(await lab.createPod(name, { node }));
 }, LAB_TIMEOUT);
 
 afterAll(async () => {

@@ -8,7 +8,8 @@ import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { problemOf } from "../../wire/nsm/protoMapping.ts";
-import type { PodInfo } from "../../wire/pods.ts";
+import { labPod } from "../../harness/kube.ts";
+import type { LabPod } from "../../harness/kube.ts";
 import { TfClient } from "../../wire/tf.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
@@ -19,8 +20,7 @@ let lab: TestLab;
 let prefix = "";
 let nsm: NsmGrpcClient;
 let tf: TfClient;
-let pods: HttpClient;
-const pod: Record<string, PodInfo> = {};
+const pod: Record<string, LabPod> = {};
 
 async function network(name: string, cidr: string) {
   const [prefixAddr, len] = cidr.split("/");
@@ -33,7 +33,7 @@ async function network(name: string, cidr: string) {
   });
 }
 
-function attach(id: string, p: PodInfo, service: string, name?: string): NetworkServiceRequest {
+function attach(id: string, p: LabPod, service: string, name?: string): NetworkServiceRequest {
   return {
     connection: { id, network_service: service, labels: { nodeName: p.node, podName: p.name } },
     mechanism_preferences: [
@@ -44,22 +44,21 @@ function attach(id: string, p: PodInfo, service: string, name?: string): Network
 
 const addressOf = (c: Connection) => c.context!.ip_context!.src_ip_addrs![0]!.split("/")[0]!;
 const links = async (ns: string) => (await ip.json<{ ifname: string }>(["link", "show"], ns)).map((l) => l.ifname).filter((n) => n !== "lo");
-const reach = async (from: PodInfo, to: string) => (await lab.ping(from.netns, to, { count: 1, wait: 2 })).ok;
+const reach = async (from: LabPod, to: string) => (await lab.ping(from.netns, to, { count: 1, wait: 2 })).ok;
 
 beforeAll(async () => {
-  lab = await startLab();
+  lab = await startLab({ kubernetes: true });
   prefix = lab.prefix;
   const headers = await lab.authHeaders();
   tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
   nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { retries: 3 });
-  pods = new HttpClient({ baseUrl: lab.endpoints.pods, headers: () => headers });
   await network("red", "10.1.1.0/24");
   await network("blue", "10.2.2.0/24");
   await nsm.upsertNetworkService({ name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });
   await nsm.upsertNetworkService({ name: "blue", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:blue" } });
   await nsm.upsertNetworkService({ name: "local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.60.0.0/24" } });
   for (const [name, node] of [["red-pod", "k8s-1"], ["red-far", "k8s-2"], ["blue-pod", "k8s-1"], ["both", "k8s-2"]] as const) {
-    pod[name] = (await pods.post<PodInfo>("/pods", { name, node })).body;
+    pod[name] = labPod(await lab.createPod(name, { node }));
   }
 }, LAB_TIMEOUT);
 
@@ -86,7 +85,7 @@ describe("NSM in the lab", () => {
     expect(await reach(pod["red-pod"]!, addressOf(conns.far))).toBe(true);
     expect(await reach(pod["red-far"]!, addressOf(conns.red))).toBe(true);
     expect(await reach(pod["red-pod"]!, "10.1.1.254")).toBe(true);
-    expect(await reach(pod["red-pod"]!, pod["red-far"]!.eth0.ip)).toBe(true);
+    expect(await reach(pod["red-pod"]!, pod["red-far"]!.ip)).toBe(true);
     const agent = new VrouterAgentClient({ baseUrl: lab.endpoints.agents["k8s-1"]! });
     const vmi = await tf.lookupId("virtual-machine-interface", ["default-domain", "admin", "nsm-red-1"]);
     expect(await agent.getPort(vmi!)).toMatchObject({ "ip-address": addressOf(conns.red), plen: 24 });
@@ -160,7 +159,7 @@ describe("NSM in the lab", () => {
     expect(vmi, "the connection's VMI exists before the pod is deleted").toBeDefined();
     const agent = new VrouterAgentClient({ baseUrl: lab.endpoints.agents["k8s-2"]! });
     expect(await agent.getPort(vmi!), "the port is plugged before the pod is deleted").toBeDefined();
-    await pods.delete("/pods/red-far");
+    await lab.deletePod("red-far");
     expect((await nsm.listConnections()).map((c) => c.id)).not.toContain("red-2");
     expect(await tf.lookupId("virtual-machine", ["nsm-red-2"])).toBeUndefined();
     expect(await tf.lookupId("virtual-machine-interface", ["default-domain", "admin", "nsm-red-2"])).toBeUndefined();

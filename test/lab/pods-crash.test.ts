@@ -1,26 +1,26 @@
-// The pod runtime's stores commit in an order a crash cannot split (a spawned lab daemon, killed
-// by its crash hook at a named step, then started again): the pod record is written before the
-// namespace is made, so a kill right after the record or right after the namespace leaves a pod
-// the restart finishes (Running, its namespace and eth0 there, DELETE removes all of it); a
-// namespace the data plane holds without a pod record is removed at start.
+// The lab's kubelet commits in an order a crash cannot split (a spawned lab daemon, killed by its
+// crash hook at a named step, then started again): its pod row is written before the namespace is
+// made, so a kill right after the row or right after the namespace leaves a pod the restart
+// finishes (Ready, its namespace and eth0 there, a delete removes all of it); a namespace the data
+// plane holds that no pod row owns is removed at start.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB_CRASH_ENV } from "../../lib/crashPoint.ts";
-import { ConnectionError } from "../../lib/http/client.ts";
 import { netns } from "../../lib/kernel/index.ts";
 import { podNetns } from "../../lab/dataplane/names.ts";
 import { DataplaneState } from "../../lab/dataplane/state.ts";
+import { runtimeNameOf } from "../../lab/kube/podStore.ts";
 import { openDb } from "../../lab/store/db.ts";
-import { PodsClient } from "../../wire/pods.ts";
+import { runningDaemonPid } from "../../lab/lifecycle.ts";
+import { eventually } from "../../harness/eventually.ts";
+import { SLEEPER, getPod, isReady, labPod, podPath } from "../../harness/kube.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 
 let lab: TestLab;
-let pods: PodsClient;
 
 beforeAll(async () => {
-  lab = await startLab();
-  pods = new PodsClient(lab.endpoints.pods, { retries: 0, token: async () => (await lab.authHeaders())["x-auth-token"] });
+  lab = await startLab({ kubernetes: true, computeNodes: ["compute-1"], k8sNodes: ["k8s-1"] });
 }, LAB_TIMEOUT);
 
 afterAll(async () => {
@@ -28,39 +28,45 @@ afterAll(async () => {
   await lab?.stop();
 }, LAB_TIMEOUT);
 
-/** Restarts the daemon with the crash hook armed at `step`; creating `name` then kills it there. */
-async function crashWhileCreating(step: string, name: string): Promise<void> {
+/** Restarts the daemon with the crash hook armed at `step`; the kubelet starting pod `name` then kills it there. */
+async function crashWhileStarting(step: string, name: string): Promise<void> {
   process.env[LAB_CRASH_ENV] = step;
   try {
     await lab.restart();
   } finally {
     delete process.env[LAB_CRASH_ENV];
   }
-  await expect(pods.create({ name, node: "k8s-1" })).rejects.toBeInstanceOf(ConnectionError);
+  const pid = runningDaemonPid(lab.stateDir);
+  await lab.kube!.create(podPath("default"), { apiVersion: "v1", kind: "Pod", metadata: { name }, spec: { nodeName: "k8s-1", containers: [{ name: "main", ...SLEEPER }] } });
+  await eventually(() => pid === undefined || runningDaemonPid(lab.stateDir) !== pid, { what: `the lab daemon to die at ${step}`, timeoutMs: 30_000 });
   await lab.restart();
 }
 
 const podNamespaces = () => lab.namespaces().filter((ns) => ns.startsWith(`${lab.prefix}-pod-`));
 
-describe("a lab daemon killed while it creates a pod", () => {
+describe("a lab daemon killed while its kubelet starts a pod", () => {
   it.each([
-    ["pods.recorded", "after-record"],
-    ["pods.created", "after-netns"],
+    ["kube.pod-recorded", "after-record"],
+    ["kube.pod-created", "after-netns"],
   ])("at %s: the restart finishes the pod, which then deletes completely", async (step, name) => {
-    await crashWhileCreating(step, name);
-    const pod = await pods.get(name);
-    expect(pod).toMatchObject({ name, node: "k8s-1", status: "Running", netns: podNetns(lab.prefix, name), eth0: { ip: expect.stringMatching(/^10\.244\.1\.\d+$/), prefixLength: 16 } });
-    expect((await lab.inLab(name, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout).toContain(`${pod!.eth0.ip}/16`);
-    expect((await lab.api.delete<{ deleted: boolean }>(`/pods/${name}`)).body).toEqual({ name, deleted: true });
+    await crashWhileStarting(step, name);
+    const ready = await eventually(async () => {
+      const p = await getPod(lab.kube!, name);
+      return isReady(p) && p;
+    }, { what: `pod ${name} Ready after the restart`, timeoutMs: 60_000 });
+    const pod = labPod(ready);
+    expect(pod).toMatchObject({ name, node: "k8s-1", netns: podNetns(lab.prefix, runtimeNameOf("default", name)), ip: expect.stringMatching(/^10\.244\.1\.\d+$/) });
+    expect((await lab.inLab(name, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout).toContain(`${pod.ip}/16`);
+    await lab.deletePod(name);
     expect(podNamespaces()).toEqual([]);
-    expect(await pods.list()).toEqual([]);
+    expect((await lab.status()).counts.pods).toBe(0);
   });
 });
 
-describe("a namespace the data plane holds without a pod record", () => {
+describe("a namespace the data plane holds without a pod row", () => {
   it("is removed when the lab starts", async () => {
     await lab.restart(async () => {
-      // What a daemon of 0.2 could leave: the data plane's row and namespace, no pod record.
+      // What a crashed daemon of 0.2 (its pod API) could leave: the data plane's row and namespace, no owner.
       const db = openDb(lab.stateDir);
       try {
         new DataplaneState(db).savePod({ name: "orphan", uid: randomUUID(), node: "k8s-1", ip: "10.244.1.200", mac: "0a:58:0a:f4:01:c8" });
@@ -70,7 +76,6 @@ describe("a namespace the data plane holds without a pod record", () => {
       await netns.add(podNetns(lab.prefix, "orphan"));
     });
     expect(podNamespaces()).toEqual([]);
-    expect(await pods.get("orphan")).toBeUndefined();
     const db = openDb(lab.stateDir);
     try {
       expect(new DataplaneState(db).listPods()).toEqual([]);

@@ -15,6 +15,7 @@ import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { TfClient } from "../../wire/tf.ts";
 import type { Connection } from "../../wire/nsm/api.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { labPod } from "../../harness/kube.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 
@@ -52,14 +53,13 @@ const pair = (r: Reachability, from: string, to: string) => r.pairs.find((p) => 
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tfmesh-reach-"));
-  lab = await startLab({ computeNodes: ["compute-1"], k8sNodes: ["k8s-1"] });
+  lab = await startLab({ kubernetes: true, computeNodes: ["compute-1"], k8sNodes: ["k8s-1"] });
   prefix = lab.prefix;
   const headers = await lab.authHeaders();
   const tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
   const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
   const nova = new HttpClient({ baseUrl: lab.endpoints.nova, headers: () => headers, retries: 0 });
   const glance = new HttpClient({ baseUrl: lab.endpoints.glance, headers: () => headers, retries: 0 });
-  const pods = new HttpClient({ baseUrl: lab.endpoints.pods, retries: 0, headers: () => headers });
   const image = (await glance.get<{ images: Array<{ id: string }> }>("/v2/images")).body.images[0]!.id;
 
   for (const [color, cidr] of [["red", "10.1.1.0/24"], ["blue", "10.2.2.0/24"]] as const) {
@@ -84,7 +84,7 @@ beforeAll(async () => {
     if (booted.status !== "ACTIVE") throw new Error(`${color}-vm failed to boot: ${booted.status}`);
     vmIp[color] = Object.values(booted.addresses)[0]![0]!.addr;
 
-    const pod = (await pods.post<{ name: string; node: string; netns: string }>("/pods", { name: `${color}-pod`, node: "k8s-1" })).body;
+    const pod = labPod(await lab.createPod(`${color}-pod`, { node: "k8s-1" }));
     nsmConn[color] = await nsm.request({
       connection: { id: `reach-${color}`, network_service: color, labels: { nodeName: pod.node, podName: pod.name } },
       mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: pod.netns, inodeURL: `file:///var/run/netns/${pod.netns}` } }],
