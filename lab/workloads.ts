@@ -1,5 +1,7 @@
 // Finding a VM or pod by what a person types: a Nova server name, a server id (or its first 8+
-// characters), or a pod name. Used by `lab exec` and the test fixture.
+// characters), or a Kubernetes pod as topology names it: "name" in namespace default, else
+// "namespace/name" ("default/name" works too, as kubectl's -n default would). Used by `lab exec`
+// and the test fixture.
 import type { TopologyView } from "./topologyView.ts";
 
 export class WorkloadLookupError extends Error {
@@ -28,7 +30,8 @@ export function findWorkload(view: TopologyView, target: string): Workload {
   const all = workloads(view);
   const byId = all.filter((w) => w.id !== undefined && (w.id === target || (target.length >= 8 && w.id.startsWith(target))));
   if (byId.length === 1) return byId[0]!;
-  const byName = all.filter((w) => w.name === target);
+  const podName = target.startsWith("default/") ? target.slice("default/".length) : target;
+  const byName = all.filter((w) => w.name === target || (w.kind === "pod" && w.name === podName));
   if (byName.length === 1) return byName[0]!;
   if (byName.length > 1) {
     const list = byName.map((w) => (w.kind === "vm" ? `VM ${w.name} (${w.id})` : `pod ${w.name}`)).join(", ");

@@ -1,4 +1,4 @@
-// Every HTTP endpoint of a running lab (TF, Keystone, Nova, Neutron, Glance, NSM, pods, each
+// Every HTTP endpoint of a running lab (TF, Keystone, Nova, Neutron, Glance, NSM, the lab API, each
 // vRouter agent) refuses what a web page in the operator's browser could send it: a write addressed
 // to another host name (DNS rebinding), one with a foreign Origin, one whose body is text/plain
 // (a "simple" cross-site POST). Nothing is created by any of them.
@@ -24,7 +24,8 @@ beforeAll(async () => {
     ["Neutron", new URL(`${e.neutron}/v2.0/networks`), '{"network":{"name":"csrf"}}'],
     ["Glance", new URL(`${e.glance}/v2/images`), '{"name":"csrf"}'],
     ["NSM", new URL(`${e.nsm}/registry/network-services`), '{"name":"csrf","payload":"ETHERNET","forwarder":"kernel","kernel":{"cidr":"10.99.0.0/24"}}'],
-    ["pods", new URL(`${e.pods}/pods`), '{"name":"csrf"}'],
+    // The lab API only reads; a write to it must still be refused before any route answers.
+    ["lab API", new URL(`${e.lab}/lab/status`), "{}"],
     ...Object.entries(e.agents).map(([node, url]): [string, URL, string] => {
       const u = new URL("http://localhost/port");
       sockets.set(u, unixSocketOf(url)!);
