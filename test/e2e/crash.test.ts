@@ -23,7 +23,8 @@ import { OWNER_METADATA, STATE_METADATA } from "../../provider/impl/identity.ts"
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { commandOutput, expectDestroyLeavesNothing, labInventory, labStackFixture, leaksOf } from "./helpers.ts";
-import { kubeInventory, netnsOfPod } from "./kube.ts";
+import { kubeInventory } from "../../harness/kube.ts";
+import { netnsOfPod } from "./kube.ts";
 
 const workDir = join(repoRoot, "test", "e2e", "programs", "crash");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "e2e-crash");

@@ -11,7 +11,7 @@ import type { LabClients } from "../../harness/labClients.ts";
 import { labStack } from "../../harness/pulumiStack.ts";
 import type { LabStack } from "../../harness/pulumiStack.ts";
 import type { KubernetesClient } from "../../wire/kubernetes.ts";
-import { kubeInventory, labKube } from "./kube.ts";
+import { kubeInventory, labKube } from "../../harness/kube.ts";
 
 /** What a test file runs against; the fields are set once its beforeAll has run. */
 export interface LabStackFixture {

@@ -21,7 +21,7 @@ import type { LabClients } from "../../harness/labClients.ts";
 import type { KubernetesClient } from "../../wire/kubernetes.ts";
 import { resourcePath } from "../../wire/kubernetes.ts";
 import type { Pod } from "../../wire/kubernetes.ts";
-import { labKube } from "./kube.ts";
+import { labKube } from "../../harness/kube.ts";
 
 const run = promisify(execFile);
 const workDir = join(repoRoot, "test", "e2e", "programs", "kubernetes");

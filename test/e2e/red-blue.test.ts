@@ -9,7 +9,8 @@ import type { TfRef } from "../../wire/tf.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { repoRoot } from "../../scripts/pulumiEnv.ts";
 import { expectDestroyLeavesNothing, labStackFixture } from "./helpers.ts";
-import { deletePod, getPod, isReady, kubeInventory, netnsOfPod } from "./kube.ts";
+import { deletePod, getPod, isReady, kubeInventory } from "../../harness/kube.ts";
+import { netnsOfPod } from "./kube.ts";
 
 const workDir = join(repoRoot, "examples", "red-blue");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "red-blue");

@@ -11,7 +11,8 @@ import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.t
 import { eventually } from "../../harness/eventually.ts";
 import type { LabClients } from "../../harness/labClients.ts";
 import type { TestLab } from "../../harness/lab.ts";
-import { createPod, deletePod, labKube, netnsOfPod } from "../e2e/kube.ts";
+import { createPod, deletePod, labKube } from "../../harness/kube.ts";
+import { netnsOfPod } from "../e2e/kube.ts";
 import { providerLabFixture } from "./provider-lab.ts";
 
 const t = providerLabFixture({ kubernetes: true });

@@ -9,7 +9,7 @@ import { provider as podAttachment } from "../../provider/impl/podAttachment.ts"
 import { provider as virtualMachine } from "../../provider/impl/virtualMachine.ts";
 import { provider as virtualNetwork } from "../../provider/impl/virtualNetwork.ts";
 import type { LabClients } from "../../harness/labClients.ts";
-import { createPod, deletePod, labKube } from "../e2e/kube.ts";
+import { createPod, deletePod, labKube } from "../../harness/kube.ts";
 import { networkOutsidePulumi, providerLabFixture } from "./provider-lab.ts";
 
 const t = providerLabFixture({ kubernetes: true });
