@@ -26,8 +26,9 @@ export interface BenchLab extends LabClients {
   stop(): Promise<void>;
 }
 
-export async function startBenchLab(name: string): Promise<BenchLab> {
-  const lab = await startLab({ name });
+/** `kubernetes` for benchmarks that need pods: they are Kubernetes pods, run by the lab's kubelet. */
+export async function startBenchLab(name: string, opts: { kubernetes?: boolean } = {}): Promise<BenchLab> {
+  const lab = await startLab({ name, ...opts });
   usedPrefixes.add(lab.prefix);
   const stop = track(`lab ${lab.name} (${lab.prefix})`, () => lab.stop());
   return { lab, ...labClients(lab), stop };

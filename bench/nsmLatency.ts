@@ -4,7 +4,8 @@
 // `concurrency` in flight (throughput), all through NSM's gRPC API to the lab's NSMgr and on to the
 // forwarder processes. Every connection must come up UP with its own address and leave nothing behind.
 import type { Connection, NetworkServiceRequest } from "../wire/nsm/api.ts";
-import type { PodInfo } from "../wire/pods.ts";
+import { labPod } from "../harness/kube.ts";
+import type { LabPod } from "../harness/kube.ts";
 import { ratioRow, timingRow } from "./benchmark.ts";
 import type { Benchmark, Row } from "./benchmark.ts";
 import { startBenchLab } from "./labs.ts";
@@ -19,7 +20,7 @@ const PODS = 4;
 const SCALE_LEVELS = [10, 100] as const;
 const PROBES = 10;
 
-function attach(id: string, pod: PodInfo, service: string): NetworkServiceRequest {
+function attach(id: string, pod: LabPod, service: string): NetworkServiceRequest {
   return {
     connection: { id, network_service: service, labels: { nodeName: pod.node, podName: pod.name } },
     mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: pod.netns } }],
@@ -46,7 +47,7 @@ interface Measured {
   requestRate: number;
 }
 
-async function measure(b: BenchLab, front: NsmFront, pods: PodInfo[], n: number, v: Variant): Promise<Measured> {
+async function measure(b: BenchLab, front: NsmFront, pods: LabPod[], n: number, v: Variant): Promise<Measured> {
   const ids = Array.from({ length: n }, (_, i) => `${v.service}-c${v.concurrency}-${i}`);
   const addresses = new Set<string>();
   const t0 = performance.now();
@@ -86,7 +87,7 @@ async function up(front: NsmFront, req: NetworkServiceRequest): Promise<void> {
  * established on the same node (all on that node's pods). Anything that grows with the node's
  * connections (listing every link, port or TF object) shows up as the 100 level costing more.
  */
-async function measureScale(front: NsmFront, pods: PodInfo[]): Promise<{ rows: Row[]; cost: Map<number, number> }> {
+async function measureScale(front: NsmFront, pods: LabPod[]): Promise<{ rows: Row[]; cost: Map<number, number> }> {
   const node = pods[0]!.node;
   const local = pods.filter((p) => p.node === node);
   const held: string[] = [];
@@ -146,14 +147,14 @@ export const nsmLatency: Benchmark = {
   title: "NSM Request / Close (the lab's NSMgr over NSM's gRPC API, forwarder processes)",
   defaultN: 100,
   async run(ctx) {
-    const b = await startBenchLab("bench-nsm");
+    const b = await startBenchLab("bench-nsm", { kubernetes: true });
     try {
       const len = prefixLengthFor(Math.max(ctx.n, SCALE_LEVELS[1] + PROBES));
       const net = await createNetwork(b.tf, "bench-nsm", "10.9.0.0", len);
       await b.nsm.upsertNetworkService({ name: "bench-tf", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: net.fqName } });
       await b.nsm.upsertNetworkService({ name: "bench-kernel", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: `10.61.0.0/${len}` } });
-      const pods: PodInfo[] = [];
-      for (let i = 0; i < PODS; i++) pods.push(await b.pods.create({ name: `bench-${i}`, node: `k8s-${(i % 2) + 1}` }));
+      const pods: LabPod[] = [];
+      for (let i = 0; i < PODS; i++) pods.push(labPod(await b.lab.createPod(`bench-${i}`, { node: `k8s-${(i % 2) + 1}` })));
 
       const variants: Variant[] = [];
       for (const concurrency of [1, ...(ctx.concurrency > 1 ? [ctx.concurrency] : [])]) {

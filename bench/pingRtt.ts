@@ -5,6 +5,7 @@ import * as link from "../lib/kernel/link.ts";
 import * as netns from "../lib/kernel/netns.ts";
 import { parsePing } from "../lib/kernel/ping.ts";
 import type { NovaServer } from "../wire/openstack/index.ts";
+import { labPod } from "../harness/kube.ts";
 import { timingRow } from "./benchmark.ts";
 import type { Benchmark, Row } from "./benchmark.ts";
 import { scratchNamespaces, startBenchLab } from "./labs.ts";
@@ -61,14 +62,14 @@ async function bootOn(b: BenchLab, name: string, host: string, networkUuid: stri
 }
 
 async function overlay(count: number, log: (m: string) => void): Promise<Row[]> {
-  const b = await startBenchLab("bench-ping");
+  const b = await startBenchLab("bench-ping", { kubernetes: true });
   try {
     const net = await createNetwork(b.tf, "bench-ping", "10.8.0.0", 24);
     await b.nsm.upsertNetworkService({ name: "bench-ping", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: net.fqName } });
     log("booting VMs on compute-1 and compute-2, a pod on k8s-1 attached to the same network");
     const vm1 = await bootOn(b, "bench-vm-1", "compute-1", net.uuid);
     const vm2 = await bootOn(b, "bench-vm-2", "compute-2", net.uuid);
-    const pod = await b.pods.create({ name: "bench-pod", node: "k8s-1" });
+    const pod = labPod(await b.lab.createPod("bench-pod", { node: "k8s-1" }));
     const conn = await b.nsm.request({
       connection: { id: "bench-ping", network_service: "bench-ping", labels: { nodeName: pod.node, podName: pod.name } },
       mechanism_preferences: [{ cls: "LOCAL", type: "KERNEL", parameters: { netnsName: pod.netns } }],
