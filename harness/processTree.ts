@@ -31,34 +31,8 @@ export function ancestorNamed(pid: number, comm: string): number | undefined {
   return undefined;
 }
 
-export interface ProcessInfo {
-  pid: number;
-  /** The arguments joined by spaces. */
-  cmdline: string;
-  env: Record<string, string>;
-}
-
-/** Every process this one may read, with its command line and environment. */
-export function processes(): ProcessInfo[] {
-  const found: ProcessInfo[] = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      const env = Object.fromEntries(
-        fs
-          .readFileSync(`/proc/${entry}/environ`, "utf8")
-          .split("\0")
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-      );
-      found.push({ pid: Number(entry), cmdline, env });
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
+export { processes } from "../lib/processes.ts";
+export type { ProcessInfo } from "../lib/processes.ts";
 
 /** `pid` and every process below it. */
 export function processTree(pid: number): number[] {

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { processes } from "../../lib/processes.ts";
 import { HttpClient } from "../../lib/http/client.ts";
 import type { LabInstanceConfig } from "../instance.ts";
 import type { KubeBinary, ResolvedBinary } from "./binaries.ts";
@@ -169,6 +170,39 @@ function startProcess(c: Component, bin: string, args: string[], f: KubeFiles, l
   }
 }
 
+/**
+ * The control plane a killed daemon left: its children got SIGTERM (pdeathsig) but may still be
+ * shutting down and holding their ports, or, without setpriv, run on. They all run in this
+ * instance's kube dir, which no other process uses: SIGTERM, then SIGKILL after 10 s.
+ */
+async function stopLeftovers(f: KubeFiles, log: (line: string) => void): Promise<void> {
+  const dir = path.resolve(f.dir);
+  const left = processes().filter((p) => p.cwd === dir && p.pid !== process.pid);
+  if (left.length === 0) return;
+  log(`stopping what a previous start left running in ${dir}: pids ${left.map((p) => p.pid).join(", ")}`);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone already
+    }
+  };
+  for (const p of left) signal(p.pid, "SIGTERM");
+  const deadline = Date.now() + 10_000;
+  while (left.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(100);
+  for (const p of left) if (alive(p.pid)) signal(p.pid, "SIGKILL");
+  // A SIGKILLed process is gone once reaped; its ports are free already.
+  for (const until = Date.now() + 5000; left.some((p) => alive(p.pid)) && Date.now() < until; ) await sleep(50);
+}
+
 function logTail(f: KubeFiles, c: Component, lines = 15): string {
   try {
     return fs.readFileSync(path.join(f.logs, `${c}.log`), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
@@ -275,6 +309,7 @@ export async function startControlPlane(o: StartControlPlaneOptions): Promise<Co
   };
 
   try {
+    await stopLeftovers(o.files, o.log);
     for (const c of START_ORDER) {
       o.phase(`starting ${c} (${o.binaries[c].version}, ${o.binaries[c].source})`);
       const r = startProcess(c, o.binaries[c].path, argsFor(c, ports, o.files), o.files, o.log);
