@@ -243,6 +243,23 @@ describe("lab down --wipe", () => {
   });
 });
 
+describe("lab up --no-kubernetes", () => {
+  it("makes an instance without Kubernetes (so without pods), and a later up without the flag keeps it so", async () => {
+    const r = await lab("up", "--ports", "auto", "--no-kubernetes");
+    expect(r.code, r.stderr).toBe(0);
+    expect(config().kubernetes).toBeFalsy();
+    expect(r.stdout).not.toContain("kubeconfig");
+    expect(fs.existsSync(path.join(stateDir, "kubeconfig"))).toBe(false);
+    expect((await lab("down")).code).toBe(0);
+    const again = await lab("up");
+    expect(again.code, again.stderr).toBe(0);
+    expect(config().kubernetes).toBeFalsy();
+    expect(again.stdout).not.toContain("kubeconfig");
+    expect((await lab("down", "--wipe")).code).toBe(0);
+    expect(netns.list(`${prefix}-`)).toEqual([]);
+  }, LAB_TIMEOUT);
+});
+
 describe("usage errors", () => {
   it("rejects unknown commands and options with the usage text", async () => {
     const r = await cli("launch");

@@ -112,6 +112,18 @@ describe("a stored instance", () => {
     expect(loadInstance(stateDir)?.ports).toEqual(first.ports);
   });
 
+  it("loads an instance stored with the pod API's port key (ports.pods) with that port as ports.lab", async () => {
+    const stateDir = tempDir();
+    const first = await resolveInstance({ name: "podsport", stateDir, ports: "auto" });
+    const file = path.join(stateDir, "instance.json");
+    const { lab, ...rest } = first.ports;
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), ports: { ...rest, pods: lab } }));
+    const loaded = loadInstance(stateDir)!;
+    expect(loaded.ports).toEqual(first.ports);
+    expect(loaded.ports).not.toHaveProperty("pods");
+    expect(endpointsFor(loaded).lab).toBe(`http://127.0.0.1:${lab}`);
+  });
+
   it("will not adopt a directory full of someone else's files", async () => {
     const stateDir = tempDir();
     fs.writeFileSync(path.join(stateDir, "thesis.tex"), "precious");
