@@ -178,7 +178,7 @@ describe("lab exec", () => {
 describe("netns.spawn (what lab exec runs on)", () => {
   it("streams the program's output and resolves with its exit code", async () => {
     let out = "";
-    const code = await netns.spawn(`${prefix}-pod-red-pod`, ["sh", "-c", "cat /sys/class/net/nsm-1/operstate; exit 3"], {
+    const code = await netns.spawn(await lab.netnsOf("red-pod"), ["sh", "-c", "cat /sys/class/net/nsm-1/operstate; exit 3"], {
       stdio: "pipe",
       onSpawn: (child) => child.stdout?.on("data", (d: Buffer) => (out += d.toString())),
     });
@@ -188,14 +188,14 @@ describe("netns.spawn (what lab exec runs on)", () => {
 
   it("refuses a namespace that does not exist and an empty command, running nothing", async () => {
     await expect(netns.spawn(`${prefix}-pod-gone`, ["true"])).rejects.toThrow(/does not exist/);
-    await expect(netns.spawn(`${prefix}-pod-red-pod`, [])).rejects.toThrow(/no program/);
+    await expect(netns.spawn(await lab.netnsOf("red-pod"), [])).rejects.toThrow(/no program/);
     await expect(netns.spawn("bad name;", ["true"])).rejects.toThrow();
   });
 });
 
 describe("after damage", () => {
   it("shows the pod cut off once its NSM interface is gone, and --expect fails", async () => {
-    await netns.exec(`${prefix}-pod-red-pod`, ["ip", "link", "del", "dev", "nsm-1"]);
+    await netns.exec(await lab.netnsOf("red-pod"), ["ip", "link", "del", "dev", "nsm-1"]);
     const r = await measureReachability(await lab.topology());
     expect(pair(r, "red-pod", "red-vm").reachable).toBe(false);
     expect(pair(r, "red-vm", "red-pod").reachable).toBe(false);
