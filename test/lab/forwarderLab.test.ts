@@ -123,7 +123,8 @@ describe("the lab's forwarder processes", () => {
     process.kill(before, "SIGKILL");
     await eventually(() => forwarderPid("tungsten@k8s-1") !== undefined && forwarderPid("tungsten@k8s-1") !== before, { what: "tungsten@k8s-1 to be started again" });
     await eventually(async () => (await checked("near-red")).state === "UP", { what: "near-red to be UP through the new forwarder" });
-    expect(fs.readFileSync(`${lab.stateDir}/daemon.log`, "utf8")).toMatch(new RegExp(`tungsten@k8s-1 \\(pid ${before}\\) exited \\(SIGKILL\\)`));
+    // The kubelet supervises it as its DaemonSet pod's container: the line names it <namespace>/<pod>/<container>.
+    expect(fs.readFileSync(`${lab.stateDir}/daemon.log`, "utf8")).toMatch(new RegExp(`nsm-system/[a-z0-9-]+/[a-z0-9-]+ \\(pid ${before}\\) exited \\(SIGKILL\\)`));
     const again = await nsm.request(attach("near-red", pod.near!, "red"));
     expect(again.state).toBe("UP");
     expect(await podLinks(pod.near!.netns)).toEqual(links);
