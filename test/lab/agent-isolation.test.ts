@@ -6,7 +6,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpClient, unixSocketOf } from "../../lib/http/client.ts";
+import { unixSocketOf } from "../../lib/http/client.ts";
 import { NODE_AGENT_PORT } from "../../lab/endpoints.ts";
 import { VrouterAgentClient } from "../../wire/vrouterAgent.ts";
 import { labPod } from "../../harness/kube.ts";

@@ -2,7 +2,7 @@
 // reconciled, pods that really get a network, state that survives a restart, nothing left behind.
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpClient, HttpError } from "../../lib/http/client.ts";
+import { HttpError } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { readEndpoints } from "../../lab/endpoints.ts";

@@ -14,7 +14,6 @@ import { startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
 import { ensureBinaries } from "../../lab/kube/binaries.ts";
 import type { KubeBinary, ResolvedBinary } from "../../lab/kube/binaries.ts";
-import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import type { NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
@@ -68,7 +67,6 @@ beforeAll(async () => {
   lab = await startLab({ kubernetes: true, computeNodes: ["compute-1"], k8sNodes: NODES });
   nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
   await nsm.registerService({ name: "local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.61.0.0/24" } });
-  const headers = await lab.authHeaders();
   client = labPod(await lab.createPod("client", { node: "k8s-1" }));
 }, 240_000);
 

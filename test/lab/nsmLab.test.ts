@@ -3,7 +3,6 @@
 // heals lost interfaces, and closing (or deleting the pod) leaves no TF object, port or interface.
 // Driven through NSM's gRPC API (the lab's nsmGrpc endpoint), as an NSM client speaks it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpClient } from "../../lib/http/client.ts";
 import * as ip from "../../lib/kernel/ip.ts";
 import * as netns from "../../lib/kernel/netns.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
