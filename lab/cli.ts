@@ -21,6 +21,7 @@ import { renderTopology } from "./topologyView.ts";
 import type { TopologyView } from "./topologyView.ts";
 import { findWorkload, WorkloadLookupError } from "./workloads.ts";
 import { kubernetesHealth, prepareKubernetesBinaries, renderKubernetesHealth, runKubectl } from "./kube/cliCommands.ts";
+import { listLabPods, renderPods } from "./kube/podList.ts";
 
 const LAB_USAGE = `usage: tfmesh lab <command> [options]   (in the tfmesh repository: npm run lab -- <command>)
 
@@ -245,6 +246,8 @@ async function status(o: Options): Promise<number> {
     out("Kubernetes");
     for (const line of renderKubernetesHealth(health)) out(line);
     if (health.some((h) => !h.ok)) return 1;
+    out("Pods");
+    for (const line of renderPods(await listLabPods(config))) out(line);
   }
   return 0;
 }

@@ -142,6 +142,10 @@ describe("with a VM and pods in the lab", () => {
     expect(r.stdout).toMatch(/ports \(VMIs\)\s+1\n/);
     expect(r.stdout).toMatch(/pods\s+2\n/);
     expect(r.stdout).toMatch(/NSM connections\s+0\n/);
+    // Each pod with its namespace, node, netns and Ready state; the forwarders' DaemonSet pods on the node's netns.
+    expect(r.stdout).toMatch(new RegExp(`\\n  default\\s+db\\s+k8s-2\\s+${podNetns("db")}\\s+Ready\\n`));
+    expect(r.stdout).toMatch(new RegExp(`\\n  default\\s+web\\s+k8s-1\\s+${podNetns("web")}\\s+Ready\\n`));
+    expect(r.stdout).toMatch(new RegExp(`\\n  nsm-system\\s+\\S+\\s+k8s-1\\s+${prefix}-k8s-1 \\(host network\\)\\s+Ready\\n`));
   });
 
   it("topology draws the nodes, the VN bridge, the VM and the pods with their addresses", async () => {
