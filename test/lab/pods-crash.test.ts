@@ -57,6 +57,8 @@ describe("a lab daemon killed while its kubelet starts a pod", () => {
     const pod = labPod(ready);
     expect(pod).toMatchObject({ name, node: "k8s-1", netns: podNetns(lab.prefix, runtimeNameOf("default", name)), ip: expect.stringMatching(/^10\.244\.1\.\d+$/) });
     expect((await lab.inLab(name, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout).toContain(`${pod.ip}/16`);
+    // Exactly the API server's pods have namespaces: nothing half-made was left beside it.
+    expect(podNamespaces()).toEqual([pod.netns]);
     await lab.deletePod(name);
     expect(podNamespaces()).toEqual([]);
     expect((await lab.status()).counts.pods).toBe(0);
