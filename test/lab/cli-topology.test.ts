@@ -108,6 +108,15 @@ describe("finding a workload for exec", () => {
     expect(findWorkload(view, "both-pod")).toMatchObject({ kind: "pod", node: "k8s-1", netns: "tfm-pod-both-pod" });
   });
 
+  it("finds Kubernetes pods as topology names them: name in namespace default (also default/name), else namespace/name", () => {
+    const k: TopologyView = structuredClone(view);
+    k.nodes[1]!.pods.push({ name: "team-a/web", netns: "tfm-pod-team-a-web-1a2b3c4d", interfaces: [] });
+    expect(findWorkload(k, "default/both-pod").netns).toBe("tfm-pod-both-pod");
+    expect(findWorkload(k, "team-a/web")).toMatchObject({ kind: "pod", netns: "tfm-pod-team-a-web-1a2b3c4d" });
+    expect(() => findWorkload(k, "web")).toThrow(/no VM or pod "web".*team-a\/web/);
+    expect(() => findWorkload(k, "default/web")).toThrow(WorkloadLookupError);
+  });
+
   it("names what exists when the target is unknown, and refuses ambiguous names", () => {
     expect(() => findWorkload(view, "nope")).toThrow(/no VM or pod "nope".*red-vm-1, both-pod/);
     const dup: TopologyView = structuredClone(view);
