@@ -236,7 +236,8 @@ describe("tfmesh installed from its tarball into a Pulumi project of the user's 
     ok(await pulumi("stack", "init", stack1, "--non-interactive"));
     stacksMade.push(stack1);
     const preview = ok(await pulumi("preview", "--non-interactive", "--stack", stack1));
-    expect(preview.stdout, show(preview)).toMatch(/\+ 6 to create/);
+    // The network, the service, the VM, the k8s pod, its attachment, the Kubernetes provider, the stack.
+    expect(preview.stdout, show(preview)).toMatch(/\+ 7 to create/);
     expect(await labCounts()).toEqual(EMPTY_LAB);
     expect(netns.list(`${prefix}-`).filter((n) => /-(vm|pod)-/.test(n))).toEqual([]);
   }, STEP_TIMEOUT);
@@ -246,7 +247,7 @@ describe("tfmesh installed from its tarball into a Pulumi project of the user's 
     const up = await pulumi("up", "--yes", "--non-interactive", "--skip-preview", "--stack", stack1);
     console.log(`consumer case 1: pulumi up took ${Date.now() - t0} ms`);
     ok(up);
-    expect(up.stdout, show(up)).toMatch(/\+ 6 created/);
+    expect(up.stdout, show(up)).toMatch(/\+ 7 created/);
 
     const out = ok(await pulumi("stack", "output", "--json", "--stack", stack1));
     outputs = JSON.parse(out.stdout) as typeof outputs;
@@ -276,7 +277,7 @@ describe("tfmesh installed from its tarball into a Pulumi project of the user's 
     const exported = ok(await pulumi("stack", "export", "--stack", stack1));
     const state = JSON.parse(exported.stdout) as { deployment: { resources?: Array<{ urn: string; inputs?: { __provider?: string } }> } };
     const shims = (state.deployment.resources ?? []).filter((r) => typeof r.inputs?.__provider === "string");
-    expect(shims.map((r) => r.urn.split("::").pop()).sort()).toEqual(["app", "app-red", "red", "red", "web"]);
+    expect(shims.map((r) => r.urn.split("::").pop()).sort()).toEqual(["app-red", "red", "red", "web"]);
     for (const r of shims) {
       const text = r.inputs!.__provider!;
       expect(text, r.urn).toContain("tfmesh/provider/impl/");
@@ -317,7 +318,7 @@ describe("tfmesh installed from its tarball into a Pulumi project of the user's 
 
   it("pulumi destroy leaves the lab empty: no TF object, VM, port, pod or NSM connection, no VM or pod namespace", async () => {
     const destroy = ok(await pulumi("destroy", "--yes", "--non-interactive", "--stack", stack1));
-    expect(destroy.stdout, show(destroy)).toMatch(/- 6 deleted/);
+    expect(destroy.stdout, show(destroy)).toMatch(/- 7 deleted/);
     expect(await labCounts()).toEqual(EMPTY_LAB);
     const left = netns.list(`${prefix}-`);
     expect(left).toContain(`${prefix}-underlay`);
