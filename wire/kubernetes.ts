@@ -132,12 +132,14 @@ export interface ListOptions {
   fieldSelector?: string;
 }
 
-export type PatchType = "merge" | "strategic" | "json";
+/** "apply" is server-side apply: the body is the whole object as its manager wants it (JSON is YAML). */
+export type PatchType = "merge" | "strategic" | "json" | "apply";
 
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   merge: "application/merge-patch+json",
   strategic: "application/strategic-merge-patch+json",
   json: "application/json-patch+json",
+  apply: "application/apply-patch+yaml",
 };
 
 export interface DeleteOptions {

@@ -13,7 +13,7 @@ import { FORWARDER_TYPES } from "../../nsm/forwarderd/config.ts";
 import { DEFAULT_HEALTH_PORT, forwarderManifest } from "../../nsm/forwarderd/manifest.ts";
 import type { EnvVar } from "../../nsm/forwarderd/manifest.ts";
 import type { KubeObject, KubernetesClient } from "../../wire/kubernetes.ts";
-import { KubernetesConflict, resourcePath } from "../../wire/kubernetes.ts";
+import { resourcePath } from "../../wire/kubernetes.ts";
 import { NODE_AGENT_PORT } from "../endpoints.ts";
 import type { LabSockets } from "../endpoints.ts";
 import type { LabInstanceConfig } from "../instance.ts";
@@ -83,24 +83,17 @@ export function labForwarderObjects(i: LabForwarderInputs): KubeObject[] {
 
 const PLURAL: Record<string, string> = { Namespace: "namespaces", Secret: "secrets", ServiceAccount: "serviceaccounts", DaemonSet: "daemonsets" };
 
-/** Creates each object, or replaces what is there (the stored resourceVersion makes it conditional). */
+/** Who owns the fields the lab applies (server-side apply). */
+const FIELD_MANAGER = "tfmesh-lab";
+
+/** Creates or updates each object as the lab wants it (server-side apply, the lab's fields forced). */
 export async function applyObjects(client: KubernetesClient, objects: KubeObject[]): Promise<void> {
   for (const obj of objects) {
     const plural = PLURAL[obj.kind ?? ""];
     if (!plural) throw new Error(`applyObjects: kind ${obj.kind} is not one the lab applies`);
-    const collection = resourcePath(obj.apiVersion!, plural, obj.metadata.namespace);
-    const path = `${collection}/${encodeURIComponent(obj.metadata.name)}`;
-    const existing = await client.get<KubeObject>(path);
-    if (!existing) {
-      try {
-        await client.create(collection, obj);
-        continue;
-      } catch (e) {
-        if (!(e instanceof KubernetesConflict)) throw e;
-      }
-    }
-    if (obj.kind === "Namespace" || obj.kind === "ServiceAccount") continue;
-    const current = existing ?? (await client.get<KubeObject>(path));
-    await client.replace(path, { ...obj, metadata: { ...obj.metadata, resourceVersion: current?.metadata.resourceVersion } } as KubeObject);
+    const path = `${resourcePath(obj.apiVersion!, plural, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name)}`;
+    // Server-side apply: creates or updates in one call, with no resourceVersion to race the
+    // controllers on (a GET then PUT could meet a 409 when the DaemonSet controller wrote its status between).
+    await client.patch(`${path}?fieldManager=${FIELD_MANAGER}&force=true`, obj, "apply");
   }
 }
