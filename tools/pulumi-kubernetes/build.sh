@@ -17,8 +17,13 @@ cd "$here"
 
 module=github.com/pulumi/pulumi-kubernetes/provider/v4
 module_version=$(awk -v m="$module" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' go.mod)
-# The plugin reports the Go pseudo-version it is built from: the commit has no release of its own.
-version=${module_version#v}
+# The plugin reports the version Go gives a commit after a release: the provider module has no tags
+# of its own (the proxy names the commit v4.0.0-<time>-<hash>), but the commit follows the
+# v4.24.0 release (sdk/v4.24.0, 2025-11-06), so it is 4.24.1-0.<time>-<hash>, newer than the
+# @pulumi/kubernetes SDK package.json pins (4.23.0, the newest on npm before it), and the engine
+# takes it without a version warning.
+after_release=4.24.1
+version="$after_release-0.${module_version#v4.0.0-}"
 required_go=$(awk '$1 == "go" { print $2 }' go.mod)
 out=$bin/pulumi-resource-kubernetes
 stamp=$bin/.pulumi-resource-kubernetes.stamp
