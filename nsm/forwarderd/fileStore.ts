@@ -31,7 +31,12 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
-/** Connections as `<dir>/connections/<id>.json` (ids are checked to be file-name safe). */
+/**
+ * Connections as `<dir>/connections/<id>.json` (ids are checked to be file-name safe). The files are
+ * read once, at the first use: the forwarder is the only writer of its directory, so reads come from
+ * memory and each change is written through. A Request asks for every held interface name, which
+ * cost a read of every file per Request (N files with N connections) before.
+ */
 export function fileConnectionStore(dir: string): ConnectionStore {
   const folder = path.join(dir, "connections");
   fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
@@ -39,16 +44,34 @@ export function fileConnectionStore(dir: string): ConnectionStore {
     assertConnectionId(id);
     return path.join(folder, `${id}.json`);
   };
-  return {
-    get: (id) => readJson<Connection>(fileOf(id)),
-    set: (id, c) => writeAtomically(fileOf(id), JSON.stringify(c)),
-    delete: (id) => fs.rmSync(fileOf(id), { force: true }),
-    list: () =>
+  let cache: Map<string, Connection> | undefined;
+  const loaded = (): Map<string, Connection> => {
+    cache ??= new Map(
       fs
         .readdirSync(folder)
         .filter((f) => f.endsWith(".json"))
         .sort()
-        .flatMap((f) => readJson<Connection>(path.join(folder, f)) ?? []),
+        .flatMap((f) => {
+          const c = readJson<Connection>(path.join(folder, f));
+          return c ? [[f.slice(0, -".json".length), c] as const] : [];
+        }),
+    );
+    return cache;
+  };
+  return {
+    get: (id) => {
+      fileOf(id);
+      return loaded().get(id);
+    },
+    set: (id, c) => {
+      writeAtomically(fileOf(id), JSON.stringify(c));
+      loaded().set(id, c);
+    },
+    delete: (id) => {
+      fs.rmSync(fileOf(id), { force: true });
+      loaded().delete(id);
+    },
+    list: () => [...loaded().entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c),
   };
 }
 
