@@ -116,8 +116,11 @@ const ownerLabel = (inputs: PodAttachmentInputs): Record<string, string> => {
   return owner !== undefined ? { [OWNER_KEY]: owner } : {};
 };
 
-/** The Request: a requested interface name goes in the kernel mechanism; without one the forwarder picks (and keeps) nsm-<n>. */
-/** Without a netns annotation no inodeURL is sent: the forwarder finds the pod's netns from its uid label. */
+/**
+ * The Request: a requested interface name goes in the kernel mechanism; without one the forwarder
+ * picks (and keeps) nsm-<n>. Without a netns annotation no inodeURL is sent: the forwarder finds
+ * the pod's netns from its uid label.
+ */
 function requestFor(inputs: PodAttachmentInputs, pod: ResolvedPod): NetworkServiceRequest {
   return {
     connection: {
