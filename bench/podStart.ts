@@ -4,6 +4,7 @@
 // namespace is gone. Polled every 10 ms, so the figures carry up to 10 ms of polling.
 import { randomUUID } from "node:crypto";
 import * as netns from "../lib/kernel/netns.ts";
+import { eventually } from "../harness/eventually.ts";
 import { SLEEPER, getPod, isReady, labPod, podPath } from "../harness/kube.ts";
 import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL } from "../wire/nsm/api.ts";
 import { timingRow } from "./benchmark.ts";
@@ -12,17 +13,7 @@ import { startBenchLab } from "./labs.ts";
 import { createNetwork } from "./network.ts";
 
 const POLL_MS = 10;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await sleep(POLL_MS);
-  }
-}
+const WAIT = { timeoutMs: 60_000, intervalMs: POLL_MS };
 
 export const podStart: Benchmark = {
   name: "pods",
@@ -41,10 +32,15 @@ export const podStart: Benchmark = {
         const name = `bench-pod-${i}`;
         const t0 = performance.now();
         await kube.create(podPath("default"), { apiVersion: "v1", kind: "Pod", metadata: { name }, spec: { nodeName: `k8s-${(i % 2) + 1}`, terminationGracePeriodSeconds: 0, containers: [{ name: "main", ...SLEEPER }] } });
-        const pod = labPod(await until(`pod ${name} Ready`, async () => {
-          const p = await getPod(kube, name);
-          return isReady(p) && p;
-        }));
+        const pod = labPod(
+          await eventually(
+            async () => {
+              const p = await getPod(kube, name);
+              return isReady(p) && p;
+            },
+            { what: `pod ${name} Ready`, ...WAIT },
+          ),
+        );
         ready.push(performance.now() - t0);
         const conn = await b.nsm.request({
           connection: {
@@ -58,7 +54,7 @@ export const podStart: Benchmark = {
         attached.push(performance.now() - t0);
         const t1 = performance.now();
         await kube.delete(podPath("default", name));
-        await until(`pod ${name} and its netns gone`, async () => !netns.exists(pod.netns) && (await getPod(kube, name)) === undefined);
+        await eventually(async () => !netns.exists(pod.netns) && (await getPod(kube, name)) === undefined, { what: `pod ${name} and its netns gone`, ...WAIT });
         deleted.push(performance.now() - t1);
         if ((i + 1) % 5 === 0) ctx.log(`${i + 1}/${ctx.n} pods`);
       }

@@ -2,8 +2,8 @@
 // from the lab's kubeconfig, pods made and deleted outside Pulumi, and what the stack left there.
 import type { TestLab } from "./lab.ts";
 import { eventually } from "./eventually.ts";
-import { loadKubeconfig } from "../wire/kubeconfig.ts";
-import { KubernetesClient, NETNS_ANNOTATION, resourcePath } from "../wire/kubernetes.ts";
+import { NETNS_ANNOTATION, resourcePath } from "../wire/kubernetes.ts";
+import type { KubernetesClient } from "../wire/kubernetes.ts";
 import type { KubeObject, Pod } from "../wire/kubernetes.ts";
 
 /** The container of a pod that only needs to exist (the lab runs no containers; on a real cluster it sleeps). */
@@ -12,10 +12,10 @@ export const SLEEPER = { image: "busybox:1.36", command: ["sleep", "infinity"] }
 /** Namespaces the lab's control plane and its DaemonSets own. */
 const SYSTEM_NAMESPACES = new Set(["kube-system", "kube-public", "kube-node-lease", "nsm-system"]);
 
-export function labKube(lab: TestLab): KubernetesClient {
-  const k = lab.endpoints.kubernetes;
-  if (!k) throw new Error(`lab ${lab.name} has no Kubernetes: start it with startLab({ kubernetes: true })`);
-  return new KubernetesClient(loadKubeconfig(k.kubeconfig).options);
+/** The lab's API server client (the fixture's `lab.kube`); fails saying how to start a lab that has one. */
+export function labKube(lab: Pick<TestLab, "name" | "kube">): KubernetesClient {
+  if (!lab.kube) throw new Error(`lab ${lab.name} runs no Kubernetes, so it has no pods: start it with startLab({ kubernetes: true })`);
+  return lab.kube;
 }
 
 export const podPath = (namespace: string, name?: string) => resourcePath("v1", "pods", namespace, name);

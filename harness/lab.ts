@@ -31,7 +31,7 @@ import { loadKubeconfig } from "../wire/kubeconfig.ts";
 import { KubernetesClient } from "../wire/kubernetes.ts";
 import type { Pod } from "../wire/kubernetes.ts";
 import { eventually } from "./eventually.ts";
-import { createPod, deletePod, getPod, netnsAnnotation } from "./kube.ts";
+import { createPod, deletePod, getPod, labKube, netnsAnnotation } from "./kube.ts";
 import type { PodOptions } from "./kube.ts";
 
 /** Generous: a cold lab builds a few dozen namespaces. Use for beforeAll(startLab) hooks. */
@@ -240,10 +240,8 @@ async function startLabOnce(opts: StartLabOptions): Promise<TestLab> {
   const netnsOf = async (target: string) => (target.startsWith(`${config.prefix}-`) ? target : findWorkload(await topology(), target).netns);
 
   const kube = endpoints.kubernetes ? new KubernetesClient(loadKubeconfig(endpoints.kubernetes.kubeconfig).options) : undefined;
-  const needKube = (): KubernetesClient => {
-    if (!kube) throw new Error(`lab ${config.name} runs no Kubernetes, so it has no pods: start it with startLab({ kubernetes: true })`);
-    return kube;
-  };
+  const needKube = (): KubernetesClient => labKube(lab);
+
   const lab: TestLab = {
     config,
     endpoints,

@@ -6,17 +6,16 @@ import type { LabInstanceConfig } from "../instance.ts";
 import { ensureBinaries, findBinary } from "./binaries.ts";
 import { controlPlanePorts, probeControlPlane } from "./controlPlane.ts";
 import type { ComponentHealth } from "./controlPlane.ts";
-import { kubeFiles } from "./files.ts";
+import { existingKubeconfig, kubeFiles } from "./files.ts";
 
 /** Runs kubectl against the instance's API server; resolves with kubectl's exit code. */
 export async function runKubectl(config: LabInstanceConfig, args: string[]): Promise<number> {
   if (!config.kubernetes) throw new Error(`lab "${config.name}" runs no Kubernetes; start it with "tfmesh lab up --kubernetes"`);
-  const files = kubeFiles(config.stateDir);
-  if (!fs.existsSync(files.kubeconfig)) throw new Error(`${files.kubeconfig} does not exist yet: is lab "${config.name}" up?`);
+  const kubeconfig = existingKubeconfig(config.stateDir, config.name);
   const kubectl = await findBinary("kubectl");
   if (!kubectl) throw new Error('no kubectl v1.37.x found (TFMESH_KUBECTL, KUBEBUILDER_ASSETS, PATH, .tools/bin); "tfmesh lab up" builds it');
   return new Promise((resolve, reject) => {
-    const child = spawn(kubectl.path, ["--kubeconfig", files.kubeconfig, ...args], { stdio: "inherit" });
+    const child = spawn(kubectl.path, ["--kubeconfig", kubeconfig, ...args], { stdio: "inherit" });
     child.on("error", reject);
     child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });

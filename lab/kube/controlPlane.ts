@@ -11,6 +11,7 @@ import path from "node:path";
 import { processes } from "../../lib/processes.ts";
 import { HttpClient } from "../../lib/http/client.ts";
 import type { LabInstanceConfig } from "../instance.ts";
+import { processAlive } from "../lifecycle.ts";
 import type { KubeBinary, ResolvedBinary } from "./binaries.ts";
 import type { KubeFiles } from "./files.ts";
 import { servingCa } from "./files.ts";
@@ -180,14 +181,7 @@ async function stopLeftovers(f: KubeFiles, log: (line: string) => void): Promise
   const left = processes().filter((p) => p.cwd === dir && p.pid !== process.pid);
   if (left.length === 0) return;
   log(`stopping what a previous start left running in ${dir}: pids ${left.map((p) => p.pid).join(", ")}`);
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = processAlive;
   const signal = (pid: number, sig: NodeJS.Signals) => {
     try {
       process.kill(pid, sig);

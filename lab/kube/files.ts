@@ -54,6 +54,13 @@ export function prepareFiles(f: KubeFiles): { token: string } {
   return { token };
 }
 
+/** The instance's admin kubeconfig, once its API server has written it; else an error saying to start the lab. */
+export function existingKubeconfig(stateDir: string, instance: string): string {
+  const { kubeconfig } = kubeFiles(stateDir);
+  if (!fs.existsSync(kubeconfig)) throw new Error(`${kubeconfig} does not exist yet: is lab "${instance}" up?`);
+  return kubeconfig;
+}
+
 /** The PEM the API server's certificate chains to (its self-signed CA, written after its first start). */
 export function servingCa(f: KubeFiles): string {
   return fs.readFileSync(f.servingCert, "utf8");

@@ -1,11 +1,10 @@
 // The pods `lab status` lists: asked from the API server (not the daemon), so the Ready state is
 // what Kubernetes users see, with the netns the lab's kubelet made for each (its annotation).
-import fs from "node:fs";
 import type { LabInstanceConfig } from "../instance.ts";
 import { loadKubeconfig } from "../../wire/kubeconfig.ts";
 import { KubernetesClient, NETNS_ANNOTATION, resourcePath } from "../../wire/kubernetes.ts";
 import type { Pod } from "../../wire/kubernetes.ts";
-import { kubeFiles } from "./files.ts";
+import { existingKubeconfig } from "./files.ts";
 
 export interface PodRow {
   namespace: string;
@@ -27,8 +26,7 @@ export function podRow(config: LabInstanceConfig, p: Pod): PodRow {
 
 /** Every pod of the instance's API server, by namespace and name. */
 export async function listLabPods(config: LabInstanceConfig): Promise<PodRow[]> {
-  const { kubeconfig } = kubeFiles(config.stateDir);
-  if (!fs.existsSync(kubeconfig)) throw new Error(`${kubeconfig} does not exist yet: is lab "${config.name}" up?`);
+  const kubeconfig = existingKubeconfig(config.stateDir, config.name);
   const kube = new KubernetesClient({ ...loadKubeconfig(kubeconfig).options, retries: 0, timeoutMs: 10_000 });
   const pods = (await kube.list<Pod>(resourcePath("v1", "pods"))).items.map((p) => podRow(config, p));
   return pods.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));

@@ -60,7 +60,7 @@ export function fileConnectionStore(dir: string): ConnectionStore {
   };
   return {
     get: (id) => {
-      fileOf(id);
+      assertConnectionId(id);
       return loaded().get(id);
     },
     set: (id, c) => {
