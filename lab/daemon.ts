@@ -28,6 +28,7 @@ import type { Log } from "./log.ts";
 import { createForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import type { ForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import { createNsm } from "./nsm/index.ts";
+import { NsmGrpcClient } from "../wire/nsm/grpcClient.ts";
 import { createNsmServer } from "./nsm/server.ts";
 import { createOpenStack } from "./openstack/index.ts";
 import { removeUnownedPods } from "./podLeftovers.ts";
@@ -77,6 +78,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   let agentServers = new Map<string, ListeningServer>();
   const sockets = labSockets(config.stateDir);
   let kube: LabKubernetes | undefined;
+  let nscClient: NsmGrpcClient | undefined;
 
   const shutdown = async (wipe: boolean) => {
     health.status = "stopping";
@@ -87,6 +89,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     await Promise.all(fronts.map((f) => f.close()));
     await Promise.all(listening.map((s) => close(s)));
     await kube?.stop().catch((e: Error) => log(`kubernetes stop: ${e.message}`));
+    nscClient?.dispose();
     await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));
     if (wipe) await dataplane?.destroy();
     else await dataplane?.stop();
@@ -104,7 +107,9 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
 
     const podRuntime = dataplane.podRuntime;
     if (config.kubernetes) {
-      kube = createLabKubernetes({ config, db, runtime: podRuntime, closeConnections: (name) => manager.closeByPod(name), log, phase });
+      // nsc-init reaches the NSMgr as on a node: NSM's gRPC API on the NSMgr's socket.
+      nscClient = new NsmGrpcClient(`unix://${sockets.nsm}`, { retries: 3 });
+      kube = createLabKubernetes({ config, db, runtime: podRuntime, closeConnections: (name) => manager.closeByPod(name), nsc: nscClient, log, phase });
     }
     const k8s = kube;
     const pods = { name: (runtimeName: string) => k8s?.podName(runtimeName), count: () => k8s?.podCount() ?? 0 };

@@ -41,9 +41,17 @@ export interface Condition {
   lastProbeTime?: string | null;
 }
 
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
+}
+
 export interface Container {
   name: string;
   image?: string;
+  imagePullPolicy?: string;
+  env?: EnvVar[];
 }
 
 export interface ContainerStatus {
@@ -54,7 +62,11 @@ export interface ContainerStatus {
   ready: boolean;
   started?: boolean;
   restartCount: number;
-  state: { running?: { startedAt: string }; waiting?: { reason?: string }; terminated?: { exitCode: number; reason?: string; startedAt?: string; finishedAt?: string } };
+  state: {
+    running?: { startedAt: string };
+    waiting?: { reason?: string; message?: string };
+    terminated?: { exitCode: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string };
+  };
 }
 
 export interface Pod extends KubeObject {

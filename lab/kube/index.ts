@@ -14,6 +14,9 @@ import type { NodeAgent } from "./nodeAgent.ts";
 import { applyObjects, labForwarderObjects } from "./forwarderDaemonSets.ts";
 import type { LabForwarderInputs } from "./forwarderDaemonSets.ts";
 import { createPodAgent } from "./podAgent.ts";
+import { startAdmissionWebhook } from "./admission.ts";
+import type { AdmissionWebhook } from "./admission.ts";
+import type { NscClient } from "./nscInit.ts";
 import { createProcessPods } from "./processPods.ts";
 import type { ProcessPods } from "./processPods.ts";
 import type { PodAgent } from "./podAgent.ts";
@@ -24,6 +27,8 @@ export interface LabKubernetesOptions {
   db: DatabaseSync;
   runtime: PodRuntime;
   closeConnections(runtimeName: string): Promise<void>;
+  /** The NSMgr that pods' nsc-init containers request their interfaces from. */
+  nsc: NscClient;
   log(line: string): void;
   phase(p: string): void;
 }
@@ -41,6 +46,8 @@ export interface LabKubernetes {
   /** Stops the processes the kubelet runs for pods (the forwarders), before the NSMgr's socket closes. */
   stopProcesses(): Promise<void>;
   health(): Promise<ComponentHealth[]>;
+  /** The admin client of the lab's API server (after start()). */
+  client(): KubernetesClient;
   stop(): Promise<void>;
 }
 
@@ -57,6 +64,7 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
   let podAgent: PodAgent | undefined;
   let client: KubernetesClient | undefined;
   let processes: ProcessPods | undefined;
+  let webhook: AdmissionWebhook | undefined;
 
   return {
     owns: (name) => store.owns(name),
@@ -81,6 +89,8 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
       });
       const kube = new KubernetesClient({ server, token, ca: servingCa(files) });
       client = kube;
+      o.phase("Kubernetes: serving NSM's admission webhook");
+      webhook = await startAdmissionWebhook({ files, client: kube, log: (line) => o.log(`kube: ${line}`) });
       o.phase("Kubernetes: registering the k8s nodes");
       nodeAgent = createNodeAgent(
         kube,
@@ -97,6 +107,7 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
         runtime: o.runtime,
         store,
         closeConnections: o.closeConnections,
+        nsc: o.nsc,
         log: (line) => o.log(`kube: ${line}`),
       });
       await podAgent.start();
@@ -107,9 +118,14 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
     },
     stopProcesses: async () => processes?.stopAll(),
     health: async () => (plane ? plane.health() : []),
+    client() {
+      if (!client) throw new Error("the Kubernetes client is there only after start()");
+      return client;
+    },
     async stop() {
       nodeAgent?.stop();
       await podAgent?.stop().catch((e: Error) => o.log(`kube: pod agent stop: ${e.message}`));
+      await webhook?.close();
       await plane?.stop();
     },
   };

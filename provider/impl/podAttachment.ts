@@ -20,9 +20,11 @@ import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { crashPoint } from "../../lib/crashPoint.ts";
 import { problemOf } from "../../wire/nsm/protoMapping.ts";
-import { clients, configure, progress } from "./context.ts";
+import { clients, configure, lookup, progress, quickClients } from "./context.ts";
+import { NSM_ANNOTATION, isAnnotationConnectionId, parseNsmAnnotation } from "../../wire/nsm/annotation.ts";
+import type { NsmUrl } from "../../wire/nsm/annotation.ts";
 import { checkPodName, podKey, readPod, resolvePod } from "./kubePod.ts";
-import type { ResolvedPod } from "./kubePod.ts";
+import type { PodRef, ResolvedPod } from "./kubePod.ts";
 import { withPlainErrors } from "./plainErrors.ts";
 import { OWNER, OWNER_KEY, checkOwner, ownerOf, ownerUuid } from "./identity.ts";
 import { Failures, changedKeys, compact, inputsOf, isUnknown, optionalString, requiredString, sameJson, withRecordedInputs } from "./inputs.ts";
@@ -75,6 +77,22 @@ function checkLabels(f: Failures, raw: unknown): void {
   }
 }
 
+/** Why the pod's own NSM annotation keeps `interfaceName` from an attachment, if it does (undefined when the pod cannot be read yet). */
+async function annotationClaim(ref: PodRef, interfaceName: string): Promise<string | undefined> {
+  const found = await lookup(() => readPod(quickClients().kube(), ref));
+  const annotation = found.status === "ok" ? found.value?.metadata.annotations?.[NSM_ANNOTATION] : undefined;
+  if (annotation === undefined) return undefined;
+  let urls: NsmUrl[];
+  try {
+    urls = parseNsmAnnotation(annotation);
+  } catch {
+    return undefined;
+  }
+  const entry = urls.findIndex((u) => u.interfaceName === interfaceName);
+  if (entry < 0) return undefined;
+  return `"${interfaceName}" is the interface entry ${entry + 1} of pod ${podKey(ref)}'s ${NSM_ANNOTATION} annotation asks for (kernel://${urls[entry]!.service}/${interfaceName}); pick another name, or leave it out and the forwarder picks a free one`;
+}
+
 async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const f = new Failures();
   const pod = requiredString(f, "pod", news.pod);
@@ -90,6 +108,12 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
     if (!problem && RESERVED_IFNAMES.has(interfaceName)) f.add("interfaceName", `"${interfaceName}" is the pod's own interface; pick another name such as nsm-1`);
   }
   checkLabels(f, news.labels);
+  if (typeof news.connectionId === "string" && isAnnotationConnectionId(news.connectionId)) {
+    f.add("connectionId", `"${news.connectionId}" has the form of the ids NSM's annotation gives its connections (nsc-<pod uid>-<n>); pick another`);
+  }
+  if (f.empty && typeof interfaceName === "string" && !isUnknown(interfaceName) && typeof pod === "string" && !isUnknown(pod) && !isUnknown(namespace)) {
+    f.add("interfaceName", await annotationClaim({ name: pod, namespace }, interfaceName));
+  }
   const owner = checkOwner(f, news);
   const connectionId =
     (typeof news.connectionId === "string" && news.connectionId) ||

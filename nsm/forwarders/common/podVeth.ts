@@ -19,6 +19,7 @@ import { NsmError } from "../../errors.ts";
 import type { PodPlacement } from "./clientNetns.ts";
 import { isExists } from "./kernelOps.ts";
 import type { KernelOps } from "./kernelOps.ts";
+import { interfaceOwner } from "../../../wire/nsm/annotation.ts";
 
 /** The forwarder's names for the host end. */
 export interface VethEnds {
@@ -79,7 +80,7 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
         return out;
       }
       const clash = podLinks.find((l) => l.name === ifName && l.alias !== alias);
-      if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${pod} and belongs to something else`);
+      if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${pod} and belongs to ${interfaceOwner(clash.alias)}`);
       for (const l of podLinks.filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, pod);
       if (hostLinks.length > 0) await kernel.deleteLink(hostName, node);
       const create = () => kernel.createVeth(host, { name: ifName, netns: pod, mac, alias, up: true }, mtu);
@@ -107,8 +108,12 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
       checkThenPassOn(c, next, async () => {
         const { pod, alias } = where(c);
         const ifName = interfaceOf(c);
-        const link = (await linksIn(pod)).find((l) => l.name === ifName && l.alias === alias);
-        if (!link) return `interface ${ifName} of connection ${c.id} is missing in ${pod}`;
+        const links = await linksIn(pod);
+        const link = links.find((l) => l.name === ifName && l.alias === alias);
+        if (!link) {
+          const other = links.find((l) => l.name === ifName);
+          return other ? `interface ${ifName} in ${pod} belongs to ${interfaceOwner(other.alias)}, not to connection ${c.id}` : `interface ${ifName} of connection ${c.id} is missing in ${pod}`;
+        }
         const mac = srcMacOf(c)?.toLowerCase();
         return mac && link.mac !== mac ? `interface ${ifName} in ${pod} has MAC ${link.mac}, not ${mac}` : undefined;
       }),
