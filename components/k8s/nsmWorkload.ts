@@ -19,6 +19,8 @@ export interface NsmWorkloadArgs {
   command?: pulumi.Input<pulumi.Input<string>[]>;
   replicas?: pulumi.Input<number>;
   networks: NsmWorkloadNetworkArgs[];
+  /** Seconds a replica has to stop; Kubernetes' default is 30. */
+  terminationGracePeriodSeconds?: pulumi.Input<number>;
   /** Provider for a specific cluster. */
   provider?: k8s.Provider;
 }
@@ -37,13 +39,22 @@ export class NsmWorkload extends pulumi.ComponentResource {
     this.deployment = new k8s.apps.v1.Deployment(
       name,
       {
-        metadata: { namespace: args.namespace ?? "default", labels: appLabels },
+        metadata: {
+          namespace: args.namespace ?? "default",
+          labels: appLabels,
+          // Destroy waits until the replicas are gone, and with them their NSM connections: the
+          // network service they use can be deleted after it.
+          annotations: { "pulumi.com/deletionPropagationPolicy": "foreground" },
+        },
         spec: {
           replicas: args.replicas ?? 1,
           selector: { matchLabels: appLabels },
           template: {
             metadata: { labels: appLabels, annotations: { [NSM_ANNOTATION]: this.annotation } },
-            spec: { containers: [{ name, image: args.image, ...(args.command !== undefined ? { command: args.command } : {}) }] },
+            spec: {
+              ...(args.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: args.terminationGracePeriodSeconds } : {}),
+              containers: [{ name, image: args.image, ...(args.command !== undefined ? { command: args.command } : {}) }],
+            },
           },
         },
       },

@@ -8,6 +8,7 @@
 //   - and when nothing moves any more, closes this stack's connections (cheap to make again, and
 //     useless without the service or network going away) and fails naming every remaining user,
 //     who made it, and the command that removes it.
+import { NSM_ANNOTATION, isAnnotationConnectionId } from "../../wire/nsm/annotation.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { orUndefinedOn404 } from "../../lib/http/client.ts";
 import { formatFqName } from "../../lib/validate/fqname.ts";
@@ -189,13 +190,19 @@ export function connectionBlocker(c: Clients, conn: Connection): Blocker {
   const owner = conn.labels?.[OWNER_KEY];
   const pod = conn.labels?.podName;
   const ifname = conn.mechanism?.parameters?.name;
-  return {
+  const blocker: Blocker = {
     key: `connection ${conn.id}`,
     what: `NSM connection ${conn.id}${pod ? ` (pod ${pod}${ifname ? `, interface ${ifname}` : ""})` : ""}`,
     ...(owner !== undefined ? { owner } : {}),
     remove: () => c.nsm.close({ id: conn.id }),
     fix: `close it with NSM's Close (networkservice.NetworkService/Close, connection id "${conn.id}") at ${settings().nsmTarget}${owner ? `, or delete the resource ${owner}` : pod ? `, or delete pod ${pod}` : ""}`,
   };
+  if (isAnnotationConnectionId(conn.id) && pod) {
+    // The pod's nsc-init asked for it: closing it would take the interface from a running pod.
+    const where = `${conn.labels?.podNamespace ?? "default"}/${pod}`;
+    return { ...blocker, what: `NSM connection ${conn.id} (interface ${ifname ?? "?"} of pod ${where}, from its ${NSM_ANNOTATION} annotation)`, fix: `delete pod ${where}, or the workload whose pod template carries the annotation` };
+  }
+  return blocker;
 }
 
 /** The connections that use a network service. */
