@@ -72,7 +72,8 @@ function summarizeVns(view: TopologyView): VnSummary[] {
 function ifaceRows(ifaces: IfaceView[], label: ReturnType<typeof vnLabeler>): string[] {
   const rows = ifaces.map((f) => {
     const net = f.network === "pod" ? "pod network" : f.network || f.networkId !== undefined ? label(f.network, f.networkId) : "";
-    return [f.name, f.mac || "-", f.addresses.length ? f.addresses.join(", ") : "(no address)", net ? `→ ${net}` : ""];
+    const by = f.connection ? (f.connection.annotationEntry !== undefined ? `(annotation entry ${f.connection.annotationEntry})` : `(connection ${f.connection.id})`) : "";
+    return [f.name, f.mac || "-", f.addresses.length ? f.addresses.join(", ") : "(no address)", net ? `→ ${net}` : "", by];
   });
   return columns(rows);
 }

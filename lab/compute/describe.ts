@@ -8,6 +8,7 @@ import type { DataplaneState } from "../dataplane/state.ts";
 import type { NodeInfo } from "../dataplane/types.ts";
 import type { PortConfigSource } from "../vrouter/portConfig.ts";
 import type { PortRow } from "../vrouter/portStore.ts";
+import { aliasOwner } from "../../wire/nsm/annotation.ts";
 
 export interface IfaceDescription {
   name: string;
@@ -17,6 +18,8 @@ export interface IfaceDescription {
   /** "pod" or the VN's fq_name string. */
   network?: string;
   networkId?: number;
+  /** A pod's NSM interface: the connection holding it, and the entry of the pod's NSM annotation that asked for it. */
+  connection?: { id: string; annotationEntry?: number };
 }
 
 export interface DataplaneDescription {
@@ -76,6 +79,8 @@ export async function describeDataplane(d: DescribeDeps): Promise<DataplaneDescr
       .map((l) => {
         const port = l.address ? byMac.get(l.address) : undefined;
         const iface: IfaceDescription = { name: l.ifname, mac: l.address ?? "", addresses: snap.addrs.get(l.ifname) ?? [] };
+        const owner = pod ? aliasOwner(l.ifalias) : undefined;
+        if (owner) iface.connection = { id: owner.connectionId, ...(owner.annotationEntry !== undefined ? { annotationEntry: owner.annotationEntry } : {}) };
         if (pod && l.ifname === "eth0") iface.network = "pod";
         else if (port?.active) {
           const name = fqName(port.active.vnUuid);

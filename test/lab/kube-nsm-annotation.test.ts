@@ -66,6 +66,11 @@ describe("a pod with NSM's annotation", () => {
     expect(links.map((l) => l.name)).toEqual(["nsm-1", "nsm-2"]);
     expect(links[0]!.ip).toMatch(/^10\.62\.0\./);
     expect(links[1]!.ip).toMatch(/^10\.63\.0\./);
+    const shown = (await lab.topology()).nodes.flatMap((n) => n.pods).find((x) => x.netns === labPod(pod).netns);
+    expect(shown?.interfaces.filter((i) => i.name.startsWith("nsm-")).map((i) => [i.name, i.connection?.annotationEntry])).toEqual([
+      ["nsm-1", 1],
+      ["nsm-2", 2],
+    ]);
     const conns = await connectionsOf(pod.metadata.uid!);
     expect(conns.map((c) => [c.id, c.network_service, c.labels?.nsmAnnotationEntry]).sort()).toEqual([
       [`nsc-${pod.metadata.uid}-1`, "red", "1"],

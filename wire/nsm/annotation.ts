@@ -119,9 +119,17 @@ export const ANNOTATION_ENTRY_LABEL = "nsmAnnotationEntry";
 export const isAnnotationConnectionId = (id: string): boolean => /^nsc-.+-\d+$/.test(id);
 
 /** Who holds a pod interface, from the alias NSM's forwarders give it ("nsm:<connection id>"). */
-export function interfaceOwner(alias: string | undefined): string {
+export function aliasOwner(alias: string | undefined): { connectionId: string; annotationEntry?: number } | undefined {
   const id = alias?.startsWith("nsm:") ? alias.slice(4) : undefined;
-  if (id === undefined) return alias ? `something outside NSM (alias "${alias}")` : "something outside NSM (no alias)";
-  const entry = isAnnotationConnectionId(id) ? /-(\d+)$/.exec(id)![1] : undefined;
-  return entry ? `connection ${id}, entry ${entry} of the pod's ${NSM_ANNOTATION} annotation` : `connection ${id}`;
+  if (id === undefined) return undefined;
+  return isAnnotationConnectionId(id) ? { connectionId: id, annotationEntry: Number(/-(\d+)$/.exec(id)![1]) } : { connectionId: id };
+}
+
+/** The owner of a pod interface in words, for errors. */
+export function interfaceOwner(alias: string | undefined): string {
+  const owner = aliasOwner(alias);
+  if (!owner) return alias ? `something outside NSM (alias "${alias}")` : "something outside NSM (no alias)";
+  return owner.annotationEntry !== undefined
+    ? `connection ${owner.connectionId}, entry ${owner.annotationEntry} of the pod's ${NSM_ANNOTATION} annotation`
+    : `connection ${owner.connectionId}`;
 }
