@@ -14,6 +14,7 @@ import { resourcePath } from "../../wire/kubernetes.ts";
 import type { Pod } from "../../wire/kubernetes.ts";
 import { commandOutput, expectDestroyLeavesNothing, labInventory, labStackFixture, leaksOf } from "./helpers.ts";
 import { netnsOfPod } from "./kube.ts";
+import { labStack } from "../../harness/pulumiStack.ts";
 
 const workDir = join(repoRoot, "examples", "workload");
 const stackConfigDir = join(repoRoot, ".state", "stacks", "workload");
@@ -97,6 +98,38 @@ describe("examples/workload on the lab", () => {
       expect(await reach("wl-red-vm-1"), `${p.metadata.name} -> wl-red-vm-1`).toBe(true);
       expect(await reach("wl-red-vm-2"), `${p.metadata.name} -> wl-red-vm-2`).toBe(true);
       expect(await reach("wl-blue-vm"), `${p.metadata.name} -> wl-blue-vm`).toBe(false);
+    }
+  }, STEP);
+
+  it("a PodAttachment on a replica coexists with the annotation: nsm-1 stays the annotation's, the attachment gets nsm-2", async () => {
+    const target = (await replicas())[0]!;
+    const ns = await netnsOfPod(t.kube, target.metadata.name);
+    const coexist = await labStack(t.lab, join(repoRoot, "test", "e2e", "programs", "coexist"), join(repoRoot, ".state", "stacks", "e2e-coexist"), {
+      "coexist:pod": target.metadata.name,
+      "coexist:networkService": "wl-red",
+      "coexist:interfaceName": "nsm-1",
+    }, { namePrefix: "e2e-coexist" });
+    try {
+      const err = await coexist.stack.preview().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(commandOutput(err)).toMatch(/property interfaceName value \{nsm-1\} has a problem: \\?"nsm-1\\?" is the interface entry 1 of pod default\/web-[a-z0-9-]+'s networkservicemesh.io annotation asks for/);
+      await coexist.stack.removeConfig("coexist:interfaceName");
+      const up = await coexist.stack.up();
+      const attached = up.outputs.attached!.value as { interfaceName: string; ip: string; podUid: string; state: string };
+      expect(attached).toMatchObject({ interfaceName: "nsm-2", podUid: target.metadata.uid, state: "UP" });
+      const links = async () => (await ip.json<{ ifname: string }>(["link", "show"], ns)).map((l) => l.ifname).filter((n) => n.startsWith("nsm-")).sort();
+      expect(await links()).toEqual(["nsm-1", "nsm-2"]);
+      // Refresh reads both as they are: neither stack sees a change.
+      expect((await coexist.stack.refresh()).summary.resourceChanges).toEqual({ same: 2 });
+      expect((await t.e2e.stack.refresh()).summary.resourceChanges).toEqual({ same: RESOURCES });
+      expect((await coexist.stack.destroy()).summary.resourceChanges).toEqual({ delete: 2 });
+      expect(await links()).toEqual(["nsm-1"]);
+      expect((await replicas()).find((p) => p.metadata.name === target.metadata.name)?.metadata.uid).toBe(target.metadata.uid);
+      await expectAttachedReplicas(3);
+    } finally {
+      await coexist.remove();
     }
   }, STEP);
 
