@@ -10,13 +10,14 @@ import { leftoverNamespaces, usedPrefixes } from "./labs.ts";
 import { nsmLatency } from "./nsmLatency.ts";
 import { pingRtt } from "./pingRtt.ts";
 import { podStart } from "./podStart.ts";
+import { nsmWorkload } from "./nsmWorkload.ts";
 import { pulumiUp } from "./pulumiUp.ts";
 import { formatTable, runRecord, writeRecord } from "./report.ts";
 import type { BenchResult } from "./report.ts";
 import { vmBoot } from "./vmBoot.ts";
 import { wipeKernel } from "../lab/lifecycle.ts";
 
-const BENCHMARKS: Benchmark[] = [labStart, vmBoot, podStart, nsmLatency, pingRtt, pulumiUp];
+const BENCHMARKS: Benchmark[] = [labStart, vmBoot, podStart, nsmWorkload, nsmLatency, pingRtt, pulumiUp];
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const load1 = () => os.loadavg()[0]!;
