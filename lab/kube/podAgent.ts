@@ -174,6 +174,8 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
     const namespace = pod.metadata.namespace ?? "default";
     try {
       const made = await runNscInit(o.nsc, pod, container, place);
+      // Test hook: the interfaces are up and the pod's status does not say so yet.
+      crashPoint("kube.nsc-requested", LAB_CRASH_ENV);
       initFailures.delete(uid);
       const names = made.map((c) => `${c.mechanism?.parameters?.name ?? "?"} (${c.network_service})`).join(", ");
       o.log(`pod ${namespace}/${pod.metadata.name}: nsc-init: ${made.length} NSM interface(s) up: ${names}`);

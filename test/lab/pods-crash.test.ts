@@ -16,6 +16,7 @@ import { eventually } from "../../harness/eventually.ts";
 import { SLEEPER, getPod, isReady, labPod, podPath } from "../../harness/kube.ts";
 import { LAB_TIMEOUT, startLab } from "../../harness/lab.ts";
 import type { TestLab } from "../../harness/lab.ts";
+import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 
 let lab: TestLab;
 
@@ -29,7 +30,7 @@ afterAll(async () => {
 }, LAB_TIMEOUT);
 
 /** Restarts the daemon with the crash hook armed at `step`; the kubelet starting pod `name` then kills it there. */
-async function crashWhileStarting(step: string, name: string): Promise<void> {
+async function crashWhileStarting(step: string, name: string, annotations?: Record<string, string>): Promise<void> {
   process.env[LAB_CRASH_ENV] = step;
   try {
     await lab.restart();
@@ -37,7 +38,7 @@ async function crashWhileStarting(step: string, name: string): Promise<void> {
     delete process.env[LAB_CRASH_ENV];
   }
   const pid = runningDaemonPid(lab.stateDir);
-  await lab.kube!.create(podPath("default"), { apiVersion: "v1", kind: "Pod", metadata: { name }, spec: { nodeName: "k8s-1", containers: [{ name: "main", ...SLEEPER }] } });
+  await lab.kube!.create(podPath("default"), { apiVersion: "v1", kind: "Pod", metadata: { name, ...(annotations ? { annotations } : {}) }, spec: { nodeName: "k8s-1", containers: [{ name: "main", ...SLEEPER }] } });
   await eventually(() => pid === undefined || runningDaemonPid(lab.stateDir) !== pid, { what: `the lab daemon to die at ${step}`, timeoutMs: 30_000 });
   await lab.restart();
 }
@@ -62,6 +63,29 @@ describe("a lab daemon killed while its kubelet starts a pod", () => {
     await lab.deletePod(name);
     expect(podNamespaces()).toEqual([]);
     expect((await lab.status()).counts.pods).toBe(0);
+  });
+});
+
+describe("a lab daemon killed after nsc-init requested a pod's interfaces, before the pod's status said so", () => {
+  it("restarts to the same connection: one nsm-1, one connection, and a delete removes both", async () => {
+    const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+    try {
+      await nsm.registerService({ name: "crash-red", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.65.0.0/24" } });
+      await crashWhileStarting("kube.nsc-requested", "annotated", { "networkservicemesh.io": "kernel://crash-red/nsm-1" });
+      const ready = await eventually(async () => {
+        const p = await getPod(lab.kube!, "annotated");
+        return isReady(p) && p;
+      }, { what: "pod annotated Ready after the restart", timeoutMs: 60_000 });
+      const links = (await lab.inLab("annotated", ["ip", "-o", "link", "show"])).stdout.split("\n").filter((l) => / nsm-\d+[@:]/.test(l));
+      expect(links).toHaveLength(1);
+      const mine = (await nsm.listConnections()).filter((c) => c.labels?.podUid === ready.metadata.uid);
+      expect(mine.map((c) => c.id)).toEqual([`nsc-${ready.metadata.uid}-1`]);
+      await lab.deletePod("annotated");
+      expect(await nsm.listConnections()).toEqual([]);
+      expect(podNamespaces()).toEqual([]);
+    } finally {
+      nsm.dispose();
+    }
   });
 });
 
