@@ -7,6 +7,7 @@
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import fs from "node:fs";
+import path from "node:path";
 import type { Container, KubeObject, KubernetesClient } from "../../wire/kubernetes.ts";
 import { NSM_ANNOTATION, NSM_NETWORK_SERVICES_ENV, checkNsmAnnotation } from "../../wire/nsm/annotation.ts";
 import { FORWARDER_NAMESPACE } from "./forwarderDaemonSets.ts";
@@ -128,11 +129,15 @@ export interface AdmissionWebhook {
 
 const MAX_BODY = 4 * 1024 * 1024;
 
+/** Where the webhook's port is kept, so the configuration stored in etcd stays right across restarts. */
+const portFile = (files: KubeFiles) => path.join(files.dir, "webhook.port");
+
 /**
- * Serves the webhook on 127.0.0.1 (a port picked at each start) with the API server's own serving
- * certificate, whose CA the configuration carries, and points the configuration at it.
+ * Serves the webhook on 127.0.0.1 with the API server's own serving certificate (whose CA the
+ * configuration carries), on the port of the last start when it is free: the controllers may create
+ * pods as soon as the API server is up, before the configuration is applied again.
  */
-export async function startAdmissionWebhook(o: { files: KubeFiles; client: KubernetesClient; log(line: string): void }): Promise<AdmissionWebhook> {
+export async function serveAdmissionWebhook(o: { files: KubeFiles; log(line: string): void }): Promise<AdmissionWebhook> {
   const server = https.createServer({ cert: fs.readFileSync(o.files.servingCert), key: fs.readFileSync(o.files.servingKey) }, (req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -158,18 +163,29 @@ export async function startAdmissionWebhook(o: { files: KubeFiles; client: Kuber
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/mutate`;
-  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  const saved = Number.parseInt(fs.existsSync(portFile(o.files)) ? fs.readFileSync(portFile(o.files), "utf8") : "", 10);
   try {
-    const config = webhookConfiguration(url, servingCa(o.files));
-    await o.client.patch(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_CONFIGURATION}?fieldManager=tfmesh-lab&force=true`, config, "apply");
+    await listen(Number.isInteger(saved) && saved > 0 ? saved : 0);
   } catch (e) {
-    await close();
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    o.log(`admission: port ${saved} of the last start is taken; the webhook moves`);
+    await listen(0);
   }
-  return { url, close };
+  const port = (server.address() as AddressInfo).port;
+  fs.writeFileSync(portFile(o.files), `${port}\n`, { mode: 0o600 });
+  return { url: `https://127.0.0.1:${port}/mutate`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Points the API server at the webhook (server-side apply of its MutatingWebhookConfiguration). */
+export async function applyWebhookConfiguration(client: KubernetesClient, files: KubeFiles, url: string): Promise<void> {
+  const config = webhookConfiguration(url, servingCa(files));
+  await client.patch(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_CONFIGURATION}?fieldManager=tfmesh-lab&force=true`, config, "apply");
 }

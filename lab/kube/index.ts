@@ -14,7 +14,8 @@ import type { NodeAgent } from "./nodeAgent.ts";
 import { applyObjects, labForwarderObjects } from "./forwarderDaemonSets.ts";
 import type { LabForwarderInputs } from "./forwarderDaemonSets.ts";
 import { createPodAgent } from "./podAgent.ts";
-import { startAdmissionWebhook } from "./admission.ts";
+import { applyWebhookConfiguration, serveAdmissionWebhook } from "./admission.ts";
+import fs from "node:fs";
 import type { AdmissionWebhook } from "./admission.ts";
 import type { NscClient } from "./nscInit.ts";
 import { createProcessPods } from "./processPods.ts";
@@ -78,6 +79,8 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
       const binaries = await ensureBinaries((line) => o.phase(`Kubernetes: ${line}`));
       const { token } = prepareFiles(files);
       const server = apiserverUrl(ports);
+      // On a restart the API server's certificate is there: the webhook answers before the controllers start.
+      if (fs.existsSync(files.servingCert)) webhook = await serveAdmissionWebhook({ files, log: (line) => o.log(`kube: ${line}`) });
       plane = await startControlPlane({
         config: o.config,
         binaries,
@@ -90,7 +93,8 @@ export function createLabKubernetes(o: LabKubernetesOptions): LabKubernetes {
       const kube = new KubernetesClient({ server, token, ca: servingCa(files) });
       client = kube;
       o.phase("Kubernetes: serving NSM's admission webhook");
-      webhook = await startAdmissionWebhook({ files, client: kube, log: (line) => o.log(`kube: ${line}`) });
+      webhook ??= await serveAdmissionWebhook({ files, log: (line) => o.log(`kube: ${line}`) });
+      await applyWebhookConfiguration(kube, files, webhook.url);
       o.phase("Kubernetes: registering the k8s nodes");
       nodeAgent = createNodeAgent(
         kube,

@@ -165,3 +165,22 @@ describe("a Deployment with the annotation", () => {
     expect((list as KubeList<KubeObject>).items.filter((p) => p.metadata.name.startsWith("fleet-"))).toEqual([]);
   });
 });
+
+describe("a lab restart", () => {
+  it("keeps an annotated pod's interfaces, and the webhook serves new pods as before", async () => {
+    await kube.create(podPath("default"), podSpec("keeper", "kernel://red/nsm-1"));
+    const before = await readyPod("keeper");
+    const links = await nsmLinks(labPod(before).netns);
+    await lab.restart();
+    const after = await readyPod("keeper");
+    expect(after.metadata.uid).toBe(before.metadata.uid);
+    expect(await nsmLinks(labPod(after).netns)).toEqual(links);
+    expect((await connectionsOf(after.metadata.uid!)).map((c) => c.id)).toEqual([`nsc-${after.metadata.uid}-1`]);
+    await kube.create(podPath("default"), podSpec("newcomer", "kernel://blue/nsm-1"));
+    const newcomer = await readyPod("newcomer");
+    expect((await nsmLinks(labPod(newcomer).netns)).map((l) => l.name)).toEqual(["nsm-1"]);
+    await lab.deletePod("keeper");
+    await lab.deletePod("newcomer");
+    expect(await nsm.listConnections()).toEqual([]);
+  });
+});
