@@ -28,6 +28,10 @@ import type { Log } from "./log.ts";
 import { createForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import type { ForwarderProcesses } from "./nsm/forwarderProcesses.ts";
 import { createNsm } from "./nsm/index.ts";
+import { CrRegistryStore } from "./nsm/crdStore.ts";
+import { installNsmCrds } from "./nsm/crds.ts";
+import { sqliteRegistry } from "./nsm/store.ts";
+import { FORWARDER_NAMESPACE } from "./kube/forwarderDaemonSets.ts";
 import { NsmGrpcClient } from "../wire/nsm/grpcClient.ts";
 import { createNsmServer } from "./nsm/server.ts";
 import { createOpenStack } from "./openstack/index.ts";
@@ -78,6 +82,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   let agentServers = new Map<string, ListeningServer>();
   const sockets = labSockets(config.stateDir);
   let kube: LabKubernetes | undefined;
+  // With Kubernetes the registry's records are NSM's CRs: loaded once the API server runs, before anything registers.
+  const registryStore = config.kubernetes ? new CrRegistryStore({ namespace: FORWARDER_NAMESPACE, log: (line) => log(`nsm: ${line}`) }) : undefined;
   let nscClient: NsmGrpcClient | undefined;
 
   const shutdown = async (wipe: boolean) => {
@@ -88,6 +94,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     await forwarders?.stop().catch((e: Error) => log(`stopping the forwarders: ${e.message}`));
     await Promise.all(fronts.map((f) => f.close()));
     await Promise.all(listening.map((s) => close(s)));
+    await registryStore?.stop().catch((e: Error) => log(`nsm: registry store stop: ${e.message}`));
     await kube?.stop().catch((e: Error) => log(`kubernetes stop: ${e.message}`));
     nscClient?.dispose();
     await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));
@@ -102,7 +109,7 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     const openstack = createOpenStack({ db, store, instance: config, endpoints, vmRuntime: dataplane.vmRuntime, log: (line) => log(`openstack: ${line}`) });
     const auth = config.auth === "keystone" ? requireKeystoneToken(openstack.keystone.validateToken, { hint: keystoneHint(endpoints.keystone, config.stateDir), open: [LAB_HEALTH_PATH] }) : undefined;
     const tf = createTfServer({ store, auth: auth ?? null });
-    nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`), forwarders: "processes" });
+    nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`), forwarders: "processes", ...(registryStore ? { registryStore } : {}) });
     const manager = nsm.manager;
 
     const podRuntime = dataplane.podRuntime;
@@ -159,6 +166,9 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     if (kube) {
       phase("starting Kubernetes");
       await kube.start();
+      phase("loading NSM's registry from its custom resources");
+      await installNsmCrds(kube.client());
+      await registryStore!.load(kube.client(), { migrateFrom: sqliteRegistry(db) });
       phase("applying the forwarder DaemonSets");
       const appliedAt = performance.now();
       await kube.applyForwarders({ instance: config, sockets });

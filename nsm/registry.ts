@@ -1,6 +1,6 @@
 // The NSM registry: NetworkService records (what a client can ask for) and NetworkServiceEndpoint
 // records (who provides it; forwarders register under the service "forwarder"). Records are
-// validated here, once, and kept in an injected store (sqlite in the lab).
+// validated here, once, and kept in an injected store (in the lab: sqlite, or with Kubernetes NSM's CRs).
 // As in NSM v1, an endpoint registration lasts until its expiration_time (default: one lifetime,
 // one minute, from registering); its owner refreshes it by registering again. An expired endpoint
 // is no longer returned and is removed when next looked at, or when it is due while someone
@@ -18,11 +18,27 @@ export interface RecordStore<T> {
   /** Whether there was a record. */
   delete(name: string): boolean;
   list(): T[];
+  /** A store that writes behind (the lab's Kubernetes CRs): resolves once what was put or deleted
+   *  for `name` so far is durable, rejects when that write failed. Without it, put and delete are. */
+  flushed?(name: string): Promise<void>;
 }
 
 export interface RegistryStore {
   services: RecordStore<NetworkService>;
   endpoints: RecordStore<NetworkServiceEndpoint>;
+  /** A store that others write too (the lab's CRs, which kubectl can change) is handed this once,
+   *  by the registry it serves: it validates their records with it and tells the registry's watchers. */
+  follow?(registry: RegistryFollower): void;
+}
+
+/** What the registry offers a store others write to. */
+export interface RegistryFollower {
+  /** The record as the registry would take it; throws NsmError 400 naming the problem. */
+  parseService(input: unknown): NetworkService;
+  parseEndpoint(input: unknown): NetworkServiceEndpoint;
+  /** Someone else registered or removed a record, which the store already holds (or no longer does). */
+  serviceChanged(change: RegistryChange<NetworkService>): void;
+  endpointChanged(change: RegistryChange<NetworkServiceEndpoint>): void;
 }
 
 export interface RegistryOptions {
@@ -168,6 +184,26 @@ export class Registry {
     this.now = opts.now ?? Date.now;
     this.endpointLifetimeMs = opts.endpointLifetimeMs ?? DEFAULT_ENDPOINT_LIFETIME_MS;
     if (!(this.endpointLifetimeMs > 0)) throw new Error(`endpointLifetimeMs must be positive, got ${this.endpointLifetimeMs}`);
+    store.follow?.({
+      parseService: (input) => parseNetworkService(input, opts.checkService),
+      parseEndpoint: parseNetworkServiceEndpoint,
+      serviceChanged: (change) => this.serviceChanges.emit(change),
+      endpointChanged: (change) => {
+        this.lapsed.delete(change.record.name);
+        this.endpointChanges.emit(change);
+        this.scheduleExpiry();
+      },
+    });
+  }
+
+  /** Resolves once the service's last registration or removal is durable in the store (a store that writes behind). */
+  async serviceWritten(name: string): Promise<void> {
+    await this.store.services.flushed?.(name);
+  }
+
+  /** As serviceWritten, for an endpoint. */
+  async endpointWritten(name: string): Promise<void> {
+    await this.store.endpoints.flushed?.(name);
   }
 
   /** Validates and upserts a NetworkService record. */
@@ -290,7 +326,15 @@ export class Registry {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     if (this.endpointChanges.size === 0) return;
-    const due = this.store.endpoints.list().flatMap((e) => parseTimestamp(e.expiration_time) ?? []);
+    let stored: NetworkServiceEndpoint[];
+    try {
+      stored = this.store.endpoints.list();
+    } catch (e) {
+      // A store that is not loaded yet (503: the lab's CRs before Kubernetes runs) has nothing due; the next registration sets the timer.
+      if (e instanceof NsmError && e.status === 503) return;
+      throw e;
+    }
+    const due = stored.flatMap((e) => parseTimestamp(e.expiration_time) ?? []);
     if (due.length === 0) return;
     const delay = Math.min(Math.max(0, Math.min(...due) - this.now()), MAX_TIMER_MS);
     this.expiryTimer = setTimeout(() => {

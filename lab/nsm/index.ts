@@ -1,5 +1,6 @@
-// The lab's NSM: registry and manager in the daemon's process, with their state in the lab database,
-// and the tungsten and kernel forwarders of every k8s node. With `forwarders: "processes"` (the
+// The lab's NSM: registry and manager in the daemon's process, with their state in the lab database
+// (the registry's records there too, unless the caller gives it another store: with Kubernetes the
+// daemon gives it NSM's CRs, lab/nsm/crdStore.ts), and the tungsten and kernel forwarders of every k8s node. With `forwarders: "processes"` (the
 // daemon) the forwarders are `tfmesh forwarder` processes in the nodes' netns (lab/nsm/forwarderProcesses.ts)
 // that register themselves, and the manager calls them over NSM's gRPC API; with "in-process" (the
 // default, for tests that need no processes) their elements run here, registered by this module,
@@ -15,6 +16,7 @@ import { linuxKernel } from "../../nsm/forwarders/common/kernelOps.ts";
 import { Manager } from "../../nsm/manager.ts";
 import { netnsOf } from "../../nsm/mechanism.ts";
 import { Registry } from "../../nsm/registry.ts";
+import type { RegistryStore } from "../../nsm/registry.ts";
 import type { LabEndpoints } from "../endpoints.ts";
 import type { LabInstanceConfig } from "../instance.ts";
 import { createNsmGrpcServer } from "./grpc/server.ts";
@@ -36,6 +38,8 @@ export interface NsmOptions {
   /** "in-process" (default): the forwarders' elements run here, registered by start(); "processes":
    *  forwarder processes register themselves and are called over gRPC. */
   forwarders?: "in-process" | "processes";
+  /** Where the registry keeps its records. Default: the sqlite tables nsm_service and nsm_endpoint. */
+  registryStore?: RegistryStore;
 }
 
 export interface LabNsm {
@@ -62,7 +66,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
   const local = (opts.forwarders ?? "in-process") === "in-process" ? inProcessForwarders({ instance, endpoints, kernel, stores }) : undefined;
   // The registry checks services through the forwarders, and the remote forwarders find their URLs in the registry.
   let forwarders: Forwarding | undefined = local;
-  const registry = new Registry(stores, {
+  const registry = new Registry(opts.registryStore ?? stores, {
     checkService: (s) => forwarders!.checkService(s),
     ...(opts.endpointLifetimeMs !== undefined ? { endpointLifetimeMs: opts.endpointLifetimeMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),

@@ -1,5 +1,7 @@
-// NSM's durable state in the lab's sqlite database: registry records, connections (as the chain
-// answered them) and the kernel forwarder's address leases. Records are stored as JSON, one row each.
+// NSM's durable state in the lab's sqlite database: registry records (without Kubernetes; with it
+// they are NSM's CRs, and these tables are what a first start with them moves there), connections
+// (as the chain answered them) and the kernel forwarder's address leases. Records are stored as
+// JSON, one row each.
 import type { DatabaseSync } from "node:sqlite";
 import type { Connection, NetworkService, NetworkServiceEndpoint } from "../../wire/nsm/api.ts";
 import { serviceBinding } from "../../wire/nsm/api.ts";
@@ -59,6 +61,15 @@ function migrateConnections(db: DatabaseSync): void {
   }
 }
 
+/** The registry's tables, nsm_service and nsm_endpoint. */
+export function sqliteRegistry(db: DatabaseSync): RegistryStore {
+  db.exec(SCHEMA);
+  return {
+    services: jsonTable<NetworkService>(db, "nsm_service", "name"),
+    endpoints: jsonTable<NetworkServiceEndpoint>(db, "nsm_endpoint", "name"),
+  };
+}
+
 export function nsmStores(db: DatabaseSync): NsmStores {
   db.exec(SCHEMA);
   migrateConnections(db);
@@ -73,8 +84,7 @@ export function nsmStores(db: DatabaseSync): NsmStores {
     address: r.address,
   });
   return {
-    services: jsonTable<NetworkService>(db, "nsm_service", "name"),
-    endpoints: jsonTable<NetworkServiceEndpoint>(db, "nsm_endpoint", "name"),
+    ...sqliteRegistry(db),
     connections: { get: connections.get, set: connections.put, delete: (id) => void connections.delete(id), list: connections.list },
     leases: {
       find: (service, id) => {

@@ -9,6 +9,8 @@ const CODES: Record<number, Code> = {
   // Every 409 here is a state that must change first: a service still in use, a name or address taken.
   409: Code.FailedPrecondition,
   502: Code.Unavailable,
+  // The registry's store is not loaded yet (the lab's CRs before Kubernetes started): try again.
+  503: Code.Unavailable,
 };
 
 export function toConnectError(err: unknown): ConnectError {

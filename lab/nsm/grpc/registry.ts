@@ -1,7 +1,8 @@
 // registry.NetworkServiceRegistry and registry.NetworkServiceEndpointRegistry over the lab's
 // registry. Find answers the records the query matches and ends, or with `watch` goes on with
 // every change of a matching record: registered or refreshed (deleted false), unregistered or
-// expired (deleted true).
+// expired (deleted true). Register and Unregister answer once the store has the change durably
+// (the lab's CRs are written behind the registry's cache).
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { NetworkServiceEndpointRegistry, NetworkServiceRegistry } from "../../../wire/nsm/gen/registry_pb.ts";
@@ -44,7 +45,11 @@ function find<T, M, R>(opts: {
 
 export function serviceRegistryImpl(registry: Registry, manager: Manager): ServiceImpl<typeof NetworkServiceRegistry> {
   return {
-    register: unary((s) => serviceToProto(registry.registerService(serviceFromProto(s)))),
+    register: unary(async (s) => {
+      const service = registry.registerService(serviceFromProto(s));
+      await registry.serviceWritten(service.name);
+      return serviceToProto(service);
+    }),
     find: (query, ctx) => {
       const template = query.networkService ?? create(NetworkServiceSchema);
       return find({
@@ -57,8 +62,9 @@ export function serviceRegistryImpl(registry: Registry, manager: Manager): Servi
         respond: (networkService, deleted) => ({ networkService, deleted }),
       });
     },
-    unregister: unary((s) => {
+    unregister: unary(async (s) => {
       manager.unregisterService(s.name);
+      await registry.serviceWritten(s.name);
       return {};
     }),
   };
@@ -66,7 +72,11 @@ export function serviceRegistryImpl(registry: Registry, manager: Manager): Servi
 
 export function endpointRegistryImpl(registry: Registry): ServiceImpl<typeof NetworkServiceEndpointRegistry> {
   return {
-    register: unary((e) => endpointToProto(registry.registerEndpoint(endpointFromProto(e)))),
+    register: unary(async (e) => {
+      const endpoint = registry.registerEndpoint(endpointFromProto(e));
+      await registry.endpointWritten(endpoint.name);
+      return endpointToProto(endpoint);
+    }),
     find: (query, ctx) => {
       const template = query.networkServiceEndpoint ?? create(NetworkServiceEndpointSchema);
       return find({
@@ -79,8 +89,9 @@ export function endpointRegistryImpl(registry: Registry): ServiceImpl<typeof Net
         respond: (networkServiceEndpoint, deleted) => ({ networkServiceEndpoint, deleted }),
       });
     },
-    unregister: unary((e) => {
+    unregister: unary(async (e) => {
       registry.unregisterEndpoint(e.name);
+      await registry.endpointWritten(e.name);
       return {};
     }),
   };
