@@ -223,6 +223,14 @@ export class KubernetesClient {
     }
   }
 
+  /**
+   * Server-side apply: the object as `fieldManager` wants it, its fields forced, created or updated
+   * in one call with no resourceVersion to race other writers on.
+   */
+  async apply<T extends KubeObject>(path: string, body: KubeObject, fieldManager: string): Promise<T | undefined> {
+    return this.patch<T>(`${path}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`, body, "apply");
+  }
+
   /** Replaces the object (its metadata.resourceVersion makes it conditional: 409 when it changed). */
   async replace<T extends KubeObject>(path: string, body: T): Promise<T | undefined> {
     try {

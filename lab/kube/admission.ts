@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Container, KubeObject, KubernetesClient } from "../../wire/kubernetes.ts";
 import { NSM_ANNOTATION, NSM_NETWORK_SERVICES_ENV, checkNsmAnnotation } from "../../wire/nsm/annotation.ts";
-import { FORWARDER_NAMESPACE } from "./forwarderDaemonSets.ts";
+import { FORWARDER_NAMESPACE, applyObjects } from "./forwarderDaemonSets.ts";
 import type { KubeFiles } from "./files.ts";
 import { servingCa } from "./files.ts";
 
@@ -186,6 +186,5 @@ export async function serveAdmissionWebhook(o: { files: KubeFiles; log(line: str
 
 /** Points the API server at the webhook (server-side apply of its MutatingWebhookConfiguration). */
 export async function applyWebhookConfiguration(client: KubernetesClient, files: KubeFiles, url: string): Promise<void> {
-  const config = webhookConfiguration(url, servingCa(files));
-  await client.patch(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_CONFIGURATION}?fieldManager=tfmesh-lab&force=true`, config, "apply");
+  await applyObjects(client, [webhookConfiguration(url, servingCa(files))]);
 }

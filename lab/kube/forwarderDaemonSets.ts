@@ -81,7 +81,13 @@ export function labForwarderObjects(i: LabForwarderInputs): KubeObject[] {
   return objects;
 }
 
-const PLURAL: Record<string, string> = { Namespace: "namespaces", Secret: "secrets", ServiceAccount: "serviceaccounts", DaemonSet: "daemonsets" };
+const PLURAL: Record<string, string> = {
+  Namespace: "namespaces",
+  Secret: "secrets",
+  ServiceAccount: "serviceaccounts",
+  DaemonSet: "daemonsets",
+  MutatingWebhookConfiguration: "mutatingwebhookconfigurations",
+};
 
 /** Who owns the fields the lab applies (server-side apply). */
 const FIELD_MANAGER = "tfmesh-lab";
@@ -92,8 +98,7 @@ export async function applyObjects(client: KubernetesClient, objects: KubeObject
     const plural = PLURAL[obj.kind ?? ""];
     if (!plural) throw new Error(`applyObjects: kind ${obj.kind} is not one the lab applies`);
     const path = `${resourcePath(obj.apiVersion!, plural, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name)}`;
-    // Server-side apply: creates or updates in one call, with no resourceVersion to race the
-    // controllers on (a GET then PUT could meet a 409 when the DaemonSet controller wrote its status between).
-    await client.patch(`${path}?fieldManager=${FIELD_MANAGER}&force=true`, obj, "apply");
+    // Server-side apply: a GET then PUT could meet a 409 when the DaemonSet controller wrote its status between.
+    await client.apply(path, obj, FIELD_MANAGER);
   }
 }

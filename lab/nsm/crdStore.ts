@@ -29,7 +29,7 @@ import { NsmError } from "../../nsm/errors.ts";
 import type { RecordStore, RegistryChange, RegistryFollower, RegistryStore } from "../../nsm/registry.ts";
 
 /** What the store asks of the API server. */
-export type CrClient = Pick<KubernetesClient, "get" | "list" | "watch" | "patch" | "delete">;
+export type CrClient = Pick<KubernetesClient, "get" | "list" | "watch" | "apply" | "delete">;
 
 export interface CrRegistryStoreOptions {
   /** Where the registry writes the CRs of records registered through it. */
@@ -109,7 +109,7 @@ class CrCollection<T extends { name: string }> implements RecordStore<T> {
     const cr = this.k.toCr(record, at.namespace);
     cr.metadata.name = at.name;
     this.enqueue(name, at, async (client) => {
-      const answer = await client.patch<NsmCr>(`${this.path(at)}?fieldManager=${encodeURIComponent(this.o.fieldManager)}&force=true`, cr, "apply");
+      const answer = await client.apply<NsmCr>(this.path(at), cr, this.o.fieldManager);
       if (answer) this.answered(name, answer);
     });
   }

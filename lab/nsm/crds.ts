@@ -11,10 +11,10 @@ import { NSM_API_VERSION, NSM_CRDS } from "../../wire/nsm/crd.ts";
 const CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 const FIELD_MANAGER = "tfmesh-lab";
 
-export async function installNsmCrds(client: Pick<KubernetesClient, "get" | "list" | "patch">, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<void> {
+export async function installNsmCrds(client: Pick<KubernetesClient, "get" | "list" | "apply">, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const path = (crd: CustomResourceDefinition) => `${CRD_PATH}/${crd.metadata.name}`;
-  for (const crd of NSM_CRDS) await client.patch(`${path(crd)}?fieldManager=${FIELD_MANAGER}&force=true`, crd, "apply");
+  for (const crd of NSM_CRDS) await client.apply(path(crd), crd, FIELD_MANAGER);
   const deadline = performance.now() + timeoutMs;
   const pause = () => new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 100));
   for (const crd of NSM_CRDS) {

@@ -53,7 +53,7 @@ class FakeNsmApi implements CrClient {
   }
 
   /** What kubectl does: writes the object as given. */
-  apply(plural: string, obj: NsmCr): NsmCr {
+  kubectlApply(plural: string, obj: NsmCr): NsmCr {
     const key = `${plural}/${obj.metadata.namespace}/${obj.metadata.name}`;
     const had = this.objects.has(key);
     const stored = structuredClone(obj);
@@ -100,7 +100,12 @@ class FakeNsmApi implements CrClient {
     if (this.failWrites) throw new Error(this.failWrites);
     const obj = body as NsmCr;
     if (obj.metadata.namespace !== namespace || obj.metadata.name !== name) throw new Error("fake: the body names another object than the path");
-    return this.apply(plural, obj) as unknown as T;
+    return this.kubectlApply(plural, obj) as unknown as T;
+  }
+
+  /** The client's server-side apply, as KubernetesClient.apply sends it. */
+  async apply<T extends KubeObject>(path: string, body: KubeObject, fieldManager: string): Promise<T | undefined> {
+    return this.patch<T>(`${path}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`, body, "apply");
   }
 
   async delete(path: string): Promise<boolean> {
@@ -182,8 +187,8 @@ describe("the registry on NSM's CRs", () => {
 
   it("loads the CRs of every namespace without telling them as changes", async () => {
     const api = new FakeNsmApi();
-    api.apply("networkservices", networkServiceCr(RED, "nsm-system"));
-    api.apply("networkservices", networkServiceCr(BLUE, "tenant-a"));
+    api.kubectlApply("networkservices", networkServiceCr(RED, "nsm-system"));
+    api.kubectlApply("networkservices", networkServiceCr(BLUE, "tenant-a"));
     const { registry, services } = await setup(api);
     expect(registry.listServices().map((s) => s.name)).toEqual(["blue", "red"]);
     expect(registry.getService("blue")).toEqual(BLUE);
@@ -230,12 +235,12 @@ describe("the registry on NSM's CRs", () => {
   it("takes in what others apply and delete, in any namespace, and tells the registry's watchers once", async () => {
     const { api, registry, services } = await setup();
     const spec = { name: "green", payload: "ETHERNET", matches: [{ metadata: { labels: { type: "kernel" } }, routes: [{ destination_selector: { "kernel.cidr": "10.8.0.0/24" } }] }] };
-    api.apply("networkservices", nsCr(spec, "green"));
+    api.kubectlApply("networkservices", nsCr(spec, "green"));
     await until("the watch to deliver (1)", () => expect(registry.getService("green")).toEqual({ name: "green", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.8.0.0/24" } }));
-    api.apply("networkservices", nsCr({ ...spec, payload: "IP" }, "green"));
+    api.kubectlApply("networkservices", nsCr({ ...spec, payload: "IP" }, "green"));
     await until("the watch to deliver (2)", () => expect(registry.getService("green")?.payload).toBe("IP"));
     // The same spec again (kubectl apply of an unchanged file) changes nothing.
-    api.apply("networkservices", nsCr({ ...spec, payload: "IP" }, "green"));
+    api.kubectlApply("networkservices", nsCr({ ...spec, payload: "IP" }, "green"));
     api.remove("networkservices", "default", "green");
     await until("the watch to deliver (3)", () => expect(registry.getService("green")).toBeUndefined());
     expect(services.map((c) => [c.record.payload, c.deleted])).toEqual([
@@ -244,7 +249,7 @@ describe("the registry on NSM's CRs", () => {
       ["IP", true],
     ]);
     // A registration of a record that came from another namespace updates that CR.
-    api.apply("networkservices", nsCr(spec, "green", "tenant-b"));
+    api.kubectlApply("networkservices", nsCr(spec, "green", "tenant-b"));
     await until("the watch to deliver (4)", () => expect(registry.getService("green")).toBeDefined());
     registry.registerService({ name: "green", payload: "IP", forwarder: "kernel", kernel: { cidr: "10.8.0.0/24" } });
     await registry.serviceWritten("green");
@@ -257,17 +262,17 @@ describe("the registry on NSM's CRs", () => {
   it("skips a CR that holds no valid record with a log line naming it and why, and keeps serving", async () => {
     const { api, registry, lines, services } = await setup();
     registry.registerService(RED);
-    api.apply("networkservices", nsCr({ name: "Bad_Name", payload: "ETHERNET" }, "bad"));
-    api.apply("networkservices", nsCr({ name: "typo", paylod: "IP" }, "typo"));
+    api.kubectlApply("networkservices", nsCr({ name: "Bad_Name", payload: "ETHERNET" }, "bad"));
+    api.kubectlApply("networkservices", nsCr({ name: "typo", paylod: "IP" }, "typo"));
     await until("the watch to deliver (5)", () => expect(lines.filter((l) => l.includes("skipped"))).toHaveLength(2));
     expect(lines).toContainEqual(expect.stringMatching(/^registry: NetworkService default\/bad skipped: invalid network service: name: name "Bad_Name" is not a DNS-1123 label/));
     expect(lines).toContainEqual(expect.stringMatching(/^registry: NetworkService default\/typo skipped: spec: .*key "paylod" is unknown/));
     expect(registry.listServices().map((s) => s.name)).toEqual(["red"]);
     // A valid CR broken by an edit is no record any more.
     const spec = { name: "ok", payload: "ETHERNET", matches: [{ metadata: { labels: { type: "kernel" } }, routes: [{ destination_selector: { "kernel.cidr": "10.8.0.0/24" } }] }] };
-    api.apply("networkservices", nsCr(spec, "ok"));
+    api.kubectlApply("networkservices", nsCr(spec, "ok"));
     await until("the watch to deliver (6)", () => expect(registry.getService("ok")).toBeDefined());
-    api.apply("networkservices", nsCr({ ...spec, payload: 7 }, "ok"));
+    api.kubectlApply("networkservices", nsCr({ ...spec, payload: 7 }, "ok"));
     await until("the watch to deliver (7)", () => expect(registry.getService("ok")).toBeUndefined());
     expect(services.at(-1)).toMatchObject({ record: { name: "ok" }, deleted: true });
   });
@@ -282,7 +287,7 @@ describe("the registry on NSM's CRs", () => {
     const spec = { name: "late", payload: "IP", matches: [{ metadata: { labels: { type: "kernel" } }, routes: [{ destination_selector: { "kernel.cidr": "10.6.0.0/24" } }] }] };
     api.events.length = 0;
     api.objects.delete("networkservices/nsm-system/blue");
-    api.apply("networkservices", nsCr(spec, "late"));
+    api.kubectlApply("networkservices", nsCr(spec, "late"));
     api.events.length = 0;
     api.compact();
     await until("the watch to deliver (8)", () => expect(registry.listServices().map((s) => s.name)).toEqual(["late", "red"]));
@@ -329,7 +334,7 @@ describe("the registry on NSM's CRs", () => {
 
   it("moves the sqlite tables' services into CRs (a CR of the same name wins) and empties them", async () => {
     const api = new FakeNsmApi();
-    api.apply("networkservices", networkServiceCr({ ...BLUE, payload: "IP" }, "nsm-system"));
+    api.kubectlApply("networkservices", networkServiceCr({ ...BLUE, payload: "IP" }, "nsm-system"));
     const services = memoryStore([RED, BLUE]);
     const endpointRows = memoryStore([forwarderEndpoint("tungsten", "k8s-1")]);
     const { registry, lines } = await setup(api, { migrateFrom: { services, endpoints: endpointRows } });
