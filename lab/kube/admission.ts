@@ -5,7 +5,6 @@
 // object, naming the bad entry: a pod (or a workload whose pod template carries it) with an
 // annotation no nsc-init could serve is refused before anything is made.
 import https from "node:https";
-import type { AddressInfo } from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import type { Container, KubeObject, KubernetesClient } from "../../wire/kubernetes.ts";
@@ -13,6 +12,8 @@ import { NSM_ANNOTATION, NSM_NETWORK_SERVICES_ENV, checkNsmAnnotation } from "..
 import { FORWARDER_NAMESPACE, applyObjects } from "./forwarderDaemonSets.ts";
 import type { KubeFiles } from "./files.ts";
 import { servingCa } from "./files.ts";
+import { ApiError, close, jsonRequestListener, listen, objectBody } from "../../lib/http/server.ts";
+import type { Route } from "../../lib/http/server.ts";
 
 /** The images the lab's kubelet runs as NSM clients (lab/kube/nscInit.ts). */
 export const NSC_INIT_IMAGE = "tfmesh/nsc-init:lab";
@@ -138,50 +139,32 @@ const portFile = (files: KubeFiles) => path.join(files.dir, "webhook.port");
  * pods as soon as the API server is up, before the configuration is applied again.
  */
 export async function serveAdmissionWebhook(o: { files: KubeFiles; log(line: string): void }): Promise<AdmissionWebhook> {
-  const server = https.createServer({ cert: fs.readFileSync(o.files.servingCert), key: fs.readFileSync(o.files.servingKey) }, (req, res) => {
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method !== "POST" || req.url?.split("?")[0] !== "/mutate") return reply(404, { message: "POST /mutate" });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) req.destroy();
-      else chunks.push(c);
-    });
-    req.on("end", () => {
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as AdmissionReview;
-        if (!body.request?.uid) return reply(400, { message: "an AdmissionReview with a request" });
-        const response = review(body.request);
-        if (!response.allowed) o.log(`admission: refused ${response.status?.message}`);
-        reply(200, { apiVersion: body.apiVersion ?? "admission.k8s.io/v1", kind: "AdmissionReview", response });
-      } catch (e) {
-        reply(400, { message: `not an AdmissionReview: ${(e as Error).message}` });
-      }
-    });
-  });
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+  const mutate: Route = {
+    method: "POST",
+    pattern: "/mutate",
+    handler: (req) => {
+      const body = objectBody(req) as Partial<AdmissionReview>;
+      if (!body.request?.uid) throw new ApiError(400, "expected an AdmissionReview with a request");
+      const response = review(body.request);
+      if (!response.allowed) o.log(`admission: refused ${response.status?.message}`);
+      return { body: { apiVersion: body.apiVersion ?? "admission.k8s.io/v1", kind: "AdmissionReview", response } };
+    },
+  };
+  const server = https.createServer(
+    { cert: fs.readFileSync(o.files.servingCert), key: fs.readFileSync(o.files.servingKey) },
+    jsonRequestListener({ name: "nsm admission webhook", routes: [mutate], maxBodyBytes: MAX_BODY }),
+  );
   const saved = Number.parseInt(fs.existsSync(portFile(o.files)) ? fs.readFileSync(portFile(o.files), "utf8") : "", 10);
+  let port: number;
   try {
-    await listen(Number.isInteger(saved) && saved > 0 ? saved : 0);
+    port = await listen(server, Number.isInteger(saved) && saved > 0 ? saved : 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
     o.log(`admission: port ${saved} of the last start is taken; the webhook moves`);
-    await listen(0);
+    port = await listen(server, 0);
   }
-  const port = (server.address() as AddressInfo).port;
   fs.writeFileSync(portFile(o.files), `${port}\n`, { mode: 0o600 });
-  return { url: `https://127.0.0.1:${port}/mutate`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url: `https://127.0.0.1:${port}/mutate`, close: () => close(server) };
 }
 
 /** Points the API server at the webhook (server-side apply of its MutatingWebhookConfiguration). */

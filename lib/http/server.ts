@@ -129,6 +129,11 @@ export function refuseForeign(req: http.IncomingMessage, hasBody: boolean): void
 export const defaultRenderError = (err: ApiError): ApiResponse => ({ status: err.status, body: { error: err.message } });
 
 export function createJsonServer(opts: JsonServerOptions): http.Server {
+  return http.createServer(jsonRequestListener(opts));
+}
+
+/** The JSON router as a request listener, for a server made another way (HTTPS). */
+export function jsonRequestListener(opts: JsonServerOptions): http.RequestListener {
   const ignoreSlash = opts.ignoreTrailingSlash ?? true;
   const routes = opts.routes.map((r) => compile(r, ignoreSlash));
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
@@ -150,7 +155,7 @@ export function createJsonServer(opts: JsonServerOptions): http.Server {
     res.end(status === 204 || status === 304 ? undefined : payload);
   };
 
-  return http.createServer((req, res) => {
+  return (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
@@ -208,13 +213,13 @@ export function createJsonServer(opts: JsonServerOptions): http.Server {
       })();
     });
     req.on("error", () => res.destroy());
-  });
+  };
 }
 
-/** Listens on host:port (port 0 picks a free one) and resolves with the bound port. */
 /** What listen and close take: an http.Server, or another server that can drop its connections as one does (an HTTP/2 server). */
 export type ListeningServer = Server & { closeAllConnections?(): void };
 
+/** Listens on host:port (port 0 picks a free one) and resolves with the bound port. */
 export function listen(server: ListeningServer, port: number, host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
