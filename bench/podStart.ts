@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import * as netns from "../lib/kernel/netns.ts";
 import { eventually } from "../harness/eventually.ts";
 import { SLEEPER, getPod, isReady, labPod, podPath } from "../harness/kube.ts";
-import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL } from "../wire/nsm/api.ts";
+import { podKernelRequest } from "../wire/nsm/podRequest.ts";
 import { timingRow } from "./benchmark.ts";
 import type { Benchmark } from "./benchmark.ts";
 import { startBenchLab } from "./labs.ts";
@@ -42,14 +42,7 @@ export const podStart: Benchmark = {
           ),
         );
         ready.push(performance.now() - t0);
-        const conn = await b.nsm.request({
-          connection: {
-            id: randomUUID(),
-            network_service: "bench-pods",
-            labels: { [NODE_LABEL]: pod.node, [POD_LABEL]: name, [POD_NAMESPACE_LABEL]: "default", [POD_UID_LABEL]: pod.uid },
-          },
-          mechanism_preferences: [{ cls: "LOCAL", type: KERNEL, parameters: { [MechanismParam.inodeURL]: `file:///var/run/netns/${pod.netns}`, [MechanismParam.netnsName]: pod.netns } }],
-        });
+        const conn = await b.nsm.request(podKernelRequest({ id: randomUUID(), networkService: "bench-pods", pod: { name, namespace: "default", uid: pod.uid, node: pod.node, netns: pod.netns } }));
         if (!conn.context?.ip_context?.src_ip_addrs?.length) throw new Error(`pod ${name} was attached without an address`);
         attached.push(performance.now() - t0);
         const t1 = performance.now();

@@ -3,7 +3,7 @@
 // containers start. Each entry's connection id is fixed by the pod's uid and the entry's place,
 // so running it again (a failed attempt, a kubelet restart) refreshes rather than adds.
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
-import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL } from "../../wire/nsm/api.ts";
+import { podKernelRequest } from "../../wire/nsm/podRequest.ts";
 import { ANNOTATION_ENTRY_LABEL, NSM_NETWORK_SERVICES_ENV, annotationConnectionId, parseNsmAnnotation } from "../../wire/nsm/annotation.ts";
 import type { NsmUrl } from "../../wire/nsm/annotation.ts";
 import type { Container, Pod } from "../../wire/kubernetes.ts";
@@ -27,31 +27,13 @@ export function nscServices(c: Container): NsmUrl[] {
 /** The Request for entry `index` of a pod placed on `node` with netns `netns`. */
 export function nscRequest(pod: Pod, url: NsmUrl, index: number, place: { node: string; netns: string }): NetworkServiceRequest {
   const uid = pod.metadata.uid ?? "";
-  return {
-    connection: {
-      id: annotationConnectionId(uid, index),
-      network_service: url.service,
-      labels: {
-        ...url.labels,
-        [NODE_LABEL]: place.node,
-        [POD_LABEL]: pod.metadata.name,
-        [POD_NAMESPACE_LABEL]: pod.metadata.namespace ?? "default",
-        [POD_UID_LABEL]: uid,
-        [ANNOTATION_ENTRY_LABEL]: String(index + 1),
-      },
-    },
-    mechanism_preferences: [
-      {
-        cls: "LOCAL",
-        type: KERNEL,
-        parameters: {
-          ...(url.interfaceName ? { [MechanismParam.name]: url.interfaceName } : {}),
-          [MechanismParam.inodeURL]: `file:///var/run/netns/${place.netns}`,
-          [MechanismParam.netnsName]: place.netns,
-        },
-      },
-    ],
-  };
+  return podKernelRequest({
+    id: annotationConnectionId(uid, index),
+    networkService: url.service,
+    pod: { name: pod.metadata.name, namespace: pod.metadata.namespace ?? "default", uid, ...place },
+    interfaceName: url.interfaceName,
+    labels: { ...url.labels, [ANNOTATION_ENTRY_LABEL]: String(index + 1) },
+  });
 }
 
 /** A failed nsc-init, naming the entry whose Request failed. */

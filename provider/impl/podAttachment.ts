@@ -16,10 +16,11 @@
 import { randomUUID } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { checkIfName, checkK8sName } from "../../lib/validate/names.ts";
-import { KERNEL, MechanismParam, NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL } from "../../wire/nsm/api.ts";
+import { MechanismParam, NODE_LABEL, POD_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL } from "../../wire/nsm/api.ts";
 import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { crashPoint } from "../../lib/crashPoint.ts";
 import { problemOf } from "../../wire/nsm/protoMapping.ts";
+import { podKernelRequest } from "../../wire/nsm/podRequest.ts";
 import { clients, configure, lookup, progress, quickClients } from "./context.ts";
 import { NSM_ANNOTATION, isAnnotationConnectionId, parseNsmAnnotation } from "../../wire/nsm/annotation.ts";
 import type { NsmUrl } from "../../wire/nsm/annotation.ts";
@@ -146,30 +147,7 @@ const ownerLabel = (inputs: PodAttachmentInputs): Record<string, string> => {
  * the pod's netns from its uid label.
  */
 function requestFor(inputs: PodAttachmentInputs, pod: ResolvedPod): NetworkServiceRequest {
-  return {
-    connection: {
-      id: inputs.connectionId,
-      network_service: inputs.networkService,
-      labels: {
-        ...inputs.labels,
-        [NODE_LABEL]: pod.node,
-        [POD_LABEL]: pod.name,
-        [POD_NAMESPACE_LABEL]: pod.namespace,
-        [POD_UID_LABEL]: pod.uid,
-        ...ownerLabel(inputs),
-      },
-    },
-    mechanism_preferences: [
-      {
-        cls: "LOCAL",
-        type: KERNEL,
-        parameters: {
-          ...(inputs.interfaceName ? { [MechanismParam.name]: inputs.interfaceName } : {}),
-          ...(pod.netns ? { [MechanismParam.inodeURL]: `file:///var/run/netns/${pod.netns}`, [MechanismParam.netnsName]: pod.netns } : {}),
-        },
-      },
-    ],
-  };
+  return podKernelRequest({ id: inputs.connectionId, networkService: inputs.networkService, pod, interfaceName: inputs.interfaceName, labels: { ...inputs.labels, ...ownerLabel(inputs) } });
 }
 
 function outputsOf(conn: Connection, inputs: PodAttachmentInputs, pod: { node: string; netns: string | undefined; uid: string }): PodAttachmentOutputs {
