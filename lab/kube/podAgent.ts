@@ -184,9 +184,10 @@ export function createPodAgent(o: PodAgentOptions): PodAgent {
       const was = initFailures.get(uid);
       const failure: InitFailure = { container: container.name, message: (e as Error).message, restarts: (was?.restarts ?? -1) + 1, at: now() };
       initFailures.set(uid, failure);
-      o.log(`pod ${namespace}/${pod.metadata.name}: nsc-init failed: ${failure.message}; again in ${initBackoffMs(failure.restarts + 1) / 1000} s`);
+      const retryMs = initBackoffMs(failure.restarts + 1);
+      o.log(`pod ${namespace}/${pod.metadata.name}: nsc-init failed: ${failure.message}; again in ${retryMs / 1000} s`);
       await warn(pod, "NsmRequestFailed", failure.message);
-      setTimeout(() => abort.signal.aborted || schedule(namespace, pod.metadata.name), initBackoffMs(failure.restarts + 1)).unref();
+      setTimeout(() => abort.signal.aborted || schedule(namespace, pod.metadata.name), retryMs).unref();
       return failure;
     }
   };

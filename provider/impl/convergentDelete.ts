@@ -14,6 +14,7 @@ import { orUndefinedOn404 } from "../../lib/http/client.ts";
 import { formatFqName } from "../../lib/validate/fqname.ts";
 import { isGone } from "../../wire/openstack/index.ts";
 import type { Connection } from "../../wire/nsm/api.ts";
+import { POD_NAMESPACE_LABEL } from "../../wire/nsm/api.ts";
 import type { TfObject, TfRef } from "../../wire/tf.ts";
 import type { Clients } from "./context.ts";
 import { progress, settings } from "./context.ts";
@@ -199,7 +200,7 @@ export function connectionBlocker(c: Clients, conn: Connection): Blocker {
   };
   if (isAnnotationConnectionId(conn.id) && pod) {
     // The pod's nsc-init asked for it: closing it would take the interface from a running pod.
-    const where = `${conn.labels?.podNamespace ?? "default"}/${pod}`;
+    const where = `${conn.labels?.[POD_NAMESPACE_LABEL] ?? "default"}/${pod}`;
     return { ...blocker, what: `NSM connection ${conn.id} (interface ${ifname ?? "?"} of pod ${where}, from its ${NSM_ANNOTATION} annotation)`, fix: `delete pod ${where}, or the workload whose pod template carries the annotation` };
   }
   return blocker;

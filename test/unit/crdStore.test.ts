@@ -18,7 +18,6 @@ import { crName, networkServiceCr } from "../../wire/nsm/crd.ts";
 import type { NsmCr } from "../../wire/nsm/crd.ts";
 import { eventually } from "../../harness/eventually.ts";
 
-const PREFIX = "/apis/networkservicemesh.io/v1";
 const RED: NetworkService = { name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } };
 const BLUE: NetworkService = { name: "blue", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.7.0.0/24" } };
 
