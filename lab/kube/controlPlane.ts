@@ -4,14 +4,11 @@
 // certificate). Each waits for the previous to be healthy. They stop in the reverse order: an API
 // server whose etcd is gone takes over 30 s to exit. Each runs under `setpriv --pdeathsig`, so a
 // daemon that dies takes its control plane with it.
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
-import { processes } from "../../lib/processes.ts";
+import { logTail, startChild, stopChild, stopProcessesIn } from "../../lib/children.ts";
+import type { Child } from "../../lib/children.ts";
 import { HttpClient } from "../../lib/http/client.ts";
 import type { LabInstanceConfig } from "../instance.ts";
-import { processAlive } from "../lifecycle.ts";
 import type { KubeBinary, ResolvedBinary } from "./binaries.ts";
 import type { KubeFiles } from "./files.ts";
 import { servingCa } from "./files.ts";
@@ -134,76 +131,7 @@ function argsFor(c: Component, ports: ControlPlanePorts, f: KubeFiles): string[]
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Running {
-  component: Component;
-  child: ChildProcess;
-  exited: Promise<void>;
-  exitCode?: number | null;
-}
-
-function havePdeathsig(): boolean {
-  return fs.existsSync("/usr/bin/setpriv") || fs.existsSync("/bin/setpriv");
-}
-
-function startProcess(c: Component, bin: string, args: string[], f: KubeFiles, log: (line: string) => void): Running {
-  const logFile = path.join(f.logs, `${c}.log`);
-  const out = fs.openSync(logFile, "a");
-  try {
-    // pdeathsig: the kernel sends SIGTERM when the daemon dies, however it dies.
-    const [cmd, argv] = havePdeathsig() ? ["setpriv", ["--pdeathsig", "SIGTERM", "--", bin, ...args]] : [bin, args];
-    const child = spawn(cmd as string, argv as string[], { stdio: ["ignore", out, out], cwd: f.dir });
-    const r: Running = { component: c, child, exited: Promise.resolve() };
-    r.exited = new Promise((resolve) => {
-      child.once("exit", (code, signal) => {
-        r.exitCode = code;
-        log(`${c} (pid ${child.pid}) exited (${signal ?? `code ${code}`})`);
-        resolve();
-      });
-      child.once("error", (e) => {
-        r.exitCode = -1;
-        log(`${c}: cannot start ${bin}: ${e.message}`);
-        resolve();
-      });
-    });
-    return r;
-  } finally {
-    fs.closeSync(out);
-  }
-}
-
-/**
- * The control plane a killed daemon left: its children got SIGTERM (pdeathsig) but may still be
- * shutting down and holding their ports, or, without setpriv, run on. They all run in this
- * instance's kube dir, which no other process uses: SIGTERM, then SIGKILL after 10 s.
- */
-async function stopLeftovers(f: KubeFiles, log: (line: string) => void): Promise<void> {
-  const dir = path.resolve(f.dir);
-  const left = processes().filter((p) => p.cwd === dir && p.pid !== process.pid);
-  if (left.length === 0) return;
-  log(`stopping what a previous start left running in ${dir}: pids ${left.map((p) => p.pid).join(", ")}`);
-  const alive = processAlive;
-  const signal = (pid: number, sig: NodeJS.Signals) => {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // gone already
-    }
-  };
-  for (const p of left) signal(p.pid, "SIGTERM");
-  const deadline = Date.now() + 10_000;
-  while (left.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(100);
-  for (const p of left) if (alive(p.pid)) signal(p.pid, "SIGKILL");
-  // A SIGKILLed process is gone once reaped; its ports are free already.
-  for (const until = Date.now() + 5000; left.some((p) => alive(p.pid)) && Date.now() < until; ) await sleep(50);
-}
-
-function logTail(f: KubeFiles, c: Component, lines = 15): string {
-  try {
-    return fs.readFileSync(path.join(f.logs, `${c}.log`), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
+const componentLog = (f: KubeFiles, c: Component) => path.join(f.logs, `${c}.log`);
 
 // One client (and connection pool) per endpoint and CA: polling must not open a pool per attempt.
 const probeClients = new Map<string, HttpClient>();
@@ -259,32 +187,25 @@ export interface StartControlPlaneOptions {
 export async function startControlPlane(o: StartControlPlaneOptions): Promise<ControlPlane> {
   const ports = controlPlanePorts(o.config);
   const urls = healthUrls(ports);
-  const running: Running[] = [];
+  // A child's name is its component.
+  const running: Child[] = [];
   const timeoutMs = o.timeoutMs ?? 90_000;
 
   const stop = async () => {
     for (const group of [["kube-scheduler", "kube-controller-manager"], ["kube-apiserver"], ["etcd"]] as Component[][]) {
       await Promise.all(
         running
-          .filter((r) => group.includes(r.component) && r.exitCode === undefined)
-          .map(async (r) => {
-            r.child.kill("SIGTERM");
-            const killed = await Promise.race([r.exited.then(() => false), sleep(15_000).then(() => true)]);
-            if (killed) {
-              o.log(`${r.component} did not stop within 15 s of SIGTERM: SIGKILL`);
-              r.child.kill("SIGKILL");
-              await r.exited;
-            }
-          }),
+          .filter((r) => (group as string[]).includes(r.name))
+          .map((r) => stopChild(r, o.log)),
       );
     }
   };
 
-  const waitHealthy = async (r: Running): Promise<void> => {
+  const waitHealthy = async (r: Child, component: Component): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
-    const needsCa = r.component !== "etcd";
+    const needsCa = component !== "etcd";
     for (;;) {
-      if (r.exitCode !== undefined) throw new Error(`${r.component} exited before it became healthy; its log (${path.join(o.files.logs, `${r.component}.log`)}) ends:\n${logTail(o.files, r.component)}`);
+      if (r.exitCode !== undefined) throw new Error(`${component} exited before it became healthy; its log (${componentLog(o.files, component)}) ends:\n${logTail(componentLog(o.files, component))}`);
       let ca: string | undefined;
       if (needsCa) {
         try {
@@ -294,21 +215,21 @@ export async function startControlPlane(o: StartControlPlaneOptions): Promise<Co
         }
       }
       if (!needsCa || ca !== undefined) {
-        const res = await probe(urls[r.component], ca, r.component === "kube-apiserver" ? o.token : undefined);
+        const res = await probe(urls[component], ca, component === "kube-apiserver" ? o.token : undefined);
         if (res.ok) return;
       }
-      if (Date.now() > deadline) throw new Error(`${r.component} did not become healthy within ${timeoutMs / 1000} s (${urls[r.component]}); its log ends:\n${logTail(o.files, r.component)}`);
+      if (Date.now() > deadline) throw new Error(`${component} did not become healthy within ${timeoutMs / 1000} s (${urls[component]}); its log ends:\n${logTail(componentLog(o.files, component))}`);
       await sleep(250);
     }
   };
 
   try {
-    await stopLeftovers(o.files, o.log);
+    await stopProcessesIn(o.files.dir, o.log);
     for (const c of START_ORDER) {
       o.phase(`starting ${c} (${o.binaries[c].version}, ${o.binaries[c].source})`);
-      const r = startProcess(c, o.binaries[c].path, argsFor(c, ports, o.files), o.files, o.log);
+      const r = startChild({ name: c, bin: o.binaries[c].path, args: argsFor(c, ports, o.files), cwd: o.files.dir, logFile: componentLog(o.files, c), log: o.log });
       running.push(r);
-      await waitHealthy(r);
+      await waitHealthy(r, c);
       if (c === "kube-apiserver") o.onApiserverReady();
     }
   } catch (e) {
@@ -320,7 +241,7 @@ export async function startControlPlane(o: StartControlPlaneOptions): Promise<Co
     server: apiserverUrl(ports),
     health: async () => {
       const probes = await probeControlPlane(ports, o.files, o.token);
-      return probes.map((p) => ({ ...p, pid: running.find((r) => r.component === p.component && r.exitCode === undefined)?.child.pid }));
+      return probes.map((p) => ({ ...p, pid: running.find((r) => r.name === p.component && r.exitCode === undefined)?.child.pid }));
     },
     stop,
   };
