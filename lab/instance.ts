@@ -22,6 +22,8 @@ export interface LabPorts {
   lab: number;
   /** Agent i (computeNodes then k8sNodes) listens on agentBase + i. */
   agentBase: number;
+  /** The SPIRE server's (lab/spire): agents reach it here. Instances stored before SPIRE get one at their next resolution. */
+  spireServer?: number;
   /** The Kubernetes control plane's (lab/kube), set when the instance runs it. */
   kubeApiserver?: number;
   etcd?: number;
@@ -86,6 +88,7 @@ export const DEFAULT_PORTS: LabPorts = {
   nsmGrpc: 5003,
   lab: 5002,
   agentBase: 9091,
+  spireServer: 8081,
 };
 const DEFAULT_COMPUTE_NODES = ["compute-1", "compute-2"];
 const DEFAULT_K8S_NODES = ["k8s-1", "k8s-2"];
@@ -227,10 +230,21 @@ async function findFreePortRange(count: number, attempts = 200): Promise<number>
 }
 
 async function autoPorts(nodeCount: number, kubernetes: boolean): Promise<LabPorts> {
-  const base = await findFreePortRange(8 + nodeCount + (kubernetes ? KUBE_PORT_KEYS.length : 0));
+  const base = await findFreePortRange(9 + nodeCount + (kubernetes ? KUBE_PORT_KEYS.length : 0));
   const agentBase = base + 7;
-  const ports: LabPorts = { tf: base, keystone: base + 1, nova: base + 2, neutron: base + 3, glance: base + 4, nsm: base + 5, lab: base + 6, agentBase, nsmGrpc: agentBase + nodeCount };
-  return kubernetes ? { ...ports, ...kubePortsFrom(agentBase + nodeCount + 1) } : ports;
+  const ports: LabPorts = {
+    tf: base,
+    keystone: base + 1,
+    nova: base + 2,
+    neutron: base + 3,
+    glance: base + 4,
+    nsm: base + 5,
+    lab: base + 6,
+    agentBase,
+    nsmGrpc: agentBase + nodeCount,
+    spireServer: agentBase + nodeCount + 1,
+  };
+  return kubernetes ? { ...ports, ...kubePortsFrom(agentBase + nodeCount + 2) } : ports;
 }
 
 function kubePortsFrom(base: number): Pick<Required<LabPorts>, (typeof KUBE_PORT_KEYS)[number]> {
@@ -241,6 +255,14 @@ function kubePortsFrom(base: number): Pick<Required<LabPorts>, (typeof KUBE_PORT
 async function withKubernetes(stored: LabInstanceConfig): Promise<LabInstanceConfig> {
   const ports = { ...stored.ports, ...kubePortsFrom(await findFreePortRange(KUBE_PORT_KEYS.length)) };
   const config = { ...stored, kubernetes: true, ports };
+  validateConfig(config);
+  storeInstance(config);
+  return config;
+}
+
+/** An instance stored before the lab ran SPIRE gets a free port for its server, kept from then on. */
+async function withSpirePort(stored: LabInstanceConfig): Promise<LabInstanceConfig> {
+  const config = { ...stored, ports: { ...stored.ports, spireServer: await findFreePortRange(1) } };
   validateConfig(config);
   storeInstance(config);
   return config;
@@ -334,8 +356,9 @@ export async function resolveInstance(
         if (v !== undefined && stored.ports[k as keyof LabPorts] !== v) clash(`port ${k}`, v, stored.ports[k as keyof LabPorts]);
       }
     }
-    if (opts.kubernetes === true && !stored.kubernetes) return withKubernetes(stored);
-    return stored;
+    const current = stored.ports.spireServer === undefined ? await withSpirePort(stored) : stored;
+    if (opts.kubernetes === true && !current.kubernetes) return withKubernetes(current);
+    return current;
   }
 
   const computeNodes = opts.computeNodes ?? [...DEFAULT_COMPUTE_NODES];

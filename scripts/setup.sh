@@ -4,7 +4,8 @@
 #   2. node_modules (npm ci when missing or when package.json / package-lock.json changed)
 #   3. Node 24 from the `node` devDependency (node_modules/.bin/node)
 #   4. the Pulumi CLI, its Node.js language host and the dynamic-provider plugin (.tools/bin);
-#      and the Kubernetes control plane and provider plugin (TFMESH_KUBERNETES=0 skips them)
+#      and the Kubernetes control plane and provider plugin (TFMESH_KUBERNETES=0 skips them);
+#      and SPIRE's server and agent, the lab's SPIFFE identities (TFMESH_SPIRE=0 skips them)
 #   5. the real Python clients (openstacksdk, vnc_api) in the venv .tools/python, for one test
 #   6. the package build (dist/: JavaScript, declarations, source maps), skipped when no source changed
 # Usage: bash scripts/setup.sh   (also run by `npm test` and `npm run demo`)
@@ -96,6 +97,16 @@ if [[ ${TFMESH_KUBERNETES:-} != 0 ]]; then
   "$node_bin" scripts/kubernetesBinaries.ts || die "the Kubernetes control plane is not usable (see above; logs in .tools/)"
   bash tools/pulumi-kubernetes/build.sh || die "building the Kubernetes provider plugin failed (logs in .tools/)"
   say "Kubernetes binaries ready in $((SECONDS - kube_started))s"
+fi
+
+# --- 4c. SPIRE ---------------------------------------------------------------------------------------
+# spire-server and spire-agent: the lab's NSM speaks mTLS with SPIFFE X.509-SVIDs from them, as NSM
+# does on a cluster. Installed binaries are used instead (lab/spire/binaries.ts). TFMESH_SPIRE=0 skips
+# the step; a lab then builds them at its first start.
+if [[ ${TFMESH_SPIRE:-} != 0 ]]; then
+  spire_started=$SECONDS
+  "$node_bin" scripts/spireBinaries.ts || die "spire-server and spire-agent are not usable (see above; logs in .tools/)"
+  say "SPIRE binaries ready in $((SECONDS - spire_started))s"
 fi
 
 # --- 5. Python clients ------------------------------------------------------------------------------

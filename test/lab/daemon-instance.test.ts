@@ -39,7 +39,7 @@ describe("default instance", () => {
     expect(c.name).toBe("default");
     expect(c.prefix).toBe("tfm");
     expect(c.stateDir).toBe(path.join(home, "lab", "default"));
-    expect(c.ports).toEqual({ tf: 8082, keystone: 5000, nova: 8774, neutron: 9696, glance: 9292, nsm: 5001, nsmGrpc: 5003, lab: 5002, agentBase: 9091 });
+    expect(c.ports).toEqual({ tf: 8082, keystone: 5000, nova: 8774, neutron: 9696, glance: 9292, nsm: 5001, nsmGrpc: 5003, lab: 5002, agentBase: 9091, spireServer: 8081 });
     expect(c.computeNodes).toEqual(["compute-1", "compute-2"]);
     expect(c.k8sNodes).toEqual(["k8s-1", "k8s-2"]);
     expect(c.auth).toBe("keystone");

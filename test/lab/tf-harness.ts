@@ -12,6 +12,7 @@ import { openDb } from "../../lab/store/db.ts";
 import { ConfigStore } from "../../lab/tf/configStore.ts";
 import { requireKeystoneToken } from "../../lab/keystoneAuth.ts";
 import { createTfServer } from "../../lab/tf/server.ts";
+import { freePort } from "../../lib/freePort.ts";
 
 export const NODES = [
   { name: "compute-1", ip: "172.31.0.10" },
@@ -120,18 +121,6 @@ export async function stopLab(lab: Lab, keepDir = false): Promise<void> {
   await closeAll(lab.servers);
   lab.db.close();
   if (!keepDir) removeDir(lab.dir);
-}
-
-async function freePort(): Promise<number> {
-  const net = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A token for the lab's admin. */
