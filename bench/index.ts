@@ -8,6 +8,7 @@ import { exitCleanlyOnSignals, releaseAll } from "./cleanup.ts";
 import { labStart } from "./labStart.ts";
 import { leftoverNamespaces, usedPrefixes } from "./labs.ts";
 import { nsmLatency } from "./nsmLatency.ts";
+import { nsmSecurity } from "./nsmSecurity.ts";
 import { pingRtt } from "./pingRtt.ts";
 import { podStart } from "./podStart.ts";
 import { nsmWorkload } from "./nsmWorkload.ts";
@@ -17,7 +18,7 @@ import type { BenchResult } from "./report.ts";
 import { vmBoot } from "./vmBoot.ts";
 import { wipeKernel } from "../lab/lifecycle.ts";
 
-const BENCHMARKS: Benchmark[] = [labStart, vmBoot, podStart, nsmWorkload, nsmLatency, pingRtt, pulumiUp];
+const BENCHMARKS: Benchmark[] = [labStart, vmBoot, podStart, nsmWorkload, nsmLatency, nsmSecurity, pingRtt, pulumiUp];
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const load1 = () => os.loadavg()[0]!;

@@ -26,6 +26,6 @@ export function endpointClients(endpoints: LabEndpoints, opts: { retries?: numbe
   return {
     openstack,
     tf: new TfClient({ baseUrl: endpoints.tf, token, ...opts }),
-    nsm: new NsmGrpcClient(endpoints.nsmGrpc, { retries: opts.retries ?? 3, unreachableHint: "is the lab daemon running? (npx tfmesh lab up)" }),
+    nsm: new NsmGrpcClient(endpoints.nsmGrpc, { retries: opts.retries ?? 3, unreachableHint: "is the lab daemon running? (npx tfmesh lab up)", spiffe: endpoints.spiffe }),
   };
 }

@@ -40,6 +40,9 @@ import { openDb } from "./store/db.ts";
 import { ConfigStore } from "./tf/configStore.ts";
 import { createTfServer } from "./tf/server.ts";
 import { serveOnUnix } from "./unixFront.ts";
+import { startLabSpire } from "./spire/labSpire.ts";
+import type { Spire } from "./spire/spire.ts";
+import { X509Source } from "../wire/spiffe/x509Source.ts";
 import type { UnixFront } from "./unixFront.ts";
 
 export interface RunningLab {
@@ -85,6 +88,8 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
   // With Kubernetes the registry's records are NSM's CRs: loaded once the API server runs, before anything registers.
   const registryStore = config.kubernetes ? new CrRegistryStore({ namespace: FORWARDER_NAMESPACE, log: (line) => log(`nsm: ${line}`) }) : undefined;
   let nscClient: NsmGrpcClient | undefined;
+  let spire: Spire | undefined;
+  let svids: X509Source | undefined;
 
   const shutdown = async (wipe: boolean) => {
     health.status = "stopping";
@@ -98,24 +103,34 @@ export async function startLabInstance(config: LabInstanceConfig, log: Log): Pro
     await kube?.stop().catch((e: Error) => log(`kubernetes stop: ${e.message}`));
     nscClient?.dispose();
     await nsm?.stop().catch((e: Error) => log(`nsm stop: ${e.message}`));
+    svids?.close();
+    await spire?.stop().catch((e: Error) => log(`spire stop: ${e.message}`));
     if (wipe) await dataplane?.destroy();
     else await dataplane?.stop();
     db.close();
   };
 
   try {
+    // SPIRE first, beside the rest of the set-up: NSM's gRPC API is mTLS with its SVIDs.
+    const spireStarted = startLabSpire(config, sockets, (line) => log(`spire: ${line}`));
+    spireStarted.catch(() => {});
     const store = new ConfigStore(db, { nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })) });
     dataplane = createDataplane({ instance: config, db, store, log: (line) => log(`dataplane: ${line}`) });
     const openstack = createOpenStack({ db, store, instance: config, endpoints, vmRuntime: dataplane.vmRuntime, log: (line) => log(`openstack: ${line}`) });
     const auth = config.auth === "keystone" ? requireKeystoneToken(openstack.keystone.validateToken, { hint: keystoneHint(endpoints.keystone, config.stateDir), open: [LAB_HEALTH_PATH] }) : undefined;
     const tf = createTfServer({ store, auth: auth ?? null });
-    nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`), forwarders: "processes", ...(registryStore ? { registryStore } : {}) });
+    phase("starting SPIRE (the SPIFFE identities of NSM's components)");
+    spire = await spireStarted;
+    svids = await X509Source.connect(`unix://${spire.workloadSocket}`);
+    log(`spire: the lab's NSMgr is ${svids.current().spiffeId}`);
+    const security = { source: svids };
+    nsm = createNsm({ db, instance: config, endpoints, log: (line) => log(`nsm: ${line}`), forwarders: "processes", security, ...(registryStore ? { registryStore } : {}) });
     const manager = nsm.manager;
 
     const podRuntime = dataplane.podRuntime;
     if (config.kubernetes) {
       // nsc-init reaches the NSMgr as on a node: NSM's gRPC API on the NSMgr's socket.
-      nscClient = new NsmGrpcClient(`unix://${sockets.nsm}`, { retries: 3 });
+      nscClient = new NsmGrpcClient(`unix://${sockets.nsm}`, { retries: 3, spiffe: svids, name: "nsc" });
       kube = createLabKubernetes({ config, db, runtime: podRuntime, closeConnections: (name) => manager.closeByPod(name), nsc: nscClient, log, phase });
     }
     const k8s = kube;

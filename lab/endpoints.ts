@@ -24,6 +24,11 @@ export interface LabEndpoints {
    */
   agents: Record<string, string>;
   credentials: LabCredentials;
+  /**
+   * The SPIFFE Workload API of the lab's SPIRE agent (unix:///<stateDir>/spire/agent.sock), as
+   * SPIFFE_ENDPOINT_SOCKET names it: NSM's gRPC API is mTLS with the SVID it gives this process.
+   */
+  spiffe: string;
   /** The Kubernetes API server and an admin kubeconfig for it, when the instance runs Kubernetes. */
   kubernetes?: { server: string; kubeconfig: string };
 }
@@ -47,6 +52,10 @@ export interface LabSockets {
   forwarder(name: string): string;
   /** A forwarder's TFMESH_STATE_DIR (a directory, not a socket). */
   forwarderState(name: string): string;
+  /** The lab's SPIRE (server and agent state, their sockets). */
+  spireDir: string;
+  /** The SPIRE agent's Workload API socket. */
+  spiffe: string;
 }
 
 export function labSockets(stateDir: string): LabSockets {
@@ -58,6 +67,8 @@ export function labSockets(stateDir: string): LabSockets {
     agent: (node) => path.join(dir, `agent-${node}.sock`),
     forwarder: (name) => path.join(dir, `${name}.sock`),
     forwarderState: (name) => path.join(stateDir, "forwarders", name),
+    spireDir: path.join(stateDir, "spire"),
+    spiffe: path.join(stateDir, "spire", "agent.sock"),
   };
 }
 
@@ -78,6 +89,7 @@ export function endpointsFor(config: LabInstanceConfig): LabEndpoints {
     lab: local(p.lab),
     agents: Object.fromEntries(labNodes(config).map((n) => [n.name, `unix://${labSockets(config.stateDir).agent(n.name)}`])),
     credentials: { ...config.credentials },
+    spiffe: `unix://${labSockets(config.stateDir).spiffe}`,
     ...(config.kubernetes && p.kubeApiserver !== undefined
       ? { kubernetes: { server: `https://127.0.0.1:${p.kubeApiserver}`, kubeconfig: path.join(config.stateDir, "kubeconfig") } }
       : {}),

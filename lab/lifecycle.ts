@@ -2,8 +2,10 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import { NSMGR_GID } from "./spire/identities.ts";
 import path from "node:path";
 import { HttpClient } from "../lib/http/client.ts";
+import { processAlive } from "../lib/processes.ts";
 import * as netns from "../lib/kernel/netns.ts";
 import type { LabInstanceConfig } from "./instance.ts";
 import { labToken } from "./keystoneSession.ts";
@@ -29,15 +31,7 @@ export function pidPath(stateDir: string): string {
   return path.join(stateDir, PID_FILE);
 }
 
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { processAlive };
 
 /** The pid of the daemon serving stateDir, if one is alive (a stale pid file or a reused pid does not count). */
 export function runningDaemonPid(stateDir: string): number | undefined {
@@ -95,7 +89,8 @@ export function spawnDaemon(config: LabInstanceConfig, opts: SpawnOptions = {}):
   // Output the daemon writes before its own log is up (a crash at import) still lands in daemon.log.
   const out = fs.openSync(logPath(config.stateDir), "a");
   try {
-    const child = spawn(process.execPath, args, { cwd: config.stateDir, detached: opts.detached ?? false, stdio: ["ignore", out, out] });
+    // Group NSMGR_GID (uid stays root): the lab's SPIRE gives the daemon, the NSMgr, its own SPIFFE ID by it.
+    const child = spawn(process.execPath, args, { cwd: config.stateDir, detached: opts.detached ?? false, stdio: ["ignore", out, out], gid: NSMGR_GID });
     if (opts.detached) child.unref();
     return child;
   } finally {

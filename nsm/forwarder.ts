@@ -25,14 +25,29 @@ export interface Forwarder extends Element<Connection> {
   checkService?(service: NetworkService): string | undefined;
 }
 
-/** Appends the segment `name(connection)` to the connection's path (dropping an older one of that name). */
+/**
+ * This hop's segment in the connection's path, as NSM's updatepath places it: `path.index` points at
+ * the previous hop's segment; the next segment is this hop's when it already has this name (a
+ * refresh keeps the rest of the path), else the path is cut after the previous hop's segment and
+ * this hop's appended (a new or reselected path). The rest of the chain sees `index` at this hop's
+ * segment; the answer goes back with the caller's index.
+ */
+export function placeSegment(path: Connection["path"], name: string, id: string): NonNullable<Connection["path"]> {
+  const segments = path?.path_segments ?? [];
+  if (segments.length === 0) return { index: 0, path_segments: [{ name, id }] };
+  const at = Math.min(path?.index ?? 0, segments.length - 1);
+  if (segments[at]!.name === name) return { index: at, path_segments: segments };
+  if (segments[at + 1]?.name === name) return { index: at + 1, path_segments: segments };
+  return { index: at + 1, path_segments: [...segments.slice(0, at + 1), { name, id }] };
+}
+
 export function updatePath(name: (c: Connection) => string): Element<Connection> {
   return {
     name: "path",
-    request: (c, next) => {
-      const segment = name(c);
-      const others = (c.path?.path_segments ?? []).filter((s) => s.name !== segment);
-      return next.request({ ...c, path: { index: c.path?.index ?? 0, path_segments: [...others, { name: segment, id: c.id }] } });
+    request: async (c, next) => {
+      const callerIndex = c.path?.index ?? 0;
+      const answer = await next.request({ ...c, path: placeSegment(c.path, name(c), c.id) });
+      return answer.path ? { ...answer, path: { ...answer.path, index: Math.min(callerIndex, answer.path.index) } } : answer;
     },
     close: (c, next) => next.close(c),
   };

@@ -55,12 +55,13 @@ export interface ConnectionChange {
 
 export class Manager {
   private readonly opts: ManagerOptions;
+  private readonly managerName: string;
   private readonly pipeline: Next<Connection>;
   private readonly changes = new Listeners<ConnectionChange>();
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
-    const managerName = opts.name ?? "nsmgr";
+    const managerName = (this.managerName = opts.name ?? "nsmgr");
     this.pipeline = chain<Connection>([
       begin<Connection>({ id: (c) => c.id, memory: this.observed(opts.connections), heal: healRequest }),
       discover(opts.registry, opts.forwarders, (id) => opts.connections.get(id)),
@@ -135,7 +136,7 @@ export class Manager {
     const worker = async () => {
       for (let c = todo.shift(); c; c = todo.shift()) {
         try {
-          await this.request({ connection: c });
+          await this.healOwn(c);
           results.push({ connection: c });
         } catch (error) {
           results.push({ connection: c, error });
@@ -144,6 +145,23 @@ export class Manager {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     return results;
+  }
+
+  /**
+   * A heal the manager starts itself: the client's tokens in the stored path may have expired, so
+   * the path goes on from the manager's own segment (this hop is the caller, with a fresh token),
+   * and the stored answer gets the client's segments back (its first token names the owner).
+   */
+  private async healOwn(c: Connection): Promise<void> {
+    const segments = c.path?.path_segments ?? [];
+    const own = segments.findIndex((s) => s.name === `${this.managerName}@${nodeOf(c)}`);
+    if (own <= 0) {
+      await this.request({ connection: c });
+      return;
+    }
+    await this.request({ connection: { ...c, path: { index: 0, path_segments: segments.slice(own) } } });
+    const answered = this.get(c.id);
+    if (answered?.path) await this.opts.connections.set(c.id, { ...answered, path: { index: 0, path_segments: [...segments.slice(0, own), ...answered.path.path_segments] } });
   }
 
   /** The store as begin uses it, telling the watchers what it keeps and removes. */
@@ -174,7 +192,13 @@ function validRequest(req: NetworkServiceRequest): Connection {
     throw new NsmError(400, `connection ${c.id}: labels must map names to strings`);
   }
   if (!labels[NODE_LABEL]) throw new NsmError(400, `connection ${c.id}: label ${NODE_LABEL} (the client's node) is required`);
-  return { id: c.id, network_service: c.network_service, labels: { ...labels }, mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism, labels) };
+  return {
+    id: c.id,
+    network_service: c.network_service,
+    labels: { ...labels },
+    mechanism: kernelMechanism(req.mechanism_preferences, c.mechanism, labels),
+    ...(c.path?.path_segments?.length ? { path: c.path } : {}),
+  };
 }
 
 /** Only what the client asks for: a connection without anything the chain filled in. */

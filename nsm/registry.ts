@@ -63,8 +63,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export const DEFAULT_ENDPOINT_LIFETIME_MS = 60_000;
 
 const PAYLOADS: readonly Payload[] = ["ETHERNET", "IP"];
-const SERVICE_FIELDS = new Set(["name", "payload", "matches", "forwarder", "tungsten", "kernel"]);
-const ENDPOINT_FIELDS = new Set(["name", "network_service_names", "network_service_labels", "url", "expiration_time"]);
+const SERVICE_FIELDS = new Set(["name", "payload", "matches", "forwarder", "tungsten", "kernel", "path_ids"]);
+const ENDPOINT_FIELDS = new Set(["name", "network_service_names", "network_service_labels", "url", "expiration_time", "path_ids"]);
 const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9@._-]{0,252}$/;
 
 const bad = (what: string, reason: string) => new NsmError(400, `invalid ${what}: ${reason}`);
@@ -100,6 +100,7 @@ export function parseNetworkService(input: unknown, check?: RegistryOptions["che
     ...(input.matches !== undefined ? { matches: input.matches as unknown[] } : {}),
     ...(input.tungsten !== undefined ? { tungsten: input.tungsten as NetworkService["tungsten"] } : {}),
     ...(input.kernel !== undefined ? { kernel: input.kernel as NetworkService["kernel"] } : {}),
+    ...pathIds(what, input.path_ids),
   };
   const problem = check?.(service);
   if (problem) throw bad(what, problem);
@@ -140,7 +141,14 @@ export function parseNetworkServiceEndpoint(input: unknown): NetworkServiceEndpo
     ...(labels !== undefined ? { network_service_labels: labels as NetworkServiceEndpoint["network_service_labels"] } : {}),
     ...(input.url !== undefined ? { url: input.url as string } : {}),
     ...(expires !== undefined ? { expiration_time: new Date(expires).toISOString() } : {}),
+    ...pathIds(what, input.path_ids),
   };
+}
+
+function pathIds(what: string, v: unknown): { path_ids?: string[] } {
+  if (v === undefined) return {};
+  if (!Array.isArray(v) || v.some((id) => typeof id !== "string" || id === "")) throw bad(what, "path_ids must be a list of SPIFFE IDs");
+  return v.length ? { path_ids: v as string[] } : {};
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;

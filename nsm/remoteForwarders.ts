@@ -18,6 +18,7 @@ import { NsmError } from "./errors.ts";
 import type { Forwarding } from "./forwarder.ts";
 import { fromConnectError } from "./grpc/status.ts";
 import type { Registry } from "./registry.ts";
+import type { SvidSource } from "../wire/spiffe/shared.ts";
 
 export interface RemoteForwardersOptions {
   registry: Registry;
@@ -25,6 +26,8 @@ export interface RemoteForwardersOptions {
   serviceChecks: Record<string, (service: NetworkService) => string | undefined>;
   /** Deadline of a Request or Close in ms. Default 60000. */
   timeoutMs?: number;
+  /** The manager's SVIDs: mTLS and path tokens to the forwarders. */
+  source?: SvidSource;
 }
 
 interface ForwarderClient {
@@ -102,7 +105,7 @@ export class RemoteForwarders implements Forwarding {
   private clientOf(url: string): ForwarderClient {
     let client = this.clients.get(url);
     if (!client) {
-      const connection = grpcConnection(url);
+      const connection = grpcConnection(url, this.opts.source ? { source: this.opts.source } : {});
       client = { connection, networkService: createClient(NetworkServiceService, connection.transport), monitor: createClient(MonitorConnection, connection.transport) };
       this.clients.set(url, client);
     }

@@ -28,6 +28,11 @@ export interface Settings {
   tfApiUrl: string;
   /** NSM's gRPC API (the NSMgr), as NSM_CONNECT_TO names it: tcp://host:port or unix:///path. */
   nsmTarget: string;
+  /**
+   * The SPIFFE Workload API whose X.509-SVID secures NSM's gRPC API (mTLS, path tokens): stack config
+   * tfmesh:spiffeEndpointSocket, SPIFFE_ENDPOINT_SOCKET, the lab's; undefined: cleartext (no SPIRE).
+   */
+  spiffeEndpoint: string | undefined;
   /** The Kubernetes cluster pods live in; undefined when no kubeconfig was found (see kubernetesSource). */
   kubernetes: KubeconfigSource | undefined;
   /** vRouter agent port API per compute node name. */
@@ -68,6 +73,8 @@ export interface LabEndpoints {
   /** The lab's Kubernetes API server and the admin kubeconfig (JSON) beside endpoints.json. */
   kubernetes?: { server: string; kubeconfig: string };
   agents?: Record<string, string>;
+  /** The lab's SPIRE agent Workload API: unix:///<stateDir>/spire/agent.sock. */
+  spiffe?: string;
   credentials?: { username?: string; password?: string; project?: string; domain?: string };
 }
 
@@ -196,6 +203,12 @@ export interface ResolveOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+function spiffeEndpoint(v: string | undefined, config: ConfigGetter, env: NodeJS.ProcessEnv): string | undefined {
+  if (v === undefined || v.startsWith("unix:///")) return v;
+  const origin = config("tfmesh:spiffeEndpointSocket") ? "tfmesh:spiffeEndpointSocket" : env.SPIFFE_ENDPOINT_SOCKET ? "SPIFFE_ENDPOINT_SOCKET" : "the lab's endpoints.json spiffe";
+  throw new Error(`${origin} must be unix:///path (the SPIRE agent's Workload API socket, e.g. unix:///run/spire/sockets/agent.sock), got ${JSON.stringify(v)}`);
+}
+
 /** Resolves every endpoint and credential (see the file comment for the order). */
 export function resolveSettings(opts: ResolveOptions = {}): Settings {
   const config = opts.config ?? (() => undefined);
@@ -224,6 +237,7 @@ export function resolveSettings(opts: ResolveOptions = {}): Settings {
   return {
     tfApiUrl: pick("tfmesh:tfApiUrl", ["TFMESH_TF_API_URL"], lab?.tf, LAB_DEFAULTS.tf),
     nsmTarget,
+    spiffeEndpoint: spiffeEndpoint(pickOptional("tfmesh:spiffeEndpointSocket", ["SPIFFE_ENDPOINT_SOCKET"], lab?.spiffe), config, env),
     kubernetes: kubernetesSource(config, env, lab, file),
     agents,
     openstack: {

@@ -26,6 +26,11 @@ export interface TungstenForwarderArgs {
   nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** TCP port (on the node: host network) of its grpc.health.v1 service, probed by the kubelet. Default 5801. */
   healthPort?: number;
+  /**
+   * The host folder with the SPIRE agent's Workload API socket `agent.sock` (the forwarder's SVID: mTLS
+   * and path tokens on NSM's gRPC API). Default "/run/spire/sockets", where NSM's deployments put it.
+   */
+  spireSocketDir?: pulumi.Input<string>;
   provider?: k8s.Provider;
 }
 
@@ -46,6 +51,7 @@ export class TungstenForwarder extends pulumi.ComponentResource {
         tfKeystone: args.tfKeystone,
         agentUrl: args.agentUrl,
         nodeSelector: args.nodeSelector,
+        spireSocketDir: args.spireSocketDir,
       })
       .apply((a) =>
         forwarderManifest({
@@ -58,6 +64,7 @@ export class TungstenForwarder extends pulumi.ComponentResource {
           ...(a.tfKeystone !== undefined ? { tfKeystone: a.tfKeystone } : {}),
           ...(a.agentUrl !== undefined ? { agentUrl: a.agentUrl } : {}),
           ...(a.nodeSelector !== undefined ? { nodeSelector: a.nodeSelector } : {}),
+          ...(a.spireSocketDir !== undefined ? { spireSocketDir: a.spireSocketDir } : {}),
           ...(args.healthPort !== undefined ? { healthPort: args.healthPort } : {}),
         }),
       );

@@ -70,6 +70,7 @@ export function labForwarderObjects(i: LabForwarderInputs): KubeObject[] {
         : {}),
       agentUrl: `http://127.0.0.1:${NODE_AGENT_PORT}`,
       socketDir,
+      spireSocketDir: sockets.spireDir,
       // As sockets.forwarder(name) and sockets.forwarderState(name): the same as the lab's own processes had.
       listenOn: `unix://${socketDir}/$(NSM_NAME).sock`,
       stateDir: path.join(path.dirname(sockets.forwarderState("x")), "$(NSM_NAME)"),

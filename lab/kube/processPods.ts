@@ -13,6 +13,7 @@ import type { EnvVar } from "../../nsm/forwarderd/manifest.ts";
 import { FORWARDER_PROGRAM, superviseInNetns } from "../nsm/forwarderProcesses.ts";
 import type { NetnsChild } from "../nsm/forwarderProcesses.ts";
 import { containerEnv } from "./containerEnv.ts";
+import { FORWARDER_GID } from "../spire/identities.ts";
 
 /** The forwarder image's repository; every tag of it is run as `tfmesh forwarder`. */
 export const FORWARDER_IMAGE = "tfmesh/forwarder";
@@ -138,7 +139,7 @@ export function createProcessPods(o: ProcessPodsOptions): ProcessPods {
           if (!r.stopped) o.onChange(namespace, name);
         };
         r.containers.set(c.name, entry);
-        entry.child = superviseInNetns({ name: `${namespace}/${name}/${c.name}`, netns, argv: [FORWARDER_PROGRAM, "forwarder"], env: envs[i]!, log: o.log, onChange });
+        entry.child = superviseInNetns({ name: `${namespace}/${name}/${c.name}`, netns, argv: [FORWARDER_PROGRAM, "forwarder"], env: envs[i]!, gid: FORWARDER_GID, log: o.log, onChange });
         if (!c.readinessProbe?.grpc) entry.ready = entry.child.pid() !== undefined;
         startProbe(r, c, netns);
       });

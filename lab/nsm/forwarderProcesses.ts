@@ -16,6 +16,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { FORWARDER_TYPES } from "../../nsm/forwarderd/config.ts";
 import type { Registry } from "../../nsm/registry.ts";
+import { FORWARDER_GID } from "../spire/identities.ts";
 import { NODE_AGENT_PORT } from "../endpoints.ts";
 import type { LabSockets } from "../endpoints.ts";
 import type { LabCredentials, LabInstanceConfig } from "../instance.ts";
@@ -79,6 +80,8 @@ export interface NetnsChildOptions {
   netns: string;
   argv: string[];
   env: Record<string, string>;
+  /** Its group (uid stays root): the lab's SPIRE tells the forwarders from other root processes by it. */
+  gid?: number;
   log: (line: string) => void;
   /** After each start and each exit. */
   onChange?: () => void;
@@ -105,6 +108,7 @@ export function superviseInNetns(o: NetnsChildOptions): NetnsChild {
     const p = spawn(ip, ["netns", "exec", o.netns, process.execPath, ...o.argv], {
       env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", NODE_COMPILE_CACHE: compileCache, ...o.env },
       stdio: ["pipe", "pipe", "pipe"],
+      ...(o.gid !== undefined ? { gid: o.gid } : {}),
     });
     child = p;
     p.stdin?.on("error", () => {});
@@ -184,11 +188,12 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
       TFMESH_NODE_NETNS: `${instance.prefix}-${node}`,
       TFMESH_POD_NETNS_PREFIX: `${instance.prefix}-pod-`,
       TFMESH_EXIT_ON_STDIN_EOF: "1",
+      SPIFFE_ENDPOINT_SOCKET: `unix://${sockets.spiffe}`,
     };
   };
 
-  const add = (name: string, node: string, argv: string[], env: Record<string, string> = {}) => {
-    children.set(name, superviseInNetns({ name, netns: `${instance.prefix}-${node}`, argv, env, log, onChange: () => ready.delete(name) }));
+  const add = (name: string, node: string, argv: string[], env: Record<string, string> = {}, gid?: number) => {
+    children.set(name, superviseInNetns({ name, netns: `${instance.prefix}-${node}`, argv, env, log, onChange: () => ready.delete(name), ...(gid !== undefined ? { gid } : {}) }));
   };
 
   // A forwarder that registers (again) after a start: how long it took.
@@ -228,7 +233,7 @@ export function createForwarderProcesses(opts: ForwarderProcessesOptions): Forwa
         const pipes = [`${NODE_AGENT_PORT}=${sockets.agent(node)}`, `${instance.ports.tf}=${sockets.tf}`, `${instance.ports.keystone}=${sockets.keystone}`];
         add(`relay@${node}`, node, [relayProgram, ...pipes]);
         if (opts.forwarders === "pods") continue;
-        for (const type of FORWARDER_TYPES) add(`${type}@${node}`, node, [FORWARDER_PROGRAM, "forwarder"], forwarderEnv(type, node));
+        for (const type of FORWARDER_TYPES) add(`${type}@${node}`, node, [FORWARDER_PROGRAM, "forwarder"], forwarderEnv(type, node), FORWARDER_GID);
       }
     },
     ready: () => waitRegistered(opts.readyTimeoutMs ?? 60_000),

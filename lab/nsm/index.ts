@@ -23,6 +23,7 @@ import { createNsmGrpcServer } from "./grpc/server.ts";
 import { inProcessForwarders } from "./inProcessForwarders.ts";
 import type { NsmGrpcServer } from "./grpc/server.ts";
 import { nsmStores } from "./store.ts";
+import type { GrpcSecurity } from "../../nsm/grpc/secureServer.ts";
 
 export interface NsmOptions {
   db: DatabaseSync;
@@ -40,6 +41,8 @@ export interface NsmOptions {
   forwarders?: "in-process" | "processes";
   /** Where the registry keeps its records. Default: the sqlite tables nsm_service and nsm_endpoint. */
   registryStore?: RegistryStore;
+  /** NSM's security (the lab's SPIRE SVIDs): mTLS and path tokens on the gRPC API and to the forwarders. */
+  security?: GrpcSecurity;
 }
 
 export interface LabNsm {
@@ -71,7 +74,9 @@ export function createNsm(opts: NsmOptions): LabNsm {
     ...(opts.endpointLifetimeMs !== undefined ? { endpointLifetimeMs: opts.endpointLifetimeMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const remote = local ? undefined : new RemoteForwarders({ registry, serviceChecks: { tungsten: checkTungstenService, kernel: checkKernelService } });
+  const remote = local
+    ? undefined
+    : new RemoteForwarders({ registry, serviceChecks: { tungsten: checkTungstenService, kernel: checkKernelService }, ...(opts.security ? { source: opts.security.source } : {}) });
   forwarders = local ?? remote!;
   const manager = Object.assign(new Manager({ registry, connections: stores.connections, forwarders }), {
     closeByPod: (podName: string) =>
@@ -104,7 +109,7 @@ export function createNsm(opts: NsmOptions): LabNsm {
   };
 
   return {
-    grpcServer: createNsmGrpcServer({ registry, manager }),
+    grpcServer: createNsmGrpcServer({ registry, manager, ...(opts.security ? { security: opts.security } : {}) }),
     registry,
     manager,
     registerForwarders,

@@ -12,6 +12,8 @@
 //   TF_AUTH_TOKEN            a Keystone token for TF, or the OS_* variables to get one:
 //   OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME (default "Default")
 //   VROUTER_AGENT_URL        the node's vRouter agent port API (default http://127.0.0.1:9091)
+//   SPIFFE_ENDPOINT_SOCKET   the SPIFFE Workload API (the SPIRE agent): unix:///run/spire/sockets/agent.sock; its
+//                            X.509-SVID makes every NSM hop mTLS and signs the path tokens (NSM has no insecure mode)
 //   TFMESH_STATE_DIR         where connections and leases survive a restart (default /var/lib/networkservicemesh/tfmesh/<NSM_NAME>)
 //   TFMESH_NODE_NETNS        the named netns the interfaces' host ends go to (default: this process's own, named if need be)
 //   TFMESH_POD_NETNS_PREFIX  only client netns names with this prefix are touched (the lab's guard)
@@ -37,6 +39,7 @@ export const FORWARDER_ENV = [
   "OS_PROJECT_NAME",
   "OS_USER_DOMAIN_NAME",
   "VROUTER_AGENT_URL",
+  "SPIFFE_ENDPOINT_SOCKET",
   "TFMESH_STATE_DIR",
   "TFMESH_NODE_NETNS",
   "TFMESH_POD_NETNS_PREFIX",
@@ -57,6 +60,8 @@ export interface ForwarderConfig {
   lifetimeMs?: number;
   tf?: { url: string; token?: string; keystone?: { authUrl: string; username: string; password: string; project: string; domain: string } };
   agentUrl: string;
+  /** The SPIFFE Workload API: unix:///path. */
+  spiffeEndpoint: string;
   stateDir: string;
   nodeNetns?: string;
   podNetnsPrefix?: string;
@@ -155,11 +160,20 @@ export function forwarderConfig(env: NodeJS.ProcessEnv): ForwarderConfig {
     ...(lifetimeMs ? { lifetimeMs } : {}),
     ...(tf ? { tf } : {}),
     agentUrl: httpUrl(env.VROUTER_AGENT_URL || "http://127.0.0.1:9091", "VROUTER_AGENT_URL"),
+    spiffeEndpoint: spiffeEndpoint(env.SPIFFE_ENDPOINT_SOCKET),
     stateDir: env.TFMESH_STATE_DIR || `/var/lib/networkservicemesh/tfmesh/${name}`,
     ...(env.TFMESH_NODE_NETNS ? { nodeNetns: env.TFMESH_NODE_NETNS } : {}),
     ...(env.TFMESH_POD_NETNS_PREFIX ? { podNetnsPrefix: env.TFMESH_POD_NETNS_PREFIX } : {}),
     ...(env.TFMESH_HEALTH_LISTEN_ON ? { healthListenOn: grpcTarget(env.TFMESH_HEALTH_LISTEN_ON, "TFMESH_HEALTH_LISTEN_ON") } : {}),
   };
+}
+
+function spiffeEndpoint(v: string | undefined): string {
+  if (!v) {
+    throw new ConfigError("SPIFFE_ENDPOINT_SOCKET is required: the SPIRE agent's Workload API (e.g. unix:///run/spire/sockets/agent.sock), whose X.509-SVID secures every NSM hop");
+  }
+  if (!v.startsWith("unix:///")) throw new ConfigError(`SPIFFE_ENDPOINT_SOCKET must be unix:///path (a SPIFFE Workload API socket), got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function required(env: NodeJS.ProcessEnv, variable: string): string {

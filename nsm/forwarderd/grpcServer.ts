@@ -1,6 +1,7 @@
-// The forwarder process's gRPC server (networkservicemesh/api v1.x over h2c): NetworkService
-// Request/Close, MonitorConnection and grpc.health.v1, as the node's NSMgr and the kubelet's
-// probes call them. MonitorConnections answers INITIAL_STATE_TRANSFER with each connection in
+// The forwarder process's gRPC server (networkservicemesh/api v1.x): NetworkService Request/Close
+// and MonitorConnection for the node's NSMgr, mTLS with the forwarder's SVID and NSM's path-token
+// policies (nsm/grpc/callSecurity.ts), and grpc.health.v1; the health port, which the kubelet's
+// gRPC probe calls without TLS, serves health only. MonitorConnections answers INITIAL_STATE_TRANSFER with each connection in
 // scope in the state the forwarder's elements find it in now (UP, or DOWN with the reason in the
 // forwarder's path segment's metrics, key `tfmesh.problem`), then each UPDATE and DELETE.
 import http2 from "node:http2";
@@ -20,22 +21,35 @@ import { ChangeStream } from "../grpc/changeStream.ts";
 import { healthImpl } from "../grpc/health.ts";
 import { toConnectError, unary } from "../grpc/status.ts";
 import type { ForwarderService } from "./service.ts";
+import { acceptClose, acceptRequest, signAnswer } from "../grpc/callSecurity.ts";
+import type { HopOptions } from "../grpc/callSecurity.ts";
+import { createGrpcHttp2Server, peerContextValues } from "../grpc/secureServer.ts";
+import type { GrpcSecurity } from "../grpc/secureServer.ts";
 
 export interface ForwarderGrpcServer {
   server: http2.Http2Server;
   /** Listens (also) on `target` (unix:///path, replacing a stale socket file, or tcp://host:port); answers the port for tcp. */
   listen(target: string): Promise<number | undefined>;
+  /** Serves grpc.health.v1 alone, without TLS, on `target` (the kubelet's gRPC probe). */
+  listenHealth(target: string): Promise<number | undefined>;
   /** Ends open streams, drops connections, stops listening. */
   close(): Promise<void>;
 }
 
 const byId = (connections: Connection[]) => Object.fromEntries(connections.map((c) => [c.id, c]));
 
-function networkServiceImpl(service: ForwarderService): ServiceImpl<typeof NetworkService> {
+function networkServiceImpl(service: ForwarderService, security: GrpcSecurity | undefined): ServiceImpl<typeof NetworkService> {
+  const hop: HopOptions = { security };
   return {
-    request: unary(async (req) => connectionToProto(await service.request(requestFromProto(req)))),
-    close: unary(async (c) => {
-      await service.close(connectionFromProto(c));
+    request: unary(async (req, ctx) => {
+      const request = requestFromProto(req);
+      const answer = await service.request({ ...request, connection: acceptRequest(request.connection, ctx, hop) });
+      return connectionToProto(signAnswer(answer, service.name, ctx, hop));
+    }),
+    close: unary(async (c, ctx) => {
+      const connection = connectionFromProto(c);
+      acceptClose(connection.id, ctx, hop);
+      await service.close(connection);
       return {};
     }),
   };
@@ -78,38 +92,46 @@ async function listenOn(server: http2.Http2Server, target: string): Promise<net.
   return listener;
 }
 
-export function createForwarderGrpcServer(service: ForwarderService): ForwarderGrpcServer {
-  const shutdown = new AbortController();
-  const served = [NetworkService, MonitorConnection].map((s) => s.typeName);
-  const handler = connectNodeAdapter({
-    grpc: true,
-    connect: false,
-    grpcWeb: false,
-    shutdownSignal: shutdown.signal,
-    routes: (router) => {
-      router.service(NetworkService, networkServiceImpl(service));
-      router.service(MonitorConnection, monitorImpl(service));
-      router.service(Health, healthImpl([...served, Health.typeName]));
-    },
-  });
-  const server = http2.createServer(handler);
+function grpcServer(routes: Parameters<typeof connectNodeAdapter>[0]["routes"], shutdown: AbortSignal, security: GrpcSecurity | undefined) {
+  const handler = connectNodeAdapter({ grpc: true, connect: false, grpcWeb: false, shutdownSignal: shutdown, contextValues: peerContextValues, routes });
+  const server = createGrpcHttp2Server(handler, security);
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (s) => {
+  server.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
   });
-  const listeners: net.Server[] = [];
-  return {
-    server,
-    async listen(target) {
-      const listener = await listenOn(server, target);
-      listeners.push(listener);
-      const address = listener.address();
-      return typeof address === "object" && address ? address.port : undefined;
+  return { server, dropAll: () => sessions.forEach((s) => s.destroy()) };
+}
+
+export function createForwarderGrpcServer(service: ForwarderService, security?: GrpcSecurity): ForwarderGrpcServer {
+  const shutdown = new AbortController();
+  const served = [NetworkService, MonitorConnection].map((s) => s.typeName);
+  const health = healthImpl([...served, Health.typeName]);
+  const main = grpcServer(
+    (router) => {
+      router.service(NetworkService, networkServiceImpl(service, security));
+      router.service(MonitorConnection, monitorImpl(service));
+      router.service(Health, health);
     },
+    shutdown.signal,
+    security,
+  );
+  const probe = grpcServer((router) => router.service(Health, health), shutdown.signal, undefined);
+  const listeners: net.Server[] = [];
+  const listenWith = async (server: http2.Http2Server, target: string) => {
+    const listener = await listenOn(server, target);
+    listeners.push(listener);
+    const address = listener.address();
+    return typeof address === "object" && address ? address.port : undefined;
+  };
+  return {
+    server: main.server,
+    listen: (target) => listenWith(main.server, target),
+    listenHealth: (target) => listenWith(probe.server, target),
     async close() {
       shutdown.abort();
-      for (const s of sessions) s.destroy();
+      main.dropAll();
+      probe.dropAll();
       // Stop listening (a unix socket file goes at once); the connections handed over were just destroyed.
       for (const l of listeners.splice(0)) l.close();
     },

@@ -6,13 +6,16 @@
 // Why each part: host network (the node's vRouter agent is on 127.0.0.1:9091), host pids (a
 // client's netns arrives as inode://<dev>/<ino>, found through /proc), privileged and the host's
 // netns folder (veth pairs into pods), the NSM socket folder (the NSMgr's socket, its own, and the
-// state that keeps its connections across restarts).
+// state that keeps its connections across restarts), the SPIRE agent's socket folder (its SVID:
+// mTLS on every NSM hop and the path tokens, as NSM's forwarders do).
 import type { ForwarderType } from "./config.ts";
 import { FORWARDER_ENV, FORWARDER_TYPES } from "./config.ts";
 
 export const NSM_SOCKET_DIR = "/var/lib/networkservicemesh";
 export const DEFAULT_HEALTH_PORT = 5801;
 export const DEFAULT_AGENT_URL = "http://127.0.0.1:9091";
+/** Where NSM's deployments mount the SPIRE agent's Workload API socket. */
+export const SPIRE_SOCKET_DIR = "/run/spire/sockets";
 
 export interface EnvVar {
   name: string;
@@ -39,6 +42,8 @@ export interface ForwarderManifestInput {
   agentUrl?: string;
   /** The host folder with the NSMgr's socket (nsm.io.sock); default /var/lib/networkservicemesh. */
   socketDir?: string;
+  /** The host folder with the SPIRE agent's Workload API socket (agent.sock); default /run/spire/sockets. */
+  spireSocketDir?: string;
   /** Its own socket; default unix://<socketDir>/tfmesh-<name>.sock. $(NSM_NAME) and $(NODE_NAME) expand. */
   listenOn?: string;
   /** TFMESH_STATE_DIR; default <socketDir>/tfmesh/<name>. */
@@ -64,7 +69,7 @@ export class ManifestError extends Error {
   }
 }
 
-function env(i: ForwarderManifestInput, socketDir: string, healthPort: number): EnvVar[] {
+function env(i: ForwarderManifestInput, socketDir: string, spireDir: string, healthPort: number): EnvVar[] {
   const labels = Object.entries({ type: i.type, ...i.labels }).map(([k, v]) => `${k}:${v}`).join(",");
   const tungsten = i.type === "tungsten";
   const out: EnvVar[] = [
@@ -78,6 +83,7 @@ function env(i: ForwarderManifestInput, socketDir: string, healthPort: number): 
     { name: "TFMESH_HEALTH_LISTEN_ON", value: `tcp://0.0.0.0:${healthPort}` },
     ...(tungsten ? [{ name: "TF_API_URL", value: i.tfApiUrl! }] : []),
     { name: "VROUTER_AGENT_URL", value: i.agentUrl ?? DEFAULT_AGENT_URL },
+    { name: "SPIFFE_ENDPOINT_SOCKET", value: `unix://${spireDir}/agent.sock` },
   ];
   if (tungsten && i.tfAuthSecretName !== undefined && i.tfKeystone === undefined) {
     out.push({ name: "TF_AUTH_TOKEN", valueFrom: { secretKeyRef: { name: i.tfAuthSecretName, key: "token", optional: true } } });
@@ -109,6 +115,7 @@ export function forwarderManifest(i: ForwarderManifestInput): ForwarderManifest 
   if (!Number.isInteger(healthPort) || healthPort < 1 || healthPort > 65535) throw new ManifestError(`healthPort must be a port number, got ${healthPort}`);
   const namespace = i.namespace ?? "nsm-system";
   const socketDir = (i.socketDir ?? NSM_SOCKET_DIR).replace(/\/+$/, "");
+  const spireDir = (i.spireSocketDir ?? SPIRE_SOCKET_DIR).replace(/\/+$/, "");
   const labels = { app: i.name, "networkservicemesh.io/forwarder": i.type };
   const hostPath = (path: string, type: string) => ({ path, type });
   return {
@@ -133,19 +140,21 @@ export function forwarderManifest(i: ForwarderManifestInput): ForwarderManifest 
                 name: "forwarder",
                 image: i.image,
                 securityContext: { privileged: true },
-                env: env(i, socketDir, healthPort),
+                env: env(i, socketDir, spireDir, healthPort),
                 ports: [{ name: "health", containerPort: healthPort, protocol: "TCP" }],
                 readinessProbe: { grpc: { port: healthPort }, periodSeconds: 10 },
                 livenessProbe: { grpc: { port: healthPort }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
                 volumeMounts: [
                   { name: "nsm-socket", mountPath: socketDir },
                   { name: "netns", mountPath: "/var/run/netns", mountPropagation: "HostToContainer" },
+                  { name: "spire-agent-socket", mountPath: spireDir, readOnly: true },
                 ],
               },
             ],
             volumes: [
               { name: "nsm-socket", hostPath: hostPath(socketDir, "DirectoryOrCreate") },
               { name: "netns", hostPath: hostPath("/var/run/netns", "Directory") },
+              { name: "spire-agent-socket", hostPath: hostPath(spireDir, "Directory") },
             ],
           },
         },

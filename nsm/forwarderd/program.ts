@@ -19,6 +19,7 @@ import { fileConnectionStore, fileLeaseStore } from "./fileStore.ts";
 import { createForwarderGrpcServer } from "./grpcServer.ts";
 import type { ForwarderGrpcServer } from "./grpcServer.ts";
 import { Registration } from "./registration.ts";
+import { X509Source } from "../../wire/spiffe/x509Source.ts";
 import { ForwarderService } from "./service.ts";
 
 /** The name this forwarder gives its own netns when it has none (a hostNetwork pod's is the node's). */
@@ -101,10 +102,13 @@ export async function startForwarder(env: NodeJS.ProcessEnv, log: (line: string)
   const connections = fileConnectionStore(config.stateDir);
   const placement = placementOf(config, await nodeNetnsOf(config), connections);
   const service = new ForwarderService({ name: config.name, node: config.node, forwarder: await forwarderOf(config, placement), connections });
-  const server = createForwarderGrpcServer(service);
+  // Its SVID first: NSM's hops are mTLS, and the forwarder signs its path segment with the SVID's key.
+  const source = await X509Source.connect(config.spiffeEndpoint, { ...(signal ? { signal } : {}) });
+  log(`SVID ${source.current().spiffeId} from ${config.spiffeEndpoint}, valid until ${source.current().notAfter.toISOString()}`);
+  const server = createForwarderGrpcServer(service, { source });
   await server.listen(config.listenOn);
-  if (config.healthListenOn) await server.listen(config.healthListenOn);
-  const client = new NsmGrpcClient(config.connectTo, { timeoutMs: 10_000 });
+  if (config.healthListenOn) await server.listenHealth(config.healthListenOn);
+  const client = new NsmGrpcClient(config.connectTo, { timeoutMs: 10_000, spiffe: source, name: config.name });
   const registration = new Registration({
     client,
     name: config.name,
@@ -117,6 +121,7 @@ export async function startForwarder(env: NodeJS.ProcessEnv, log: (line: string)
     await registration.stop();
     await server.close();
     client.dispose();
+    source.close();
   };
   for (let attempt = 1; ; attempt++) {
     try {

@@ -3,11 +3,14 @@
 // NsmError on the caller's side, so a forwarder in another process refuses exactly as one in the
 // manager's own process did. TF or an agent unreachable behind a forwarder is UNAVAILABLE (502).
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import { ConnectionError, HttpError } from "../../lib/http/client.ts";
 import { NsmError, rootCause } from "../errors.ts";
 
 const TO_CODE: Record<number, Code> = {
   400: Code.InvalidArgument,
+  401: Code.Unauthenticated,
+  403: Code.PermissionDenied,
   404: Code.NotFound,
   // Every 409 here is a state that must change first: a service still in use, a name or address taken.
   409: Code.FailedPrecondition,
@@ -16,6 +19,8 @@ const TO_CODE: Record<number, Code> = {
 
 const TO_STATUS = new Map<Code, number>([
   [Code.InvalidArgument, 400],
+  [Code.Unauthenticated, 401],
+  [Code.PermissionDenied, 403],
   [Code.NotFound, 404],
   [Code.FailedPrecondition, 409],
   [Code.AlreadyExists, 409],
@@ -42,10 +47,10 @@ export function fromConnectError(err: unknown, peer: string): NsmError {
 }
 
 /** A unary handler whose failures answer with their gRPC status. */
-export function unary<I, O>(handler: (input: I) => O | Promise<O>): (input: I) => Promise<O> {
-  return async (input) => {
+export function unary<I, O>(handler: (input: I, ctx: HandlerContext) => O | Promise<O>): (input: I, ctx: HandlerContext) => Promise<O> {
+  return async (input, ctx) => {
     try {
-      return await handler(input);
+      return await handler(input, ctx);
     } catch (err) {
       throw toConnectError(err);
     }

@@ -88,6 +88,7 @@ export function connect(s: Settings, config: ConfigGetter, opts: ClientOptions):
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       retries: opts.retries ?? 3,
       unreachableHint: opts.unreachableHint ?? LAB_START_HINT,
+      ...(s.spiffeEndpoint ? { spiffe: s.spiffeEndpoint } : {}),
     }),
     kube: once(() => kubernetesClient(s, opts)),
   };

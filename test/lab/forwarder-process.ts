@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { FORWARDER_GID } from "../../lab/spire/identities.ts";
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../cli/tfmesh.ts");
 
@@ -15,8 +16,9 @@ export interface ForwarderProcess {
   kill(signal: NodeJS.Signals): Promise<number>;
 }
 
+/** Runs with gid FORWARDER_GID (uid 0): the lab's SPIRE gives it the forwarders' SPIFFE ID. */
 export function startForwarderProcess(env: Record<string, string>): ForwarderProcess {
-  const child = spawn(process.execPath, [CLI, "forwarder"], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "forwarder"], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...env }, stdio: ["ignore", "pipe", "pipe"], gid: FORWARDER_GID });
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));

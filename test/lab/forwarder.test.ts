@@ -27,6 +27,8 @@ import type { Connection, ConnectionEvent, NetworkServiceEndpoint, NetworkServic
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { startForwarderProcess } from "./forwarder-process.ts";
+import { startTestSpire } from "./fixtures/spire.ts";
+import type { TestSpire } from "./fixtures/spire.ts";
 import type { ForwarderProcess } from "./forwarder-process.ts";
 
 const prefix = `f${randomBytes(2).toString("hex")}`;
@@ -44,6 +46,7 @@ const agentPorts = new Map<string, Record<string, unknown>>();
 /** display-names whose POST /port the fake agent refuses. */
 const refusePorts = new Set<string>();
 let registry: Registry;
+let spire: TestSpire | undefined;
 let nsmgr: NsmGrpcServer;
 let tf: TfClient;
 let env: Record<string, string>;
@@ -134,7 +137,8 @@ beforeAll(async () => {
 
   const stores = nsmStores(new DatabaseSync(":memory:"));
   registry = new Registry(stores);
-  nsmgr = createNsmGrpcServer({ registry, manager: new Manager({ registry, connections: stores.connections, forwarders: new ForwarderRegistry([]) }) });
+  spire = await startTestSpire();
+  nsmgr = createNsmGrpcServer({ registry, manager: new Manager({ registry, connections: stores.connections, forwarders: new ForwarderRegistry([]) }), security: { source: spire.source } });
   await new Promise<void>((resolve) => nsmgr.listen(nsmSocket, resolve));
 
   env = {
@@ -144,6 +148,7 @@ beforeAll(async () => {
     NSM_LABELS: "type:tungsten",
     NSM_MAX_TOKEN_LIFETIME: "3s",
     NODE_NAME: node,
+    SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
     TF_API_URL: `http://127.0.0.1:${tfPort}`,
     VROUTER_AGENT_URL: `http://127.0.0.1:${agentPort}`,
     TFMESH_STATE_DIR: path.join(dir, "state"),
@@ -151,8 +156,8 @@ beforeAll(async () => {
     TFMESH_POD_NETNS_PREFIX: `${prefix}-pod-`,
   };
   fwd = await startForwarder();
-  client = new NsmGrpcClient(`unix://${fwdSocket}`);
-}, 60_000);
+  client = new NsmGrpcClient(`unix://${fwdSocket}`, { spiffe: spire!.source });
+}, 15 * 60_000);
 
 afterAll(async () => {
   client?.dispose();
@@ -161,6 +166,7 @@ afterAll(async () => {
   for (const ns of [...netns.list(`${prefix}-`), ...netns.list("nsmfwd-")]) await netns.del(ns);
   nsmgr?.closeAllConnections();
   await new Promise<void>((resolve) => (nsmgr ? nsmgr.close(() => resolve()) : resolve()));
+  await spire?.stop();
   if (tfServer) await close(tfServer);
   if (agentServer) await close(agentServer);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -168,7 +174,7 @@ afterAll(async () => {
 
 describe("the forwarder process's registration", () => {
   it("is in the NSMgr's Find with watch: labelled, with its URL, and refreshed before it expires", async () => {
-    const nsm = new NsmGrpcClient(`unix://${nsmSocket}`);
+    const nsm = new NsmGrpcClient(`unix://${nsmSocket}`, { spiffe: spire!.source });
     const abort = new AbortController();
     const seen: Array<{ endpoint: NetworkServiceEndpoint; deleted: boolean }> = [];
     try {
@@ -361,7 +367,7 @@ describe("the forwarder process's NetworkService and MonitorConnection", () => {
   });
 
   it("unregisters on SIGTERM and exits 0", async () => {
-    const nsm = new NsmGrpcClient(`unix://${nsmSocket}`);
+    const nsm = new NsmGrpcClient(`unix://${nsmSocket}`, { spiffe: spire!.source });
     const abort = new AbortController();
     let seen!: () => void;
     // Killed only once the watch has shown the registration, so its removal cannot come before the watch listens.

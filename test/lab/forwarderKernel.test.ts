@@ -18,6 +18,8 @@ import type { Connection, NetworkServiceRequest } from "../../wire/nsm/api.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { startForwarderProcess } from "./forwarder-process.ts";
+import { startTestSpire } from "./fixtures/spire.ts";
+import type { TestSpire } from "./fixtures/spire.ts";
 import type { ForwarderProcess } from "./forwarder-process.ts";
 
 const prefix = `k${randomBytes(2).toString("hex")}`;
@@ -30,6 +32,7 @@ const stateDir = path.join(dir, "state");
 const fwdSocket = path.join(dir, "kernel.sock");
 
 let registry: Registry;
+let spire: TestSpire | undefined;
 let nsmgr: NsmGrpcServer;
 let fwd: ForwarderProcess | undefined;
 let client: NsmGrpcClient;
@@ -65,7 +68,8 @@ beforeAll(async () => {
   for (const ns of [nodeNs, podNs("a"), podNs("b"), podNs("c")]) await netns.add(ns);
   const stores = nsmStores(new DatabaseSync(":memory:"));
   registry = new Registry(stores);
-  nsmgr = createNsmGrpcServer({ registry, manager: new Manager({ registry, connections: stores.connections, forwarders: new ForwarderRegistry([]) }) });
+  spire = await startTestSpire();
+  nsmgr = createNsmGrpcServer({ registry, manager: new Manager({ registry, connections: stores.connections, forwarders: new ForwarderRegistry([]) }), security: { source: spire.source } });
   await new Promise<void>((resolve) => nsmgr.listen(path.join(dir, "nsm.io.sock"), resolve));
   env = {
     NSM_NAME: NAME,
@@ -73,13 +77,14 @@ beforeAll(async () => {
     NSM_LISTEN_ON: `unix://${fwdSocket}`,
     NSM_LABELS: "type:kernel",
     NODE_NAME: node,
+    SPIFFE_ENDPOINT_SOCKET: spire.endpoint,
     TFMESH_STATE_DIR: stateDir,
     TFMESH_NODE_NETNS: nodeNs,
     TFMESH_POD_NETNS_PREFIX: `${prefix}-pod-`,
   };
   fwd = await startForwarder();
-  client = new NsmGrpcClient(`unix://${fwdSocket}`);
-}, 60_000);
+  client = new NsmGrpcClient(`unix://${fwdSocket}`, { spiffe: spire!.source });
+}, 15 * 60_000);
 
 afterAll(async () => {
   client?.dispose();
@@ -87,6 +92,7 @@ afterAll(async () => {
   for (const ns of netns.list(`${prefix}-`)) await netns.del(ns);
   nsmgr?.closeAllConnections();
   await new Promise<void>((resolve) => (nsmgr ? nsmgr.close(() => resolve()) : resolve()));
+  await spire?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 

@@ -60,7 +60,7 @@ const podLinks = async (ns: string) => (await ip.json<{ ifname: string; ifindex:
 
 beforeAll(async () => {
   lab = await startLab({ kubernetes: true });
-  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: lab.endpoints.spiffe });
   json = new HttpClient({ baseUrl: lab.endpoints.nsm, headers: () => lab.authHeaders() });
   const headers = await lab.authHeaders();
   const tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });

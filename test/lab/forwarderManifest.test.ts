@@ -66,12 +66,14 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
       agentUrl: "http://127.0.0.1:9091",
       stateDir: "/var/lib/networkservicemesh/tfmesh/fwd",
       healthListenOn: "tcp://0.0.0.0:5801",
+      spiffeEndpoint: "unix:///run/spire/sockets/agent.sock",
     });
     expect(c.readinessProbe.grpc).toEqual({ port: 5801 });
     expect(c.livenessProbe.grpc).toEqual({ port: 5801 });
     expect(pod).toMatchObject({ hostNetwork: true, hostPID: true });
     expect(c.securityContext).toEqual({ privileged: true });
-    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath).sort()).toEqual(["/var/lib/networkservicemesh", "/var/run/netns"]);
+    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath).sort()).toEqual(["/run/spire/sockets", "/var/lib/networkservicemesh", "/var/run/netns"]);
+    expect(c.volumeMounts.find((m: { name: string }) => m.name === "spire-agent-socket")).toMatchObject({ readOnly: true });
   });
 
   it("takes TF's Keystone credentials from the secret's password, and another health port", async () => {
@@ -122,7 +124,9 @@ describe("TungstenForwarder's DaemonSet and tfmesh forwarder", () => {
   });
 
   it("refuses a configuration missing what it needs, naming the variable", () => {
-    const base = { NSM_NAME: "tungsten@n", NODE_NAME: "n", NSM_LABELS: "type:tungsten", NSM_CONNECT_TO: "unix:///s", NSM_LISTEN_ON: "unix:///l", TF_API_URL: "http://tf:8082" };
+    const base = { NSM_NAME: "tungsten@n", NODE_NAME: "n", NSM_LABELS: "type:tungsten", NSM_CONNECT_TO: "unix:///s", NSM_LISTEN_ON: "unix:///l", TF_API_URL: "http://tf:8082", SPIFFE_ENDPOINT_SOCKET: "unix:///run/spire/sockets/agent.sock" };
+    expect(() => forwarderConfig({ ...base, SPIFFE_ENDPOINT_SOCKET: "" })).toThrow(/SPIFFE_ENDPOINT_SOCKET is required/);
+    expect(() => forwarderConfig({ ...base, SPIFFE_ENDPOINT_SOCKET: "tcp://127.0.0.1:8081" })).toThrow(/SPIFFE_ENDPOINT_SOCKET/);
     expect(() => forwarderConfig({ ...base, NSM_LABELS: "p2p:true" })).toThrow(/NSM_LABELS/);
     expect(() => forwarderConfig({ ...base, TF_API_URL: "" })).toThrow(/TF_API_URL/);
     expect(() => forwarderConfig({ ...base, NSM_CONNECT_TO: "ftp://x" })).toThrow(/NSM_CONNECT_TO/);

@@ -65,7 +65,7 @@ beforeAll(async () => {
 
 beforeAll(async () => {
   lab = await startLab({ kubernetes: true, computeNodes: ["compute-1"], k8sNodes: NODES });
-  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: lab.endpoints.spiffe });
   await nsm.registerService({ name: "local", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.61.0.0/24" } });
   client = labPod(await lab.createPod("client", { node: "k8s-1" }));
 }, 240_000);

@@ -43,7 +43,7 @@ const connectionsOf = async (uid: string) => (await nsm.listConnections()).filte
 beforeAll(async () => {
   lab = await startLab({ kubernetes: true, computeNodes: ["compute-1"], k8sNodes: ["k8s-1"] });
   kube = lab.kube!;
-  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: lab.endpoints.spiffe });
   await nsm.registerService({ name: "red", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.62.0.0/24" } });
   await nsm.registerService({ name: "blue", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.63.0.0/24" } });
 }, 240_000);

@@ -76,7 +76,7 @@ beforeAll(async () => {
 beforeAll(async () => {
   lab = await startLab({ kubernetes: true, computeNodes: ["compute-1"], k8sNodes: ["k8s-1"] });
   kube = lab.kube!;
-  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: lab.endpoints.spiffe });
 }, 240_000);
 
 afterAll(async () => {

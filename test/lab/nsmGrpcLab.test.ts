@@ -15,6 +15,13 @@ import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { labPod } from "../../harness/kube.ts";
 import type { LabPod } from "../../harness/kube.ts";
 import { TfClient } from "../../wire/tf.ts";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { labSockets } from "../../lab/endpoints.ts";
+import { FORWARDER_GID, LAB_IDENTITIES, NSMGR_GID } from "../../lab/spire/identities.ts";
+import { tokenClaims } from "../../wire/nsm/pathToken.ts";
+import { certFactory } from "../unit/fixtures/spiffeCerts.ts";
 
 let lab: TestLab;
 let grpc: NsmGrpcClient;
@@ -38,7 +45,7 @@ beforeAll(async () => {
   lab = await startLab({ kubernetes: true });
   const headers = await lab.authHeaders();
   tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
-  grpc = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+  grpc = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: lab.endpoints.spiffe });
   const ipam = ["default-domain", "admin", "ipam-grpc"];
   await tf.create("network-ipam", { fq_name: ipam, parent_type: "project" });
   const subnet = { subnet: { ip_prefix: "10.7.7.0", ip_prefix_len: 24 } };
@@ -111,5 +118,85 @@ describe("NSM's gRPC API in the lab", () => {
     await grpc.close({ id: "grpc-use" });
     await grpc.unregisterService("grpc-red");
     expect(await grpc.getNetworkService("grpc-red")).toBeUndefined();
+  });
+});
+
+const run = promisify(execFile);
+/** One NSM call from a process of another uid/gid, which gets that identity's SVID (or none). */
+async function callAs(ids: { uid: number; gid: number }, ...args: string[]): Promise<{ ok: boolean; spiffeId?: string; code?: number; message?: string }> {
+  const fixture = fileURLToPath(new URL("./fixtures/nsmCallAs.ts", import.meta.url));
+  const { stdout } = await run(process.execPath, [fixture, lab.endpoints.nsmGrpc, lab.endpoints.spiffe, ...args], { ...ids, timeout: 60_000 });
+  return JSON.parse(stdout.trim());
+}
+
+describe("NSM's security model in the lab: SPIFFE SVIDs, mTLS on every hop, path tokens", () => {
+  // Refused by the TLS handshake, before any gRPC status: the client cannot reach a server it may talk to.
+  const refusal = (p: Promise<unknown>) => p.then(() => "answered", (e: unknown) => (e as Error).message);
+
+  it("refuses callers without an SVID of the lab's trust domain, on TCP and on the NSMgr's unix socket", async () => {
+    for (const target of [lab.endpoints.nsmGrpc, `unix://${labSockets(lab.stateDir).nsm}`]) {
+      const cleartext = new NsmGrpcClient(target, { timeoutMs: 5000, retries: 0 });
+      try {
+        expect(await refusal(cleartext.listConnections())).toMatch(/cannot reach/);
+      } finally {
+        cleartext.dispose();
+      }
+    }
+    const certs = certFactory();
+    try {
+      const foreignCa = await certs.ca("elsewhere");
+      const foreign = await certs.svid(foreignCa, LAB_IDENTITIES.operator);
+      const impostor = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: { current: () => foreign, onUpdate: () => () => {} }, timeoutMs: 5000, retries: 0 });
+      try {
+        expect(await refusal(impostor.listConnections())).toMatch(/cannot reach/);
+      } finally {
+        impostor.dispose();
+      }
+    } finally {
+      certs.remove();
+    }
+  });
+
+  it("gives no SVID to a process that is none of the lab's roles", async () => {
+    expect(await callAs({ uid: 0, gid: 4242 }, "svid")).toMatchObject({ ok: false });
+    expect(await callAs({ uid: 0, gid: NSMGR_GID }, "svid")).toMatchObject({ ok: true, spiffeId: LAB_IDENTITIES.nsmgr });
+    expect(await callAs({ uid: 0, gid: 0 }, "svid")).toMatchObject({ ok: true, spiffeId: LAB_IDENTITIES.operator });
+  });
+
+  it("answers a Request with path tokens chained from the client through the NSMgr to the forwarder", async () => {
+    const c = await grpc.request(attach("grpc-sec", pod.ga!, "grpc-local"));
+    try {
+      const segments = c.path!.path_segments;
+      expect(segments.map((s) => s.name)).toEqual(["tfmesh-client", expect.stringMatching(/^nsmgr/), "kernel@k8s-1"]);
+      const claims = segments.map((s) => tokenClaims(s.token!));
+      expect(claims.map((t) => t.sub)).toEqual([LAB_IDENTITIES.operator, LAB_IDENTITIES.nsmgr, LAB_IDENTITIES.forwarder]);
+      expect(claims[0]!.aud).toEqual([LAB_IDENTITIES.nsmgr]);
+      expect(claims[1]!.aud).toEqual([LAB_IDENTITIES.forwarder]);
+      expect(claims[2]!.aud).toEqual([LAB_IDENTITIES.nsmgr]);
+      for (const t of claims) {
+        expect(t.exp * 1000).toBeGreaterThan(Date.now());
+        expect(t.exp * 1000).toBeLessThanOrEqual(Date.now() + 10 * 60_000 + 1000);
+      }
+    } finally {
+      await grpc.close({ id: "grpc-sec" });
+    }
+  });
+
+  it("lets no other identity close a connection or take over a registration", async () => {
+    await grpc.request(attach("grpc-owned", pod.ga!, "grpc-local"));
+    try {
+      const byForwarder = await callAs({ uid: 0, gid: FORWARDER_GID }, "close", "grpc-owned");
+      expect(byForwarder).toMatchObject({ ok: false, code: Code.PermissionDenied });
+      expect(byForwarder.message).toContain("service_connection");
+      expect(await grpc.getConnection("grpc-owned")).toMatchObject({ state: "UP" });
+    } finally {
+      await grpc.close({ id: "grpc-owned" });
+    }
+    const err = await grpc.unregisterEndpoint("tungsten@k8s-1").then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.PermissionDenied);
+    expect(err?.rawMessage).toContain("registry_client_allowed");
+    const found = [];
+    for await (const f of grpc.findEndpoints({ network_service_names: ["forwarder"] })) found.push(f.endpoint.name);
+    expect(found).toContain("tungsten@k8s-1");
   });
 });

@@ -50,7 +50,7 @@ beforeAll(async () => {
   prefix = lab.prefix;
   const headers = await lab.authHeaders();
   tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
-  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { retries: 3 });
+  nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { retries: 3, spiffe: lab.endpoints.spiffe });
   await network("red", "10.1.1.0/24");
   await network("blue", "10.2.2.0/24");
   await nsm.upsertNetworkService({ name: "red", payload: "ETHERNET", forwarder: "tungsten", tungsten: { virtual_network: "default-domain:admin:red" } });

@@ -68,7 +68,7 @@ describe("a lab daemon killed while its kubelet starts a pod", () => {
 
 describe("a lab daemon killed after nsc-init requested a pod's interfaces, before the pod's status said so", () => {
   it("restarts to the same connection: one nsm-1, one connection, and a delete removes both", async () => {
-    const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+    const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: lab.endpoints.spiffe });
     try {
       await nsm.registerService({ name: "crash-red", payload: "ETHERNET", forwarder: "kernel", kernel: { cidr: "10.65.0.0/24" } });
       await crashWhileStarting("kube.nsc-requested", "annotated", { "networkservicemesh.io": "kernel://crash-red/nsm-1" });

@@ -57,7 +57,7 @@ beforeAll(async () => {
   prefix = lab.prefix;
   const headers = await lab.authHeaders();
   const tf = new TfClient({ baseUrl: lab.endpoints.tf, token: () => headers["x-auth-token"] });
-  const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc);
+  const nsm = new NsmGrpcClient(lab.endpoints.nsmGrpc, { spiffe: lab.endpoints.spiffe });
   const nova = new HttpClient({ baseUrl: lab.endpoints.nova, headers: () => headers, retries: 0 });
   const glance = new HttpClient({ baseUrl: lab.endpoints.glance, headers: () => headers, retries: 0 });
   const image = (await glance.get<{ images: Array<{ id: string }> }>("/v2/images")).body.images[0]!.id;

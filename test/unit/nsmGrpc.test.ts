@@ -135,7 +135,7 @@ describe("NSM gRPC: NetworkService", () => {
       mechanism: { cls: "LOCAL", type: "KERNEL", parameters: { name: "nsm-1", netnsName: "x-pod-p", inodeURL: "file:///var/run/netns/x-pod-p" } },
       context: { ip_context: { src_ip_addrs: ["10.60.0.2/24"] }, MTU: 1500, extra_context: { "kernel.cidr": "10.60.0.0/24" } },
     });
-    expect(c.path?.path_segments.map((s) => s.name)).toEqual(["nsmgr@k8s-1", "kernel@k8s-1"]);
+    expect(c.path?.path_segments.map((s) => s.name)).toEqual(["tfmesh-client", "nsmgr@k8s-1", "kernel@k8s-1"]);
     expect(manager.get("g1")).toEqual(c);
     await client.close({ id: "g1" });
     expect(manager.get("g1")).toBeUndefined();

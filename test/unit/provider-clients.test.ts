@@ -151,7 +151,8 @@ describe("NSM client (NSM's gRPC API)", () => {
     cloud.state.lostInterfaces.add("mp/nsm-1");
     const down = await nsm.getConnection("m-1");
     expect(down?.state).toBe("DOWN");
-    expect(down?.path?.path_segments[0]?.metrics?.["tfmesh.problem"]).toBe("fake/check: interface nsm-1 is missing in pod mp");
+    // In the manager's segment, after the client's.
+    expect(down?.path?.path_segments.find((s) => s.name === "nsmgr@k8s-1")?.metrics?.["tfmesh.problem"]).toBe("fake/check: interface nsm-1 is missing in pod mp");
     expect((await nsm.getConnection("m-2"))?.state).toBe("UP");
     for (const id of ["m-1", "m-2"]) await nsm.close({ id });
     await nsm.deleteNetworkService("mon-test");

@@ -144,6 +144,26 @@ describe("SPIFFE mTLS", () => {
     }
   });
 
+  it("peerCertificate still knows the server once a TLS 1.3 session ticket came (Node then forgets it)", async () => {
+    const echo = tls.createServer(serverTlsOptions(serverSvid), (s) => s.on("data", (d) => s.write(d)));
+    echo.listen(0, "127.0.0.1");
+    await once(echo, "listening");
+    const socket = tls.connect({ ...clientTlsOptions(clientSvid), ALPNProtocols: [], host: "127.0.0.1", port: (echo.address() as AddressInfo).port });
+    const ticket = once(socket, "session");
+    try {
+      await once(socket, "secureConnect");
+      expect(socket.getProtocol()).toBe("TLSv1.3");
+      expect(peerCertificate(socket)?.fingerprint256).toBe(serverSvid.leaf.fingerprint256);
+      socket.write("ping");
+      await once(socket, "data");
+      await ticket;
+      expect(peerCertificate(socket)?.fingerprint256).toBe(serverSvid.leaf.fingerprint256);
+    } finally {
+      socket.destroy();
+      echo.close();
+    }
+  });
+
   it("the server refuses a client certificate from another CA", async () => {
     const foreign = await certs.svid(otherCa, "spiffe://test.lab/ns/default/pod/intruder");
     // The intruder trusts our server (our bundle), so the refusal is the server's: Node's TLS

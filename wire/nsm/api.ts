@@ -150,6 +150,8 @@ export interface NetworkService {
   forwarder: string;
   tungsten?: { virtual_network: string };
   kernel?: { cidr: string };
+  /** The SPIFFE IDs that registered it (NSM's path_ids): the first is its owner, the only identity that may change it. */
+  path_ids?: string[];
 }
 
 /** A registry record: who provides a service. Forwarders register as endpoints of `forwarder`. */
@@ -161,6 +163,8 @@ export interface NetworkServiceEndpoint {
   /** When the registration lapses unless refreshed: a google.protobuf.Timestamp in its JSON form, RFC 3339
    *  ("2024-05-01T12:00:00.000Z"; the registry also takes Go's {seconds, nanos}). Default: one lifetime from registering. */
   expiration_time?: string;
+  /** The SPIFFE IDs that registered it (NSM's path_ids): the first is its owner, the only identity that may change it. */
+  path_ids?: string[];
 }
 
 /**

@@ -15,6 +15,8 @@ import { Health, HealthCheckResponse_ServingStatus } from "./gen/grpc/health/v1/
 import { NetworkService as NetworkServiceService } from "./gen/networkservice_pb.ts";
 import { NetworkServiceEndpointRegistry, NetworkServiceRegistry, NetworkServiceSchema } from "./gen/registry_pb.ts";
 import { describeCallError, isNsmCode, isNsmUnreachable } from "./grpcErrors.ts";
+import { acquireX509Source } from "../spiffe/shared.ts";
+import type { SvidSource } from "../spiffe/shared.ts";
 import { grpcConnection } from "./grpcTransport.ts";
 import type { GrpcConnection } from "./grpcTransport.ts";
 import {
@@ -35,6 +37,14 @@ export interface NsmGrpcClientOptions {
   unreachableHint?: string;
   /** Further attempts of a unary call no server answered (each of them is safe to repeat), 100 ms apart and doubling. Default 0. */
   retries?: number;
+  /**
+   * NSM's security: the SPIFFE Workload API (unix:///path, as SPIFFE_ENDPOINT_SOCKET) or an X.509
+   * source. Calls are then mTLS with this process's SVID and carry its path token for the server.
+   * Without it, cleartext (servers without SPIRE: in-process tests).
+   */
+  spiffe?: string | SvidSource;
+  /** The name of this client's segment in a Request's path (NSM clients put theirs first). Default "tfmesh-client". */
+  name?: string;
 }
 
 export interface FindOptions {
@@ -61,11 +71,17 @@ export class NsmGrpcClient {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly unreachableHint: string | undefined;
+  private readonly name: string;
+  private readonly releaseSource: () => void;
 
   /** `target`: tcp://host:port, unix:///path or http://host:port. */
   constructor(target: string, opts: NsmGrpcClientOptions = {}) {
     this.target = target;
-    this.connection = grpcConnection(target);
+    this.name = opts.name ?? "tfmesh-client";
+    const held = typeof opts.spiffe === "string" ? acquireX509Source(opts.spiffe) : undefined;
+    this.releaseSource = held?.release ?? (() => {});
+    const source = held ? held.source : (opts.spiffe as SvidSource | undefined);
+    this.connection = grpcConnection(target, source ? { source } : {});
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.retries = opts.retries ?? 0;
     this.unreachableHint = opts.unreachableHint;
@@ -79,7 +95,9 @@ export class NsmGrpcClient {
 
   /** NSM Request: the connection as built (state UP); a repeated request for an id heals it. */
   async request(req: NetworkServiceRequest): Promise<Connection> {
-    return this.call("Request", async (o) => connectionFromProto(await this.networkService.request(requestToProto(req), o)));
+    const c = req.connection;
+    const withPath = c.path?.path_segments.length ? req : { ...req, connection: { ...c, path: { index: 0, path_segments: [{ name: this.name, id: c.id }] } } };
+    return this.call("Request", async (o) => connectionFromProto(await this.networkService.request(requestToProto(withPath), o)));
   }
 
   /** NSM Close: needs only the id; closing an unknown connection succeeds. */
@@ -192,6 +210,7 @@ export class NsmGrpcClient {
   /** Closes the connection (and any stream still open on it). */
   dispose(): void {
     this.connection.close();
+    this.releaseSource();
   }
 
   /** The first event of a monitor, under the unary deadline; the stream is cancelled after it. */

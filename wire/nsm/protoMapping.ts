@@ -352,7 +352,7 @@ function matchFromProto(m: reg.Match): api.Match {
 }
 
 export function serviceToProto(s: api.NetworkService): reg.NetworkService {
-  return create(NetworkServiceSchema, { name: s.name, payload: s.payload, matches: [bindingMatch(s), ...(s.matches ?? []).map(matchToProto)] });
+  return create(NetworkServiceSchema, { name: s.name, payload: s.payload, matches: [bindingMatch(s), ...(s.matches ?? []).map(matchToProto)], pathIds: s.path_ids ?? [] });
 }
 
 /** The record the registry validates: without a binding match, forwarder is "" and the registry says what is missing. */
@@ -365,6 +365,7 @@ export function serviceFromProto(m: reg.NetworkService): api.NetworkService {
     matches: nonEmptyList(m.matches.filter((x) => x !== binding).map(matchFromProto)),
     forwarder,
     ...section,
+    path_ids: nonEmptyList(m.pathIds),
   });
 }
 
@@ -377,6 +378,7 @@ export function endpointToProto(e: api.NetworkServiceEndpoint): reg.NetworkServi
     ),
     url: e.url ?? "",
     expirationTime: timestampFromIso(e.expiration_time),
+    pathIds: e.path_ids ?? [],
   });
 }
 
@@ -387,6 +389,7 @@ export function endpointFromProto(m: reg.NetworkServiceEndpoint): api.NetworkSer
     network_service_labels: nonEmptyMap(Object.fromEntries(Object.entries(m.networkServiceLabels).map(([svc, l]) => [svc, { labels: { ...l.labels } }]))),
     url: nonEmpty(m.url),
     expiration_time: m.expirationTime && timestampToIso(m.expirationTime),
+    path_ids: nonEmptyList(m.pathIds),
   });
 }
 

@@ -61,9 +61,20 @@ export function clientTlsOptions(svid: X509Svid, opts: ClientTlsOptions = {}): t
   };
 }
 
-/** The peer's leaf certificate, when it sent one. */
+// A TLS 1.3 client loses sight of the server's certificate once a session ticket arrives
+// (getPeerX509Certificate() is undefined from then on): the certificate is kept from the first look.
+const seenPeers = new WeakMap<tls.TLSSocket, X509Certificate>();
+
+/**
+ * The peer's leaf certificate, when it sent one. Look once at the handshake (secureConnect on a
+ * client; a server's authorizeClient does) so that it is known for the socket's whole life.
+ */
 export function peerCertificate(socket: tls.TLSSocket): X509Certificate | undefined {
-  return socket.getPeerX509Certificate() ?? undefined;
+  const seen = seenPeers.get(socket);
+  if (seen) return seen;
+  const cert = socket.getPeerX509Certificate() ?? undefined;
+  if (cert) seenPeers.set(socket, cert);
+  return cert;
 }
 
 /** The peer's SPIFFE ID, when it sent a certificate with exactly one. */

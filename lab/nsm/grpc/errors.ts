@@ -1,10 +1,13 @@
 // Failures as gRPC statuses: the status the JSON API would answer, as the gRPC code that means the
 // same, with the same message.
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import { toApiError } from "../server.ts";
 
 const CODES: Record<number, Code> = {
   400: Code.InvalidArgument,
+  401: Code.Unauthenticated,
+  403: Code.PermissionDenied,
   404: Code.NotFound,
   // Every 409 here is a state that must change first: a service still in use, a name or address taken.
   409: Code.FailedPrecondition,
@@ -20,10 +23,10 @@ export function toConnectError(err: unknown): ConnectError {
 }
 
 /** A unary handler whose failures answer with their gRPC status. */
-export function unary<I, O>(handler: (input: I) => O | Promise<O>): (input: I) => Promise<O> {
-  return async (input) => {
+export function unary<I, O>(handler: (input: I, ctx: HandlerContext) => O | Promise<O>): (input: I, ctx: HandlerContext) => Promise<O> {
+  return async (input, ctx) => {
     try {
-      return await handler(input);
+      return await handler(input, ctx);
     } catch (err) {
       throw toConnectError(err);
     }

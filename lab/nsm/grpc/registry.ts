@@ -12,6 +12,8 @@ import type { Manager } from "../../../nsm/manager.ts";
 import type { Registry, RegistryChange } from "../../../nsm/registry.ts";
 import { ChangeStream } from "./changeStream.ts";
 import { streamed, unary } from "./errors.ts";
+import { claimRegistration } from "../../../nsm/grpc/callSecurity.ts";
+import type { GrpcSecurity } from "../../../nsm/grpc/secureServer.ts";
 import { matchesEndpoint, matchesService } from "./registryQuery.ts";
 
 /** The records there now, then with `watch` each change, as the responses of those `matches` lets through. */
@@ -43,10 +45,13 @@ function find<T, M, R>(opts: {
   );
 }
 
-export function serviceRegistryImpl(registry: Registry, manager: Manager): ServiceImpl<typeof NetworkServiceRegistry> {
+export function serviceRegistryImpl(registry: Registry, manager: Manager, security: GrpcSecurity | undefined): ServiceImpl<typeof NetworkServiceRegistry> {
+  const o = { security };
   return {
-    register: unary(async (s) => {
-      const service = registry.registerService(serviceFromProto(s));
+    register: unary(async (s, ctx) => {
+      const record = serviceFromProto(s);
+      const path_ids = claimRegistration(`network service ${s.name}`, registry.getService(s.name), ctx, o);
+      const service = registry.registerService({ ...record, ...(path_ids ? { path_ids } : {}) });
       await registry.serviceWritten(service.name);
       return serviceToProto(service);
     }),
@@ -62,7 +67,8 @@ export function serviceRegistryImpl(registry: Registry, manager: Manager): Servi
         respond: (networkService, deleted) => ({ networkService, deleted }),
       });
     },
-    unregister: unary(async (s) => {
+    unregister: unary(async (s, ctx) => {
+      claimRegistration(`network service ${s.name}`, registry.getService(s.name), ctx, o);
       manager.unregisterService(s.name);
       await registry.serviceWritten(s.name);
       return {};
@@ -70,10 +76,13 @@ export function serviceRegistryImpl(registry: Registry, manager: Manager): Servi
   };
 }
 
-export function endpointRegistryImpl(registry: Registry): ServiceImpl<typeof NetworkServiceEndpointRegistry> {
+export function endpointRegistryImpl(registry: Registry, security: GrpcSecurity | undefined): ServiceImpl<typeof NetworkServiceEndpointRegistry> {
+  const o = { security };
   return {
-    register: unary(async (e) => {
-      const endpoint = registry.registerEndpoint(endpointFromProto(e));
+    register: unary(async (e, ctx) => {
+      const record = endpointFromProto(e);
+      const path_ids = claimRegistration(`network service endpoint ${e.name}`, registry.getEndpoint(e.name), ctx, o);
+      const endpoint = registry.registerEndpoint({ ...record, ...(path_ids ? { path_ids } : {}) });
       await registry.endpointWritten(endpoint.name);
       return endpointToProto(endpoint);
     }),
@@ -89,7 +98,8 @@ export function endpointRegistryImpl(registry: Registry): ServiceImpl<typeof Net
         respond: (networkServiceEndpoint, deleted) => ({ networkServiceEndpoint, deleted }),
       });
     },
-    unregister: unary(async (e) => {
+    unregister: unary(async (e, ctx) => {
+      claimRegistration(`network service endpoint ${e.name}`, registry.getEndpoint(e.name), ctx, o);
       registry.unregisterEndpoint(e.name);
       await registry.endpointWritten(e.name);
       return {};

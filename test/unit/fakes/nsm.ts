@@ -110,7 +110,8 @@ function model(state: NsmFakeState) {
         ip_context: { src_ip_addrs: [`10.1.1.${250 - n}/24`], src_routes: [{ prefix: "10.1.1.0/24", nextHop: "10.1.1.254" }] },
         ethernet_context: { src_mac: randomMac() },
       },
-      path: { index: 0, path_segments: [{ name: `nsmgr@${node}`, id: r.id }, { name: endpoint, id: r.id }] },
+      // The client's segment first, as NSM clients send theirs (NsmGrpcClient: "tfmesh-client").
+      path: { index: 0, path_segments: [...(r.path?.path_segments.slice(0, 1) ?? []), { name: `nsmgr@${node}`, id: r.id }, { name: endpoint, id: r.id }] },
       network_service_endpoint_name: endpoint,
       payload: service.payload,
       state: "UP",
