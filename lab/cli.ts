@@ -22,6 +22,8 @@ import type { TopologyView } from "./topologyView.ts";
 import { findWorkload, WorkloadLookupError } from "./workloads.ts";
 import { kubernetesHealth, prepareKubernetesBinaries, renderKubernetesHealth, runKubectl } from "./kube/cliCommands.ts";
 import { listLabPods, renderPods } from "./kube/podList.ts";
+import { ensureSpireBinaries } from "./spire/binaries.ts";
+import { probeSpire, renderSpireHealth } from "./spire/status.ts";
 
 const LAB_USAGE = `usage: tfmesh lab <command> [options]   (in the tfmesh repository: npm run lab -- <command>)
 
@@ -146,7 +148,8 @@ function printEndpoints(e: LabEndpoints, config: LabInstanceConfig): void {
     ["Nova", e.nova],
     ["Neutron", e.neutron],
     ["Glance", e.glance],
-    ["NSM (gRPC)", `${e.nsmGrpc}  (NSM_CONNECT_TO; Request, Close, monitor, registry)`],
+    ["NSM (gRPC)", `${e.nsmGrpc}  (NSM_CONNECT_TO; Request, Close, monitor, registry; mTLS with SPIFFE SVIDs)`],
+    ["SPIFFE Workload API", `${e.spiffe}  (SPIFFE_ENDPOINT_SOCKET: the lab's SPIRE agent, trust domain tfmesh.lab)`],
     ["NSM (JSON view)", `${e.nsm}  (read-only: services, endpoints, connections)`],
     ["lab API", e.lab],
     ...(e.kubernetes ? ([["Kubernetes", e.kubernetes.server], ["kubeconfig", e.kubernetes.kubeconfig]] as Array<[string, string]>) : []),
@@ -172,6 +175,8 @@ async function up(o: Options): Promise<number> {
     out(`Starting lab "${config.name}" (prefix ${config.prefix}, state ${config.stateDir})`);
   }
   if (config.kubernetes && running === undefined) await prepareKubernetesBinaries((line) => out(`  • ${line}`));
+  // The daemon would build SPIRE too, but only its log would show the progress.
+  if (running === undefined) await ensureSpireBinaries((line) => out(`  • ${line}`));
   const logFrom = logSize(config.stateDir);
   const pid = running ?? spawnDaemon(config, { detached: true }).pid;
   const t0 = Date.now();
@@ -241,6 +246,10 @@ async function status(o: Options): Promise<number> {
     ["NSM connections", c.connections],
   ];
   for (const [k, v] of counts) out(`  ${k.padEnd(16)}  ${v}`);
+  const spire = await probeSpire(config.stateDir);
+  out("SPIRE (the SPIFFE identities of NSM's components)");
+  for (const line of renderSpireHealth(spire)) out(line);
+  if (spire.some((p) => !p.ok)) return 1;
   if (config.kubernetes) {
     const health = await kubernetesHealth(config);
     out("Kubernetes");

@@ -26,3 +26,6 @@ export type SpireBinaries = Record<SpireBinary, ResolvedBinary>;
 /** spire-server and spire-agent, building them first when none usable is installed. */
 export const ensureSpireBinaries = (progress: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<SpireBinaries> =>
   tools.ensureBinaries(SPECS, { script: "tools/spire/build.sh", hint: "the lab runs NSM with SPIFFE identities: install spire-server and spire-agent 1.10+ on PATH, or Go to build them", announce: `SPIRE ${SPIRE_VERSION}; the first build takes about 10 minutes` }, progress, env);
+
+/** An installed or built one, without building. */
+export const findSpireBinary = (name: SpireBinary, env: NodeJS.ProcessEnv = process.env) => tools.findBinary(SPECS[name], env);

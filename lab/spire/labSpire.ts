@@ -9,5 +9,8 @@ import type { Spire } from "./spire.ts";
 export async function startLabSpire(config: LabInstanceConfig, sockets: Pick<LabSockets, "spireDir">, log: (line: string) => void): Promise<Spire> {
   const port = config.ports.spireServer;
   if (port === undefined) throw new Error(`instance ${config.name} has no SPIRE server port in its instance.json`);
-  return startSpire({ dir: sockets.spireDir, port, trustDomain: LAB_TRUST_DOMAIN, entries: labEntries(), log });
+  const t0 = performance.now();
+  const spire = await startSpire({ dir: sockets.spireDir, port, trustDomain: LAB_TRUST_DOMAIN, entries: labEntries(), log });
+  log(`server and agent up after ${Math.round(performance.now() - t0)} ms (Workload API ${spire.workloadSocket})`);
+  return spire;
 }

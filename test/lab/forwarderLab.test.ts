@@ -105,7 +105,7 @@ describe("the lab's forwarder processes", () => {
     const far = await nsm.request(attach("far-red", pod.far!, "red"));
     const local = await nsm.request(attach("near-local", pod.near!, "local"));
     expect([near.state, far.state, local.state]).toEqual(["UP", "UP", "UP"]);
-    expect(near.path?.path_segments.map((s) => s.name)).toEqual(["nsmgr@k8s-1", "tungsten@k8s-1"]);
+    expect(near.path?.path_segments.map((s) => s.name)).toEqual(["tfmesh-client", "nsmgr@k8s-1", "tungsten@k8s-1"]);
     expect((await checked("near-red")).state).toBe("UP");
     const farIp = far.context!.ip_context!.src_ip_addrs![0]!.split("/")[0]!;
     expect((await lab.ping(pod.near!.netns, farIp, { count: 1, wait: 2 })).ok).toBe(true);

@@ -117,7 +117,7 @@ describe("the forwarders of a lab with Kubernetes", () => {
   it("build an interface in a pod through an NSM Request; a deleted forwarder pod comes back, re-registers, and the connection stays", async () => {
     const conn = await nsm.request(request());
     expect(conn.state).toBe("UP");
-    expect(conn.path?.path_segments.map((s) => s.name)).toEqual(["nsmgr@k8s-1", "kernel@k8s-1"]);
+    expect(conn.path?.path_segments.map((s) => s.name)).toEqual(["tfmesh-client", "nsmgr@k8s-1", "kernel@k8s-1"]);
     const [link] = await podLinks(client.netns);
     expect(link).toBeDefined();
 

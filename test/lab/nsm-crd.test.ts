@@ -25,6 +25,7 @@ import type { NetworkService } from "../../wire/nsm/api.ts";
 import type { CustomResourceDefinition, NsmCr } from "../../wire/nsm/crd.ts";
 import { crName, serviceSpec } from "../../wire/nsm/crd.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
+import { LAB_IDENTITIES } from "../../lab/spire/identities.ts";
 
 const run = promisify(execFile);
 const BUILD_TIMEOUT = 45 * 60_000;
@@ -100,11 +101,13 @@ describe("NSM's registry in the lab's Kubernetes CRDs", () => {
   it("writes a service registered over gRPC as a NetworkService CR in nsm-system with NSM's spec before Register answers", async () => {
     await nsm.registerService(RED);
     const cr = await serviceCr("nsm-system", "red");
-    expect(cr?.spec).toEqual(serviceSpec(RED));
+    expect(cr?.spec).toEqual(serviceSpec({ ...RED, path_ids: [LAB_IDENTITIES.operator] }));
     expect(cr?.spec).toEqual({
       name: "red",
       payload: "ETHERNET",
       matches: [{ metadata: { labels: { type: "tungsten" } }, routes: [{ destination_selector: { "tungsten.virtual_network": "default-domain:admin:red" } }] }],
+      // Who registered it (NSM's registry keeps the registering identity; only it may change the record).
+      path_ids: [LAB_IDENTITIES.operator],
     });
     await nsm.registerService({ ...RED, payload: "IP" });
     expect((await serviceCr("nsm-system", "red"))?.spec).toMatchObject({ payload: "IP" });
@@ -192,7 +195,7 @@ describe("NSM's registry in the lab's Kubernetes CRDs", () => {
       }
     });
     expect(await services()).toEqual(["legacy", "local", "red"]);
-    expect(await nsm.getNetworkService("red")).toEqual(RED);
+    expect(await nsm.getNetworkService("red")).toEqual({ ...RED, path_ids: [LAB_IDENTITIES.operator] });
     expect((await serviceCr("nsm-system", "legacy"))?.spec).toMatchObject({ name: "legacy", payload: "IP" });
     const db = openDb(lab.stateDir);
     try {
