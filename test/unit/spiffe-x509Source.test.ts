@@ -1,10 +1,12 @@
 // X509Source against a fake SPIFFE Workload API (connect-node gRPC on a temp unix socket, the
 // header checked as a SPIRE agent does): the first SVID, a rotation, a reconnect after the agent
 // restarts, and the two errors that say what to do.
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import http2 from "node:http2";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -183,6 +185,16 @@ describe("X509Source", () => {
     expect(svid.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(svid.notAfter.getTime()).toBe(Date.parse(first.cert.validTo));
     expect(agent.headerless).toBe(0);
+  });
+
+  it("does not keep a process alive that is otherwise done (a Pulumi program's lookups)", async () => {
+    const agent = await startAgent("background");
+    const program = `import { X509Source } from ${JSON.stringify(new URL("../../wire/spiffe/x509Source.ts", import.meta.url).pathname)};
+const s = await X509Source.connect(${JSON.stringify(agent.socketPath)});
+process.stdout.write(s.current().spiffeId);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", program], { timeout: 10_000 });
+    expect(stdout).toBe(ID);
+    expect(agent.calls).toBeGreaterThan(0);
   });
 
   it("a call without the header is refused by the fake (it checks it)", async () => {

@@ -173,6 +173,18 @@ function explain(socketPath: string, e: unknown): WorkloadApiError {
 }
 
 /**
+ * A connection that never keeps the process alive: the SVID stream and its retries run in the
+ * background of a process that is otherwise done (a Pulumi program whose lookups made an NSM client,
+ * a CLI command). The HTTP/2 session refs its socket while a stream is open, and this stream is
+ * always open, so ref() is made a no-op on this socket.
+ */
+function backgroundSocket(socketPath: string): net.Socket {
+  const socket = net.connect(socketPath).unref();
+  socket.ref = () => socket;
+  return socket;
+}
+
+/**
  * This process's X.509-SVID, kept current from the Workload API. `connect` resolves with the
  * first SVID; after that, rotations replace it and `onUpdate` hears of them.
  */
@@ -253,7 +265,7 @@ export class X509Source {
     if (this.#closed.signal.aborted) return;
     const socketPath = this.socketPath;
     const baseUrl = "http://localhost";
-    const session = new Http2SessionManager(baseUrl, {}, { createConnection: () => net.connect(socketPath) });
+    const session = new Http2SessionManager(baseUrl, {}, { createConnection: () => backgroundSocket(socketPath) });
     this.#session = session;
     const client = createClient(SpiffeWorkloadAPI, createGrpcTransport({ baseUrl, sessionManager: session }));
     const attempt = async () => {
@@ -268,7 +280,7 @@ export class X509Source {
       this.#lastError = explain(socketPath, e);
       const delay = this.#backoffMs;
       this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS);
-      this.#retry = setTimeout(() => this.#run(), delay);
+      this.#retry = setTimeout(() => this.#run(), delay).unref();
     });
   }
 
