@@ -1,7 +1,7 @@
 // Starts and stops one SPIRE (a server and one agent) in a directory of its own (config.ts has the
 // layout): the server, then the registration entries it should hold, then the agent with a fresh
-// join token, then waits until the agent's Workload API hands out SVIDs. The CLI is run with
-// argument arrays, never through a shell.
+// join token, then waits until the agent's Workload API hands out SVIDs. Either one that dies later
+// is started again. The CLI is run with argument arrays, never through a shell.
 //
 // The agent attests with a new join token at every start (its data directory is emptied first):
 // a lab that was down for longer than the agent's SVID lives, or whose agent data was lost, starts
@@ -98,7 +98,9 @@ export async function startSpire(o: StartSpireOptions): Promise<Spire> {
   const server = binaries["spire-server"].path;
   const agent = binaries["spire-agent"].path;
   const alias = agentAliasId(o.trustDomain);
-  const children: Child[] = [];
+  // The running processes; each is started again when it exits while SPIRE is not being stopped.
+  const running: { server?: Child; agent?: Child } = {};
+  let stopping = false;
 
   const cli = async (bin: string, args: string[], timeout = 15_000): Promise<string> => {
     try {
@@ -128,39 +130,66 @@ export async function startSpire(o: StartSpireOptions): Promise<Spire> {
     }
   };
 
+  const startServer = async (): Promise<void> => {
+    if (stopping) throw new Error("SPIRE is stopping");
+    const child = startChild({ name: "spire-server", bin: server, args: ["run", "-config", files.serverConf], cwd: files.dir, logFile: `${files.serverLog}.out`, log });
+    running.server = child;
+    await waitFor("spire-server", child, files.serverLog, () => serverCli(["healthcheck"]));
+    supervise(child, "spire-server", startServer);
+  };
+
+  /** A fresh join token bound to the alias, and an agent with empty data that attests with it. */
+  const startAgent = async (): Promise<void> => {
+    const shown = parseEntries(await serverCli(["entry", "show"], ["-output", "json"]));
+    // The aliases of earlier agents' tokens go: a new one is made here.
+    for (const old of shown.filter((e) => e.spiffeId === alias)) await serverCli(["entry", "delete"], ["-entryID", old.id]);
+    const tokenOut = await serverCli(["token", "generate"], ["-spiffeID", alias, "-ttl", "600"]);
+    const token = /Token:\s*(\S+)/.exec(tokenOut)?.[1];
+    if (!token) throw new Error(`spire-server token generate printed no token: ${tokenOut.trim().slice(0, 200)}`);
+    fs.rmSync(files.agentData, { recursive: true, force: true });
+    fs.mkdirSync(files.agentData, { recursive: true, mode: 0o700 });
+    if (stopping) throw new Error("SPIRE is stopping");
+    const child = startChild({ name: "spire-agent", bin: agent, args: ["run", "-config", files.agentConf, "-joinToken", token], cwd: files.dir, logFile: `${files.agentLog}.out`, log });
+    running.agent = child;
+    // Ready when it hands this process an SVID: attested, synced, and its entries cached.
+    await waitFor("spire-agent", child, files.agentLog, () => cli(agent, ["api", "fetch", "x509", "-socketPath", files.workloadSocket, "-timeout", "2s"]));
+    supervise(child, "spire-agent", startAgent);
+  };
+
+  // One that dies is started again after 1 s, doubling up to 30 s while restarts keep failing: the
+  // SVIDs already handed out stay valid meanwhile, and the Workload API's clients reconnect.
+  function supervise(child: Child, name: "spire-server" | "spire-agent", restart: () => Promise<void>, delayMs = 1000): void {
+    void child.exited.then(async () => {
+      if (stopping) return;
+      log(`${name} exited while SPIRE should run; starting it again in ${delayMs / 1000} s`);
+      await sleep(delayMs);
+      if (stopping) return;
+      try {
+        await restart();
+        log(`${name} is running again`);
+      } catch (e) {
+        log(`starting ${name} again failed: ${(e as Error).message.split("\n")[0]}`);
+        const failed = name === "spire-server" ? running.server : running.agent;
+        if (failed) supervise(failed, name, restart, Math.min(delayMs * 2, 30_000));
+      }
+    });
+  }
+
   const stop = async () => {
-    for (const c of [...children].reverse()) await stopChild(c, log, 10_000);
+    stopping = true;
+    for (const c of [running.agent, running.server]) if (c) await stopChild(c, log, 10_000);
   };
 
   try {
     await stopProcessesIn(files.dir, log);
     for (const sock of [files.serverSocket, files.workloadSocket]) fs.rmSync(sock, { force: true });
-
-    const serverOut = `${files.serverLog}.out`;
-    const s = startChild({ name: "spire-server", bin: server, args: ["run", "-config", files.serverConf], cwd: files.dir, logFile: serverOut, log });
-    children.push(s);
-    await waitFor("spire-server", s, files.serverLog, () => serverCli(["healthcheck"]));
-
+    await startServer();
     writeFileAtomic(files.bundle, await serverCli(["bundle", "show"]), 0o644);
-    const shown = parseEntries(await serverCli(["entry", "show"], ["-output", "json"]));
-    // The aliases of earlier agents' tokens go: a new one is made below.
-    for (const old of shown.filter((e) => e.spiffeId === alias)) await serverCli(["entry", "delete"], ["-entryID", old.id]);
-    const { create, remove } = entryChanges(o.entries, shown, alias);
+    const { create, remove } = entryChanges(o.entries, parseEntries(await serverCli(["entry", "show"], ["-output", "json"])), alias);
     for (const e of remove) await serverCli(["entry", "delete"], ["-entryID", e.id]);
     for (const e of create) await serverCli(["entry", "create"], ["-parentID", alias, "-spiffeID", e.spiffeId, ...e.selectors.flatMap((sel) => ["-selector", sel])]);
     if (create.length + remove.length > 0) log(`registration entries: ${create.length} created, ${remove.length} removed`);
-
-    const tokenOut = await serverCli(["token", "generate"], ["-spiffeID", alias, "-ttl", "600"]);
-    const token = /Token:\s*(\S+)/.exec(tokenOut)?.[1];
-    if (!token) throw new Error(`spire-server token generate printed no token: ${tokenOut.trim().slice(0, 200)}`);
-
-    fs.rmSync(files.agentData, { recursive: true, force: true });
-    fs.mkdirSync(files.agentData, { recursive: true, mode: 0o700 });
-    const agentOut = `${files.agentLog}.out`;
-    const a = startChild({ name: "spire-agent", bin: agent, args: ["run", "-config", files.agentConf, "-joinToken", token], cwd: files.dir, logFile: agentOut, log });
-    children.push(a);
-    // Ready when it hands this process an SVID: attested, synced, and its entries cached.
-    await waitFor("spire-agent", a, files.agentLog, () => cli(agent, ["api", "fetch", "x509", "-socketPath", files.workloadSocket, "-timeout", "2s"]));
+    await startAgent();
   } catch (e) {
     await stop();
     throw e;
@@ -181,7 +210,7 @@ export async function startSpire(o: StartSpireOptions): Promise<Spire> {
     serverSocket: files.serverSocket,
     files,
     health: async () => {
-      const [srv, agt] = await Promise.all([check(server, children[0], files.serverSocket), check(agent, children[1], files.workloadSocket)]);
+      const [srv, agt] = await Promise.all([check(server, running.server, files.serverSocket), check(agent, running.agent, files.workloadSocket)]);
       return { server: srv, agent: agt };
     },
     stop,

@@ -1,7 +1,8 @@
 // The lab's SPIRE for real: spire-server and spire-agent (v1.13 builds) in a temporary directory,
 // the lab's registration entries, SVIDs told apart by the caller's gid, a restart that keeps the
 // trust domain's CA and does not duplicate entries, and nothing left running after stop.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processes } from "../../lib/processes.ts";
+import { eventually } from "../../harness/eventually.ts";
 import { ensureSpireBinaries } from "../../lab/spire/binaries.ts";
 import type { SpireBinaries } from "../../lab/spire/binaries.ts";
 import { FORWARDER_GID, LAB_IDENTITIES, LAB_TRUST_DOMAIN, labEntries, NSMGR_GID } from "../../lab/spire/identities.ts";
@@ -25,6 +27,7 @@ describe("the lab's SPIRE", () => {
   let binaries: SpireBinaries;
   let spire: Spire | undefined;
   let port: number;
+  const supervisors: ChildProcess[] = [];
 
   beforeAll(async () => {
     binaries = await ensureSpireBinaries((line) => console.log(line));
@@ -34,6 +37,7 @@ describe("the lab's SPIRE", () => {
   }, 15 * 60_000);
 
   afterAll(async () => {
+    for (const p of supervisors) p.kill("SIGKILL");
     await spire?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -84,15 +88,34 @@ describe("the lab's SPIRE", () => {
     expect(await svidAs(0, FORWARDER_GID)).toMatchObject({ ok: true, spiffeId: LAB_IDENTITIES.forwarder });
   }, 120_000);
 
+  it("starts an agent or a server that died again, and the Workload API serves again", async () => {
+    for (const which of ["agent", "server"] as const) {
+      const pid = (await spire!.health())[which].pid!;
+      process.kill(pid, "SIGKILL");
+      await eventually(async () => {
+        const h = await spire!.health();
+        return h[which].ok && h[which].pid !== pid;
+      }, { what: `the ${which} to run again`, timeoutMs: 30_000 });
+    }
+    expect(await svidAs(0, FORWARDER_GID)).toMatchObject({ ok: true, spiffeId: LAB_IDENTITIES.forwarder });
+  }, 120_000);
+
   it("takes over from a SPIRE whose supervisor was killed", async () => {
-    // A leftover: the processes of the running SPIRE, as a killed daemon leaves them.
-    const before = (await spire!.health()).agent.pid!;
-    const second = await startSpire({ dir, port, trustDomain: LAB_TRUST_DOMAIN, entries: labEntries(), binaries });
-    const h = await second.health();
-    expect(h.agent.ok).toBe(true);
-    expect(h.agent.pid).not.toBe(before);
-    expect(processes().some((p) => p.pid === before)).toBe(false);
-    await second.stop();
+    await spire!.stop();
     spire = undefined;
+    const parent = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/spireParent.ts", import.meta.url)), dir, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+    supervisors.push(parent);
+    let out = "";
+    parent.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await eventually(() => out.includes("READY") || parent.exitCode !== null, { what: "the supervisor's SPIRE", timeoutMs: 60_000 });
+    expect(out).toContain("READY");
+    const left = processes().filter((p) => p.cwd === path.resolve(dir)).map((p) => p.pid);
+    expect(left.length).toBe(2);
+    parent.kill("SIGKILL");
+    spire = await startSpire({ dir, port, trustDomain: LAB_TRUST_DOMAIN, entries: labEntries(), binaries });
+    const h = await spire.health();
+    expect(h.server.ok && h.agent.ok).toBe(true);
+    expect(processes().filter((p) => left.includes(p.pid))).toEqual([]);
+    expect(await svidAs(0, NSMGR_GID)).toMatchObject({ ok: true, spiffeId: LAB_IDENTITIES.nsmgr });
   }, 120_000);
 });
