@@ -29,6 +29,7 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
 
 say() { printf '[kubernetes-tools] %s\n' "$*"; }
+source "$here/../lib/gobuild.sh"
 
 k8s_ldflags() {
   local flags="-s -w" pkg info build_date
@@ -44,45 +45,14 @@ k8s_ldflags() {
 }
 
 require_go() {
-  local have=""
-  command -v go >/dev/null 2>&1 && have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  if [[ -n $have && $(printf '%s\n%s\n' "$required_go" "$have" | sort -V | head -n1) == "$required_go" ]]; then
-    return 0
-  fi
-  say "ERROR: building Kubernetes $k8s_version needs Go >= $required_go (found: ${have:-none})."
+  go_at_least "$required_go" && return 0
+  say "ERROR: building Kubernetes $k8s_version needs Go >= $required_go (found: $found_go)."
   say "Install Go $required_go or newer (https://go.dev/doc/install), or install kube-apiserver,"
   say "kube-controller-manager, kube-scheduler, kubectl $k8s_version and etcd ${etcd_version#v} yourself"
   say "(e.g. KUBEBUILDER_ASSETS from setup-envtest) and put them on PATH."
   exit 2
 }
 
-# go build in the background, with a progress line every 15 s instead of thousands of names.
-build() {
-  local out=$1 pkg=$2 what=$3 ldflags=$4
-  local log="$log_dir/build-${out##*/}.log"
-  local start=$SECONDS status=0 pid
-  require_go
-  say "building $what -> $out"
-  nice -n "${TFMESH_BUILD_NICE:-19}" go build -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" >"$log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-      sleep 1
-      kill -0 "$pid" 2>/dev/null || break 2
-    done
-    say "  ... $what: $((SECONDS - start))s, $(grep -c '^go: downloading' "$log" || true) modules downloaded," \
-      "$(grep -vc '^go: ' "$log" || true) packages compiled"
-  done
-  wait "$pid" || status=$?
-  if ((status != 0)) || [[ ! -x $out.tmp ]]; then
-    say "build of $what FAILED; last lines of $log:"
-    tail -n 30 "$log" >&2
-    rm -f "$out.tmp"
-    return 1
-  fi
-  mv -f "$out.tmp" "$out"
-  say "built $what in $((SECONDS - start))s ($(du -m "$out" | cut -f1) MB)"
-}
 
 sources_hash() {
   cat go.mod go.sum | sha256sum | cut -c1-16
@@ -130,6 +100,6 @@ for name in "${stale[@]}"; do
   mapfile -t t < <(target "$name")
   ldflags="-s -w"
   [[ ${t[3]} == k8s ]] && ldflags=$(k8s_ldflags)
-  build "$bin/$name" "${t[0]}" "$name ${t[1]}" "$ldflags"
+  go_build "$bin/$name" "${t[0]}" "$name ${t[1]}" "$ldflags"
   printf '%s\n' "${t[1]} $hash" >"$bin/.$name.stamp"
 done

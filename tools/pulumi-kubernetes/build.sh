@@ -32,6 +32,7 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
 
 say() { printf '[pulumi-kubernetes-tools] %s\n' "$*"; }
+source "$here/../lib/gobuild.sh"
 
 want="$version $(cat go.mod go.sum "$main_dir/main.go" | sha256sum | cut -c1-16)"
 if [[ -x $out && -f $stamp && $(cat "$stamp") == "$want" ]]; then
@@ -47,10 +48,8 @@ if [[ -x $out && -f $stamp && $(cat "$stamp") == "$want" ]]; then
   exit 0
 fi
 
-have=""
-command -v go >/dev/null 2>&1 && have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-if [[ -z $have || $(printf '%s\n%s\n' "$required_go" "$have" | sort -V | head -n1) != "$required_go" ]]; then
-  say "ERROR: building pulumi-resource-kubernetes $version needs Go >= $required_go (found: ${have:-none})."
+if ! go_at_least "$required_go"; then
+  say "ERROR: building pulumi-resource-kubernetes $version needs Go >= $required_go (found: $found_go)."
   exit 2
 fi
 
@@ -61,27 +60,6 @@ for f in schema.json terraform-mapping.json; do
   install -m 0644 "$src/$main_dir/$f" "$main_dir/$f"
 done
 
-log="$log_dir/build-pulumi-resource-kubernetes.log"
-start=$SECONDS status=0
-say "building pulumi-resource-kubernetes $version -> $out (the first build compiles for ~15 minutes on 2 cores)"
-nice -n "${TFMESH_BUILD_NICE:-19}" go build -v -trimpath \
-  -ldflags "-s -w -X $module/pkg/version.Version=$version" -o "$out.tmp" "./$main_dir" >"$log" 2>&1 &
-pid=$!
-while kill -0 "$pid" 2>/dev/null; do
-  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-    sleep 1
-    kill -0 "$pid" 2>/dev/null || break 2
-  done
-  say "  ... $((SECONDS - start))s: $(grep -c '^go: downloading' "$log" || true) modules downloaded," \
-    "$(grep -vc '^go: ' "$log" || true) packages compiled"
-done
-wait "$pid" || status=$?
-if ((status != 0)) || [[ ! -x $out.tmp ]]; then
-  say "build FAILED; last lines of $log:"
-  tail -n 30 "$log" >&2
-  rm -f "$out.tmp"
-  exit 1
-fi
-mv -f "$out.tmp" "$out"
+say "the first build of pulumi-resource-kubernetes compiles for ~15 minutes on 2 cores"
+go_build "$out" "./$main_dir" "pulumi-resource-kubernetes $version" "-s -w -X $module/pkg/version.Version=$version" || exit 1
 printf '%s\n' "$want" >"$stamp"
-say "built pulumi-resource-kubernetes $version in $((SECONDS - start))s ($(du -m "$out" | cut -f1) MB)"

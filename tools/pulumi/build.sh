@@ -24,46 +24,18 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
 
 say() { printf '[pulumi-tools] %s\n' "$*"; }
+source "$here/../lib/gobuild.sh"
+# At normal priority, as it always was.
+go_build_nice=()
 
 require_go() {
-  local have=""
-  command -v go >/dev/null 2>&1 && have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  if [[ -n $have && $(printf '%s\n%s\n' "$required_go" "$have" | sort -V | head -n1) == "$required_go" ]]; then
-    return 0
-  fi
-  say "ERROR: building Pulumi $version needs Go >= $required_go (found: ${have:-none})."
+  go_at_least "$required_go" && return 0
+  say "ERROR: building Pulumi $version needs Go >= $required_go (found: $found_go)."
   say "Install Go $required_go or newer (https://go.dev/doc/install), or install the Pulumi CLI"
   say ">= ${version#v} the official way (https://www.pulumi.com/docs/iac/download-install/)."
   exit 2
 }
 
-# go build in the background, with a progress line every 15 s instead of thousands of names.
-build() {
-  local out=$1 pkg=$2 what=$3
-  local log="$log_dir/build-${out##*/}.log"
-  local start=$SECONDS status=0 pid
-  require_go
-  say "building $what ($version) -> $out"
-  go build -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" >"$log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-      sleep 1
-      kill -0 "$pid" 2>/dev/null || break 2
-    done
-    say "  ... $((SECONDS - start))s: $(grep -c '^go: downloading' "$log" || true) modules downloaded," \
-      "$(grep -vc '^go: ' "$log" || true) packages compiled"
-  done
-  wait "$pid" || status=$?
-  if ((status != 0)) || [[ ! -x $out.tmp ]]; then
-    say "build of $what FAILED; last lines of $log:"
-    tail -n 30 "$log" >&2
-    rm -f "$out.tmp"
-    return 1
-  fi
-  mv -f "$out.tmp" "$out"
-  say "built $what in $((SECONDS - start))s"
-}
 
 sources_hash() {
   cat go.mod go.sum $(find cmd -name '*.go' | sort) | sha256sum | cut -c1-16
@@ -78,7 +50,8 @@ want="$version $(sources_hash)"
 if [[ -x $bin/pulumi-language-nodejs && -f $stamp && $(cat "$stamp") == "$want" ]]; then
   say "pulumi-language-nodejs is up to date"
 else
-  build "$bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "the Node.js language host"
+  require_go
+  go_build "$bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "the Node.js language host ($version)" "$ldflags"
   printf '%s\n' "$want" >"$stamp"
 fi
 
@@ -89,5 +62,6 @@ if [[ -x $bin/pulumi && $("$bin/pulumi" version 2>/dev/null) == "$version" ]]; t
   say "pulumi $version is up to date"
 else
   say "the first build of the Pulumi CLI downloads ~1.5 GB of modules and compiles for several minutes"
-  build "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "the Pulumi CLI"
+  require_go
+  go_build "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "the Pulumi CLI ($version)" "$ldflags"
 fi

@@ -27,48 +27,17 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 mkdir -p "$bin"
 
 say() { printf '[spire-tools] %s\n' "$*"; }
+source "$here/../lib/gobuild.sh"
 
 require_go() {
-  local have=""
-  command -v go >/dev/null 2>&1 && have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  if [[ -n $have && $(printf '%s\n%s\n' "$required_go" "$have" | sort -V | head -n1) == "$required_go" ]]; then
-    return 0
-  fi
-  say "ERROR: building SPIRE $spire_version needs Go >= $required_go (found: ${have:-none})."
+  go_at_least "$required_go" && return 0
+  say "ERROR: building SPIRE $spire_version needs Go >= $required_go (found: $found_go)."
   say "Install Go $required_go or newer (https://go.dev/doc/install), or install spire-server and"
   say "spire-agent ${reported_version%.*}.x yourself and put them on PATH (or name them with"
   say "TFMESH_SPIRE_SERVER / TFMESH_SPIRE_AGENT)."
   exit 2
 }
 
-# go build in the background, with a progress line every 15 s instead of hundreds of names.
-build() {
-  local out=$1 pkg=$2 what=$3
-  local log="$log_dir/build-${out##*/}.log"
-  local start=$SECONDS status=0 pid
-  local ldflags="-s -w -X github.com/spiffe/spire/pkg/common/version.gittag=$reported_version"
-  require_go
-  say "building $what -> $out"
-  nice -n "${TFMESH_BUILD_NICE:-19}" go build -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" >"$log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-      sleep 1
-      kill -0 "$pid" 2>/dev/null || break 2
-    done
-    say "  ... $what: $((SECONDS - start))s, $(grep -c '^go: downloading' "$log" || true) modules downloaded," \
-      "$(grep -vc '^go: ' "$log" || true) packages compiled"
-  done
-  wait "$pid" || status=$?
-  if ((status != 0)) || [[ ! -x $out.tmp ]]; then
-    say "build of $what FAILED; last lines of $log:"
-    tail -n 30 "$log" >&2
-    rm -f "$out.tmp"
-    return 1
-  fi
-  mv -f "$out.tmp" "$out"
-  say "built $what in $((SECONDS - start))s ($(du -m "$out" | cut -f1) MB)"
-}
 
 sources_hash() {
   cat go.mod go.sum | sha256sum | cut -c1-16
@@ -107,6 +76,6 @@ require_go
 say "the first build downloads ~500 MB of modules and compiles for ~10 minutes on 2 cores"
 for name in "${stale[@]}"; do
   if up_to_date "$name"; then say "$name was built meanwhile"; continue; fi
-  build "$bin/$name" "$(package_of "$name")" "$name $spire_version"
+  go_build "$bin/$name" "$(package_of "$name")" "$name $spire_version" "-s -w -X github.com/spiffe/spire/pkg/common/version.gittag=$reported_version"
   printf '%s\n' "$spire_version $hash" >"$bin/.$name.stamp"
 done
