@@ -15,6 +15,7 @@
 
 import { KeyedQueue } from "../lib/keyedQueue.ts";
 import { NsmError } from "./errors.ts";
+import { traceCall, tracingEnabled } from "../lib/trace.ts";
 
 /** The rest of the chain, as seen from one element. */
 export interface Next<T> {
@@ -78,10 +79,20 @@ function link<T>(element: Element<T>, rest: Next<T>): Next<T> {
   const attributed = (op: Op) => (err: unknown) => {
     throw err instanceof ChainError || err instanceof AggregateError || err instanceof NsmError ? err : new ChainError(element.name, op, err);
   };
-  return {
+  const linked: Next<T> = {
     request: (input) => element.request(input, rest).catch(attributed("request")),
     close: (input) => element.close(input, rest).catch(attributed("close")),
     check: (input) => (element.check ? element.check(input, rest).catch(attributed("check")) : rest.check(input)),
+  };
+  return tracingEnabled("chain") ? traced(element.name, linked) : linked;
+}
+
+function traced<T>(name: string, linked: Next<T>): Next<T> {
+  const idOf = (input: T) => () => String((input as { id?: unknown } | undefined)?.id ?? "");
+  return {
+    request: (input) => traceCall(name, "request", idOf(input), () => linked.request(input)),
+    close: (input) => traceCall(name, "close", idOf(input), () => linked.close(input)),
+    check: linked.check,
   };
 }
 

@@ -92,6 +92,9 @@ export interface NetnsChildOptions {
  * writes goes to the log with its name; one that dies is started again after a pause that doubles
  * while it keeps dying at once. Its stdin is a pipe from the daemon (TFMESH_EXIT_ON_STDIN_EOF).
  */
+/** The lab daemon's TFMESH_TRACE (nsm/trace.ts) reaches the processes it runs, so one setting traces every hop. */
+const traceSetting = process.env.TFMESH_TRACE ? { TFMESH_TRACE: process.env.TFMESH_TRACE } : {};
+
 export function superviseInNetns(o: NetnsChildOptions): NetnsChild {
   const ip = IP_PATHS.find((p) => fs.existsSync(p));
   if (!ip) throw new Error("ip is not installed (apt-get install iproute2)");
@@ -106,7 +109,7 @@ export function superviseInNetns(o: NetnsChildOptions): NetnsChild {
     startedAt = performance.now();
     starts++;
     const p = spawn(ip, ["netns", "exec", o.netns, process.execPath, ...o.argv], {
-      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", NODE_COMPILE_CACHE: compileCache, ...o.env },
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", NODE_COMPILE_CACHE: compileCache, ...traceSetting, ...o.env },
       stdio: ["pipe", "pipe", "pipe"],
       ...(o.gid !== undefined ? { gid: o.gid } : {}),
     });

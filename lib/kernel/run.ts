@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import { checkNetnsName } from "../validate/names.ts";
 import { execute } from "./spawner.ts";
+import { tracingEnabled } from "../trace.ts";
 
 export const PROGRAMS = ["ip", "bridge", "sysctl", "ping", "arping"] as const;
 export type Program = (typeof PROGRAMS)[number];
@@ -51,8 +52,8 @@ function summarizeBatch(input: string): string {
 /** Process starts and their wall time since load, per program (bench and tuning read it). */
 export const runStats = { count: 0, ms: 0, byProgram: {} as Record<string, number> };
 
-// TFMESH_KERNEL_TRACE=1 prints every command with its duration (for tuning and debugging).
-const TRACE = process.env.TFMESH_KERNEL_TRACE === "1";
+// TFMESH_TRACE=kernel prints every command with its duration (lib/trace.ts).
+const TRACE = tracingEnabled("kernel");
 
 const resolved = new Map<Program, string>();
 
