@@ -106,11 +106,11 @@ export class VRouterAgents {
       }
       if (applied.length === 0) return;
       try {
-        await this.control.sync(union(nodes, this.control.hostsOf(vns)));
+        await this.control.sync(union(nodes, this.control.hostsOf(vns)), { fresh: pluggedTaps(applied.map((a) => a.call.op)) });
         for (const a of applied) a.call.resolve();
       } catch (e) {
         for (const a of [...applied].reverse()) this.restore(a.before);
-        await this.control.sync(union(nodes, this.control.hostsOf(vns))).catch((err: unknown) => this.log(`rollback of port changes failed: ${String(err)}`));
+        await this.control.sync(union(nodes, this.control.hostsOf(vns)), { full: true }).catch((err: unknown) => this.log(`rollback of port changes failed: ${String(err)}`));
         if (applied.length === 1) return applied[0]!.call.reject(e);
         for (const { call } of applied) {
           await (call.op.kind === "plug" ? this.plugNow(call.op.node, call.op.reqs) : this.unplugNow(call.op.node, call.op.uuid)).then(call.resolve, call.reject);
@@ -201,10 +201,10 @@ export class VRouterAgents {
     const before = this.apply(op, await this.presentLinks(op.kind === "plug" ? [op.node] : []), nodes, vns);
     if (before.length === 0) return;
     try {
-      await this.control.sync(union(nodes, this.control.hostsOf(vns)));
+      await this.control.sync(union(nodes, this.control.hostsOf(vns)), { fresh: pluggedTaps([op]) });
     } catch (e) {
       this.restore(before);
-      await this.control.sync(union(nodes, this.control.hostsOf(vns))).catch((err: unknown) => this.log(`rollback of port change on ${op.node} failed: ${String(err)}`));
+      await this.control.sync(union(nodes, this.control.hostsOf(vns)), { full: true }).catch((err: unknown) => this.log(`rollback of port change on ${op.node} failed: ${String(err)}`));
       throw e;
     }
   }
@@ -234,7 +234,7 @@ export class VRouterAgents {
       if (active) vns.add(active.networkId);
       if (row.active) vns.add(row.active.networkId);
     }
-    await this.control.sync(all ? this.nodes.keys() : union(nodes, this.control.hostsOf(vns)));
+    await this.control.sync(all ? this.nodes.keys() : union(nodes, this.control.hostsOf(vns)), { full: all });
   }
 
   private evaluate(uuid: string): ActivePort | undefined {
@@ -264,6 +264,11 @@ export class VRouterAgents {
       await this.refreshNow(false, true, dirty === "all" ? undefined : dirty);
     }).catch((e: unknown) => this.log(`port refresh after a config change failed: ${String(e)}`));
   }
+}
+
+/** The interfaces of the ports plugged by these calls: a re-plug may follow a tap made anew. */
+function pluggedTaps(ops: PortOp[]): Set<string> {
+  return new Set(ops.flatMap((op) => (op.kind === "plug" ? op.reqs.map((r) => r.systemName) : [])));
 }
 
 function union<T>(a: Iterable<T>, b: Iterable<T>): Set<T> {

@@ -8,11 +8,18 @@
 import { announceToLocalPorts } from "../dataplane/announce.ts";
 import type { Announcement } from "../dataplane/announce.ts";
 import { nodeNetns } from "../dataplane/names.ts";
-import { convergeNode } from "../dataplane/node.ts";
+import { applyBatches, convergeNode, planIncrement } from "../dataplane/node.ts";
 import type { WantedVn } from "../dataplane/node.ts";
 import type { Gateway } from "../dataplane/vnPlumbing.ts";
 import type { NodeInfo } from "../dataplane/types.ts";
 import type { PortRow, PortStore } from "./portStore.ts";
+
+export interface SyncOptions {
+  /** Converge from a read of each node, whatever this process converged it to before (start-up). */
+  full?: boolean;
+  /** Taps that may have been made anew since the last convergence (a plugged port's): put on their bridge again. */
+  fresh?: ReadonlySet<string>;
+}
 
 export class ControlNode {
   private readonly prefix: string;
@@ -21,6 +28,8 @@ export class ControlNode {
   private readonly log: (line: string) => void;
   /** "<network id>/<ip>" -> the MAC that address last had, kept after its port went away. */
   private readonly lastMac = new Map<string, string>();
+  /** What each node was last converged to by this process; gone when a convergence of it failed. */
+  private readonly applied = new Map<string, WantedVn[]>();
 
   constructor(opts: { prefix: string; nodes: NodeInfo[]; ports: PortStore; log?: (line: string) => void }) {
     this.prefix = opts.prefix;
@@ -60,7 +69,7 @@ export class ControlNode {
    * guest announces itself on its own node). A port that becomes active syncs every node hosting
    * its VN, so every node that may hold the old MAC is among them.
    */
-  async sync(nodeNames: Iterable<string> = this.nodes.keys()): Promise<void> {
+  async sync(nodeNames: Iterable<string> = this.nodes.keys(), opts: SyncOptions = {}): Promise<void> {
     const names = [...new Set(nodeNames)].filter((n) => this.nodes.has(n));
     // No node to converge: no port changed (a config refresh that found nothing), so nothing moved either.
     if (names.length === 0) return;
@@ -70,7 +79,7 @@ export class ControlNode {
       names.map(async (n) => {
         const wanted = this.wantedOn(n, active);
         const ns = nodeNetns(this.prefix, n);
-        await convergeNode(ns, this.nodes.get(n)!.ip, wanted);
+        await this.converge(n, ns, wanted, opts);
         const hosted = new Set(wanted.map((vn) => vn.networkId));
         const here = moved.filter((m) => m.node !== n && hosted.has(m.networkId));
         if (here.length === 0) return;
@@ -78,6 +87,27 @@ export class ControlNode {
         await announceToLocalPorts(ns, here).catch((e: unknown) => this.log(`announcing moved addresses on ${n} failed: ${String(e)}`));
       }),
     );
+  }
+
+  /**
+   * From what the node was last converged to when only ports and endpoints changed; else, and when
+   * that fails (the node changed behind the agent's back: a tap gone), from a read of the node.
+   */
+  private async converge(node: string, ns: string, wanted: WantedVn[], opts: SyncOptions): Promise<void> {
+    const applied = opts.full ? undefined : this.applied.get(node);
+    this.applied.delete(node);
+    const increment = applied && planIncrement(applied, wanted, opts.fresh ?? new Set());
+    if (increment) {
+      try {
+        await applyBatches(ns, increment);
+        this.applied.set(node, wanted);
+        return;
+      } catch (e) {
+        this.log(`incremental update of ${node} failed, converging it from a read: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+      }
+    }
+    await convergeNode(ns, this.nodes.get(node)!.ip, wanted);
+    this.applied.set(node, wanted);
   }
 
   /** Active endpoints whose address had another MAC before (since this process started). */

@@ -7,7 +7,7 @@ import { deleteLink, ip, listLinks, netns, ping, showLink } from "../../lib/kern
 import { nodeNetns, vnBridge, vnVxlan } from "../../lab/dataplane/names.ts";
 import { tapName } from "../../wire/vrouterAgent.ts";
 import { readSnapshot } from "../../lab/dataplane/snapshot.ts";
-import { planEntries } from "../../lab/dataplane/vnEntries.ts";
+import { entryStateOfSnapshot, planEntries } from "../../lab/dataplane/vnEntries.ts";
 import { planPlumbing } from "../../lab/dataplane/vnPlumbing.ts";
 import type { VmPort } from "../../lab/dataplane/types.ts";
 import { eventually } from "../../harness/eventually.ts";
@@ -272,7 +272,7 @@ describe("reconcile", () => {
       const wanted = lab.dp.agents.control.wantedOn(node);
       expect(wanted.length).toBeGreaterThan(0);
       expect(planPlumbing(snap, `172.31.0.${10 + ["c1", "c2", "k1"].indexOf(node)}`, wanted)).toEqual({ ip: [], bridge: [], createdBridges: [] });
-      expect(planEntries(snap, wanted)).toEqual({ ip: [], bridge: [] });
+      expect(planEntries((id) => entryStateOfSnapshot(snap, id), wanted)).toEqual({ ip: [], bridge: [] });
     }
   });
 
