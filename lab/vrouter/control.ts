@@ -8,6 +8,7 @@
 import { announceToLocalPorts } from "../dataplane/announce.ts";
 import type { Announcement } from "../dataplane/announce.ts";
 import { nodeNetns } from "../dataplane/names.ts";
+import { keepSessions } from "../../lib/kernel/index.ts";
 import { applyBatches, convergeNode, planIncrement } from "../dataplane/node.ts";
 import type { WantedVn } from "../dataplane/node.ts";
 import type { Gateway } from "../dataplane/vnPlumbing.ts";
@@ -36,6 +37,8 @@ export class ControlNode {
     this.nodes = new Map(opts.nodes.map((n) => [n.name, n]));
     this.ports = opts.ports;
     this.log = opts.log ?? (() => {});
+    // The agents write into their nodes on every port change, for as long as the lab runs.
+    for (const n of opts.nodes) keepSessions(nodeNetns(opts.prefix, n.name));
   }
 
   /** Nodes with an active port in any of the VNs. */

@@ -1,7 +1,8 @@
 // `ip -batch -` / `bridge -batch -`: many commands for one process start. Each line is an argument
 // array; tokens are checked so that nothing can change how the batch parser splits a line.
-import { KernelError, run } from "./run.ts";
+import { commandLine, KernelError, programPath, run, traceRun } from "./run.ts";
 import type { Program, RunResult } from "./run.ts";
+import { sessionFor } from "./session.ts";
 
 const SAFE_TOKEN = /^[A-Za-z0-9_.:/@+,=-]+$/;
 
@@ -16,9 +17,27 @@ export function batchText(cmd: Program, lines: string[][]): string {
     .join("\n") + "\n";
 }
 
-/** Runs the lines in one process; stops at the first failing line (the error names it). */
+/**
+ * Runs the lines in one process (the namespace's session when it keeps one, session.ts); stops at
+ * the first failing line (the error names it).
+ */
 export async function runBatch(cmd: "ip" | "bridge", lines: string[][], netns?: string): Promise<RunResult | undefined> {
   if (lines.length === 0) return undefined;
   const input = batchText(cmd, lines);
-  return run(cmd, ["-batch", "-"], { netns, input });
+  const session = keptSession(cmd, netns);
+  if (!session) return run(cmd, ["-batch", "-"], { netns, input });
+  return traceRun(`${commandLine(cmd, ["-batch", "-"], netns).join(" ")} (session)`, input, () => session.run(lines, input, 60_000));
+}
+
+/** One show command (`link show ...`, no options before it) through the namespace's session; undefined when it keeps none. */
+export async function readInSession(cmd: "ip" | "bridge", args: string[], netns?: string): Promise<string | undefined> {
+  if (args[1] !== "show") return undefined;
+  const session = keptSession(cmd, netns);
+  if (!session) return undefined;
+  const input = batchText(cmd, [args]);
+  return (await traceRun(`${commandLine(cmd, ["-json", ...args], netns).join(" ")} (session)`, undefined, () => session.run([args], input, 60_000))).stdout;
+}
+
+function keptSession(cmd: "ip" | "bridge", netns: string | undefined) {
+  return sessionFor(cmd, netns, () => ({ file: programPath(cmd), argv: commandLine(cmd, ["-json", "-batch", "-"], netns) }));
 }

@@ -1,5 +1,5 @@
 // `bridge`: forwarding database, port flags, and batches of both.
-import { runBatch } from "./batch.ts";
+import { readInSession, runBatch } from "./batch.ts";
 import { parseJsonList } from "./ip.ts";
 import { assertIfName } from "../validate/names.ts";
 import { run } from "./run.ts";
@@ -15,7 +15,7 @@ export interface FdbEntry {
 
 /** `bridge -json <args>` parsed. */
 export async function json<T = Record<string, unknown>>(args: string[], netns?: string): Promise<T[]> {
-  const { stdout } = await run("bridge", ["-json", ...args], { netns });
+  const stdout = (await readInSession("bridge", args, netns)) ?? (await run("bridge", ["-json", ...args], { netns })).stdout;
   return parseJsonList<T>(stdout);
 }
 

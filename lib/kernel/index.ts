@@ -9,3 +9,4 @@ export * from "./link.ts";
 export { ping, parsePing } from "./ping.ts";
 export type { PingOptions, PingResult } from "./ping.ts";
 export { gratuitousArp } from "./arp.ts";
+export { closeSessions, keepSessions } from "./session.ts";

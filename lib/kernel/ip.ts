@@ -1,10 +1,10 @@
 // `ip` with JSON output and batch input.
-import { batchText, runBatch } from "./batch.ts";
+import { batchText, readInSession, runBatch } from "./batch.ts";
 import { KernelError, run } from "./run.ts";
 
 /** `ip -json <args>` parsed; commands that print nothing give []. */
 export async function json<T = Record<string, unknown>>(args: string[], netns?: string): Promise<T[]> {
-  const { stdout } = await run("ip", ["-json", ...args], { netns });
+  const stdout = (await readInSession("ip", args, netns)) ?? (await run("ip", ["-json", ...args], { netns })).stdout;
   return parseJsonList<T>(stdout);
 }
 

@@ -6,6 +6,7 @@ import { constants as osConstants } from "node:os";
 import { assertNetnsName } from "../validate/names.ts";
 import { isExists, isMissing, KernelError, isProgram, run } from "./run.ts";
 import type { RunOptions, RunResult } from "./run.ts";
+import { closeSessions } from "./session.ts";
 
 export const NETNS_DIR = "/var/run/netns";
 
@@ -44,6 +45,8 @@ export async function attach(name: string, pid: number): Promise<void> {
 /** Removes the namespace; a missing one is fine. Interfaces in it go with it (veth peers too). */
 export async function del(name: string): Promise<void> {
   assertNetnsName(name);
+  // A session's process would keep the namespace (and every interface in it) alive.
+  await closeSessions(name);
   if (!exists(name)) return;
   try {
     await run("ip", ["netns", "del", name]);

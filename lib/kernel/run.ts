@@ -70,7 +70,7 @@ function findProgram(cmd: Program): string | undefined {
   return undefined;
 }
 
-function programPath(cmd: Program): string {
+export function programPath(cmd: Program): string {
   const found = findProgram(cmd);
   if (found) return found;
   throw new KernelError([cmd], 127, `${cmd} is not installed (apt-get install ${PACKAGE_OF[cmd]})`);
@@ -112,10 +112,24 @@ export function run(cmd: Program, args: string[], opts: RunOptions = {}): Promis
     if (killed) stderr = `${stderr}\n(killed after ${timeoutMs} ms)`;
     const took = performance.now() - started;
     runStats.ms += took;
-    if (TRACE) process.stderr.write(`[kernel] ${took.toFixed(1)} ms ${argv.join(" ")}${opts.input !== undefined ? ` <<< ${summarizeBatch(opts.input)}` : ""}\n`);
+    traced(argv.join(" "), opts.input, took);
     if (code !== 0 && !opts.allowFail) throw new KernelError(argv, code, stderr, opts.input);
     return { code, stdout, stderr };
   });
+}
+
+function traced(what: string, input: string | undefined, took: number): void {
+  if (TRACE) process.stderr.write(`[kernel] ${took.toFixed(1)} ms ${what}${input !== undefined ? ` <<< ${summarizeBatch(input)}` : ""}\n`);
+}
+
+/** Times (and with TFMESH_TRACE=kernel prints) kernel work that does not start a process of its own (session.ts). */
+export async function traceRun<T>(what: string, input: string | undefined, work: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await work();
+  } finally {
+    traced(what, input, performance.now() - started);
+  }
 }
 
 /** True when a failure only says that the object is already there. */

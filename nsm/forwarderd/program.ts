@@ -4,7 +4,7 @@
 // builds interfaces in client netns. Its connections and leases live in TFMESH_STATE_DIR, so a
 // restart finds them again; SIGTERM unregisters, closes the server and exits 0.
 import fs from "node:fs";
-import { netns } from "../../lib/kernel/index.ts";
+import { keepSessions, netns } from "../../lib/kernel/index.ts";
 import { NsmGrpcClient } from "../../wire/nsm/grpcClient.ts";
 import { NsmError } from "../errors.ts";
 import type { Forwarder } from "../forwarder.ts";
@@ -100,7 +100,10 @@ export async function startForwarder(env: NodeJS.ProcessEnv, log: (line: string)
   const config = forwarderConfig(env);
   fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const connections = fileConnectionStore(config.stateDir);
-  const placement = placementOf(config, await nodeNetnsOf(config), connections);
+  const nodeNs = await nodeNetnsOf(config);
+  // Every Request and Close writes the host end into the node, for as long as this process runs.
+  keepSessions(nodeNs);
+  const placement = placementOf(config, nodeNs, connections);
   const service = new ForwarderService({ name: config.name, node: config.node, forwarder: await forwarderOf(config, placement), connections });
   // Its SVID first: NSM's hops are mTLS, and the forwarder signs its path segment with the SVID's key.
   const source = await X509Source.connect(config.spiffeEndpoint, { ...(signal ? { signal } : {}) });
