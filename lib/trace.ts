@@ -60,3 +60,8 @@ export function formatTrace(op: TracedOp, id: string, spans: readonly Span[], fa
   });
   return `tfmesh trace: ${op} ${id} ${(spans[0]?.ms ?? 0).toFixed(1)} ms${failed ? " (failed)" : ""}: ${own.join(", ")}`;
 }
+
+/** traceCall when TFMESH_TRACE has `chain`, else just the call (for what runs around a chain: a gRPC handler). */
+export function traceIfEnabled<R>(element: string, op: TracedOp, id: () => string, call: () => Promise<R>): Promise<R> {
+  return tracingEnabled("chain") ? traceCall(element, op, id, call) : call();
+}

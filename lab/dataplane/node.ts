@@ -5,12 +5,13 @@
 // unplugged in a VN it already carries), and for that the difference follows from what it was
 // converged to, with no read: as a vRouter agent programs its datapath from its own tables.
 import { bridge, ip, sysctl } from "../../lib/kernel/index.ts";
-import { vnBridge } from "./names.ts";
+import type { BatchOptions } from "../../lib/kernel/index.ts";
+import { vnBridge, vnVxlan } from "./names.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { entryStateOfSnapshot, entryStateOfWanted, planEntries } from "./vnEntries.ts";
-import type { Endpoint } from "./vnEntries.ts";
+import type { Endpoint, EntryState } from "./vnEntries.ts";
 import { planPlumbing } from "./vnPlumbing.ts";
-import type { VnOnNode } from "./vnPlumbing.ts";
+import type { PlumbingPlan, VnOnNode } from "./vnPlumbing.ts";
 
 export interface WantedVn extends VnOnNode {
   endpoints: Endpoint[];
@@ -25,17 +26,26 @@ export interface Batches {
 export async function convergeNode(nodeNs: string, localIp: string, wanted: WantedVn[]): Promise<void> {
   const snap = await readSnapshot(nodeNs, { rules: true, routes: true, neigh: true, fdb: true });
   const plumbing = planPlumbing(snap, localIp, wanted);
-  const entries = planEntries((id) => entryStateOfSnapshot(snap, id), wanted);
-  await applyBatches(nodeNs, { ip: [...plumbing.ip, ...entries.ip], bridge: [...plumbing.bridge, ...entries.bridge] });
+  const entries = planEntries((id) => withoutRecreated(entryStateOfSnapshot(snap, id), id, plumbing), wanted);
+  // Processes of their own: a session's tools may remember links that were made anew since.
+  await applyBatches(nodeNs, { ip: [...plumbing.ip, ...entries.ip], bridge: [...plumbing.bridge, ...entries.bridge] }, { ownProcess: true });
   if (plumbing.createdBridges.length > 0) {
     // Forwarding only on VN bridges: the gateway routes inside its VN's table, nothing else is routed.
     await sysctl.set(Object.fromEntries(plumbing.createdBridges.map((b) => [`net.ipv4.conf.${b}.forwarding`, 1])), nodeNs);
   }
 }
 
-export async function applyBatches(nodeNs: string, b: Batches): Promise<void> {
-  if (b.ip.length > 0) await ip.batch(b.ip, nodeNs);
-  if (b.bridge.length > 0) await bridge.batch(b.bridge, nodeNs);
+/** What of a VN's entries outlives the plumbing plan: none on a bridge it creates, none of a VXLAN it makes anew. */
+function withoutRecreated(state: EntryState, networkId: number, plumbing: PlumbingPlan): EntryState {
+  if (plumbing.createdBridges.includes(vnBridge(networkId))) return { neigh: new Map(), tunnel: new Map(), port: new Map() };
+  const vx = vnVxlan(networkId);
+  if (!plumbing.createdVxlans.includes(vx)) return state;
+  return { neigh: state.neigh, tunnel: new Map(), port: new Map([...state.port].filter(([, port]) => port !== vx)) };
+}
+
+export async function applyBatches(nodeNs: string, b: Batches, opts: BatchOptions = {}): Promise<void> {
+  if (b.ip.length > 0) await ip.batch(b.ip, nodeNs, opts);
+  if (b.bridge.length > 0) await bridge.batch(b.bridge, nodeNs, opts);
 }
 
 const gatewayKey = (vn: VnOnNode) => vn.gateways.map((g) => `${g.ip}/${g.prefixLength}`).sort().join(",");

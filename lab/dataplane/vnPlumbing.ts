@@ -38,6 +38,8 @@ export interface PlumbingPlan {
   bridge: string[][];
   /** Bridges this plan creates (they need their forwarding sysctl once they exist). */
   createdBridges: string[];
+  /** VXLAN devices this plan creates or makes anew: whatever fdb entries they had are gone. */
+  createdVxlans: string[];
 }
 
 const subnetOf = (g: Gateway) => `${formatIpv4(net(parseIpv4(g.ip), g.prefixLength).network)}/${g.prefixLength}`;
@@ -76,7 +78,7 @@ const isVnTable = (t: number | undefined) => t !== undefined && t > VN_TABLE_BAS
 
 /** The commands that turn the node's VN plumbing (as in `snap`) into `wanted`, removing VNs not wanted. */
 export function planPlumbing(snap: Snapshot, localIp: string, wanted: VnOnNode[]): PlumbingPlan {
-  const plan: PlumbingPlan = { ip: [], bridge: [], createdBridges: [] };
+  const plan: PlumbingPlan = { ip: [], bridge: [], createdBridges: [], createdVxlans: [] };
   const wantedIds = new Set(wanted.map((v) => v.networkId));
   const wantedTaps = new Map(wanted.flatMap((v) => v.taps.map((t) => [t, vnBridge(v.networkId)] as const)));
 
@@ -152,6 +154,7 @@ function planVn(snap: Snapshot, localIp: string, vn: VnOnNode, plan: PlumbingPla
   if (vxWrong) plan.ip.push(["link", "del", vx]);
   const vxNew = !vxLink || vxWrong;
   if (vxNew) {
+    plan.createdVxlans.push(vx);
     plan.ip.push(["link", "add", vx, "mtu", String(OVERLAY_MTU), "type", "vxlan", "id", String(id), "dstport", String(VN_VXLAN_PORT), "local", localIp, "dev", UNDERLAY_IF, "nolearning"]);
   }
   if (vxNew || vxLink?.master !== br || !isUp(vxLink)) plan.ip.push(["link", "set", vx, "master", br, "up"]);

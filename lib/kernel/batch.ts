@@ -17,20 +17,29 @@ export function batchText(cmd: Program, lines: string[][]): string {
     .join("\n") + "\n";
 }
 
+export interface BatchOptions {
+  /** A process of its own even where the namespace keeps a session: one that knows nothing of its links yet. */
+  ownProcess?: boolean;
+}
+
 /**
  * Runs the lines in one process (the namespace's session when it keeps one, session.ts); stops at
  * the first failing line (the error names it).
  */
-export async function runBatch(cmd: "ip" | "bridge", lines: string[][], netns?: string): Promise<RunResult | undefined> {
+export async function runBatch(cmd: "ip" | "bridge", lines: string[][], netns?: string, opts: BatchOptions = {}): Promise<RunResult | undefined> {
   if (lines.length === 0) return undefined;
   const input = batchText(cmd, lines);
-  const session = keptSession(cmd, netns);
+  const session = opts.ownProcess ? undefined : keptSession(cmd, netns);
   if (!session) return run(cmd, ["-batch", "-"], { netns, input });
   return traceRun(`${commandLine(cmd, ["-batch", "-"], netns).join(" ")} (session)`, input, () => session.run(lines, input, 60_000));
 }
 
-/** One show command (`link show ...`, no options before it) through the namespace's session; undefined when it keeps none. */
-export async function readInSession(cmd: "ip" | "bridge", args: string[], netns?: string): Promise<string | undefined> {
+/**
+ * One show command of ip (`link show ...`, no options before it) through the namespace's session;
+ * undefined when it keeps none. Not bridge's: its show filters (`fdb show dev X`) stay set for
+ * the commands after them in a batch, so a later `fdb show` would list only X.
+ */
+export async function readInSession(cmd: "ip", args: string[], netns?: string): Promise<string | undefined> {
   if (args[1] !== "show") return undefined;
   const session = keptSession(cmd, netns);
   if (!session) return undefined;

@@ -1,5 +1,6 @@
 // `bridge`: forwarding database, port flags, and batches of both.
-import { readInSession, runBatch } from "./batch.ts";
+import { runBatch } from "./batch.ts";
+import type { BatchOptions } from "./batch.ts";
 import { parseJsonList } from "./ip.ts";
 import { assertIfName } from "../validate/names.ts";
 import { run } from "./run.ts";
@@ -15,13 +16,13 @@ export interface FdbEntry {
 
 /** `bridge -json <args>` parsed. */
 export async function json<T = Record<string, unknown>>(args: string[], netns?: string): Promise<T[]> {
-  const stdout = (await readInSession("bridge", args, netns)) ?? (await run("bridge", ["-json", ...args], { netns })).stdout;
+  const { stdout } = await run("bridge", ["-json", ...args], { netns });
   return parseJsonList<T>(stdout);
 }
 
 /** `bridge -batch -`: every line one `bridge` command without the leading "bridge". */
-export async function batch(lines: string[][], netns?: string): Promise<void> {
-  await runBatch("bridge", lines, netns);
+export async function batch(lines: string[][], netns?: string, opts: BatchOptions = {}): Promise<void> {
+  await runBatch("bridge", lines, netns, opts);
 }
 
 /** The fdb of one port device (both its bridge entries and, for VXLAN, its own remote entries). */

@@ -10,3 +10,4 @@ export { ping, parsePing } from "./ping.ts";
 export type { PingOptions, PingResult } from "./ping.ts";
 export { gratuitousArp } from "./arp.ts";
 export { closeSessions, keepSessions } from "./session.ts";
+export type { BatchOptions } from "./batch.ts";

@@ -1,5 +1,6 @@
 // `ip` with JSON output and batch input.
 import { batchText, readInSession, runBatch } from "./batch.ts";
+import type { BatchOptions } from "./batch.ts";
 import { KernelError, run } from "./run.ts";
 
 /** `ip -json <args>` parsed; commands that print nothing give []. */
@@ -54,6 +55,6 @@ export function splitJsonValues(text: string): unknown[] {
 }
 
 /** `ip -batch -`: every line one `ip` command without the leading "ip". */
-export async function batch(lines: string[][], netns?: string): Promise<void> {
-  await runBatch("ip", lines, netns);
+export async function batch(lines: string[][], netns?: string, opts: BatchOptions = {}): Promise<void> {
+  await runBatch("ip", lines, netns, opts);
 }

@@ -10,21 +10,54 @@
 // stops at the first failing line and exits, as a batch process of its own would: the batch fails
 // with what the tool said, lines after the failing one are not run, and the next batch starts a
 // new process. A session holds its namespace open, so netns.del closes the namespace's sessions first.
+//
+// The tools remember each interface name's index once they looked it up, and never forget it: a
+// link deleted and made again under its name would be addressed by its old index ("Cannot find
+// device", "unknown ifindex"). So a batch that deletes a link, and a failing one, end every
+// session of the namespace (the next batch starts afresh), and callers that must not trust any
+// earlier view (a convergence from a read of the node) ask for a process of their own.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import { createInterface } from "node:readline";
 import { KernelError } from "./run.ts";
 import type { RunResult } from "./run.ts";
 
 export type SessionProgram = "ip" | "bridge";
 
+const NETNS_DIR = "/var/run/netns";
+
+/** What the tools say when an interface name's index they remember is gone. */
+const STALE_NAME = /Cannot find device|Device not found|unknown ifindex|No such device|does not exist/i;
+
+/** The job of the lines from the `failedAt`th (1-based) on, answering to the same caller. */
+function retryFrom(job: Job, failedAt: number): Job {
+  const lines = job.lines.slice(failedAt - 1);
+  return {
+    ...job,
+    lines,
+    input: `${lines.map((l) => l.join(" ")).join("\n")}\n`,
+    lineOffset: job.lineOffset + failedAt - 1,
+    retried: true,
+    lineCount: lines.length,
+    outputLines: lines.filter((l) => l[1] === "show").length + 1,
+  };
+}
+
 const MARKER: Record<SessionProgram, string> = { ip: "link show dev lo", bridge: "fdb show dev lo" };
 
 interface Job {
+  lines: string[][];
   input: string;
+  /** The batch as the caller gave it, for errors: a retry runs only its lines from the failed one. */
+  callerInput: string;
+  /** Lines of the caller's batch before this job's first (a retry's). */
+  lineOffset: number;
+  retried: boolean;
   lineCount: number;
   /** Lines the batch prints on stdout: one JSON line per show command, then the marker's. */
   outputLines: number;
+  deletesLinks: boolean;
   timeoutMs: number;
   resolve: (r: RunResult) => void;
   reject: (e: unknown) => void;
@@ -44,18 +77,37 @@ class Session {
   private closed = false;
 
   private readonly start: Started;
+  /** Ends every session of the namespace: what they remember of its links may be out of date. */
+  private readonly forgetNamespace: () => void;
 
-  constructor(start: Started) {
+  /** The namespace this session's processes run in (namespaceIdentity when it was made). */
+  readonly namespace: string;
+
+  constructor(start: Started, namespace: string, forgetNamespace: () => void) {
     this.start = start;
+    this.namespace = namespace;
+    this.forgetNamespace = forgetNamespace;
+  }
+
+  /** Takes over batches another session of the same tool and namespace had queued. */
+  adopt(jobs: Job[]): void {
+    this.queue.push(...jobs);
+    this.next();
   }
 
   run(lines: string[][], input: string, timeoutMs: number): Promise<RunResult> {
     if (this.closed) return Promise.reject(new KernelError(this.start.argv, 1, "the session was closed"));
     const outputLines = lines.filter((l) => l[1] === "show").length + 1;
+    const deletesLinks = lines.some((l) => l[0] === "link" && (l[1] === "del" || l[1] === "delete"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, lineCount: lines.length, outputLines, timeoutMs, resolve, reject });
+      this.queue.push({ lines, input, callerInput: input, lineOffset: 0, retried: false, lineCount: lines.length, outputLines, deletesLinks, timeoutMs, resolve, reject });
       this.next();
     });
+  }
+
+  /** Batches queued and not yet written, for the session that takes over. */
+  takeQueue(): Job[] {
+    return this.queue.splice(0);
   }
 
   /** Ends the process (stdin closed, then SIGKILL if it lingers) and fails what is queued. */
@@ -85,6 +137,10 @@ class Session {
     child.stdin!.write(`${job.input}${MARKER[this.programName()]}\n`);
   }
 
+  started(): Started {
+    return this.start;
+  }
+
   private programName(): SessionProgram {
     return this.start.argv[0] as SessionProgram;
   }
@@ -106,8 +162,17 @@ class Session {
       this.hold(false);
       if (job) {
         clearTimeout(job.timer);
-        const said = job.stderr.replace(/Command failed -:(\d+)/g, (_, n: string) => `Command failed -:${Number(n) - job.firstLine + 1}`);
-        job.reject(new KernelError(this.start.argv, code ?? 1, signal ? `${said}\n(killed: ${signal}, after ${job.timeoutMs} ms at most)` : said, job.input));
+        const failedAt = Number(/Command failed -:(\d+)/.exec(job.stderr)?.[1] ?? NaN) - job.firstLine + 1;
+        const retry = !signal && !job.retried && STALE_NAME.test(job.stderr) && failedAt >= 1 && failedAt <= job.lines.length ? retryFrom(job, failedAt) : undefined;
+        if (retry) {
+          // Perhaps a name this process looked up before was deleted and made again: the lines
+          // from the failed one run again in a new process, which looks every name up afresh.
+          this.queue.unshift(retry);
+        } else {
+          const said = job.stderr.replace(/Command failed -:(\d+)/g, (_, n: string) => `Command failed -:${Number(n) - job.firstLine + 1 + job.lineOffset}`);
+          job.reject(new KernelError(this.start.argv, code ?? 1, signal ? `${said}\n(killed: ${signal}, after ${job.timeoutMs} ms at most)` : said, job.callerInput));
+        }
+        this.forgetNamespace();
       }
       this.next();
     };
@@ -131,7 +196,8 @@ class Session {
     this.running = undefined;
     this.hold(false);
     job.resolve({ code: 0, stdout: job.stdout.join("\n"), stderr: job.stderr });
-    this.next();
+    if (job.deletesLinks) this.forgetNamespace();
+    else this.next();
   }
 
   /** The process keeps its parent alive only while a batch is in it. */
@@ -156,10 +222,50 @@ export function keepSessions(netns: string): void {
 /** The session for a batch of `program` into `netns`, if that namespace keeps sessions. */
 export function sessionFor(program: SessionProgram, netns: string | undefined, start: () => Started): Session | undefined {
   if (netns === undefined || !kept.has(netns)) return undefined;
+  // A session lives in the namespace that had the name when it started: one deleted and made
+  // again under the name (by anyone) is another namespace, which its sessions do not see.
+  const identity = namespaceIdentity(netns);
+  if (identity === undefined) {
+    // Gone: its sessions would keep the deleted namespace, and all in it, alive.
+    forget(netns);
+    return undefined;
+  }
   const key = `${program} ${netns}`;
   let s = sessions.get(key);
-  if (!s) sessions.set(key, (s = new Session(start())));
+  if (s && s.namespace !== identity) {
+    forget(netns);
+    s = undefined;
+  }
+  if (!s) sessions.set(key, (s = new Session(start(), identity, () => forget(netns))));
   return s;
+}
+
+/** The namespace a name stands for now (device and inode of its file), or undefined when there is none. */
+function namespaceIdentity(netns: string): string | undefined {
+  try {
+    const st = fs.statSync(`${NETNS_DIR}/${netns}`);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ends the namespace's sessions; batches queued behind their running one go to new sessions. */
+function forget(netns: string): void {
+  for (const [key, old] of [...sessions]) {
+    if (key.slice(key.indexOf(" ") + 1) !== netns) continue;
+    sessions.delete(key);
+    const queued = old.takeQueue();
+    void old.close();
+    if (queued.length === 0) continue;
+    const program = key.slice(0, key.indexOf(" ")) as SessionProgram;
+    const next = sessionFor(program, netns, () => old.started());
+    if (!next) {
+      for (const job of queued) job.reject(new KernelError(old.started().argv, 1, `network namespace ${netns} is gone`));
+      continue;
+    }
+    next.adopt(queued);
+  }
 }
 
 /** Ends the sessions of `netns` (all of them without it) and stops keeping them. */

@@ -4,6 +4,7 @@
 // gRPC probe calls without TLS, serves health only. MonitorConnections answers INITIAL_STATE_TRANSFER with each connection in
 // scope in the state the forwarder's elements find it in now (UP, or DOWN with the reason in the
 // forwarder's path segment's metrics, key `tfmesh.problem`), then each UPDATE and DELETE.
+import { traceIfEnabled } from "../../lib/trace.ts";
 import http2 from "node:http2";
 import fs from "node:fs";
 import net from "node:net";
@@ -41,17 +42,21 @@ const byId = (connections: Connection[]) => Object.fromEntries(connections.map((
 function networkServiceImpl(service: ForwarderService, security: GrpcSecurity | undefined): ServiceImpl<typeof NetworkService> {
   const hop: HopOptions = { security };
   return {
-    request: unary(async (req, ctx) => {
-      const request = requestFromProto(req);
-      const answer = await service.request({ ...request, connection: acceptRequest(request.connection, ctx, hop) });
-      return connectionToProto(signAnswer(answer, service.name, ctx, hop));
-    }),
-    close: unary(async (c, ctx) => {
-      const connection = connectionFromProto(c);
-      acceptClose(connection.id, ctx, hop);
-      await service.close(connection);
-      return {};
-    }),
+    request: unary((req, ctx) =>
+      traceIfEnabled("grpc", "request", () => req.connection?.id ?? "", async () => {
+        const request = requestFromProto(req);
+        const answer = await service.request({ ...request, connection: acceptRequest(request.connection, ctx, hop) });
+        return connectionToProto(signAnswer(answer, service.name, ctx, hop));
+      }),
+    ),
+    close: unary((c, ctx) =>
+      traceIfEnabled("grpc", "close", () => c.id, async () => {
+        const connection = connectionFromProto(c);
+        acceptClose(connection.id, ctx, hop);
+        await service.close(connection);
+        return {};
+      }),
+    ),
   };
 }
 

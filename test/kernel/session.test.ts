@@ -4,7 +4,8 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bridge, closeSessions, ip, isExists, KernelError, keepSessions, listLinks, netns, runStats, showLink } from "../../lib/kernel/index.ts";
+import { eventually } from "../../harness/eventually.ts";
+import { bridge, closeSessions, ip, isExists, KernelError, keepSessions, listLinks, netns, run, runStats, showLink } from "../../lib/kernel/index.ts";
 
 const prefix = `ks${randomBytes(2).toString("hex")}`;
 const ns = `${prefix}-a`;
@@ -74,8 +75,47 @@ describe("kernel sessions", () => {
     expect(links.map((l) => l.ifname)).toEqual(expect.arrayContaining(["lo", "br-s", "d0"]));
     expect((await showLink("d1", ns))?.master).toBe("br-s");
     expect(await showLink("absent0", ns)).toBeUndefined();
-    expect((await bridge.json<{ mac: string }>(["fdb", "show", "dev", "d0"], ns)).map((f) => f.mac)).toContain("02:00:00:00:00:01");
     expect(runStats.count).toBe(before);
+    // bridge's reads keep their filters for later commands of a batch: they get processes of their own.
+    expect((await bridge.json<{ mac: string }>(["fdb", "show", "dev", "d0"], ns)).map((f) => f.mac)).toContain("02:00:00:00:00:01");
+    expect((await bridge.json<{ ifname?: string }>(["fdb", "show"], ns)).some((f) => f.ifname === "br-s")).toBe(true);
+  });
+
+  it("addresses a link deleted and made again under its name as the new link (the tools remember names' indexes)", async () => {
+    const veth = (name: string) => ["link", "add", name, "type", "veth", "peer", "name", `${name}p`];
+    await ip.batch([veth("r1"), ["link", "set", "dev", "r1", "alias", "first"]], ns);
+    await bridge.batch([["link", "set", "dev", "d0", "learning", "off"]], ns);
+    await ip.batch([["link", "del", "r1"]], ns);
+    await ip.batch([veth("r1")], ns);
+    await ip.batch([["link", "set", "dev", "r1", "master", "br-s", "alias", "second"]], ns);
+    await bridge.batch([["fdb", "replace", "02:00:00:00:00:07", "dev", "r1", "master", "static"]], ns);
+    expect(await showLink("r1", ns)).toMatchObject({ ifalias: "second", master: "br-s" });
+  });
+
+  it("runs a batch on a link someone else deleted and made again under its name since", async () => {
+    await ip.batch([["link", "add", "x9", "type", "veth", "peer", "name", "x9p"], ["link", "set", "dev", "x9", "alias", "first"]], ns);
+    await run("ip", ["link", "del", "x9"], { netns: ns });
+    await run("ip", ["link", "add", "x9", "type", "veth", "peer", "name", "x9p"], { netns: ns });
+    await ip.batch([["link", "set", "dev", "x9", "alias", "second"], ["link", "set", "dev", "x9", "up"]], ns);
+    expect(await showLink("x9", ns)).toMatchObject({ ifalias: "second" });
+    const missing = await ip.batch([["link", "set", "dev", "x9", "alias", "third"], ["link", "set", "dev", "nothere", "up"]], ns).catch((e: unknown) => e as KernelError);
+    expect(missing).toBeInstanceOf(KernelError);
+    expect((missing as KernelError).stderr).toContain("Command failed -:2");
+    expect((await showLink("x9", ns))?.ifalias).toBe("third");
+  });
+
+  it("follows a namespace deleted and made again under its name behind its back, and lets the old one go", async () => {
+    const again = `${prefix}-d`;
+    await netns.add(again);
+    keepSessions(again);
+    await ip.batch([["link", "add", "old1", "type", "veth", "peer", "name", "old1p"]], again);
+    const [oldSession] = sessionProcesses(again);
+    await run("ip", ["netns", "del", again]);
+    await run("ip", ["netns", "add", again]);
+    await ip.batch([["link", "add", "new1", "type", "veth", "peer", "name", "new1p"]], again);
+    expect((await listLinks(again)).map((l) => l.ifname).sort()).toEqual(["lo", "new1", "new1p"]);
+    await eventually(() => !sessionProcesses(again).includes(oldSession!), { timeoutMs: 5000, what: "the old namespace's session to end" });
+    await netns.del(again);
   });
 
   it("leaves namespaces that do not keep sessions to a process per batch", async () => {

@@ -271,7 +271,7 @@ describe("reconcile", () => {
       const snap = await readSnapshot(nodeNetns(lab.prefix, node), { rules: true, routes: true, neigh: true, fdb: true });
       const wanted = lab.dp.agents.control.wantedOn(node);
       expect(wanted.length).toBeGreaterThan(0);
-      expect(planPlumbing(snap, `172.31.0.${10 + ["c1", "c2", "k1"].indexOf(node)}`, wanted)).toEqual({ ip: [], bridge: [], createdBridges: [] });
+      expect(planPlumbing(snap, `172.31.0.${10 + ["c1", "c2", "k1"].indexOf(node)}`, wanted)).toEqual({ ip: [], bridge: [], createdBridges: [], createdVxlans: [] });
       expect(planEntries((id) => entryStateOfSnapshot(snap, id), wanted)).toEqual({ ip: [], bridge: [] });
     }
   });

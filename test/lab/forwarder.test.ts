@@ -12,7 +12,7 @@ import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError, close, createJsonServer, listen } from "../../lib/http/server.ts";
 import type { ApiRequest } from "../../lib/http/server.ts";
-import { listLinks, netns } from "../../lib/kernel/index.ts";
+import { ip, listLinks, netns } from "../../lib/kernel/index.ts";
 import { ConfigStore } from "../../lab/tf/configStore.ts";
 import { createTfServer } from "../../lab/tf/server.ts";
 import { createNsmGrpcServer } from "../../lab/nsm/grpc/server.ts";
@@ -218,6 +218,20 @@ describe("the forwarder process's NetworkService and MonitorConnection", () => {
     expect(after.map((l) => l.ifname)).toEqual(["nsm-1"]);
     expect(after[0]!.ifindex).toBe(before.ifindex);
     expect(await tfObjects()).toEqual({ vm: 1, vmi: 1, iip: 1 });
+  });
+
+  it("takes the next free name when something it does not hold has the first one in the pod, and leaves that alone", async () => {
+    await ip.batch([["link", "add", "nsm-1", "type", "veth", "peer", "name", "other-1"]], podNs("b"));
+    const foreign = (await linksOf(podNs("b"))).find((l) => l.ifname === "nsm-1")!;
+    const c = await client.request(bound("fo", "b"));
+    expect(c.mechanism?.parameters?.name).toBe("nsm-2");
+    const links = await linksOf(podNs("b"));
+    expect(links.find((l) => l.ifname === "nsm-1")).toMatchObject({ ifindex: foreign.ifindex });
+    expect(links.find((l) => l.ifname === "nsm-1")?.ifalias).toBeUndefined();
+    expect(links.find((l) => l.ifname === "nsm-2")?.ifalias).toBe("nsm:fo");
+    await client.close(c);
+    expect((await linksOf(podNs("b"))).map((l) => l.ifname).sort()).toEqual(["nsm-1", "other-1"]);
+    await ip.batch([["link", "del", "nsm-1"]], podNs("b"));
   });
 
   it("MonitorConnections: INITIAL_STATE_TRANSFER with the connections, then UPDATE and DELETE", async () => {

@@ -63,14 +63,34 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
       const hostName = ends.hostName(c);
       if (!hostName) throw new Error("no host interface name");
       const heal = isHeal(c);
-      const [podLinks, hostLinks] = await Promise.all([kernel.links(pod), heal ? linksIn(node, hostName) : Promise.resolve([])]);
-      const mine = podLinks.find((l) => l.alias === alias);
-      const ifName = interfaceOf(c) ?? mine?.name ?? nextFreeName([...podLinks.map((l) => l.name), ...(placement.heldInterfaceNames?.(pod, c.id) ?? [])]);
       const mac = (srcMacOf(c) ?? stableMac(c.id)).toLowerCase();
-      const out = withContext(withInterfaceName(c, ifName), { ethernet_context: { src_mac: mac } });
       const mtu = mtuOf(c);
       const master = ends.master?.(c);
       const host = { name: hostName, netns: node, alias, ...(master ? { master } : {}), up: true };
+      const pair = (ifName: string) => kernel.createVeth(host, { name: ifName, netns: pod, mac, alias, up: true }, mtu);
+      const answer = (ifName: string) => withContext(withInterfaceName(c, ifName), { ethernet_context: { src_mac: mac } });
+
+      // A first request tries the name it can choose without reading the pod: the one asked for,
+      // else the first this forwarder does not hold there. Anything in the way (another
+      // forwarder's interface, what a crashed attempt left under the same host end name) makes
+      // the create fail, and the pod is read as below.
+      const held = placement.heldInterfaceNames?.(pod, c.id);
+      if (!heal && held) {
+        const ifName = interfaceOf(c) ?? nextFreeName(held);
+        const made = await applyOrUndo(() => pair(ifName), async () => void (await kernel.deleteLink(hostName, node))).then(
+          () => true,
+          (e: unknown) => {
+            if (isExists(e)) return false;
+            throw e;
+          },
+        );
+        if (made) return answer(ifName);
+      }
+
+      const [podLinks, hostLinks] = await Promise.all([kernel.links(pod), heal ? linksIn(node, hostName) : Promise.resolve([])]);
+      const mine = podLinks.find((l) => l.alias === alias);
+      const ifName = interfaceOf(c) ?? mine?.name ?? nextFreeName([...podLinks.map((l) => l.name), ...(held ?? [])]);
+      const out = answer(ifName);
 
       if (heal && mine && mine.name === ifName && hostLinks[0]?.alias === alias && mine.mac === mac) {
         await Promise.all([
@@ -83,7 +103,7 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
       if (clash) throw new NsmError(409, `interface ${ifName} already exists in ${pod} and belongs to ${interfaceOwner(clash.alias)}`);
       for (const l of podLinks.filter((l) => l.alias === alias)) await kernel.deleteLink(l.name, pod);
       if (hostLinks.length > 0) await kernel.deleteLink(hostName, node);
-      const create = () => kernel.createVeth(host, { name: ifName, netns: pod, mac, alias, up: true }, mtu);
+      const create = () => pair(ifName);
       await applyOrUndo(
         () =>
           create().catch(async (e: unknown) => {
