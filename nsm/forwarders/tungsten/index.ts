@@ -36,9 +36,11 @@ export function createTungstenForwarder(deps: TungstenForwarderDeps): Forwarder 
       clientNetns("tungsten/client-netns", deps.placement),
       tfObjects(deps.tf),
       podVeth("tungsten/veth", deps.kernel, deps.placement, { hostName: (c) => hostEnd(vmiOf(c)) }),
+      // Announces once the port and the address below it are done.
+      announce("tungsten/announce", deps.kernel),
+      // Plugs the port while the address is set in the pod (neither needs the other).
       vrouterPort(deps.agentOf),
       ipContext("tungsten/ip-context", deps.kernel),
-      announce("tungsten/announce", deps.kernel),
     ],
     checkTungstenService,
   );

@@ -1,7 +1,9 @@
 // Element: plugs the VMI's port into the vRouter agent of the pod's node (POST /port, a VM port of
 // the VN, system-name = the host end of the veth), as TF's CNI does, from what tf-objects wrote
 // into the connection's context. From then on the node's vRouter carries the port's traffic and the
-// control node advertises its address. Close unplugs.
+// control node advertises its address. The plug runs while the rest of the chain (the pod's address)
+// does its part, and the element answers once both are done: a failing plug closes what the rest
+// built, a failing rest unplugs. Close unplugs.
 // The agent keeps a port until it is unplugged, even once its VMI is gone from the config (TF's
 // agent does the same), so a heal that rebuilt a VMI deleted in TF unplugs the old VMI's port, and
 // close unplugs the port the connection last plugged as well as the VMI TF has now.
@@ -11,7 +13,7 @@ import type { Connection } from "../../../wire/nsm/api.ts";
 import type { VrouterAgentClient } from "../../../wire/vrouterAgent.ts";
 import { agentPort, tapName } from "../../../wire/vrouterAgent.ts";
 import type { Element } from "../../chain.ts";
-import { checkThenPassOn, passCloseOn, passOn } from "../../chain.ts";
+import { applyOrUndo, checkThenPassOn, passCloseOn, passOn } from "../../chain.ts";
 import { extraOf, isHeal, nodeOf, srcIpOf, srcMacOf, withContext } from "../../connection.ts";
 import { PLUGGED_PORT, PROJECT_UUID, tfObjectName, VM_UUID, vmiOf, VN_UUID } from "./context.ts";
 
@@ -32,7 +34,8 @@ export function vrouterPort(agentOf: AgentOf): Element<Connection> {
     request: async (c, next) => {
       const port = portOf(c);
       const agent = agentOf(nodeOf(c));
-      await agent.addPort(
+      const heal = isHeal(c);
+      const plugging = agent.addPort(
         agentPort({
           id: port.vmi,
           "instance-id": port.vm,
@@ -45,10 +48,29 @@ export function vrouterPort(agentOf: AgentOf): Element<Connection> {
           type: 0,
           author: "nsm-tungsten-forwarder",
         }),
+      ).then(async () => {
+        const replaced = heal ? extraOf(c, PLUGGED_PORT) : undefined;
+        if (replaced && replaced !== port.vmi) await agent.deletePort(replaced);
+      });
+      // Settled below on every path; this only keeps it from counting as unhandled meanwhile.
+      plugging.catch(() => {});
+      const unplug = heal ? undefined : () => agent.deletePort(port.vmi);
+      const out = await passOn(withContext(c, { extra_context: { [PLUGGED_PORT]: port.vmi } }), next, async () => {
+        // The rest failed: the plug finishes (or fails) first, so the unplug is the last word.
+        if (!(await plugging.then(() => true, () => false))) return;
+        await unplug?.();
+      });
+      // A failed first request undoes all; a failed heal keeps what was established.
+      await applyOrUndo(
+        () => plugging,
+        heal
+          ? async () => {}
+          : async () => {
+              await next.close(out);
+              await unplug!();
+            },
       );
-      const replaced = isHeal(c) ? extraOf(c, PLUGGED_PORT) : undefined;
-      if (replaced && replaced !== port.vmi) await agent.deletePort(replaced);
-      return passOn(withContext(c, { extra_context: { [PLUGGED_PORT]: port.vmi } }), next, isHeal(c) ? undefined : () => agent.deletePort(port.vmi));
+      return out;
     },
     close: (c, next) =>
       passCloseOn(c, next, async () => {
