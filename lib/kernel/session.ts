@@ -12,10 +12,13 @@
 // new process. A session holds its namespace open, so netns.del closes the namespace's sessions first.
 //
 // The tools remember each interface name's index once they looked it up, and never forget it: a
-// link deleted and made again under its name would be addressed by its old index ("Cannot find
-// device", "unknown ifindex"). So a batch that deletes a link, and a failing one, end every
-// session of the namespace (the next batch starts afresh), and callers that must not trust any
-// earlier view (a convergence from a read of the node) ask for a process of their own.
+// link deleted and made again under its name is then addressed by its old index, which no link
+// has any more (the kernel hands indexes out cyclically), and the line fails ("Cannot find device",
+// "unknown ifindex"). So a failing batch ends every session of the namespace, the lines from one
+// that failed on a missing device run again in a new process (which looks every name up afresh),
+// and callers that must not trust any earlier view (a convergence from a read of the node) ask for
+// a process of their own. Starting a session costs a fork of the calling process, so it is not
+// done for every batch that deletes a link: that would be every Close.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -57,7 +60,6 @@ interface Job {
   lineCount: number;
   /** Lines the batch prints on stdout: one JSON line per show command, then the marker's. */
   outputLines: number;
-  deletesLinks: boolean;
   timeoutMs: number;
   resolve: (r: RunResult) => void;
   reject: (e: unknown) => void;
@@ -98,9 +100,8 @@ class Session {
   run(lines: string[][], input: string, timeoutMs: number): Promise<RunResult> {
     if (this.closed) return Promise.reject(new KernelError(this.start.argv, 1, "the session was closed"));
     const outputLines = lines.filter((l) => l[1] === "show").length + 1;
-    const deletesLinks = lines.some((l) => l[0] === "link" && (l[1] === "del" || l[1] === "delete"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ lines, input, callerInput: input, lineOffset: 0, retried: false, lineCount: lines.length, outputLines, deletesLinks, timeoutMs, resolve, reject });
+      this.queue.push({ lines, input, callerInput: input, lineOffset: 0, retried: false, lineCount: lines.length, outputLines, timeoutMs, resolve, reject });
       this.next();
     });
   }
@@ -196,8 +197,7 @@ class Session {
     this.running = undefined;
     this.hold(false);
     job.resolve({ code: 0, stdout: job.stdout.join("\n"), stderr: job.stderr });
-    if (job.deletesLinks) this.forgetNamespace();
-    else this.next();
+    this.next();
   }
 
   /** The process keeps its parent alive only while a batch is in it. */

@@ -86,7 +86,8 @@ export function grpcConnection(target: string, opts: GrpcConnectionOptions = {})
     return next(req);
   };
   return {
-    transport: createGrpcTransport({ baseUrl: secureUrl, sessionManager: session, ...(pending ? { interceptors: [pathToken] } : {}) }),
+    // No compression, as NSM's gRPC stack: these are small messages between neighbours, and gzip cost more than it saved.
+    transport: createGrpcTransport({ baseUrl: secureUrl, sessionManager: session, acceptCompression: [], ...(pending ? { interceptors: [pathToken] } : {}) }),
     peer,
     close: () => session.abort(),
   };

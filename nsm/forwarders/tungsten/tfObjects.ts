@@ -69,7 +69,8 @@ async function ensureObjects(tf: TfClient, c: Connection): Promise<Connection> {
   const heal = isHeal(c);
   // The VM needs neither the VN nor the router, so it is made while they are read.
   const [vn, routerUuid, vmUuid] = await settleAll([
-    tf.readByFqName<VirtualNetwork>("virtual-network", names.vnFqName),
+    // Only the VN's own fields: its back refs name every VMI and instance-ip on it, which grows with the connections.
+    tf.readByFqName<VirtualNetwork>("virtual-network", names.vnFqName, { excludeBackRefs: true, excludeChildren: true }),
     tf.lookupId("virtual-router", routerFqName(node)),
     ensureId(tf, "virtual-machine", [names.vmName], { server_type: "container", display_name: names.vmName }, heal),
   ] as const);
