@@ -35,6 +35,21 @@ const DEFAULT_PREFIX = "nsm-";
 // covers choosing the name until the interface exists under it (created and configured in one go).
 const podLocks = new KeyedQueue();
 
+/**
+ * Names this process made in each pod whose connection is not answered yet (so not in the
+ * forwarder's store, heldInterfaceNames): a request right behind it in the pod's lock must not
+ * pick the same one.
+ */
+const inFlight = new Map<string, Map<string, string>>();
+const claimName = (pod: string, ifName: string, id: string) => void (inFlight.get(pod) ?? inFlight.set(pod, new Map()).get(pod)!).set(ifName, id);
+const releaseNames = (pod: string, id: string) => {
+  const names = inFlight.get(pod);
+  if (!names) return;
+  for (const [n, owner] of names) if (owner === id) names.delete(n);
+  if (names.size === 0) inFlight.delete(pod);
+};
+const namesInFlight = (pod: string, except: string) => [...(inFlight.get(pod) ?? [])].flatMap(([n, owner]) => (owner === except ? [] : [n]));
+
 export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement, ends: VethEnds): Element<Connection> {
   const where = (c: Connection) => ({ pod: clientNetnsOf(c), node: placement.nodeNetns(nodeOf(c)), alias: connectionAlias(c.id) });
   const linksIn = async (ns: string, only?: string) => (kernel.netnsExists(ns) ? kernel.links(ns, only) : []);
@@ -74,23 +89,33 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
       // else the first this forwarder does not hold there. Anything in the way (another
       // forwarder's interface, what a crashed attempt left under the same host end name) makes
       // the create fail, and the pod is read as below.
-      const held = placement.heldInterfaceNames?.(pod, c.id);
+      const stored = placement.heldInterfaceNames?.(pod, c.id);
+      const held = stored && [...stored, ...namesInFlight(pod, c.id)];
       if (!heal && held) {
         const ifName = interfaceOf(c) ?? nextFreeName(held);
-        const made = await applyOrUndo(() => pair(ifName), async () => void (await kernel.deleteLink(hostName, node))).then(
+        // A pair that could not be made (a name in the way) left nothing to undo.
+        const made = await applyOrUndo(
+          () => pair(ifName),
+          async () => void (await kernel.deleteLink(hostName, node)),
+          (e) => !isExists(e),
+        ).then(
           () => true,
           (e: unknown) => {
             if (isExists(e)) return false;
             throw e;
           },
         );
-        if (made) return answer(ifName);
+        if (made) {
+          claimName(pod, ifName, c.id);
+          return answer(ifName);
+        }
       }
 
       const [podLinks, hostLinks] = await Promise.all([kernel.links(pod), heal ? linksIn(node, hostName) : Promise.resolve([])]);
       const mine = podLinks.find((l) => l.alias === alias);
       const ifName = interfaceOf(c) ?? mine?.name ?? nextFreeName([...podLinks.map((l) => l.name), ...(held ?? [])]);
       const out = answer(ifName);
+      claimName(pod, ifName, c.id);
 
       if (heal && mine && mine.name === ifName && hostLinks[0]?.alias === alias && mine.mac === mac) {
         await Promise.all([
@@ -121,7 +146,12 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
     name,
     request: async (c, next) => {
       const built = await claim(c);
-      return passOn(built, next, isHeal(c) ? undefined : () => remove(built));
+      // Once answered, the connection is in the forwarder's store, which names its interface from then on.
+      try {
+        return await passOn(built, next, isHeal(c) ? undefined : () => remove(built));
+      } finally {
+        releaseNames(clientNetnsOf(c), c.id);
+      }
     },
     close: (c, next) => passCloseOn(c, next, () => remove(c)),
     check: (c, next) =>
