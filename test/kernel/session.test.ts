@@ -31,8 +31,8 @@ describe("kernel sessions", () => {
   });
   afterAll(async () => {
     await closeSessions();
-    await netns.del(ns);
-    await netns.del(other);
+    // Every namespace a test made, also those of a test that failed half-way.
+    for (const name of netns.list(`${prefix}-`)) await netns.del(name);
   });
 
   it("runs batches through one process: no process start per batch", async () => {
