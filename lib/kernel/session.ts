@@ -35,35 +35,26 @@ const STALE_NAME = /Cannot find device|Device not found|unknown ifindex|No such 
 
 /** The job of the lines from the `failedAt`th (1-based) on, answering to the same caller. */
 function retryFrom(job: Job, failedAt: number): Job {
-  const lines = job.lines.slice(failedAt - 1);
-  return {
-    ...job,
-    lines,
-    input: `${lines.map((l) => l.join(" ")).join("\n")}\n`,
-    lineOffset: job.lineOffset + failedAt - 1,
-    retried: true,
-    lineCount: lines.length,
-    outputLines: lines.filter((l) => l[1] === "show").length + 1,
-  };
+  return { ...job, lines: job.lines.slice(failedAt - 1), lineOffset: job.lineOffset + failedAt - 1, retried: true };
 }
 
 const MARKER: Record<SessionProgram, string> = { ip: "link show dev lo", bridge: "fdb show dev lo" };
 
 interface Job {
+  /** Checked by the caller (batch.ts batchText), so joined as they are. */
   lines: string[][];
-  input: string;
   /** The batch as the caller gave it, for errors: a retry runs only its lines from the failed one. */
   callerInput: string;
   /** Lines of the caller's batch before this job's first (a retry's). */
   lineOffset: number;
   retried: boolean;
-  lineCount: number;
-  /** Lines the batch prints on stdout: one JSON line per show command, then the marker's. */
-  outputLines: number;
   timeoutMs: number;
   resolve: (r: RunResult) => void;
   reject: (e: unknown) => void;
 }
+
+/** Lines a job prints on stdout: one JSON line per show command, then the marker's. */
+const outputLinesOf = (job: Job) => job.lines.filter((l) => l[1] === "show").length + 1;
 
 interface Started {
   file: string;
@@ -73,7 +64,7 @@ interface Started {
 class Session {
   private child: ChildProcess | undefined;
   private readonly queue: Job[] = [];
-  private running: (Job & { firstLine: number; stdout: string[]; stderr: string; timer: NodeJS.Timeout }) | undefined;
+  private running: (Job & { firstLine: number; outputLines: number; stdout: string[]; stderr: string; timer: NodeJS.Timeout }) | undefined;
   /** Lines written to the current process so far (the tool numbers them across batches). */
   private linesWritten = 0;
   private closed = false;
@@ -99,9 +90,8 @@ class Session {
 
   run(lines: string[][], input: string, timeoutMs: number): Promise<RunResult> {
     if (this.closed) return Promise.reject(new KernelError(this.start.argv, 1, "the session was closed"));
-    const outputLines = lines.filter((l) => l[1] === "show").length + 1;
     return new Promise((resolve, reject) => {
-      this.queue.push({ lines, input, callerInput: input, lineOffset: 0, retried: false, lineCount: lines.length, outputLines, timeoutMs, resolve, reject });
+      this.queue.push({ lines, callerInput: input, lineOffset: 0, retried: false, timeoutMs, resolve, reject });
       this.next();
     });
   }
@@ -132,10 +122,10 @@ class Session {
     const job = this.queue.shift()!;
     const child = this.child ?? this.spawn();
     const timer = setTimeout(() => child.kill("SIGKILL"), job.timeoutMs);
-    this.running = { ...job, firstLine: this.linesWritten + 1, stdout: [], stderr: "", timer };
-    this.linesWritten += job.lineCount + 1;
+    this.running = { ...job, firstLine: this.linesWritten + 1, outputLines: outputLinesOf(job), stdout: [], stderr: "", timer };
+    this.linesWritten += job.lines.length + 1;
     this.hold(true);
-    child.stdin!.write(`${job.input}${MARKER[this.programName()]}\n`);
+    child.stdin!.write(`${[...job.lines.map((l) => l.join(" ")), MARKER[this.programName()]].join("\n")}\n`);
   }
 
   started(): Started {
@@ -178,10 +168,9 @@ class Session {
       this.next();
     };
     child.once("exit", gone);
-    child.once("error", (e) => {
+    child.once("error", () => {
       child.removeListener("exit", gone);
       gone(1, null);
-      void e;
     });
     return child;
   }
@@ -212,7 +201,8 @@ class Session {
 }
 
 const kept = new Set<string>();
-const sessions = new Map<string, Session>();
+/** netns -> its sessions, one per program. */
+const sessions = new Map<string, Map<SessionProgram, Session>>();
 
 /** Batches of ip and bridge into `netns` go through long-lived processes from now on. */
 export function keepSessions(netns: string): void {
@@ -230,13 +220,10 @@ export function sessionFor(program: SessionProgram, netns: string | undefined, s
     forget(netns);
     return undefined;
   }
-  const key = `${program} ${netns}`;
-  let s = sessions.get(key);
-  if (s && s.namespace !== identity) {
-    forget(netns);
-    s = undefined;
-  }
-  if (!s) sessions.set(key, (s = new Session(start(), identity, () => forget(netns))));
+  if ([...(sessions.get(netns)?.values() ?? [])].some((s) => s.namespace !== identity)) forget(netns);
+  const ofNetns = sessions.get(netns) ?? sessions.set(netns, new Map()).get(netns)!;
+  let s = ofNetns.get(program);
+  if (!s) ofNetns.set(program, (s = new Session(start(), identity, () => forget(netns))));
   return s;
 }
 
@@ -252,16 +239,16 @@ function namespaceIdentity(netns: string): string | undefined {
 
 /** Ends the namespace's sessions; batches queued behind their running one go to new sessions. */
 function forget(netns: string): void {
-  for (const [key, old] of [...sessions]) {
-    if (key.slice(key.indexOf(" ") + 1) !== netns) continue;
-    sessions.delete(key);
-    const queued = old.takeQueue();
-    void old.close();
+  const old = sessions.get(netns);
+  if (!old) return;
+  sessions.delete(netns);
+  for (const [program, session] of old) {
+    const queued = session.takeQueue();
+    void session.close();
     if (queued.length === 0) continue;
-    const program = key.slice(0, key.indexOf(" ")) as SessionProgram;
-    const next = sessionFor(program, netns, () => old.started());
+    const next = sessionFor(program, netns, () => session.started());
     if (!next) {
-      for (const job of queued) job.reject(new KernelError(old.started().argv, 1, `network namespace ${netns} is gone`));
+      for (const job of queued) job.reject(new KernelError(session.started().argv, 1, `network namespace ${netns} is gone`));
       continue;
     }
     next.adopt(queued);
@@ -271,11 +258,10 @@ function forget(netns: string): void {
 /** Ends the sessions of `netns` (all of them without it) and stops keeping them. */
 export async function closeSessions(netns?: string): Promise<void> {
   const closing: Promise<void>[] = [];
-  for (const [key, s] of sessions) {
-    const ns = key.slice(key.indexOf(" ") + 1);
+  for (const [ns, ofNetns] of [...sessions]) {
     if (netns !== undefined && ns !== netns) continue;
-    sessions.delete(key);
-    closing.push(s.close());
+    sessions.delete(ns);
+    for (const s of ofNetns.values()) closing.push(s.close());
   }
   if (netns === undefined) kept.clear();
   else kept.delete(netns);
