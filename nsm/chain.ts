@@ -109,15 +109,12 @@ export async function passOn<T>(input: T, next: Next<T>, undo?: () => Promise<vo
   }
 }
 
-/**
- * Runs `own` (this element's change); if it fails, runs `undo` for whatever it half built and
- * rethrows. `builtSomething` says, from the error, whether there can be anything to undo.
- */
-export async function applyOrUndo<R>(own: () => Promise<R>, undo: () => Promise<void>, builtSomething: (err: unknown) => boolean = () => true): Promise<R> {
+/** Runs `own` (this element's change); if it fails, runs `undo` for whatever it half built and rethrows. */
+export async function applyOrUndo<R>(own: () => Promise<R>, undo: () => Promise<void>): Promise<R> {
   try {
     return await own();
   } catch (err) {
-    if (builtSomething(err)) await undo().catch((undoErr: unknown) => noteRollbackFailure(err, undoErr));
+    await undo().catch((undoErr: unknown) => noteRollbackFailure(err, undoErr));
     throw err;
   }
 }

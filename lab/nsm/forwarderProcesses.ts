@@ -87,14 +87,14 @@ export interface NetnsChildOptions {
   onChange?: () => void;
 }
 
+/** The lab daemon's TFMESH_TRACE (lib/trace.ts) reaches the processes it runs, so one setting traces every hop. */
+const traceSetting = process.env.TFMESH_TRACE ? { TFMESH_TRACE: process.env.TFMESH_TRACE } : {};
+
 /**
  * Runs `node <argv>` in the netns with only `env` (and PATH, the compile cache): each line it
  * writes goes to the log with its name; one that dies is started again after a pause that doubles
  * while it keeps dying at once. Its stdin is a pipe from the daemon (TFMESH_EXIT_ON_STDIN_EOF).
  */
-/** The lab daemon's TFMESH_TRACE (nsm/trace.ts) reaches the processes it runs, so one setting traces every hop. */
-const traceSetting = process.env.TFMESH_TRACE ? { TFMESH_TRACE: process.env.TFMESH_TRACE } : {};
-
 export function superviseInNetns(o: NetnsChildOptions): NetnsChild {
   const ip = IP_PATHS.find((p) => fs.existsSync(p));
   if (!ip) throw new Error("ip is not installed (apt-get install iproute2)");

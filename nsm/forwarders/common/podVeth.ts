@@ -95,15 +95,15 @@ export function podVeth(name: string, kernel: KernelOps, placement: PodPlacement
         const ifName = interfaceOf(c) ?? nextFreeName(held);
         // A pair that could not be made (a name in the way) left nothing to undo.
         const made = await applyOrUndo(
-          () => pair(ifName),
+          () =>
+            pair(ifName).then(
+              () => true,
+              (e: unknown) => {
+                if (isExists(e)) return false;
+                throw e;
+              },
+            ),
           async () => void (await kernel.deleteLink(hostName, node)),
-          (e) => !isExists(e),
-        ).then(
-          () => true,
-          (e: unknown) => {
-            if (isExists(e)) return false;
-            throw e;
-          },
         );
         if (made) {
           claimName(pod, ifName, c.id);

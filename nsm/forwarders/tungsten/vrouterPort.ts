@@ -54,21 +54,24 @@ export function vrouterPort(agentOf: AgentOf): Element<Connection> {
       });
       // Settled below on every path; this only keeps it from counting as unhandled meanwhile.
       plugging.catch(() => {});
-      const unplug = heal ? undefined : () => agent.deletePort(port.vmi);
-      const out = await passOn(withContext(c, { extra_context: { [PLUGGED_PORT]: port.vmi } }), next, async () => {
+      const withPort = withContext(c, { extra_context: { [PLUGGED_PORT]: port.vmi } });
+      // A failed heal keeps what was established; it only lets the plug finish before answering.
+      if (heal) {
+        const out = await passOn(withPort, next, () => plugging.catch(() => {}));
+        await plugging;
+        return out;
+      }
+      const unplug = () => agent.deletePort(port.vmi);
+      const out = await passOn(withPort, next, async () => {
         // The rest failed: the plug finishes (or fails) first, so the unplug is the last word.
-        if (!(await plugging.then(() => true, () => false))) return;
-        await unplug?.();
+        if (await plugging.then(() => true, () => false)) await unplug();
       });
-      // A failed first request undoes all; a failed heal keeps what was established.
       await applyOrUndo(
         () => plugging,
-        heal
-          ? async () => {}
-          : async () => {
-              await next.close(out);
-              await unplug!();
-            },
+        async () => {
+          await next.close(out);
+          await unplug();
+        },
       );
       return out;
     },
